@@ -1,0 +1,142 @@
+// Package incident is the heart of Quench: the incident ticket, its four
+// phases and the rules for moving between them. It has no I/O; the store
+// persists what this package decides and the service wires the two.
+package incident
+
+import (
+	"time"
+)
+
+// Severity of the disruption.
+type Severity string
+
+const (
+	Critical Severity = "critical"
+	Major    Severity = "major"
+	Minor    Severity = "minor"
+)
+
+// Severities in descending order of urgency.
+var Severities = []Severity{Critical, Major, Minor}
+
+// Rank orders severities: critical first.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return len(Severities)
+}
+
+// Source says how the team learned of the incident. Closing an incident the
+// team's monitoring did not catch needs a detection improvement.
+type Source string
+
+const (
+	SourceAlert     Source = "alert"
+	SourceException Source = "exception"
+	SourceCustomer  Source = "customer"
+	SourceTeam      Source = "team"
+	SourceOther     Source = "other"
+)
+
+// Sources lists every detection source.
+var Sources = []Source{SourceAlert, SourceException, SourceCustomer, SourceTeam, SourceOther}
+
+// NeedsDetectionImprovement reports whether monitoring missed this incident,
+// so closing it must say how monitoring will catch it next time.
+func (s Source) NeedsDetectionImprovement() bool {
+	return s == SourceCustomer || s == SourceTeam
+}
+
+// Visibility of an incident or an update.
+type Visibility string
+
+const (
+	Public       Visibility = "public"
+	Confidential Visibility = "confidential"
+	Internal     Visibility = "internal"
+)
+
+// Incident is the ticket for one disruption.
+type Incident struct {
+	Number          int64
+	Title           string
+	Summary         string // Markdown source
+	Severity        Severity
+	Services        []string
+	Labels          map[string]string
+	DetectionSource Source
+	Visibility      Visibility // Public or Confidential
+	Phase           Phase
+	// Owners maps a phase to the user responsible for reaching the next one.
+	Owners map[Phase]string
+	// EnteredAt holds when each phase reached so far was (last) entered.
+	EnteredAt map[Phase]time.Time
+	// Notes holds, per phase entered, the note of that transition: the
+	// mitigation, the fix of the direct cause, the root-cause improvement.
+	Notes                map[Phase]string
+	DetectionImprovement string
+	// AlertsResolved is set when every alert attached to the active
+	// incident has resolved: a hint that it may be mitigated, never a move.
+	AlertsResolved bool
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Confidential reports whether viewers must not see the incident at all.
+func (i *Incident) Confidential() bool { return i.Visibility == Confidential }
+
+// Update is a Markdown comment on an incident.
+type Update struct {
+	ID         int64
+	Incident   int64
+	Author     string
+	Body       string
+	Visibility Visibility // Internal or Public
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ChecklistItem is an acceptance criterion that belongs to one phase: it
+// must be done before that phase is left.
+type ChecklistItem struct {
+	ID        int64
+	Incident  int64
+	Text      string
+	Phase     Phase
+	Owner     string
+	Done      bool
+	DoneBy    string
+	DoneAt    time.Time
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// LinkKind types a link on an incident.
+type LinkKind string
+
+const (
+	LinkMergeRequest LinkKind = "merge_request"
+	LinkDashboard    LinkKind = "dashboard"
+	LinkRunbook      LinkKind = "runbook"
+	LinkException    LinkKind = "exception"
+	LinkChat         LinkKind = "chat"
+	LinkOther        LinkKind = "other"
+)
+
+// LinkKinds lists every link kind.
+var LinkKinds = []LinkKind{LinkMergeRequest, LinkDashboard, LinkRunbook, LinkException, LinkChat, LinkOther}
+
+// Link is a typed reference from an incident.
+type Link struct {
+	ID        int64
+	Incident  int64
+	Kind      LinkKind
+	URL       string
+	Title     string
+	CreatedBy string
+	CreatedAt time.Time
+}

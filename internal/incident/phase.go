@@ -1,0 +1,210 @@
+package incident
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+// Phase of an incident. Phases are entered in order and none may be skipped.
+type Phase string
+
+const (
+	Active    Phase = "active"    // reduce the impact
+	Mitigated Phase = "mitigated" // fix the direct cause
+	Resolved  Phase = "resolved"  // improve on the root cause
+	Closed    Phase = "closed"
+)
+
+// Phases in the only order they may be entered.
+var Phases = []Phase{Active, Mitigated, Resolved, Closed}
+
+// OwnedPhases are the phases that have an owner: the person who gets the
+// incident to the next phase. A closed incident has nowhere left to go.
+var OwnedPhases = []Phase{Active, Mitigated, Resolved}
+
+// ParsePhase checks a phase name.
+func ParsePhase(s string) (Phase, error) {
+	p := Phase(s)
+	if !slices.Contains(Phases, p) {
+		return "", problem.New(problem.Invalid, "invalid_phase", "unknown phase %q: want one of %s", s, joinPhases(Phases))
+	}
+	return p, nil
+}
+
+// Next returns the phase after p, or false for closed.
+func (p Phase) Next() (Phase, bool) {
+	i := slices.Index(Phases, p)
+	if i < 0 || i == len(Phases)-1 {
+		return "", false
+	}
+	return Phases[i+1], true
+}
+
+// Title is the human name of the phase.
+func (p Phase) Title() string {
+	if p == "" {
+		return ""
+	}
+	return strings.ToUpper(string(p[:1])) + string(p[1:])
+}
+
+// Goal says what work the phase is about, as the talk puts it.
+func (p Phase) Goal() string {
+	switch p {
+	case Active:
+		return "reduce the impact"
+	case Mitigated:
+		return "resolve the direct cause"
+	case Resolved:
+		return "improve on the root cause"
+	}
+	return "done"
+}
+
+// NoteName names the note that completes the move into p.
+func (p Phase) NoteName() string {
+	switch p {
+	case Mitigated:
+		return "mitigation"
+	case Resolved:
+		return "fix of the direct cause"
+	case Closed:
+		return "root-cause improvement"
+	}
+	return "note"
+}
+
+// Move is what a transition does.
+type Move int
+
+const (
+	Advance Move = iota + 1 // to the next phase
+	Reopen                  // back to active after a regression
+)
+
+// TransitionRequest asks to move an incident to another phase.
+type TransitionRequest struct {
+	To   Phase
+	Note string
+	// Override lets a responder leave a phase with open checklist items;
+	// the override and the items are recorded in the timeline.
+	Override bool
+	// DetectionImprovement says how monitoring will catch the problem next
+	// time; required to close customer- or team-detected incidents.
+	DetectionImprovement string
+	// Reason explains a reopen.
+	Reason string
+}
+
+// Limits for transition texts.
+const (
+	MaxNoteBytes = 16 << 10
+)
+
+// Decide applies the lifecycle rules to one requested transition. open holds
+// the incident's checklist items that are not done. It changes nothing; the
+// caller persists the result guarded by the incident's current phase, so two
+// racing transitions cannot both win.
+func Decide(inc *Incident, open []ChecklistItem, req TransitionRequest) (Move, error) {
+	from := inc.Phase
+	if req.To == Active {
+		if from == Active {
+			return 0, skip(inc, req.To)
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			return 0, problem.New(problem.Unprocessable, "reason_required",
+				"reopening incident #%d needs a reason: what regressed?", inc.Number).With("phase", from)
+		}
+		return Reopen, nil
+	}
+	next, ok := from.Next()
+	if !ok || req.To != next {
+		return 0, skip(inc, req.To)
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		return 0, problem.New(problem.Unprocessable, "note_required",
+			"moving incident #%d to %s needs a note: the %s", inc.Number, req.To, req.To.NoteName()).With("phase", from)
+	}
+	if blocking := itemsOf(open, from); len(blocking) > 0 && !req.Override {
+		texts := make([]string, len(blocking))
+		for i, it := range blocking {
+			texts[i] = it.Text
+		}
+		return 0, problem.New(problem.Conflict, "checklist_open",
+			"incident #%d has %d open checklist item(s) for the %s phase: %s; finish them or override",
+			inc.Number, len(blocking), from, strings.Join(texts, "; ")).With("phase", from).With("open_items", texts)
+	}
+	if req.To == Closed && inc.DetectionSource.NeedsDetectionImprovement() &&
+		strings.TrimSpace(req.DetectionImprovement) == "" && strings.TrimSpace(inc.DetectionImprovement) == "" {
+		return 0, problem.New(problem.Unprocessable, "detection_improvement_required",
+			"incident #%d was detected by %s, not by monitoring: closing it needs a detection_improvement saying how monitoring will catch it next time",
+			inc.Number, inc.DetectionSource).With("phase", from)
+	}
+	return Advance, nil
+}
+
+// itemsOf returns the items of phase p that are not done.
+func itemsOf(items []ChecklistItem, p Phase) []ChecklistItem {
+	var out []ChecklistItem
+	for _, it := range items {
+		if it.Phase == p && !it.Done {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func skip(inc *Incident, to Phase) error {
+	msg := fmt.Sprintf("incident #%d is %s; ", inc.Number, inc.Phase)
+	if next, ok := inc.Phase.Next(); ok {
+		msg += fmt.Sprintf("the only next phase is %s", next)
+	} else {
+		msg += "it can only be reopened"
+	}
+	if to == Active {
+		msg += " (reopen needs a mitigated, resolved or closed incident)"
+	} else {
+		msg += fmt.Sprintf(", phases cannot be skipped or repeated (asked for %s)", to)
+	}
+	return (&problem.Error{Kind: problem.Conflict, Code: "phase_skip", Message: msg}).With("phase", inc.Phase)
+}
+
+// Apply records an allowed transition on inc: the new phase, its entry time
+// and note. A reopen clears what the later phases had claimed, since the
+// regression shows it no longer holds; the timeline keeps the history.
+func Apply(inc *Incident, move Move, req TransitionRequest, at time.Time) {
+	inc.Phase = req.To
+	if inc.EnteredAt == nil {
+		inc.EnteredAt = map[Phase]time.Time{}
+	}
+	if inc.Notes == nil {
+		inc.Notes = map[Phase]string{}
+	}
+	inc.EnteredAt[req.To] = at
+	inc.UpdatedAt = at
+	switch move {
+	case Advance:
+		inc.Notes[req.To] = req.Note
+		if req.To == Closed && strings.TrimSpace(req.DetectionImprovement) != "" {
+			inc.DetectionImprovement = req.DetectionImprovement
+		}
+	case Reopen:
+		for _, p := range Phases[1:] {
+			delete(inc.EnteredAt, p)
+			delete(inc.Notes, p)
+		}
+		inc.AlertsResolved = false
+	}
+}
+
+func joinPhases(ps []Phase) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ", ")
+}

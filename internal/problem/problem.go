@@ -1,0 +1,95 @@
+// Package problem carries errors that are meant to reach a client: each has
+// a kind (which becomes the HTTP status in one place), a stable code for
+// programs and a message for people. The underlying cause is kept for logs
+// and never shown to the client.
+package problem
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies a problem; the API maps each kind to one HTTP status.
+type Kind int
+
+const (
+	Internal Kind = iota
+	Invalid
+	Unauthenticated
+	Forbidden
+	NotFound
+	Conflict
+	TooLarge
+	Unsupported
+	Unprocessable
+	Unavailable
+)
+
+// Error is a client-safe error.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	// Detail holds extra client-safe fields (e.g. the current phase).
+	Detail map[string]any
+	// Cause is logged, never shown.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Message + ": " + e.Cause.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// With returns a copy of e carrying one more detail field.
+func (e *Error) With(key string, value any) *Error {
+	c := *e
+	c.Detail = make(map[string]any, len(e.Detail)+1)
+	for k, v := range e.Detail {
+		c.Detail[k] = v
+	}
+	c.Detail[key] = value
+	return &c
+}
+
+// New returns a problem with a formatted message.
+func New(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns a problem whose message is shown and whose cause is logged.
+func Wrap(kind Kind, code string, cause error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// As finds a *Error in err's chain.
+func As(err error) (*Error, bool) {
+	var p *Error
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// Is reports whether err carries a problem with the given code.
+func Is(err error, code string) bool {
+	p, ok := As(err)
+	return ok && p.Code == code
+}
+
+// Common problems shared by several layers.
+var (
+	ErrNotFound = New(NotFound, "not_found", "not found")
+)
+
+// Invalidf is shorthand for a 400 with code invalid_request.
+func Invalidf(format string, args ...any) *Error {
+	return New(Invalid, "invalid_request", format, args...)
+}
+
+// Unprocessablef is shorthand for a 422 with code validation_failed.
+func Unprocessablef(format string, args ...any) *Error {
+	return New(Unprocessable, "validation_failed", format, args...)
+}

@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+const incidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
+	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
+	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIncident(row scanner) (*incident.Incident, error) {
+	var (
+		inc                       incident.Incident
+		services, labels          string
+		owners                    [3]sql.NullString
+		activeAt, created, update int64
+		mit, res, clo             sql.NullInt64
+		notes                     [3]string
+	)
+	err := row.Scan(&inc.Number, &inc.Title, &inc.Summary, &inc.Severity, &services, &labels, &inc.DetectionSource,
+		&inc.Visibility, &inc.Phase, &owners[0], &owners[1], &owners[2], &activeAt, &mit, &res, &clo,
+		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(services), &inc.Services); err != nil {
+		return nil, fmt.Errorf("incident %d services: %w", inc.Number, err)
+	}
+	if err := json.Unmarshal([]byte(labels), &inc.Labels); err != nil {
+		return nil, fmt.Errorf("incident %d labels: %w", inc.Number, err)
+	}
+	inc.Owners = map[incident.Phase]string{}
+	for i, p := range incident.OwnedPhases {
+		if owners[i].Valid {
+			inc.Owners[p] = owners[i].String
+		}
+	}
+	inc.EnteredAt = map[incident.Phase]time.Time{}
+	inc.EnteredAt[incident.Active] = fromMicros(activeAt)
+	inc.Notes = map[incident.Phase]string{}
+	for i, p := range incident.Phases[1:] {
+		if at := fromNullMicros([]sql.NullInt64{mit, res, clo}[i]); !at.IsZero() {
+			inc.EnteredAt[p] = at
+		}
+		if notes[i] != "" {
+			inc.Notes[p] = notes[i]
+		}
+	}
+	inc.CreatedAt, inc.UpdatedAt = fromMicros(created), fromMicros(update)
+	return &inc, nil
+}
+
+func incidentValues(inc *incident.Incident) []any {
+	services, _ := json.Marshal(nonNil(inc.Services))
+	labels, _ := json.Marshal(nonNilMap(inc.Labels))
+	at := func(p incident.Phase) any { return nullMicros(inc.EnteredAt[p]) }
+	return []any{inc.Number, inc.Title, inc.Summary, inc.Severity, string(services), string(labels), inc.DetectionSource,
+		inc.Visibility, inc.Phase, nullString(inc.Owners[incident.Active]), nullString(inc.Owners[incident.Mitigated]),
+		nullString(inc.Owners[incident.Resolved]), micros(inc.EnteredAt[incident.Active]), at(incident.Mitigated),
+		at(incident.Resolved), at(incident.Closed), inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved],
+		inc.Notes[incident.Closed], inc.DetectionImprovement, inc.AlertsResolved, inc.CreatedBy,
+		micros(inc.CreatedAt), micros(inc.UpdatedAt)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// NextIncidentNumber allocates the next gapless incident number.
+func (t *Tx) NextIncidentNumber(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value`).Scan(&n)
+	return n, err
+}
+
+// InsertIncident stores a new incident; inc.Number must be allocated.
+func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
+	v := incidentValues(inc)
+	ph := make([]string, len(v))
+	for i := range v {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+incidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
+		return ownerError(err)
+	}
+	return t.setServices(ctx, inc.Number, inc.Services)
+}
+
+// Incident reads one incident.
+func (t *Tx) Incident(ctx context.Context, number int64) (*incident.Incident, error) {
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`, number))
+}
+
+// IncidentForUpdate reads one incident and, on PostgreSQL, locks it until
+// the transaction ends so read-modify-write cycles do not lose updates.
+func (t *Tx) IncidentForUpdate(ctx context.Context, number int64) (*incident.Incident, error) {
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`+t.forUpdate(), number))
+}
+
+// SaveIncident writes every mutable field of inc, but only if the incident
+// is still in phase expect: two racing transitions cannot both win.
+func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident, expect incident.Phase, servicesChanged bool) error {
+	v := incidentValues(inc)
+	res, err := t.q.ExecContext(ctx, `UPDATE incidents SET title = $2, summary = $3, severity = $4, services = $5, labels = $6,
+		detection_source = $7, visibility = $8, phase = $9, active_owner = $10, mitigated_owner = $11, resolved_owner = $12,
+		active_at = $13, mitigated_at = $14, resolved_at = $15, closed_at = $16, mitigated_note = $17, resolved_note = $18,
+		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22
+		WHERE number = $1 AND phase = $23`, append(v[:21:21], v[23], expect)...)
+	if err != nil {
+		return ownerError(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := t.Incident(ctx, inc.Number); err != nil {
+			return err
+		}
+		return ErrConflict
+	}
+	if servicesChanged {
+		return t.setServices(ctx, inc.Number, inc.Services)
+	}
+	return nil
+}
+
+func (t *Tx) setServices(ctx context.Context, number int64, services []string) error {
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM incident_services WHERE incident_number = $1`, number); err != nil {
+		return err
+	}
+	for _, s := range services {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO incident_services (service, incident_number) VALUES ($1, $2)`, s, number); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownerError explains a foreign-key failure on owner columns: the only
+// user references a client can get wrong.
+func ownerError(err error) error {
+	if err != nil && isForeignKey(err) {
+		return problem.Wrap(problem.Unprocessable, "unknown_user", err, "owner is not a known user")
+	}
+	return err
+}
+
+// IncidentFilter selects incidents for lists, the board and search.
+type IncidentFilter struct {
+	Phases   []incident.Phase
+	Service  string
+	Severity incident.Severity
+	// Owner is the owner of the current phase; "none" selects incidents
+	// whose current phase nobody owns.
+	Owner      string
+	Label      [2]string // name, value
+	Query      string
+	PublicOnly bool // viewers: public incidents, public updates
+	Sort       string
+	Limit      int
+	Offset     int
+}
+
+// SortOrders maps the accepted sort names to SQL.
+var SortOrders = map[string]string{
+	"":          "number DESC",
+	"-number":   "number DESC",
+	"number":    "number ASC",
+	"-updated":  "updated_at DESC, number DESC",
+	"updated":   "updated_at ASC, number ASC",
+	"-created":  "created_at DESC, number DESC",
+	"created":   "created_at ASC, number ASC",
+	"severity":  "CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 ELSE 2 END, number DESC",
+	"-severity": "CASE severity WHEN 'critical' THEN 2 WHEN 'major' THEN 1 ELSE 0 END, number DESC",
+}
+
+const currentOwner = `CASE phase WHEN 'active' THEN active_owner WHEN 'mitigated' THEN mitigated_owner WHEN 'resolved' THEN resolved_owner END`
+
+// Incidents lists incidents matching f and the total count without paging.
+func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incident, int, error) {
+	order, ok := SortOrders[f.Sort]
+	if !ok {
+		return nil, 0, problem.Invalidf("unknown sort %q", f.Sort)
+	}
+	var a args
+	var where []string
+	if f.PublicOnly {
+		where = append(where, "visibility = "+a.add(string(incident.Public)))
+	}
+	if len(f.Phases) > 0 {
+		ph := make([]string, len(f.Phases))
+		for i, p := range f.Phases {
+			ph[i] = a.add(string(p))
+		}
+		where = append(where, "phase IN ("+strings.Join(ph, ", ")+")")
+	}
+	if f.Service != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_number = incidents.number AND s.service = "+a.add(f.Service)+")")
+	}
+	if f.Severity != "" {
+		where = append(where, "severity = "+a.add(string(f.Severity)))
+	}
+	switch f.Owner {
+	case "":
+	case "none":
+		where = append(where, "phase <> 'closed' AND "+currentOwner+" IS NULL")
+	default:
+		where = append(where, currentOwner+" = "+a.add(f.Owner))
+	}
+	if f.Label[0] != "" {
+		k, _ := json.Marshal(f.Label[0])
+		v, _ := json.Marshal(f.Label[1])
+		where = append(where, `labels LIKE `+a.add(likePattern(string(k)+":"+string(v)))+` ESCAPE '\'`)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		pat := a.add(likePattern(strings.ToLower(q)))
+		updates := "EXISTS (SELECT 1 FROM updates u WHERE u.incident_number = incidents.number AND LOWER(u.body) LIKE " + pat + ` ESCAPE '\'`
+		if f.PublicOnly {
+			updates += " AND u.visibility = 'public'"
+		}
+		updates += ")"
+		cond := "(LOWER(title) LIKE " + pat + ` ESCAPE '\' OR LOWER(summary) LIKE ` + pat + ` ESCAPE '\' OR ` + updates
+		if n, err := parseNumber(q); err == nil {
+			cond += " OR number = " + a.add(n)
+		}
+		where = append(where, cond+")")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM incidents`+cond, a...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	query := `SELECT ` + incidentColumns + ` FROM incidents` + cond + ` ORDER BY ` + order +
+		` LIMIT ` + a.add(limit) + ` OFFSET ` + a.add(max(f.Offset, 0))
+	rows, err := t.q.QueryContext(ctx, query, a...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*incident.Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, inc)
+	}
+	return out, total, rows.Err()
+}
+
+func parseNumber(q string) (int64, error) {
+	var n int64
+	_, err := fmt.Sscanf(strings.TrimPrefix(q, "#"), "%d", &n)
+	if err != nil || fmt.Sprint(n) != strings.TrimPrefix(q, "#") {
+		return 0, errors.New("not a number")
+	}
+	return n, nil
+}
+
+// IncidentCount is one cell of the incidents-by-phase-and-severity gauge.
+type IncidentCount struct {
+	Phase    incident.Phase
+	Severity incident.Severity
+	Count    int
+}
+
+// IncidentCounts groups all incidents by phase and severity.
+func (t *Tx) IncidentCounts(ctx context.Context) ([]IncidentCount, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT phase, severity, count(*) FROM incidents GROUP BY phase, severity`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []IncidentCount
+	for rows.Next() {
+		var c IncidentCount
+		if err := rows.Scan(&c.Phase, &c.Severity, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,485 @@
+// Package store persists Quench's aggregates in SQLite (embedded default) or
+// PostgreSQL (several replicas). Both run the same hand-written SQL; only the
+// DDL in migrations/ differs per dialect.
+//
+// All writes go through Store.Write, one transaction per use case. On SQLite
+// a single writer goroutine owns the only write connection and commits the
+// jobs that queue up while it works in one transaction, each inside its own
+// savepoint: one fsync then acknowledges many concurrent requests (group
+// commit), and one failing job rolls back alone.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = problem.ErrNotFound
+
+// ErrConflict is returned when a guarded update found the row changed.
+var ErrConflict = errors.New("store: row changed concurrently")
+
+// Dialect names the database in use.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options say where the database is.
+type Options struct {
+	// URL is a postgres:// URL, or empty for SQLite in DataDir.
+	URL string
+	// DataDir holds quench.db when URL is empty.
+	DataDir string
+	// Synchronous is SQLite's synchronous pragma: FULL (default) so an
+	// acknowledged write survives power loss, or NORMAL.
+	Synchronous string
+	Log         *slog.Logger
+}
+
+// Store is the database handle.
+type Store struct {
+	dialect Dialect
+	write   *sql.DB // SQLite: exactly one connection
+	read    *sql.DB // SQLite: read-only pool; Postgres: same as write
+	path    string
+	log     *slog.Logger
+
+	jobs chan *job
+	quit chan struct{}
+	done chan struct{}
+}
+
+type job struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// maxBatch bounds how many queued writes share one commit.
+const maxBatch = 256
+
+// Open connects to the database. It does not migrate; call Migrate.
+func Open(ctx context.Context, opt Options) (*Store, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.URL != "" {
+		return openPostgres(ctx, opt)
+	}
+	return openSQLite(ctx, opt)
+}
+
+func openPostgres(ctx context.Context, opt Options) (*Store, error) {
+	if !strings.HasPrefix(opt.URL, "postgres://") && !strings.HasPrefix(opt.URL, "postgresql://") {
+		return nil, fmt.Errorf("database URL must start with postgres:// (got %s)", redactURL(opt.URL))
+	}
+	db, err := sql.Open("pgx", opt.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
+	}
+	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log}, nil
+}
+
+func openSQLite(ctx context.Context, opt Options) (*Store, error) {
+	if opt.DataDir == "" {
+		return nil, errors.New("no data directory for SQLite")
+	}
+	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	sync := strings.ToUpper(opt.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" {
+		return nil, fmt.Errorf("synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
+	}
+	path := filepath.Join(opt.DataDir, "quench.db")
+	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log,
+		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.writer()
+	return s, nil
+}
+
+// Dialect reports which database is in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Path is the SQLite file, empty on PostgreSQL.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the writer and closes the pools.
+func (s *Store) Close() error {
+	if s.quit != nil {
+		close(s.quit)
+		<-s.done
+	}
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.classify(s.read.PingContext(ctx))
+}
+
+// Read runs fn in a read-only transaction: a consistent snapshot.
+func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.dialect == Postgres})
+	if err != nil {
+		return s.classify(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{q: tx, dialect: s.dialect}); err != nil {
+		return s.classify(err)
+	}
+	return s.classify(tx.Commit())
+}
+
+// Write runs fn in a read-write transaction and returns after it committed
+// (nil) or rolled back (the error). fn may run again on PostgreSQL after a
+// serialization failure, so it must not have side effects outside tx.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect == Postgres {
+		return s.writePostgres(ctx, fn)
+	}
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.quit:
+		return problem.New(problem.Unavailable, "unavailable", "the server is shutting down")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the job may commit, so wait for the verdict: answering
+	// before it would break "2xx only after commit" in the other direction.
+	return <-j.done
+}
+
+func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.pgAttempt(ctx, fn)
+		if err == nil || attempt == 3 || !retryable(err) {
+			return s.classify(err)
+		}
+	}
+}
+
+func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := runJob(fn, &Tx{q: tx, dialect: Postgres}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*job, 0, maxBatch)
+	for {
+		select {
+		case <-s.quit:
+			s.drain()
+			return
+		case j := <-s.jobs:
+			batch = append(batch[:0], j)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// drain answers jobs queued when Close raced with Write.
+func (s *Store) drain() {
+	for {
+		select {
+		case j := <-s.jobs:
+			s.commit([]*job{j})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(batch []*job) {
+	results := make([]error, len(batch))
+	finish := func(err error) {
+		for i, j := range batch {
+			if results[i] == nil {
+				results[i] = err
+			}
+			j.done <- s.classify(results[i])
+		}
+	}
+	tx, err := s.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		finish(err)
+		return
+	}
+	t := &Tx{q: tx, dialect: SQLite}
+	if len(batch) == 1 {
+		if err := runJob(batch[0].fn, t); err != nil {
+			tx.Rollback()
+			finish(err)
+			return
+		}
+		finish(tx.Commit())
+		return
+	}
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT job"); err != nil {
+			tx.Rollback()
+			finish(err)
+			return
+		}
+		if results[i] = runJob(j.fn, t); results[i] != nil {
+			if _, err := tx.Exec("ROLLBACK TO job"); err != nil {
+				tx.Rollback()
+				finish(err)
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE job"); err != nil {
+			tx.Rollback()
+			finish(err)
+			return
+		}
+	}
+	finish(tx.Commit())
+}
+
+// runJob turns a panic in fn into an error so one bad request cannot take
+// down the writer and every request queued behind it.
+func runJob(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in transaction: %v", r)
+		}
+	}()
+	return fn(tx)
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// classify turns driver errors that mean "try again later" into a 503
+// problem, so senders retry instead of giving up, and leaves others alone.
+func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := problem.As(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is busy, try again")
+		case sqlite3.SQLITE_FULL:
+			return problem.Wrap(problem.Unavailable, "storage_full", err, "storage is full")
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+			return problem.Wrap(problem.Unavailable, "unavailable", err, "storage is unavailable")
+		}
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53100", pe.Code == "53300",
+			pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":
+			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is unavailable, try again")
+		}
+		return err
+	}
+	if s.dialect == Postgres && isConnError(err) {
+		return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is unavailable, try again")
+	}
+	return err
+}
+
+func isConnError(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect") ||
+		strings.Contains(msg, "conn closed") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF")
+}
+
+// IsUnique reports whether err is a unique-constraint violation.
+func IsUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "***" + u[i:]
+		}
+	}
+	return u
+}
+
+// querier is what both *sql.Tx and *sql.DB offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx gives access to every aggregate inside one transaction.
+type Tx struct {
+	q       querier
+	dialect Dialect
+}
+
+// forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
+// single writer already serialises those.
+func (t *Tx) forUpdate() string {
+	if t.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// Time columns hold unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// noRows turns sql.ErrNoRows into ErrNotFound.
+func noRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// args builds numbered placeholders for dynamic queries.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return fmt.Sprintf("$%d", len(*a))
+}
+
+// likePattern escapes LIKE metacharacters so user text matches literally.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// Exec runs a statement; for migrations-like maintenance and tests.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.q.ExecContext(ctx, query, args...)
+	return err
+}
