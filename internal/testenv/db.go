@@ -107,3 +107,12 @@ func FreshPostgres(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// EachApp runs fn once per database with a fresh app.
+func EachApp(t *testing.T, fn func(t *testing.T, app *App)) {
+	for _, d := range Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			fn(t, StartApp(t, d))
+		})
+	}
+}

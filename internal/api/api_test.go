@@ -1,0 +1,344 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+func open(t *testing.T, app *testenv.App, tok string, body map[string]any) int64 {
+	t.Helper()
+	r := app.Must(t, http.StatusCreated, "POST", "/api/v1/incidents", tok, body)
+	if r.JSON["phase"] != "active" {
+		t.Fatalf("new incident phase %v", r.JSON["phase"])
+	}
+	return int64(r.JSON["number"].(float64))
+}
+
+func path(n int64, rest string) string { return fmt.Sprintf("/api/v1/incidents/%d%s", n, rest) }
+
+// moveTo advances incident n from active to phase via every phase between.
+func moveTo(t *testing.T, app *testenv.App, tok string, n int64, target incident.Phase) {
+	t.Helper()
+	for _, p := range incident.Phases[1:] {
+		body := map[string]any{"to": p, "note": "did " + string(p), "detection_improvement": "probe"}
+		app.Must(t, http.StatusOK, "POST", path(n, "/transitions"), tok, body)
+		if p == target {
+			return
+		}
+	}
+}
+
+func TestPhaseMachineOverHTTP(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		for _, from := range incident.Phases {
+			for _, to := range incident.Phases {
+				n := open(t, app, tok, map[string]any{"title": fmt.Sprintf("%s to %s", from, to), "detection_source": "alert"})
+				if from != incident.Active {
+					moveTo(t, app, tok, n, from)
+				}
+				before := app.Must(t, 200, "GET", path(n, ""), tok, nil)
+				events := len(app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any))
+				r := app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": to, "note": "n", "reason": "regressed"})
+				next, _ := from.Next()
+				allowed := to == next || (to == incident.Active && from != incident.Active)
+				after := app.Must(t, 200, "GET", path(n, ""), tok, nil)
+				eventsAfter := len(app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any))
+				if allowed {
+					if r.Status != 200 || after.JSON["phase"] != string(to) || eventsAfter != events+1 {
+						t.Fatalf("%s→%s: status %d phase %v events %d→%d", from, to, r.Status, after.JSON["phase"], events, eventsAfter)
+					}
+					continue
+				}
+				if r.Status != http.StatusConflict || r.Code() != "phase_skip" {
+					t.Fatalf("%s→%s: got %d %s", from, to, r.Status, r.Body)
+				}
+				if string(before.Body) != string(after.Body) || eventsAfter != events {
+					t.Fatalf("%s→%s: refused skip changed the incident", from, to)
+				}
+			}
+		}
+	})
+}
+
+func TestTransitionRules(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		n := open(t, app, tok, map[string]any{"title": "umb messages missing", "detection_source": "customer"})
+
+		r := app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "mitigated", "note": "   "})
+		if r.Status != 422 || r.Code() != "note_required" {
+			t.Fatalf("empty note: %d %s", r.Status, r.Body)
+		}
+		r = app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "sideways", "note": "x"})
+		if r.Status != 400 || r.Code() != "invalid_phase" {
+			t.Fatalf("unknown phase: %d %s", r.Status, r.Body)
+		}
+
+		// An open item of the phase being left blocks, unless overridden.
+		item := app.Must(t, 201, "POST", path(n, "/checklist"), tok, map[string]any{"text": "send missing messages", "phase": "active"})
+		r = app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "mitigated", "note": "fixed config"})
+		if r.Status != 409 || r.Code() != "checklist_open" || !strings.Contains(string(r.Body), "send missing messages") {
+			t.Fatalf("open item: %d %s", r.Status, r.Body)
+		}
+		app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "mitigated", "note": "fixed config", "override": true})
+		tl := app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)
+		last := tl[len(tl)-1].(map[string]any)["data"].(map[string]any)
+		if last["override"] != true || fmt.Sprint(last["open_items"]) != "[send missing messages]" {
+			t.Fatalf("override not recorded: %v", last)
+		}
+		_ = item
+		app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "resolved", "note": "documented recovery"})
+
+		// Rule 5: a customer-detected incident needs a detection improvement.
+		r = app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "closed", "note": "gating moved"})
+		if r.Status != 422 || r.Code() != "detection_improvement_required" || !strings.Contains(r.JSON["error"].(map[string]any)["message"].(string), "monitoring") {
+			t.Fatalf("close without improvement: %d %s", r.Status, r.Body)
+		}
+		r = app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "closed", "note": "gating moved", "detection_improvement": "alert when osci_finished messages stop"})
+		if r.JSON["detection_improvement"] != "alert when osci_finished messages stop" {
+			t.Fatalf("improvement not stored: %s", r.Body)
+		}
+		notes := r.JSON["phase_notes"].(map[string]any)
+		entered := r.JSON["phase_entered_at"].(map[string]any)
+		if notes["mitigated"] != "fixed config" || notes["resolved"] != "documented recovery" || len(entered) != 4 {
+			t.Fatalf("notes %v entered %v", notes, entered)
+		}
+
+		// Reopen needs a reason.
+		r = app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "active"})
+		if r.Status != 422 || r.Code() != "reason_required" {
+			t.Fatalf("reopen without reason: %d %s", r.Status, r.Body)
+		}
+		r = app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "active", "reason": "messages missing again"})
+		if r.JSON["phase"] != "active" {
+			t.Fatal("not reopened")
+		}
+	})
+}
+
+func TestConcurrentTransitionsOneWins(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		for round := 0; round < 5; round++ {
+			n := open(t, app, tok, map[string]any{"title": "race"})
+			var wg sync.WaitGroup
+			statuses := make([]int, 6)
+			for i := range statuses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					statuses[i] = app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "mitigated", "note": fmt.Sprint("writer ", i)}).Status
+				}()
+			}
+			wg.Wait()
+			won := 0
+			for _, s := range statuses {
+				switch s {
+				case 200:
+					won++
+				case 409:
+				default:
+					t.Fatalf("status %d", s)
+				}
+			}
+			tl := app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)
+			if won != 1 || len(tl) != 2 {
+				t.Fatalf("round %d: %d winners, %d events (%v)", round, won, len(tl), statuses)
+			}
+		}
+	})
+}
+
+// Every mutation appends exactly one event; nothing else does.
+func TestTimelineOneEventPerMutation(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		app.User(t, "bo", auth.RoleResponder)
+		n := open(t, app, tok, map[string]any{"title": "spot instances", "services": []string{"runners"}})
+		count := func() int { return len(app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)) }
+		steps := []struct {
+			method, path string
+			body         any
+			status       int
+		}{
+			{"PATCH", "", map[string]any{"title": "Spot instances fail", "severity": "critical", "owners": map[string]string{"active": "bo"}}, 200},
+			{"POST", "/updates", map[string]any{"body": "raised price limit on runner VMs"}, 201},
+			{"PATCH", "/updates/1", map[string]any{"visibility": "public"}, 200},
+			{"POST", "/checklist", map[string]any{"text": "set limit in GitOps", "phase": "mitigated", "owner": "bo"}, 201},
+			{"PATCH", "/checklist/1", map[string]any{"done": true}, 200},
+			{"POST", "/links", map[string]any{"kind": "merge_request", "url": "https://gitlab.example.com/mr/1", "title": "MR"}, 201},
+			{"DELETE", "/links/1", nil, 204},
+			{"DELETE", "/checklist/1", nil, 204},
+			{"POST", "/transitions", map[string]any{"to": "mitigated", "note": "raised limit"}, 200},
+		}
+		want := count()
+		if want != 1 {
+			t.Fatalf("new incident has %d events", want)
+		}
+		for _, s := range steps {
+			app.Must(t, s.status, s.method, path(n, s.path), tok, s.body)
+			want++
+			if got := count(); got != want {
+				t.Fatalf("%s %s: %d events, want %d", s.method, s.path, got, want)
+			}
+		}
+		// A patch that changes nothing, reads and refused requests add nothing.
+		app.Must(t, 200, "PATCH", path(n, ""), tok, map[string]any{"title": "Spot instances fail"})
+		app.Request(t, "POST", path(n, "/transitions"), tok, map[string]any{"to": "closed", "note": "x"})
+		app.Request(t, "PATCH", path(n, "/updates/1"), tok, map[string]any{"visibility": "public"})
+		if got := count(); got != want {
+			t.Fatalf("no-op requests added events: %d, want %d", got, want)
+		}
+		ev := app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)
+		changed := ev[1].(map[string]any)
+		if changed["kind"] != "changed" || changed["actor"] != "ana" {
+			t.Fatalf("changed event %v", changed)
+		}
+		if _, ok := changed["data"].(map[string]any)["owner_active"]; !ok {
+			t.Fatalf("owner change not recorded: %v", changed)
+		}
+	})
+}
+
+func TestStatusCodes(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		readOnly := app.Token(t, "ana", auth.ScopeRead)
+		ingest := app.Token(t, "ana", auth.ScopeIngest)
+		n := open(t, app, tok, map[string]any{"title": "certs broken", "severity": "major", "services": []string{"somesite"}})
+		big := `{"title":"` + strings.Repeat("x", 300<<10) + `"}`
+		deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+		tests := []struct {
+			name          string
+			method, path  string
+			token         string
+			body          any
+			headers       []string
+			status        int
+			code          string
+			mustNotCreate bool
+		}{
+			{"get", "GET", path(n, ""), tok, nil, nil, 200, "", false},
+			{"missing incident", "GET", "/api/v1/incidents/999", tok, nil, nil, 404, "not_found", false},
+			{"not a number", "GET", "/api/v1/incidents/abc", tok, nil, nil, 404, "not_found", false},
+			{"malformed JSON", "POST", "/api/v1/incidents", tok, `{"title": "x",`, nil, 400, "invalid_json", true},
+			{"trailing garbage", "POST", "/api/v1/incidents", tok, `{"title": "x"} {"title": "y"}`, nil, 400, "invalid_json", true},
+			{"wrong type", "POST", "/api/v1/incidents", tok, `{"title": 5}`, nil, 400, "invalid_json", true},
+			{"unknown field", "POST", "/api/v1/incidents", tok, `{"title": "x", "phase": "closed"}`, nil, 400, "unknown_field", true},
+			{"too deep", "POST", "/api/v1/incidents", tok, deep, nil, 400, "invalid_json", true},
+			{"too large", "POST", "/api/v1/incidents", tok, big, nil, 413, "too_large", true},
+			{"text/plain", "POST", "/api/v1/incidents", tok, `{"title":"x"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", true},
+			{"form", "POST", "/api/v1/incidents", tok, `title=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", true},
+			{"no content type", "POST", "/api/v1/incidents", tok, `{"title":"x"}`, []string{"Content-Type", ""}, 415, "unsupported_media_type", true},
+			{"missing title", "POST", "/api/v1/incidents", tok, map[string]any{"title": " "}, nil, 422, "validation_failed", true},
+			{"bad severity", "POST", "/api/v1/incidents", tok, map[string]any{"title": "x", "severity": "sev1"}, nil, 422, "validation_failed", true},
+			{"owner of closed", "POST", "/api/v1/incidents", tok, map[string]any{"title": "x", "owners": map[string]string{"closed": "ana"}}, nil, 422, "validation_failed", true},
+			{"unknown owner", "POST", "/api/v1/incidents", tok, map[string]any{"title": "x", "owners": map[string]string{"active": "ghost"}}, nil, 422, "unknown_user", true},
+			{"bad token", "GET", "/api/v1/incidents", "qnch_notatoken", nil, nil, 401, "invalid_token", false},
+			{"basic auth", "GET", "/api/v1/incidents", "", nil, []string{"Authorization", "Basic YTpi"}, 401, "invalid_token", false},
+			{"anonymous write", "POST", "/api/v1/incidents", "", map[string]any{"title": "x"}, nil, 401, "unauthenticated", true},
+			{"read token write", "POST", "/api/v1/incidents", readOnly, map[string]any{"title": "x"}, nil, 403, "forbidden", true},
+			{"ingest token read", "GET", "/api/v1/incidents", ingest, nil, nil, 403, "forbidden", false},
+			{"responder lists users", "GET", "/api/v1/users", tok, nil, nil, 403, "forbidden", false},
+			{"unknown sort", "GET", "/api/v1/incidents?sort=title", tok, nil, nil, 400, "invalid_request", false},
+			{"sql in sort", "GET", "/api/v1/incidents?sort=number;DROP%20TABLE%20incidents", tok, nil, nil, 400, "invalid_request", false},
+			{"unknown parameter", "GET", "/api/v1/incidents?colour=red", tok, nil, nil, 400, "invalid_request", false},
+			{"bad limit", "GET", "/api/v1/incidents?limit=0", tok, nil, nil, 400, "invalid_request", false},
+			{"javascript link", "POST", path(n, "/links"), tok, map[string]any{"url": "javascript:alert(1)"}, nil, 422, "validation_failed", false},
+			{"bad link kind", "POST", path(n, "/links"), tok, map[string]any{"kind": "pager", "url": "https://x.example"}, nil, 422, "validation_failed", false},
+			{"empty update", "POST", path(n, "/updates"), tok, map[string]any{"body": ""}, nil, 422, "validation_failed", false},
+			{"update visibility", "POST", path(n, "/updates"), tok, map[string]any{"body": "x", "visibility": "secret"}, nil, 422, "validation_failed", false},
+			{"checklist on closed phase", "POST", path(n, "/checklist"), tok, map[string]any{"text": "x", "phase": "closed"}, nil, 422, "validation_failed", false},
+			{"missing update", "PATCH", path(n, "/updates/77"), tok, map[string]any{"visibility": "public"}, nil, 404, "not_found", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := app.Must(t, 200, "GET", "/api/v1/incidents", tok, nil).JSON["total"]
+				r := app.Request(t, tt.method, tt.path, tt.token, tt.body, tt.headers...)
+				if r.Status != tt.status || r.Code() != tt.code {
+					t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, tt.status, tt.code)
+				}
+				if e, _ := r.JSON["error"].(map[string]any); tt.status >= 400 && (e == nil || e["message"] == "") {
+					t.Fatal("error without message")
+				}
+				if tt.status == 401 && strings.Contains(string(r.Body), "qnch_notatoken") {
+					t.Fatal("token echoed")
+				}
+				if after := app.Must(t, 200, "GET", "/api/v1/incidents", tok, nil).JSON["total"]; tt.mustNotCreate && after != before {
+					t.Fatalf("refused request created an incident: %v → %v", before, after)
+				}
+			})
+		}
+		r := app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "x\x00y \xff"})
+		if r.JSON["title"] != "x\uFFFDy \uFFFD" {
+			t.Fatalf("NUL/invalid UTF-8 stored as %q", r.JSON["title"])
+		}
+		if loc := r.Header.Get("Location"); loc == "" {
+			t.Fatal("no Location on 201")
+		}
+	})
+}
+
+// Anonymous viewers see public incidents and public updates only, in every
+// response: get, list, search, timeline, updates, counts.
+func TestAnonymousNeverSeesInternal(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		const canary = "CANARY-7f3c9a"
+		pub := open(t, app, tok, map[string]any{"title": "Public outage"})
+		plain := open(t, app, tok, map[string]any{"title": "Public outage without internal notes"})
+		secret := open(t, app, tok, map[string]any{"title": "Confidential " + canary, "visibility": "confidential", "summary": canary})
+		app.Must(t, 201, "POST", path(pub, "/updates"), tok, map[string]any{"body": "internal " + canary})
+		app.Must(t, 201, "POST", path(pub, "/updates"), tok, map[string]any{"body": "we are on it", "visibility": "public"})
+		app.Must(t, 201, "POST", path(plain, "/updates"), tok, map[string]any{"body": "we are on it", "visibility": "public"})
+		app.Must(t, 201, "POST", path(secret, "/updates"), tok, map[string]any{"body": "public update on a confidential incident " + canary, "visibility": "public"})
+		// An update made public, then internal again, must vanish too.
+		app.Must(t, 201, "POST", path(pub, "/updates"), tok, map[string]any{"body": "oops " + canary, "visibility": "public"})
+		app.Must(t, 200, "PATCH", path(pub, "/updates/5"), tok, map[string]any{"visibility": "internal"})
+
+		get := func(p string) *testenv.Response { return app.Request(t, "GET", p, "", nil) }
+		for _, p := range []string{
+			path(pub, ""), path(pub, "/timeline"), path(pub, "/updates"), path(pub, "/checklist"), path(pub, "/links"),
+			path(secret, ""), path(secret, "/timeline"), path(secret, "/updates"), path(secret, "/links"),
+			"/api/v1/incidents", "/api/v1/incidents?q=" + canary, "/api/v1/incidents?q=internal", "/api/v1/incidents?q=oops",
+			"/api/v1/incidents?visibility=confidential", "/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/metrics", "/nonexistent",
+		} {
+			r := get(p)
+			if strings.Contains(string(r.Body), canary) || strings.Contains(string(r.Body), "Confidential") {
+				t.Errorf("anonymous GET %s leaks: %s", p, r.Body)
+			}
+		}
+		for _, p := range []string{path(secret, ""), path(secret, "/timeline"), path(secret, "/updates")} {
+			if r := get(p); r.Status != 404 {
+				t.Errorf("anonymous GET %s: %d, want 404", p, r.Status)
+			}
+		}
+		if r := get("/api/v1/incidents?q=" + canary); r.JSON["total"] != 0.0 {
+			t.Errorf("search count leaks: %v", r.JSON["total"])
+		}
+		if r := get("/api/v1/incidents"); r.JSON["total"] != 2.0 {
+			t.Errorf("anonymous total %v, want 2", r.JSON["total"])
+		}
+		// The incident with internal updates looks exactly like one without.
+		a, b := get(path(pub, "/updates")), get(path(plain, "/updates"))
+		if len(a.JSON["updates"].([]any)) != len(b.JSON["updates"].([]any)) {
+			t.Errorf("update counts differ: %s vs %s", a.Body, b.Body)
+		}
+		ta, tb := get(path(pub, "/timeline")), get(path(plain, "/timeline"))
+		if len(ta.JSON["events"].([]any)) != len(tb.JSON["events"].([]any)) {
+			t.Errorf("timeline lengths differ:\n%s\n%s", ta.Body, tb.Body)
+		}
+		// The team sees everything.
+		if r := app.Must(t, 200, "GET", "/api/v1/incidents?q="+canary, tok, nil); r.JSON["total"] != 2.0 {
+			t.Errorf("team search total %v", r.JSON["total"])
+		}
+	})
+}

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+// Body limits: people and scripts send small JSON; alert senders batch.
+const (
+	MaxBody       = 256 << 10
+	MaxIntakeBody = 1 << 20
+	// maxDepth bounds JSON nesting; no request of ours nests deeper, and a
+	// deep payload is an attack on the parser, refused before parsing.
+	maxDepth = 64
+)
+
+// readBody reads a JSON request body of at most limit bytes, checking the
+// content type first so nothing is buffered for a wrong request.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, problem.New(problem.Unsupported, "unsupported_media_type", "send the body as application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, problem.New(problem.TooLarge, "too_large", "the body is larger than %d bytes", limit)
+		}
+		return nil, problem.Wrap(problem.Invalid, "invalid_request", err, "could not read the body")
+	}
+	if err := checkDepth(body, maxDepth); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// checkDepth refuses JSON nested deeper than max without parsing it.
+func checkDepth(b []byte, max int) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return problem.New(problem.Invalid, "invalid_json", "JSON nested deeper than %d levels at byte %d", max, i)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// decodeJSON reads a request body strictly into v: unknown fields, trailing
+// data and type mismatches are 400s that say where.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r, MaxBody)
+	if err != nil {
+		return err
+	}
+	return unmarshalStrict(body, v)
+}
+
+func unmarshalStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(body, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return problem.New(problem.Invalid, "invalid_json", "unexpected data after the JSON value at byte %d", dec.InputOffset())
+	}
+	return nil
+}
+
+func jsonProblem(body []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return problem.New(problem.Invalid, "invalid_json", "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return problem.New(problem.Invalid, "invalid_json", "%s must be %s, not %s", field, typ.Type.String(), typ.Value)
+	case errors.Is(err, io.EOF):
+		return problem.New(problem.Invalid, "invalid_json", "the body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problem.New(problem.Invalid, "invalid_json", "the JSON ends early at byte %d", len(body))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problem.New(problem.Invalid, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return problem.Wrap(problem.Invalid, "invalid_json", err, "invalid JSON")
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}
+
+// Status maps a problem kind to its HTTP status; the one place it happens.
+func Status(k problem.Kind) int {
+	switch k {
+	case problem.Invalid:
+		return http.StatusBadRequest
+	case problem.Unauthenticated:
+		return http.StatusUnauthorized
+	case problem.Forbidden:
+		return http.StatusForbidden
+	case problem.NotFound:
+		return http.StatusNotFound
+	case problem.Conflict:
+		return http.StatusConflict
+	case problem.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case problem.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case problem.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case problem.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError answers err as {"error": {"code", "message", …}}. Causes are
+// logged, never sent; anything that is not a problem is a 500.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p, ok := problem.As(err)
+	if !ok {
+		p = problem.Wrap(problem.Internal, "internal", err, "internal error")
+	}
+	status := Status(p.Kind)
+	switch {
+	case status >= 500:
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case p.Cause != nil:
+		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="quench"`)
+	}
+	body := map[string]any{}
+	for k, v := range p.Detail {
+		body[k] = v
+	}
+	body["code"], body["message"] = p.Code, p.Message
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+func pathInt(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, problem.New(problem.NotFound, "not_found", "%s %q not found", name, r.PathValue(name))
+	}
+	return n, nil
+}
+
+func queryInt(q map[string][]string, name string, def, min, max int) (int, error) {
+	v, ok := q[name]
+	if !ok || len(v) == 0 || v[0] == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < min || n > max {
+		return 0, problem.Invalidf("%s must be an integer from %d to %d", name, min, max)
+	}
+	return n, nil
+}

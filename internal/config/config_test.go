@@ -1,0 +1,57 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil || c.Validate() != nil {
+		t.Fatal(err, c.Validate())
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./quench-data" || c.BaseURL != "http://127.0.0.1:8080" || !c.PublicViewing {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(path, []byte("s3cret-password\n"), 0o600)
+	c, err := FromEnv(env(map[string]string{"QUENCH_ADMIN_USER": "admin", "QUENCH_ADMIN_PASSWORD_FILE": path}))
+	if err != nil || c.AdminPassword != "s3cret-password" {
+		t.Fatalf("%q %v", c.AdminPassword, err)
+	}
+	for k, v := range c.Redacted() {
+		if strings.Contains(v, "s3cret") {
+			t.Errorf("%s leaks the secret", k)
+		}
+	}
+	if _, err := FromEnv(env(map[string]string{"QUENCH_TOKEN_FILE": "/nonexistent"})); err == nil {
+		t.Error("missing secret file accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := []map[string]string{
+		{"QUENCH_ADDR": "nope"},
+		{"QUENCH_DATABASE_URL": "mysql://x"},
+		{"QUENCH_LOG_LEVEL": "loud"},
+		{"QUENCH_ADMIN_USER": "admin"},
+		{"QUENCH_SQLITE_SYNCHRONOUS": "OFF"},
+		{"QUENCH_BASE_URL": "ftp://x"},
+	}
+	for _, m := range bad {
+		c, err := FromEnv(env(m))
+		if err == nil && c.Validate() == nil {
+			t.Errorf("%v accepted", m)
+		}
+	}
+	if _, err := FromEnv(env(map[string]string{"QUENCH_PUBLIC_VIEWING": "maybe"})); err == nil {
+		t.Error("bad bool accepted")
+	}
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quench_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "quench_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration, &incidentCollector{svc: svc},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// instrument logs and measures every request by its route pattern, never
+// by raw path, so label cardinality stays bounded.
+func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
+		m.duration.WithLabelValues(r.Method, route).Observe(d.Seconds())
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "bytes", rec.bytes, "remote", r.RemoteAddr)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush for server-sent events.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// incidentCollector reads incidents by phase and severity at scrape time,
+// so the gauge is always the database's truth, on every replica.
+type incidentCollector struct{ svc *service.Service }
+
+var incidentsDesc = prometheus.NewDesc("quench_incidents", "Incidents by phase and severity.", []string{"phase", "severity"}, nil)
+
+func (c *incidentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- incidentsDesc }
+
+func (c *incidentCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var counts []store.IncidentCount
+	err := c.svc.Store().Read(ctx, func(tx *store.Tx) (err error) { counts, err = tx.IncidentCounts(ctx); return err })
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(incidentsDesc, err)
+		return
+	}
+	seen := map[[2]string]int{}
+	for _, k := range counts {
+		seen[[2]string{string(k.Phase), string(k.Severity)}] = k.Count
+	}
+	for _, p := range incident.Phases {
+		for _, s := range incident.Severities {
+			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(seen[[2]string{string(p), string(s)}]), string(p), string(s))
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/text"
+)
+
+// mutate runs fn on incident number inside a write transaction, then
+// appends ev (filled by fn) and bumps the incident's updated_at: the
+// common shape of every change to an incident's content.
+func (s *Service) mutate(ctx context.Context, p auth.Principal, number int64, what string,
+	fn func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error) (*incident.Incident, error) {
+	if err := require(p, auth.WriteIncidents, what); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	var ev incident.Event
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if inc, err = visibleIncident(ctx, tx, number, false, true); err != nil {
+			return err
+		}
+		now := s.Now()
+		ev = incident.Event{Incident: number, At: now, Actor: p.Name(), Data: map[string]any{}}
+		if err := fn(tx, inc, &ev); err != nil {
+			return err
+		}
+		inc.UpdatedAt = now
+		if err := tx.SaveIncident(ctx, inc, inc.Phase, false); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	public := !inc.Confidential()
+	if ev.Kind == incident.EventUpdatePosted {
+		public = public && ev.Data["visibility"] == incident.Public
+	}
+	s.publish(Change{Incident: number, Kind: ev.Kind, Public: public})
+	return inc, nil
+}
+
+// PostUpdate adds a Markdown update; internal unless said otherwise.
+func (s *Service) PostUpdate(ctx context.Context, p auth.Principal, number int64, body string, vis incident.Visibility) (*incident.Update, error) {
+	vis, err := incident.CheckUpdateVisibility(vis)
+	if err != nil {
+		return nil, err
+	}
+	body = text.Clean(strings.TrimSpace(body), 0)
+	if body == "" {
+		return nil, problem.Unprocessablef("body is required")
+	}
+	if len(body) > incident.MaxUpdateBytes {
+		return nil, problem.Unprocessablef("body is longer than %d bytes", incident.MaxUpdateBytes)
+	}
+	var u *incident.Update
+	_, err = s.mutate(ctx, p, number, "post updates", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		u = &incident.Update{Incident: number, Author: p.Name(), Body: body, Visibility: vis, CreatedAt: ev.At, UpdatedAt: ev.At}
+		if err := tx.InsertUpdate(ctx, u); err != nil {
+			return err
+		}
+		ev.Kind, ev.UpdateID = incident.EventUpdatePosted, u.ID
+		ev.Data["visibility"] = vis
+		return nil
+	})
+	return u, err
+}
+
+// SetUpdateVisibility publishes an internal update or withdraws a public one.
+func (s *Service) SetUpdateVisibility(ctx context.Context, p auth.Principal, number, id int64, vis incident.Visibility) (*incident.Update, error) {
+	if vis != incident.Internal && vis != incident.Public {
+		return nil, problem.Unprocessablef("visibility must be internal or public")
+	}
+	var u *incident.Update
+	_, err := s.mutate(ctx, p, number, "change updates", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) (err error) {
+		if u, err = tx.Update(ctx, number, id); err != nil {
+			return problem.New(problem.NotFound, "not_found", "update %d not found on incident #%d", id, number)
+		}
+		if u.Visibility == vis {
+			return problem.New(problem.Conflict, "unchanged", "update %d is already %s", id, vis)
+		}
+		ev.Kind, ev.UpdateID = incident.EventUpdateVisibility, u.ID
+		ev.Data["from"], ev.Data["to"] = u.Visibility, vis
+		u.Visibility, u.UpdatedAt = vis, ev.At
+		return tx.SetUpdateVisibility(ctx, u)
+	})
+	return u, err
+}
+
+// Updates lists the updates p may see.
+func (s *Service) Updates(ctx context.Context, p auth.Principal, number int64) ([]*incident.Update, error) {
+	publicOnly, err := audience(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []*incident.Update
+	err = s.store.Read(ctx, func(tx *store.Tx) error {
+		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
+			return err
+		}
+		out, err = tx.Updates(ctx, number, publicOnly)
+		return err
+	})
+	return out, err
+}
+
+// NewChecklistItem is what a responder supplies for an item.
+type NewChecklistItem struct {
+	Text  string
+	Phase incident.Phase // default: the incident's current phase
+	Owner string
+}
+
+// AddChecklistItem adds an acceptance criterion to a phase. Items belong to
+// the phase that must not be left before they are done, so closed has none.
+func (s *Service) AddChecklistItem(ctx context.Context, p auth.Principal, number int64, n NewChecklistItem) (*incident.ChecklistItem, error) {
+	n.Text = text.Line(n.Text, incident.MaxItemBytes+1)
+	if n.Text == "" {
+		return nil, problem.Unprocessablef("text is required")
+	}
+	if len(n.Text) > incident.MaxItemBytes {
+		return nil, problem.Unprocessablef("text is longer than %d bytes", incident.MaxItemBytes)
+	}
+	if n.Phase != "" && !slices.Contains(incident.OwnedPhases, n.Phase) {
+		return nil, problem.Unprocessablef("checklist items belong to active, mitigated or resolved, not %q", n.Phase)
+	}
+	var it *incident.ChecklistItem
+	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		ph := n.Phase
+		if ph == "" {
+			if ph = inc.Phase; ph == incident.Closed {
+				return problem.Unprocessablef("incident #%d is closed: say which phase the item belongs to", number)
+			}
+		}
+		it = &incident.ChecklistItem{Incident: number, Text: n.Text, Phase: ph, Owner: n.Owner, CreatedBy: p.Name(), CreatedAt: ev.At}
+		if err := tx.InsertChecklistItem(ctx, it); err != nil {
+			return err
+		}
+		ev.Kind = incident.EventChecklistAdded
+		ev.Data["item"], ev.Data["text"], ev.Data["phase"] = it.ID, it.Text, it.Phase
+		if it.Owner != "" {
+			ev.Data["owner"] = it.Owner
+		}
+		return nil
+	})
+	return it, err
+}
+
+// ChecklistPatch changes an item; nil fields stay.
+type ChecklistPatch struct {
+	Done  *bool
+	Owner *string
+	Text  *string
+}
+
+// ChangeChecklistItem ticks, unticks, reassigns or rewords an item.
+func (s *Service) ChangeChecklistItem(ctx context.Context, p auth.Principal, number, id int64, c ChecklistPatch) (*incident.ChecklistItem, error) {
+	var it *incident.ChecklistItem
+	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) (err error) {
+		if it, err = tx.ChecklistItem(ctx, number, id); err != nil {
+			return problem.New(problem.NotFound, "not_found", "checklist item %d not found on incident #%d", id, number)
+		}
+		ev.Kind = incident.EventChecklistChanged
+		ev.Data["item"], ev.Data["text"] = it.ID, it.Text
+		changed := false
+		if c.Done != nil && *c.Done != it.Done {
+			it.Done, changed = *c.Done, true
+			ev.Data["done"] = it.Done
+			if it.Done {
+				it.DoneBy, it.DoneAt = p.Name(), ev.At
+			} else {
+				it.DoneBy, it.DoneAt = "", time.Time{}
+			}
+		}
+		if c.Owner != nil && *c.Owner != it.Owner {
+			ev.Data["owner"] = incident.Change{From: it.Owner, To: *c.Owner}
+			it.Owner, changed = *c.Owner, true
+		}
+		if c.Text != nil {
+			t := text.Line(*c.Text, incident.MaxItemBytes)
+			if t == "" {
+				return problem.Unprocessablef("text cannot be empty")
+			}
+			if t != it.Text {
+				ev.Data["text"] = incident.Change{From: it.Text, To: t}
+				it.Text, changed = t, true
+			}
+		}
+		if !changed {
+			return problem.New(problem.Conflict, "unchanged", "checklist item %d already looks like that", id)
+		}
+		return tx.SaveChecklistItem(ctx, it)
+	})
+	return it, err
+}
+
+// RemoveChecklistItem deletes an item; the timeline keeps its text.
+func (s *Service) RemoveChecklistItem(ctx context.Context, p auth.Principal, number, id int64) error {
+	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		it, err := tx.ChecklistItem(ctx, number, id)
+		if err != nil {
+			return problem.New(problem.NotFound, "not_found", "checklist item %d not found on incident #%d", id, number)
+		}
+		ev.Kind = incident.EventChecklistRemoved
+		ev.Data["item"], ev.Data["text"], ev.Data["phase"] = it.ID, it.Text, it.Phase
+		return tx.DeleteChecklistItem(ctx, id)
+	})
+	return err
+}
+
+// Checklist lists an incident's items.
+func (s *Service) Checklist(ctx context.Context, p auth.Principal, number int64) ([]*incident.ChecklistItem, error) {
+	return readChild(s, ctx, p, number, (*store.Tx).Checklist)
+}
+
+// Links lists an incident's links.
+func (s *Service) Links(ctx context.Context, p auth.Principal, number int64) ([]*incident.Link, error) {
+	return readChild(s, ctx, p, number, (*store.Tx).Links)
+}
+
+func readChild[T any](s *Service, ctx context.Context, p auth.Principal, number int64,
+	list func(*store.Tx, context.Context, int64) ([]*T, error)) ([]*T, error) {
+	publicOnly, err := audience(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	err = s.store.Read(ctx, func(tx *store.Tx) error {
+		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
+			return err
+		}
+		out, err = list(tx, ctx, number)
+		return err
+	})
+	return out, err
+}
+
+// NewLink is what a responder supplies for a link.
+type NewLink struct {
+	Kind  incident.LinkKind
+	URL   string
+	Title string
+}
+
+// AddLink adds a typed link (merge request, dashboard, runbook, …).
+func (s *Service) AddLink(ctx context.Context, p auth.Principal, number int64, n NewLink) (*incident.Link, error) {
+	kind, err := incident.CheckLinkKind(n.Kind)
+	if err != nil {
+		return nil, err
+	}
+	u, err := incident.CheckURL(n.URL)
+	if err != nil {
+		return nil, err
+	}
+	l := &incident.Link{Incident: number, Kind: kind, URL: u, Title: text.Line(n.Title, incident.MaxLinkTitle), CreatedBy: p.Name()}
+	_, err = s.mutate(ctx, p, number, "change links", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		l.CreatedAt = ev.At
+		if err := tx.InsertLink(ctx, l); err != nil {
+			return err
+		}
+		ev.Kind = incident.EventLinkAdded
+		ev.Data["link"], ev.Data["kind"], ev.Data["url"], ev.Data["title"] = l.ID, l.Kind, l.URL, l.Title
+		return nil
+	})
+	return l, err
+}
+
+// RemoveLink deletes a link; the timeline keeps it.
+func (s *Service) RemoveLink(ctx context.Context, p auth.Principal, number, id int64) error {
+	_, err := s.mutate(ctx, p, number, "change links", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		l, err := tx.Link(ctx, number, id)
+		if err != nil {
+			return problem.New(problem.NotFound, "not_found", "link %d not found on incident #%d", id, number)
+		}
+		ev.Kind = incident.EventLinkRemoved
+		ev.Data["link"], ev.Data["kind"], ev.Data["url"] = l.ID, l.Kind, l.URL
+		return tx.DeleteLink(ctx, id)
+	})
+	return err
+}

@@ -1,0 +1,222 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/text"
+)
+
+// OpenIncident opens a new incident in phase active.
+func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident.Draft) (*incident.Incident, error) {
+	if err := require(p, auth.WriteIncidents, "open incidents"); err != nil {
+		return nil, err
+	}
+	if err := d.Normalize(); err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	inc := &incident.Incident{
+		Title: d.Title, Summary: d.Summary, Severity: d.Severity, Services: d.Services, Labels: d.Labels,
+		DetectionSource: d.DetectionSource, Visibility: d.Visibility, Phase: incident.Active,
+		Owners: d.Owners, EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
+		CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now,
+	}
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		n, err := tx.NextIncidentNumber(ctx)
+		if err != nil {
+			return err
+		}
+		inc.Number = n
+		if err := tx.InsertIncident(ctx, inc); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &incident.Event{Incident: n, At: now, Actor: p.Name(), Kind: incident.EventCreated,
+			Data: map[string]any{"title": inc.Title, "severity": inc.Severity, "visibility": inc.Visibility}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
+	return inc, nil
+}
+
+// Incident reads one incident p may see.
+func (s *Service) Incident(ctx context.Context, p auth.Principal, number int64) (*incident.Incident, error) {
+	publicOnly, err := audience(p)
+	if err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	err = s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		inc, err = visibleIncident(ctx, tx, number, publicOnly, false)
+		return err
+	})
+	return inc, err
+}
+
+// IncidentPage is one page of a filtered list.
+type IncidentPage struct {
+	Incidents []*incident.Incident
+	Total     int
+}
+
+// MaxPageSize caps list pages.
+const MaxPageSize = 500
+
+// Incidents lists incidents p may see.
+func (s *Service) Incidents(ctx context.Context, p auth.Principal, f store.IncidentFilter) (*IncidentPage, error) {
+	publicOnly, err := audience(p)
+	if err != nil {
+		return nil, err
+	}
+	f.PublicOnly = publicOnly
+	if f.Limit > MaxPageSize {
+		f.Limit = MaxPageSize
+	}
+	if _, ok := store.SortOrders[f.Sort]; !ok {
+		return nil, problem.Invalidf("unknown sort %q", f.Sort)
+	}
+	var page IncidentPage
+	err = s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		page.Incidents, page.Total, err = tx.Incidents(ctx, f)
+		return err
+	})
+	return &page, err
+}
+
+// UpdateIncident changes an incident's fields and records what changed.
+// Nothing changed means nothing written and no event.
+func (s *Service) UpdateIncident(ctx context.Context, p auth.Principal, number int64, patch incident.Patch) (*incident.Incident, error) {
+	if err := require(p, auth.WriteIncidents, "change incidents"); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	var changes map[string]incident.Change
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if inc, err = visibleIncident(ctx, tx, number, false, true); err != nil {
+			return err
+		}
+		oldServices := slices.Clone(inc.Services)
+		if changes, err = incident.ApplyPatch(inc, patch); err != nil || len(changes) == 0 {
+			return err
+		}
+		inc.UpdatedAt = s.Now()
+		if err := tx.SaveIncident(ctx, inc, inc.Phase, !slices.Equal(oldServices, inc.Services)); err != nil {
+			return err
+		}
+		data := make(map[string]any, len(changes))
+		for k, c := range changes {
+			data[k] = c
+		}
+		return tx.AppendEvent(ctx, &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Kind: incident.EventChanged, Data: data})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) > 0 {
+		_, visChanged := changes["visibility"]
+		s.publish(Change{Incident: number, Kind: incident.EventChanged, Public: !inc.Confidential() || visChanged})
+	}
+	return inc, nil
+}
+
+// Transition moves an incident to the next phase, or reopens it, under the
+// lifecycle rules of package incident.
+func (s *Service) Transition(ctx context.Context, p auth.Principal, number int64, req incident.TransitionRequest) (*incident.Incident, error) {
+	if err := require(p, auth.WriteIncidents, "move incidents between phases"); err != nil {
+		return nil, err
+	}
+	req.Note = text.Clean(strings.TrimSpace(req.Note), 0)
+	req.Reason = text.Clean(strings.TrimSpace(req.Reason), 0)
+	req.DetectionImprovement = text.Clean(strings.TrimSpace(req.DetectionImprovement), 0)
+	for name, v := range map[string]string{"note": req.Note, "reason": req.Reason, "detection_improvement": req.DetectionImprovement} {
+		if len(v) > incident.MaxNoteBytes {
+			return nil, problem.Unprocessablef("%s is longer than %d bytes", name, incident.MaxNoteBytes)
+		}
+	}
+	var inc *incident.Incident
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if inc, err = visibleIncident(ctx, tx, number, false, true); err != nil {
+			return err
+		}
+		items, err := tx.Checklist(ctx, number)
+		if err != nil {
+			return err
+		}
+		open := openItems(items, inc.Phase)
+		move, err := incident.Decide(inc, open, req)
+		if err != nil {
+			return err
+		}
+		from := inc.Phase
+		incident.Apply(inc, move, req, s.Now())
+		if err := tx.SaveIncident(ctx, inc, from, false); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return problem.New(problem.Conflict, "phase_skip", "incident #%d left phase %s meanwhile; reload and try again", number, from)
+			}
+			return err
+		}
+		ev := &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Data: map[string]any{"from": from, "to": req.To}}
+		if move == incident.Reopen {
+			ev.Kind = incident.EventReopened
+			ev.Data["reason"] = req.Reason
+		} else {
+			ev.Kind = incident.EventTransitioned
+			ev.Data["note"] = req.Note
+			if len(open) > 0 {
+				texts := make([]string, len(open))
+				for i, it := range open {
+					texts[i] = it.Text
+				}
+				ev.Data["override"] = true
+				ev.Data["open_items"] = texts
+			}
+			if req.To == incident.Closed && req.DetectionImprovement != "" {
+				ev.Data["detection_improvement"] = req.DetectionImprovement
+			}
+		}
+		return tx.AppendEvent(ctx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(Change{Incident: number, Kind: incident.EventTransitioned, Public: !inc.Confidential()})
+	return inc, nil
+}
+
+// openItems lists the items of phase ph that are not done.
+func openItems(items []*incident.ChecklistItem, ph incident.Phase) []incident.ChecklistItem {
+	var out []incident.ChecklistItem
+	for _, it := range items {
+		if it.Phase == ph && !it.Done {
+			out = append(out, *it)
+		}
+	}
+	return out
+}
+
+// Timeline lists the incident's history as p may see it.
+func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*store.TimelineEntry, error) {
+	publicOnly, err := audience(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.TimelineEntry
+	err = s.store.Read(ctx, func(tx *store.Tx) error {
+		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
+			return err
+		}
+		out, err = tx.Timeline(ctx, number, publicOnly)
+		return err
+	})
+	return out, err
+}
+

@@ -1,0 +1,143 @@
+// Package service holds Quench's use cases. Each runs in one transaction,
+// checks who may do it, and appends exactly one timeline event for every
+// change it makes to an incident. HTML pages, the JSON API and the CLI all
+// come through here, so the rules hold whatever the client.
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+// Service is the application core.
+type Service struct {
+	store  *store.Store
+	now    func() time.Time
+	log    *slog.Logger
+	hasher auth.Hasher
+
+	mu        sync.Mutex
+	listeners map[int]func(Change)
+	nextID    int
+}
+
+// Options configure a Service.
+type Options struct {
+	// Now is the clock; tests pass a fake one.
+	Now    func() time.Time
+	Log    *slog.Logger
+	Hasher auth.Hasher
+}
+
+// New returns a Service over st.
+func New(st *store.Store, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Hasher == (auth.Hasher{}) {
+		opt.Hasher = auth.DefaultHasher
+	}
+	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, listeners: map[int]func(Change){}}
+}
+
+// Store exposes the store for health checks and metrics.
+func (s *Service) Store() *store.Store { return s.store }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Change tells listeners (live pages) that an incident changed.
+type Change struct {
+	Incident int64
+	Kind     incident.EventKind
+	// Public is false when only the team may learn of the change.
+	Public bool
+}
+
+// Subscribe registers fn for every committed change until cancel is called.
+// fn must not block.
+func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.nextID
+	s.nextID++
+	s.listeners[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.listeners, id)
+	}
+}
+
+func (s *Service) publish(c Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fn := range s.listeners {
+		fn(c)
+	}
+}
+
+// Errors for principals that may not act.
+var (
+	errLogin = problem.New(problem.Unauthenticated, "unauthenticated", "log in or send an API token")
+)
+
+func forbidden(what string) error {
+	return problem.New(problem.Forbidden, "forbidden", "you may not %s", what)
+}
+
+// require checks that p may perform a: anonymous callers are asked to log
+// in, authenticated ones without the right are refused.
+func require(p auth.Principal, a auth.Action, what string) error {
+	if p.Can(a) {
+		return nil
+	}
+	if p.IsAnonymous() {
+		return errLogin
+	}
+	return forbidden(what)
+}
+
+// audience decides what p may read: the team reads everything, anonymous
+// viewers read public content only, and a token without read scope (an
+// ingest token) reads nothing.
+func audience(p auth.Principal) (publicOnly bool, err error) {
+	if p.IsAnonymous() {
+		return true, nil
+	}
+	if p.Can(auth.ReadAll) {
+		return false, nil
+	}
+	return true, forbidden("read incidents")
+}
+
+// notFound hides an incident from those who may not see it, answering as if
+// it did not exist so its existence is not confirmed.
+func notFound(number int64) error {
+	return problem.New(problem.NotFound, "not_found", "incident #%d not found", number)
+}
+
+// visibleIncident reads an incident p may see, for reads (forUpdate false)
+// or read-modify-write (true).
+func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly, forUpdate bool) (*incident.Incident, error) {
+	read := tx.Incident
+	if forUpdate {
+		read = tx.IncidentForUpdate
+	}
+	inc, err := read(ctx, number)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && publicOnly && inc.Confidential()) {
+		return nil, notFound(number)
+	}
+	return inc, err
+}

@@ -1,0 +1,281 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/text"
+)
+
+// System acts for the operator at the command line (`quench user add`),
+// which talks to the database directly.
+var System = auth.Principal{User: &auth.User{Username: "quench", Role: auth.RoleAdmin}}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// NewUser is what an admin supplies for an account.
+type NewUser struct {
+	Username    string
+	DisplayName string
+	Email       string
+	Role        auth.Role
+	Password    string
+}
+
+// CreateUser adds an account.
+func (s *Service) CreateUser(ctx context.Context, p auth.Principal, n NewUser) (*auth.User, error) {
+	if err := require(p, auth.Administer, "manage users"); err != nil {
+		return nil, err
+	}
+	n.Username = strings.ToLower(strings.TrimSpace(n.Username))
+	if !usernameRE.MatchString(n.Username) {
+		return nil, problem.Unprocessablef("user name must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+	}
+	if n.Role == "" {
+		n.Role = auth.RoleResponder
+	}
+	if _, err := auth.ParseRole(string(n.Role)); err != nil {
+		return nil, err
+	}
+	if err := auth.CheckPassword(n.Password); err != nil {
+		return nil, problem.Unprocessablef("%v", err)
+	}
+	now := s.Now()
+	u := &auth.User{Username: n.Username, DisplayName: text.Line(n.DisplayName, 200), Email: text.Line(n.Email, 254),
+		Role: n.Role, PasswordHash: s.hasher.Hash(n.Password), CreatedAt: now, UpdatedAt: now}
+	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertUser(ctx, u) }); err != nil {
+		return nil, err
+	}
+	s.log.Info("user created", "user", u.Username, "role", u.Role, "by", p.Name())
+	return u, nil
+}
+
+// EnsureAdmin creates the first admin from the environment on first start;
+// an existing account of that name is left alone.
+func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (created bool, err error) {
+	_, err = s.CreateUser(ctx, System, NewUser{Username: username, Role: auth.RoleAdmin, Password: password})
+	if problem.Is(err, "user_exists") {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Users lists all accounts.
+func (s *Service) Users(ctx context.Context, p auth.Principal) ([]*auth.User, error) {
+	if err := require(p, auth.Administer, "manage users"); err != nil {
+		return nil, err
+	}
+	var out []*auth.User
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Users(ctx); return err })
+	return out, err
+}
+
+// CountUsers tells whether anyone can log in yet.
+func (s *Service) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { n, err = tx.CountUsers(ctx); return err })
+	return n, err
+}
+
+// UserPatch changes an account; nil fields stay.
+type UserPatch struct {
+	DisplayName *string
+	Email       *string
+	Role        *auth.Role
+	Disabled    *bool
+	Password    *string
+}
+
+// UpdateUser changes an account. The last enabled admin cannot be demoted
+// or disabled, so the instance never locks its operators out.
+func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username string, c UserPatch) (*auth.User, error) {
+	if err := require(p, auth.Administer, "manage users"); err != nil {
+		return nil, err
+	}
+	var u *auth.User
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if u, err = tx.UserByName(ctx, username); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return problem.New(problem.NotFound, "not_found", "user %s not found", username)
+			}
+			return err
+		}
+		wasAdmin := u.Role == auth.RoleAdmin && !u.Disabled
+		if c.DisplayName != nil {
+			u.DisplayName = text.Line(*c.DisplayName, 200)
+		}
+		if c.Email != nil {
+			u.Email = text.Line(*c.Email, 254)
+		}
+		if c.Role != nil {
+			if _, err := auth.ParseRole(string(*c.Role)); err != nil {
+				return err
+			}
+			u.Role = *c.Role
+		}
+		if c.Disabled != nil {
+			u.Disabled = *c.Disabled
+		}
+		if c.Password != nil {
+			if err := auth.CheckPassword(*c.Password); err != nil {
+				return problem.Unprocessablef("%v", err)
+			}
+			u.PasswordHash = s.hasher.Hash(*c.Password)
+		}
+		if wasAdmin && (u.Role != auth.RoleAdmin || u.Disabled) {
+			n, err := tx.CountAdmins(ctx)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return problem.New(problem.Conflict, "last_admin", "%s is the last admin; make someone else admin first", username)
+			}
+		}
+		u.UpdatedAt = s.Now()
+		return tx.SaveUser(ctx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// NewToken is what a caller supplies to mint a token.
+type NewToken struct {
+	Username string // owner; default the caller
+	Name     string
+	Scopes   []auth.Scope
+	TTL      time.Duration // 0: no expiry
+}
+
+// CreateToken mints an API token and returns its secret, shown only now.
+// Admins mint for anyone; others only for themselves. No token can grant
+// more than its own scopes.
+func (s *Service) CreateToken(ctx context.Context, p auth.Principal, n NewToken) (string, *auth.Token, error) {
+	if p.IsAnonymous() {
+		return "", nil, errLogin
+	}
+	if n.Username == "" {
+		n.Username = p.Name()
+	}
+	if n.Username != p.Name() && !p.Can(auth.Administer) {
+		return "", nil, forbidden("create tokens for other users")
+	}
+	if p.Token != nil && !p.Can(auth.Administer) {
+		return "", nil, forbidden("create tokens with a token that lacks the admin scope")
+	}
+	if len(n.Scopes) == 0 {
+		return "", nil, problem.Unprocessablef("a token needs at least one scope")
+	}
+	if n.TTL < 0 {
+		return "", nil, problem.Unprocessablef("expiry must be in the future")
+	}
+	name := text.Line(n.Name, 100)
+	if name == "" {
+		name = "token"
+	}
+	secret := auth.NewSecret(auth.TokenPrefix)
+	var tk *auth.Token
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		owner, err := tx.UserByName(ctx, n.Username)
+		if errors.Is(err, store.ErrNotFound) {
+			return problem.New(problem.NotFound, "not_found", "user %s not found", n.Username)
+		}
+		if err != nil {
+			return err
+		}
+		if owner.Disabled {
+			return problem.Unprocessablef("user %s is disabled", owner.Username)
+		}
+		if err := auth.CheckGrant(p, owner, n.Scopes); err != nil {
+			return err
+		}
+		now := s.Now()
+		tk = &auth.Token{UserID: owner.ID, Username: owner.Username, Name: name, Scopes: n.Scopes, CreatedAt: now}
+		if n.TTL > 0 {
+			tk.ExpiresAt = now.Add(n.TTL)
+		}
+		return tx.InsertToken(ctx, tk, auth.HashToken(secret))
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	s.log.Info("token created", "token_id", tk.ID, "user", tk.Username, "scopes", auth.JoinScopes(tk.Scopes), "by", p.Name())
+	return secret, tk, nil
+}
+
+// Tokens lists tokens: all for admins, one's own for others.
+func (s *Service) Tokens(ctx context.Context, p auth.Principal) ([]*auth.Token, error) {
+	if p.IsAnonymous() {
+		return nil, errLogin
+	}
+	var uid int64
+	if !p.Can(auth.Administer) {
+		uid = p.User.ID
+	}
+	var out []*auth.Token
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Tokens(ctx, uid); return err })
+	return out, err
+}
+
+// RevokeToken ends a token at once. Others' tokens look absent to non-admins.
+func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, id int64) error {
+	if p.IsAnonymous() {
+		return errLogin
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		tk, err := tx.Token(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && tk.UserID != p.User.ID && !p.Can(auth.Administer)) {
+			return problem.New(problem.NotFound, "not_found", "token %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		s.log.Info("token revoked", "token_id", id, "user", tk.Username, "by", p.Name())
+		return tx.RevokeToken(ctx, id, s.Now())
+	})
+}
+
+// touchEvery limits last-used bookkeeping to one write per token per minute,
+// so reads stay reads.
+const touchEvery = time.Minute
+
+var errBadToken = problem.New(problem.Unauthenticated, "invalid_token", "the API token is invalid, expired or revoked")
+
+// AuthenticateToken resolves a bearer token to its principal. Every failure
+// looks the same, so a caller learns nothing about which tokens exist.
+func (s *Service) AuthenticateToken(ctx context.Context, secret string) (auth.Principal, error) {
+	if !strings.HasPrefix(secret, auth.TokenPrefix) || len(secret) > 200 {
+		return auth.Principal{}, errBadToken
+	}
+	var tk *auth.Token
+	var u *auth.User
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		tk, u, err = tx.TokenByHash(ctx, auth.HashToken(secret))
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Principal{}, errBadToken
+	}
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	now := s.Now()
+	if !tk.Usable(now) || u.Disabled {
+		return auth.Principal{}, errBadToken
+	}
+	if now.Sub(tk.LastUsedAt) >= touchEvery {
+		// Bookkeeping only: a failure here must not fail the request.
+		if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.TouchToken(ctx, tk.ID, now) }); err != nil {
+			s.log.Warn("token last-used not recorded", "token_id", tk.ID, "err", err)
+		}
+		tk.LastUsedAt = now
+	}
+	return auth.Principal{User: u, Token: tk}, nil
+}

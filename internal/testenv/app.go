@@ -1,0 +1,253 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/server"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+// Clock is a fake clock the test advances.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock starts at a fixed, readable instant.
+func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)} }
+
+// Now returns the fake time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// CheapHasher keeps password hashing fast in tests; the format is the same.
+var CheapHasher = auth.Hasher{Memory: 1024, Time: 1, Threads: 1}
+
+// App is the whole of Quench in-process behind a real loopback listener.
+type App struct {
+	URL     string
+	Store   *store.Store
+	Svc     *service.Service
+	Clock   *Clock
+	Handler *server.Handler
+	Log     *LogCapture
+}
+
+// StartApp boots Quench on a fresh database of dialect d.
+func StartApp(t testing.TB, d store.Dialect) *App {
+	t.Helper()
+	st := NewStore(t, d)
+	clock := NewClock()
+	logs := NewLogCapture()
+	log := slog.New(logs)
+	svc := service.New(st, service.Options{Now: clock.Now, Log: log, Hasher: CheapHasher})
+	srv := httptest.NewUnstartedServer(nil)
+	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
+	app.URL = "http://" + srv.Listener.Addr().String()
+	app.Handler = server.New(svc, server.Options{Log: log, BaseURL: app.URL})
+	srv.Config.Handler = app.Handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if errs := logs.Errors(); len(errs) > 0 && !t.Failed() {
+			t.Errorf("unexpected error logs:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+	return app
+}
+
+// User creates an account with role r and returns a token with scopes.
+func (a *App) User(t testing.TB, name string, r auth.Role, scopes ...auth.Scope) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.Svc.CreateUser(ctx, service.System, service.NewUser{Username: name, Role: r, Password: "password-" + name}); err != nil {
+		t.Fatal(err)
+	}
+	return a.Token(t, name, scopes...)
+}
+
+// Token mints another token for an existing user.
+func (a *App) Token(t testing.TB, name string, scopes ...auth.Scope) string {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []auth.Scope{auth.ScopeRead, auth.ScopeWrite}
+	}
+	secret, _, err := a.Svc.CreateToken(context.Background(), service.System, service.NewToken{Username: name, Name: "test", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// Response is a decoded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	JSON   map[string]any
+}
+
+// Code is the API error code, if any.
+func (r *Response) Code() string {
+	if e, ok := r.JSON["error"].(map[string]any); ok {
+		s, _ := e["code"].(string)
+		return s
+	}
+	return ""
+}
+
+// Request sends a request; body may be nil, a string (sent as is) or a
+// value encoded as JSON. Content type is JSON unless set in headers.
+func (a *App) Request(t testing.TB, method, path, token string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, a.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode, Header: resp.Header}
+	out.Body, _ = io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(out.Body) > 0 {
+		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {
+			t.Fatalf("%s %s: bad JSON %q: %v", method, path, out.Body, err)
+		}
+	}
+	return out
+}
+
+// Must is Request that fails the test unless the status is want.
+func (a *App) Must(t testing.TB, want int, method, path, token string, body any) *Response {
+	t.Helper()
+	r := a.Request(t, method, path, token, body)
+	if r.Status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// LogCapture records log lines so a test fails on error logs it did not
+// expect.
+type LogCapture struct {
+	mu       sync.Mutex
+	errors   []string
+	expected []string
+	inner    slog.Handler
+	buf      *bytes.Buffer
+}
+
+// NewLogCapture returns an empty capture.
+func NewLogCapture() *LogCapture {
+	buf := &bytes.Buffer{}
+	return &LogCapture{buf: buf, inner: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})}
+}
+
+// Expect declares that error logs containing s are part of the test.
+func (l *LogCapture) Expect(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expected = append(l.expected, s)
+}
+
+// Errors returns unexpected error-level lines.
+func (l *LogCapture) Errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, e := range l.errors {
+		for _, x := range l.expected {
+			if strings.Contains(e, x) {
+				continue next
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (l *LogCapture) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *LogCapture) Handle(ctx context.Context, r slog.Record) error {
+	return (&logView{l: l, h: l.inner}).Handle(ctx, r)
+}
+
+func (l *LogCapture) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logView{l: l, h: l.inner.WithAttrs(as)}
+}
+
+func (l *LogCapture) WithGroup(name string) slog.Handler {
+	return &logView{l: l, h: l.inner.WithGroup(name)}
+}
+
+// logView shares the capture's buffer and error list under derived attrs.
+type logView struct {
+	l *LogCapture
+	h slog.Handler
+}
+
+func (v *logView) Enabled(context.Context, slog.Level) bool { return true }
+func (v *logView) Handle(ctx context.Context, r slog.Record) error {
+	v.l.mu.Lock()
+	defer v.l.mu.Unlock()
+	start := v.l.buf.Len()
+	err := v.h.Handle(ctx, r)
+	if r.Level >= slog.LevelError {
+		v.l.errors = append(v.l.errors, v.l.buf.String()[start:])
+	}
+	return err
+}
+func (v *logView) WithAttrs(as []slog.Attr) slog.Handler { return &logView{l: v.l, h: v.h.WithAttrs(as)} }
+func (v *logView) WithGroup(n string) slog.Handler       { return &logView{l: v.l, h: v.h.WithGroup(n)} }
