@@ -1,8 +1,16 @@
+// Command quench is a self-hosted incident management service for small
+// service teams. Run `quench serve` to start it; `quench help` lists more.
 package main
 
 import (
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"context"
+	"os"
+
+	"github.com/quenchhq/quench/internal/cli"
 )
 
-func main() {}
+func main() {
+	os.Exit(cli.Run(context.Background(), os.Args[1:], cli.Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+	}))
+}

@@ -41,11 +41,8 @@ func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
+		route := "unmatched"
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, &route)))
 		d := time.Since(start)
 		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
 		m.duration.WithLabelValues(r.Method, route).Observe(d.Seconds())
@@ -55,6 +52,19 @@ func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "bytes", rec.bytes, "remote", r.RemoteAddr)
+	})
+}
+
+type routeKey struct{}
+
+// recordRoute sits right outside the mux: inner middleware may replace the
+// request, so the matched pattern is handed outwards through the context.
+func recordRoute(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if p, ok := r.Context().Value(routeKey{}).(*string); ok && r.Pattern != "" {
+			*p = r.Pattern
+		}
 	})
 }
 

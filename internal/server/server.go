@@ -70,7 +70,7 @@ func New(svc *service.Service, opt Options) *Handler {
 		api.WriteError(w, r, opt.Log, problem.New(problem.NotFound, "not_found", "no such page: %s %s", r.Method, r.URL.Path))
 	})
 
-	var h http.Handler = mux
+	var h http.Handler = recordRoute(mux)
 	h = authenticate(svc, opt.Log, h)
 	h = securityHeaders(h)
 	h = m.instrument(opt.Log, h)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,6 +66,9 @@ type Store struct {
 	jobs chan *job
 	quit chan struct{}
 	done chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type job struct {
@@ -152,17 +156,19 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Path is the SQLite file, empty on PostgreSQL.
 func (s *Store) Path() string { return s.path }
 
-// Close stops the writer and closes the pools.
+// Close stops the writer and closes the pools; later calls do nothing.
 func (s *Store) Close() error {
-	if s.quit != nil {
-		close(s.quit)
-		<-s.done
-	}
-	err := s.write.Close()
-	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
-	}
-	return err
+	s.closeOnce.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			<-s.done
+		}
+		s.closeErr = s.write.Close()
+		if s.read != s.write {
+			s.closeErr = errors.Join(s.closeErr, s.read.Close())
+		}
+	})
+	return s.closeErr
 }
 
 // Ping checks that the database answers.

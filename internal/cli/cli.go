@@ -1,0 +1,142 @@
+// Package cli is the quench command: the server and its maintenance
+// commands, which open the configured database directly, and the client
+// commands, which use the JSON API with QUENCH_URL and QUENCH_TOKEN.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+// Env is the process's outside world, replaceable in tests.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+const usage = `quench: incident management for small service teams
+
+Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
+  quench serve                      run the server
+  quench migrate                    apply database migrations
+  quench user add [--admin] NAME    create a user (prints a generated password)
+  quench user list | passwd NAME | disable NAME | enable NAME | role NAME ROLE
+  quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
+  quench token list | revoke ID
+
+Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
+  quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
+  quench incident show N
+  quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
+  quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
+  quench incident reopen N --reason TEXT
+  quench incident update N --body TEXT [--public]      (--body - reads stdin)
+  quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
+  quench incident link N --url URL [--kind K] [--title T]
+  quench incident timeline N
+  quench version
+`
+
+// errUsage marks mistakes in the command line (exit status 2).
+var errUsage = errors.New("usage")
+
+// Run executes one command and returns the exit status.
+func Run(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return 2
+	}
+	cfg, err := config.FromEnv(env.Getenv)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "quench: configuration: %v\n", err)
+		return 2
+	}
+	var cmdErr error
+	switch args[0] {
+	case "serve":
+		cmdErr = serve(ctx, cfg, env)
+	case "migrate":
+		cmdErr = migrate(ctx, cfg, env)
+	case "user":
+		cmdErr = userCmd(ctx, cfg, env, args[1:])
+	case "token":
+		cmdErr = tokenCmd(ctx, cfg, env, args[1:])
+	case "incident", "incidents":
+		cmdErr = incidentCmd(ctx, cfg, env, args[1:])
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, "quench", version())
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+	default:
+		fmt.Fprintf(env.Stderr, "quench: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case cmdErr == nil:
+		return 0
+	case errors.Is(cmdErr, errUsage):
+		fmt.Fprintf(env.Stderr, "quench: %v\n", cmdErr)
+		return 2
+	default:
+		fmt.Fprintf(env.Stderr, "quench: %s\n", message(cmdErr))
+		return 1
+	}
+}
+
+// message is the client-safe text of an error.
+func message(err error) string {
+	if p, ok := problem.As(err); ok {
+		return p.Message
+	}
+	return err.Error()
+}
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments (`incident show 4 --json`), returning the positionals.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageErr("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

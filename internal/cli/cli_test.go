@@ -1,0 +1,141 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/cli"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+type run struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func (r run) do(stdin string, args ...string) (string, string, int) {
+	r.t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Run(context.Background(), args, cli.Env{
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return r.env[k] },
+	})
+	return out.String(), errb.String(), code
+}
+
+func (r run) ok(args ...string) string {
+	r.t.Helper()
+	out, errs, code := r.do("", args...)
+	if code != 0 {
+		r.t.Fatalf("quench %s: exit %d: %s", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+// The operator commands work on the database directly.
+func TestUserAndTokenCommands(t *testing.T) {
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": t.TempDir(), "QUENCH_LOG_LEVEL": "error"}}
+	out := r.ok("user", "add", "--admin", "ana")
+	if !strings.Contains(out, "created admin ana") || !strings.Contains(out, "password: ") {
+		t.Fatalf("user add: %q", out)
+	}
+	if out, _, code := r.do("a-long-enough-password\n", "user", "add", "--password-stdin", "bo"); code != 0 || strings.Contains(out, "password:") {
+		t.Fatalf("user add --password-stdin: %d %q", code, out)
+	}
+	if _, errs, code := r.do("", "user", "add", "bo"); code != 1 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("duplicate user: %d %q", code, errs)
+	}
+	tok := strings.TrimSpace(r.ok("token", "create", "--user", "bo", "--scopes", "read,write", "--name", "laptop"))
+	if !strings.HasPrefix(tok, auth.TokenPrefix) || strings.Contains(tok, "\n") {
+		t.Fatalf("token create printed %q", tok)
+	}
+	if _, errs, code := r.do("", "token", "create", "--user", "bo", "--scopes", "admin"); code != 1 || !strings.Contains(errs, "cannot hold") {
+		t.Fatalf("responder admin token: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "token", "create", "--scopes", "read"); code != 2 {
+		t.Fatalf("missing --user: exit %d", code)
+	}
+	list := r.ok("token", "list")
+	if !strings.Contains(list, "laptop") || !strings.Contains(list, "read,write") || strings.Contains(list, tok) {
+		t.Fatalf("token list: %q", list)
+	}
+	r.ok("token", "revoke", "1")
+	if !strings.Contains(r.ok("token", "list"), "revoked") {
+		t.Fatal("revoked token not shown as revoked")
+	}
+	if _, errs, code := r.do("", "user", "disable", "ana"); code != 1 || !strings.Contains(errs, "last admin") {
+		t.Fatalf("disable last admin: %d %q", code, errs)
+	}
+	if out := r.ok("user", "list"); !strings.Contains(out, "ana") || !strings.Contains(out, "bo") {
+		t.Fatalf("user list: %q", out)
+	}
+	if _, _, code := r.do("", "frobnicate"); code != 2 {
+		t.Fatal("unknown command accepted")
+	}
+}
+
+// The client commands drive a real server through the API.
+func TestIncidentCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok}}
+
+	out := r.ok("incident", "open", "--title", "Certificates broken", "--severity", "critical", "--service", "somesite,api", "--source", "customer")
+	if !strings.Contains(out, "opened #1") {
+		t.Fatalf("open: %q", out)
+	}
+	r.ok("incident", "check", "1", "--text", "restore previous certificate")
+	r.ok("incident", "update", "1", "--body", "customers report TLS errors", "--public")
+	if out, _, code := r.do("details from the CA ticket\n", "incident", "update", "1", "--body", "-"); code != 0 || !strings.Contains(out, "internal update") {
+		t.Fatalf("update from stdin: %d %q", code, out)
+	}
+	_, errs, code := r.do("", "incident", "advance", "1", "--note", "restored")
+	if code != 1 || !strings.Contains(errs, "open checklist item") {
+		t.Fatalf("advance with open item: %d %q", code, errs)
+	}
+	r.ok("incident", "check", "1", "--done", "1")
+	r.ok("incident", "advance", "1", "--note", "restored previous certificate")
+	if _, errs, code := r.do("", "incident", "advance", "1", "--to", "closed", "--note", "x"); code != 1 || !strings.Contains(errs, "phase_skip") {
+		t.Fatalf("skip: %d %q", code, errs)
+	}
+	r.ok("incident", "advance", "#1", "--note", "re-requested from public CA")
+	if _, errs, code := r.do("", "incident", "advance", "1", "--note", "automated renewal"); code != 1 || !strings.Contains(errs, "detection_improvement") {
+		t.Fatalf("close without improvement: %d %q", code, errs)
+	}
+	r.ok("incident", "advance", "1", "--note", "automated renewal", "--detection-improvement", "monitor the CA of served certificates")
+	r.ok("incident", "link", "1", "--url", "https://gitlab.example.com/mr/7", "--kind", "merge_request")
+	r.ok("incident", "reopen", "1", "--reason", "old CA came back")
+
+	show := r.ok("incident", "show", "1")
+	for _, want := range []string{"#1 Certificates broken", "active", "customer", "[x] 1 (active) restore previous certificate", "merge_request"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+	list := r.ok("incident", "list", "--phase", "active")
+	if !strings.Contains(list, "Certificates broken") {
+		t.Fatalf("list: %q", list)
+	}
+	var page map[string]any
+	if err := json.Unmarshal([]byte(r.ok("incident", "list", "--json")), &page); err != nil || page["total"] != 1.0 {
+		t.Fatalf("list --json: %v %v", page, err)
+	}
+	tl := r.ok("incident", "timeline", "1")
+	for _, want := range []string{"opened \"Certificates broken\"", "active → mitigated: restored previous certificate", "reopened from closed: old CA came back", "public update: customers report TLS errors"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, tl)
+		}
+	}
+	noToken := run{t: t, env: map[string]string{"QUENCH_URL": app.URL}}
+	if _, errs, code := noToken.do("", "incident", "open", "--title", "x"); code != 1 || !strings.Contains(errs, "QUENCH_TOKEN") {
+		t.Fatalf("without token: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "incident", "show", "abc"); code != 2 {
+		t.Fatal("bad number accepted")
+	}
+}

@@ -1,0 +1,299 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/server"
+	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+// openStore opens the configured database and brings its schema up to date.
+func openStore(ctx context.Context, cfg config.Config, env Env, migrate bool) (*store.Store, error) {
+	log := newLogger(cfg, env.Stderr)
+	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Synchronous: cfg.Synchronous, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		_, err = st.Migrate(ctx)
+	} else {
+		err = st.CheckSchema(ctx)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, env Env) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.Stderr)
+	log.Info("starting quench", "version", version(), "config", cfg.Redacted())
+	st, err := openStore(ctx, cfg, env, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := service.New(st, service.Options{Log: log})
+	created := false
+	if cfg.AdminUser != "" {
+		if created, err = svc.EnsureAdmin(ctx, cfg.AdminUser, cfg.AdminPassword); err != nil {
+			return fmt.Errorf("create admin %s: %w", cfg.AdminUser, err)
+		}
+	}
+	users, err := svc.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	where := "SQLite in " + cfg.DataDir
+	if st.Dialect() == store.Postgres {
+		where = "PostgreSQL"
+	}
+	fmt.Fprintf(env.Stdout, "Quench is running at %s (%s).\n", cfg.BaseURL, where)
+	switch {
+	case created:
+		fmt.Fprintf(env.Stdout, "Admin %s created from QUENCH_ADMIN_USER. Get an API token with: quench token create --user %s --scopes read,write,admin\n", cfg.AdminUser, cfg.AdminUser)
+	case users == 0:
+		fmt.Fprintln(env.Stdout, "No users yet. Create the first admin with: quench user add --admin NAME  (it prints a password), then: quench token create --user NAME --scopes read,write,admin")
+	default:
+		fmt.Fprintln(env.Stdout, "Get an API token with: quench token create --user NAME --scopes read,write  and use it as QUENCH_TOKEN for the quench incident commands.")
+	}
+	reg := prometheus.NewRegistry()
+	h := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg})
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	log.Info("listening", "addr", ln.Addr().String())
+	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
+	log.Info("stopped")
+	return err
+}
+
+func migrate(ctx context.Context, cfg config.Config, env Env) error {
+	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Synchronous: cfg.Synchronous, Log: newLogger(cfg, env.Stderr)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	cur, _, _ := st.SchemaVersion(ctx)
+	fmt.Fprintf(env.Stdout, "applied %d migration(s); schema version %d\n", n, cur)
+	return nil
+}
+
+// withService runs fn with a service on the configured database, acting as
+// the operator: these commands need shell access to the server, not a token.
+func withService(ctx context.Context, cfg config.Config, env Env, fn func(*service.Service) error) error {
+	st, err := openStore(ctx, cfg, env, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(service.New(st, service.Options{Log: newLogger(config.Config{LogLevel: "warn", LogFormat: "text"}, env.Stderr)}))
+}
+
+func readPassword(env Env, fromStdin bool) (pw string, generated bool, err error) {
+	if !fromStdin {
+		return auth.NewSecret("")[:20], true, nil
+	}
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", false, fmt.Errorf("read password from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), false, nil
+}
+
+func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageErr("user add|list|passwd|disable|enable|role")
+	}
+	fs := flag.NewFlagSet("user", flag.ContinueOnError)
+	admin := fs.Bool("admin", false, "make the user an admin")
+	role := fs.String("role", "responder", "responder or admin")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
+	display := fs.String("display-name", "", "display name")
+	email := fs.String("email", "", "e-mail address")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	need := func(n int) error {
+		if len(pos) != n {
+			return usageErr("user %s takes %d argument(s)", args[0], n)
+		}
+		return nil
+	}
+	return withService(ctx, cfg, env, func(svc *service.Service) error {
+		switch args[0] {
+		case "add":
+			if err := need(1); err != nil {
+				return err
+			}
+			r := auth.Role(*role)
+			if *admin {
+				r = auth.RoleAdmin
+			}
+			pw, generated, err := readPassword(env, *pwStdin)
+			if err != nil {
+				return err
+			}
+			u, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: pos[0], Role: r, Password: pw, DisplayName: *display, Email: *email})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "created %s %s\n", u.Role, u.Username)
+			if generated {
+				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+			}
+			return nil
+		case "list":
+			users, err := svc.Users(ctx, service.System)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USER\tROLE\tSTATUS\tNAME\tCREATED")
+			for _, u := range users {
+				status := "enabled"
+				if u.Disabled {
+					status = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, status, u.DisplayName, u.CreatedAt.Format(time.DateOnly))
+			}
+			return tw.Flush()
+		case "passwd":
+			if err := need(1); err != nil {
+				return err
+			}
+			pw, generated, err := readPassword(env, *pwStdin)
+			if err != nil {
+				return err
+			}
+			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw}); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "password of %s changed\n", pos[0])
+			if generated {
+				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+			}
+			return nil
+		case "disable", "enable":
+			if err := need(1); err != nil {
+				return err
+			}
+			disabled := args[0] == "disable"
+			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Disabled: &disabled}); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s %sd\n", pos[0], args[0])
+			return nil
+		case "role":
+			if err := need(2); err != nil {
+				return err
+			}
+			r := auth.Role(pos[1])
+			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Role: &r}); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s is now %s\n", pos[0], r)
+			return nil
+		}
+		return usageErr("unknown user command %q", args[0])
+	})
+}
+
+func tokenCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageErr("token create|list|revoke")
+	}
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	user := fs.String("user", "", "owner of the token")
+	scopes := fs.String("scopes", "", "comma-separated: read, write, ingest, admin")
+	name := fs.String("name", "", "label to recognise the token by")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: no expiry)")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cfg, env, func(svc *service.Service) error {
+		switch args[0] {
+		case "create":
+			if *user == "" || *scopes == "" || len(pos) > 0 {
+				return usageErr("token create --user NAME --scopes read,write[,ingest,admin] [--name LABEL] [--expires 720h]")
+			}
+			sc, err := auth.ParseScopes(*scopes)
+			if err != nil {
+				return err
+			}
+			if *name == "" {
+				*name = "cli"
+			}
+			secret, _, err := svc.CreateToken(ctx, service.System, service.NewToken{Username: *user, Name: *name, Scopes: sc, TTL: *expires})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, secret)
+			return nil
+		case "list":
+			tokens, err := svc.Tokens(ctx, service.System)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tNAME\tSCOPES\tCREATED\tLAST USED\tSTATUS")
+			for _, t := range tokens {
+				status := "active"
+				switch {
+				case !t.RevokedAt.IsZero():
+					status = "revoked"
+				case !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt):
+					status = "expired"
+				case !t.ExpiresAt.IsZero():
+					status = "expires " + t.ExpiresAt.Format(time.DateOnly)
+				}
+				used := "never"
+				if !t.LastUsedAt.IsZero() {
+					used = t.LastUsedAt.Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, auth.JoinScopes(t.Scopes), t.CreatedAt.Format(time.DateOnly), used, status)
+			}
+			return tw.Flush()
+		case "revoke":
+			if len(pos) != 1 {
+				return usageErr("token revoke ID")
+			}
+			id, err := strconv.ParseInt(pos[0], 10, 64)
+			if err != nil {
+				return usageErr("token ID must be a number")
+			}
+			if err := svc.RevokeToken(ctx, service.System, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "token %d revoked\n", id)
+			return nil
+		}
+		return usageErr("unknown token command %q", args[0])
+	})
+}
