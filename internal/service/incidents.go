@@ -219,4 +219,3 @@ func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) 
 	})
 	return out, err
 }
-

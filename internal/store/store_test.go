@@ -71,7 +71,9 @@ func TestMigrate(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		err := s.Write(ctx, func(tx *store.Tx) error { return tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`) })
+		err := s.Write(ctx, func(tx *store.Tx) error {
+			return tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,8 +286,11 @@ func TestListFilters(t *testing.T) {
 			i.Services = []string{"api", "web"}
 			i.Owners = map[incident.Phase]string{incident.Mitigated: "bo"}
 		})
-		newIncident(t, s, func(i *incident.Incident) { i.Visibility = incident.Confidential; i.Labels = map[string]string{"team": "sec"} }) // 3
-		newIncident(t, s, func(i *incident.Incident) { i.Phase = incident.Closed; i.Title = "100% CPU_usage" })                            // 4
+		newIncident(t, s, func(i *incident.Incident) {
+			i.Visibility = incident.Confidential
+			i.Labels = map[string]string{"team": "sec"}
+		}) // 3
+		newIncident(t, s, func(i *incident.Incident) { i.Phase = incident.Closed; i.Title = "100% CPU_usage" }) // 4
 		u := &incident.Update{Incident: 1, Author: "bo", Body: "secret CANARY internal", Visibility: incident.Internal, CreatedAt: t0, UpdatedAt: t0}
 		must(t, s.Write(ctx, func(tx *store.Tx) error { return tx.InsertUpdate(ctx, u) }))
 

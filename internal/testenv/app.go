@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
-	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/server"
+	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
 )
 
@@ -249,5 +249,7 @@ func (v *logView) Handle(ctx context.Context, r slog.Record) error {
 	}
 	return err
 }
-func (v *logView) WithAttrs(as []slog.Attr) slog.Handler { return &logView{l: v.l, h: v.h.WithAttrs(as)} }
-func (v *logView) WithGroup(n string) slog.Handler       { return &logView{l: v.l, h: v.h.WithGroup(n)} }
+func (v *logView) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logView{l: v.l, h: v.h.WithAttrs(as)}
+}
+func (v *logView) WithGroup(n string) slog.Handler { return &logView{l: v.l, h: v.h.WithGroup(n)} }
