@@ -5,7 +5,8 @@ package alert
 
 import "time"
 
-// Status of an alert as the detector reports it.
+// Status of an alert as the detector reports it. There is no third value:
+// adapters refuse states such as "pending" rather than guess.
 type Status string
 
 const (
@@ -22,6 +23,10 @@ type Link struct {
 }
 
 // Alert is one signal keyed by (integration, Fingerprint).
+//
+// Every Alert leaving an intake adapter has been through Normalize, so the
+// rest of Quench may rely on clean, capped text, a non-empty Fingerprint,
+// non-nil maps and UTC times (CheckNormalized lists the guarantees).
 type Alert struct {
 	// Fingerprint identifies the alert within one integration across
 	// re-sends: Alertmanager's and Grafana's fingerprint, the Sentry issue

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/quenchhq/quench/internal/text"
 )
 
 // Caps on what one alert may carry. Senders are machines we do not
@@ -32,27 +34,10 @@ const (
 // stores would hold different text for the same alert. maxBytes <= 0 yields
 // "".
 func Clean(s string, maxBytes int) string {
-	if len(s) <= maxBytes && isClean(s) {
-		return s
+	if maxBytes <= 0 {
+		return ""
 	}
-	var b strings.Builder
-	b.Grow(min(len(s), max(maxBytes, 0)))
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == 0 {
-			r = utf8.RuneError
-		}
-		if b.Len()+utf8.RuneLen(r) > maxBytes {
-			break
-		}
-		b.WriteRune(r) // an invalid byte decodes as RuneError, size 1
-		i += size
-	}
-	return b.String()
-}
-
-func isClean(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+	return text.Clean(s, maxBytes)
 }
 
 // cleanTitle turns a candidate headline into one line: runs of whitespace
@@ -74,3 +59,6 @@ func cleanTitle(s string) string {
 }
 
 func isTitleSpace(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
+// isClean reports whether Clean would leave s unchanged (length aside).
+func isClean(s string) bool { return text.Clean(s, 0) == s }

@@ -2,7 +2,9 @@ package alert
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +255,44 @@ func TestCheckNormalizedRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzNormalize throws arbitrary text at every field Normalize touches: the
+// result must always pass CheckNormalized, and normalizing again must
+// change nothing (so re-reading a stored alert through the same code is
+// harmless).
+func FuzzNormalize(f *testing.F) {
+	f.Add("c1fd535dc93659ef", "alertname", "DemoServiceDown", "Demo service is down", "https://runbooks.example.com/x", "runbook", "Runbook", "{}:{}", true, int64(1795464678))
+	f.Add("", "a\x00", "\xff\xfe", " \n ", "HTTP://[::1]:80/%4", "x", "t\tt", "", false, int64(-62135596800))
+	f.Add("\xed\xa0\x80", "", "", strings.Repeat("é ", 400), "https://h/"+strings.Repeat("%41", 800)+" ", "panel", "", strings.Repeat("k", 1100), false, int64(253402300799))
+	f.Fuzz(func(t *testing.T, fp, key, value, summary, url, kind, linkTitle, groupKey string, firing bool, unix int64) {
+		status := Resolved
+		if firing {
+			status = Firing
+		}
+		when := time.Unix(unix, 123456789).In(time.FixedZone("X", 5400))
+		a := Alert{
+			Fingerprint: fp,
+			Status:      status,
+			Labels:      map[string]string{key: value, value: key},
+			Annotations: map[string]string{"summary": summary, key: url},
+			StartsAt:    when,
+			EndsAt:      when,
+			GroupKey:    groupKey,
+			Title:       linkTitle,
+			Links:       []Link{{Kind: kind, URL: url, Title: linkTitle}, {Kind: kind, URL: url}},
+		}
+		Normalize(&a)
+		if err := CheckNormalized(a); err != nil {
+			t.Fatal(err)
+		}
+		b := a
+		b.Labels = maps.Clone(a.Labels)
+		b.Annotations = maps.Clone(a.Annotations)
+		b.Links = slices.Clone(a.Links)
+		Normalize(&b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("not idempotent:\n%+v\n%+v", a, b)
+		}
+	})
 }

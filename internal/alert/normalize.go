@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -57,14 +58,17 @@ func IsWebURL(s string) bool {
 //   - every string goes through Clean with its cap; a Fingerprint or
 //     GroupKey too long for its cap keeps a prefix and gains a hash of the
 //     whole value, so distinct keys stay distinct;
-//   - labels and annotations with an empty name are dropped, and beyond
+//   - Labels and Annotations are never nil, so the store writes {} rather
+//     than null; entries with an empty name are dropped, and beyond
 //     MaxLabels/MaxAnnotations the names sorting last are dropped (names
 //     that only differ in bytes Clean replaces keep the first in sort
 //     order), so the same input always keeps the same entries;
 //   - times become UTC with microsecond precision, which is what PostgreSQL
-//     stores, and a firing alert has a zero EndsAt;
-//   - links keep only http(s) URLs with a known kind (else "other"),
-//     duplicates removed, at most MaxLinks;
+//     stores (times outside years 1–9999 become zero), and a firing alert
+//     has a zero EndsAt;
+//   - Links is never nil and keeps only http(s) URLs with a host, a known
+//     kind (else "other"), no duplicates, at most MaxLinks; a URL over
+//     MaxURLBytes is cut (and dropped if the cut leaves it unparsable);
 //   - Title becomes the summary annotation, else the alertname label, else
 //     the existing Title, else "untitled alert", on one line.
 //
@@ -129,11 +133,15 @@ func cleanMap(m map[string]string, maxValue, maxEntries int) map[string]string {
 	return out
 }
 
+// cleanTime also drops times outside years 1–9999: RFC 3339 and JSON
+// cannot write them, and no detector means them (a "0000-01-01T00:30:00+01:00"
+// lands in year -1 once in UTC).
 func cleanTime(t time.Time) time.Time {
-	if t.IsZero() {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.Year() < 1 || t.Year() > 9999 {
 		return time.Time{}
 	}
-	return t.UTC().Truncate(time.Microsecond)
+	return t
 }
 
 func cleanLinks(links []Link) []Link {
@@ -156,7 +164,7 @@ func cleanLink(l Link) (Link, bool) {
 		return Link{}, false
 	}
 	if len(u) > MaxURLBytes {
-		u = trimEscape(Clean(u, MaxURLBytes))
+		u = strings.TrimRightFunc(trimEscape(Clean(u, MaxURLBytes)), unicode.IsSpace)
 		if !IsWebURL(u) { // the cut went through the host
 			return Link{}, false
 		}
@@ -192,8 +200,8 @@ func CheckNormalized(a Alert) error {
 		return fmt.Errorf("title %q: empty, unclean, too long or multi-line", a.Title)
 	case a.Status == Firing && !a.EndsAt.IsZero():
 		return fmt.Errorf("firing alert with an EndsAt")
-	case a.StartsAt.Location() != time.UTC || a.EndsAt.Location() != time.UTC:
-		return fmt.Errorf("times not in UTC")
+	case !storableTime(a.StartsAt) || !storableTime(a.EndsAt):
+		return fmt.Errorf("times %v, %v: not UTC, finer than microseconds or beyond year 9999", a.StartsAt, a.EndsAt)
 	}
 	if err := checkMap("label", a.Labels, MaxLabelValueBytes, MaxLabels); err != nil {
 		return err
@@ -202,6 +210,10 @@ func CheckNormalized(a Alert) error {
 		return err
 	}
 	return checkLinks(a.Links)
+}
+
+func storableTime(t time.Time) bool {
+	return t.Location() == time.UTC && t.Nanosecond()%1000 == 0 && t.Year() >= 1 && t.Year() <= 9999
 }
 
 func within(s string, maxBytes int) bool { return len(s) <= maxBytes && isClean(s) }

@@ -58,6 +58,17 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/tokens", a.h(a.listTokens)},
 		{"POST /api/v1/tokens", a.h(a.createToken)},
 		{"DELETE /api/v1/tokens/{id}", a.h(a.revokeToken)},
+		{"POST /api/v1/intake/{type}/{id}", a.h(a.intake)},
+		{"GET /api/v1/alerts", a.h(a.listAlerts)},
+		{"POST /api/v1/alerts/{id}/declare", a.h(a.declare)},
+		{"GET /api/v1/incidents/{number}/alerts", a.h(a.incidentAlerts)},
+		{"POST /api/v1/incidents/{number}/alerts", a.h(a.attachAlerts)},
+		{"GET /api/v1/integrations", a.h(a.listIntegrations)},
+		{"POST /api/v1/integrations", a.h(a.createIntegration)},
+		{"DELETE /api/v1/integrations/{id}", a.h(a.deleteIntegration)},
+		{"GET /api/v1/rules", a.h(a.listRules)},
+		{"POST /api/v1/rules", a.h(a.createRule)},
+		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},
 	}
 }
 

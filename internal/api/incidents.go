@@ -91,11 +91,6 @@ var listParams = []string{"phase", "service", "severity", "owner", "label", "q",
 // a typo does not silently widen a result.
 func parseIncidentFilter(q url.Values) (store.IncidentFilter, error) {
 	var f store.IncidentFilter
-	for k := range q {
-		if !slices.Contains(listParams, k) {
-			return f, problem.Invalidf("unknown query parameter %q", k)
-		}
-	}
 	for _, v := range q["phase"] {
 		for _, s := range strings.Split(v, ",") {
 			p, err := incident.ParsePhase(strings.TrimSpace(s))

@@ -3,11 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
-	"github.com/quenchhq/quench/internal/problem"
 )
 
 func (a *API) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -39,9 +37,9 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (a *API) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := strictQuery(r, listParams)
 	if err != nil {
-		return 0, nil, problem.Invalidf("malformed query string: %v", err)
+		return 0, nil, err
 	}
 	f, err := parseIncidentFilter(q)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -197,4 +199,19 @@ func queryInt(q map[string][]string, name string, def, min, max int) (int, error
 		return 0, problem.Invalidf("%s must be an integer from %d to %d", name, min, max)
 	}
 	return n, nil
+}
+
+// strictQuery parses the query string, refusing malformed pairs and
+// parameters outside known, so a typo does not silently widen a result.
+func strictQuery(r *http.Request, known []string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, problem.Invalidf("malformed query string: %v", err)
+	}
+	for k := range q {
+		if !slices.Contains(known, k) {
+			return nil, problem.Invalidf("unknown query parameter %q", k)
+		}
+	}
+	return q, nil
 }

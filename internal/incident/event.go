@@ -33,5 +33,7 @@ type Event struct {
 	Actor    string
 	Kind     EventKind
 	UpdateID int64
+	// Internal events (about alerts) are for the team only.
+	Internal bool
 	Data     map[string]any
 }

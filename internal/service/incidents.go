@@ -29,23 +29,30 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 		Owners: d.Owners, EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 		CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		n, err := tx.NextIncidentNumber(ctx)
-		if err != nil {
-			return err
-		}
-		inc.Number = n
-		if err := tx.InsertIncident(ctx, inc); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &incident.Event{Incident: n, At: now, Actor: p.Name(), Kind: incident.EventCreated,
-			Data: map[string]any{"title": inc.Title, "severity": inc.Severity, "visibility": inc.Visibility}})
-	})
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return insertIncident(ctx, tx, inc, nil) })
 	if err != nil {
 		return nil, err
 	}
 	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
 	return inc, nil
+}
+
+// insertIncident numbers and stores a new incident with its "created"
+// event; extra adds to the event's data.
+func insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, extra map[string]any) error {
+	n, err := tx.NextIncidentNumber(ctx)
+	if err != nil {
+		return err
+	}
+	inc.Number = n
+	if err := tx.InsertIncident(ctx, inc); err != nil {
+		return err
+	}
+	data := map[string]any{"title": inc.Title, "severity": inc.Severity, "visibility": inc.Visibility}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return tx.AppendEvent(ctx, &incident.Event{Incident: n, At: inc.CreatedAt, Actor: inc.CreatedBy, Kind: incident.EventCreated, Data: data})
 }
 
 // Incident reads one incident p may see.

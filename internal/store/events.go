@@ -23,9 +23,9 @@ func (t *Tx) AppendEvent(ctx context.Context, e *incident.Event) error {
 	if e.UpdateID != 0 {
 		updateID = e.UpdateID
 	}
-	return t.q.QueryRowContext(ctx, `INSERT INTO events (incident_number, at, actor, kind, update_id, data)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		e.Incident, micros(e.At), e.Actor, e.Kind, updateID, string(data)).Scan(&e.ID)
+	return t.q.QueryRowContext(ctx, `INSERT INTO events (incident_number, at, actor, kind, update_id, internal, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		e.Incident, micros(e.At), e.Actor, e.Kind, updateID, e.Internal, string(data)).Scan(&e.ID)
 }
 
 // TimelineEntry is an event with the update it is about, read now: an
@@ -36,15 +36,19 @@ type TimelineEntry struct {
 }
 
 // Timeline lists an incident's events, oldest first. publicOnly leaves out
-// events about updates that are not public now.
+// internal events and events about updates that are not public now.
 func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*TimelineEntry, error) {
-	q := `SELECT e.id, e.at, e.actor, e.kind, e.data, u.id, u.author, u.body, u.visibility, u.created_at, u.updated_at
+	q := `SELECT e.id, e.at, e.actor, e.kind, e.internal, e.data, u.id, u.author, u.body, u.visibility, u.created_at, u.updated_at
 		FROM events e LEFT JOIN updates u ON u.id = e.update_id
 		WHERE e.incident_number = $1`
 	if publicOnly {
-		q += ` AND (e.update_id IS NULL OR u.visibility = 'public')`
+		q += ` AND (e.update_id IS NULL OR u.visibility = 'public') AND e.internal = $2`
 	}
-	rows, err := t.q.QueryContext(ctx, q+` ORDER BY e.id`, number)
+	a := []any{number}
+	if publicOnly {
+		a = append(a, false)
+	}
+	rows, err := t.q.QueryContext(ctx, q+` ORDER BY e.id`, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +62,7 @@ func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*Ti
 			uid, ucreat, uupdate sql.NullInt64
 			author, body, vis    sql.NullString
 		)
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Kind, &data, &uid, &author, &body, &vis, &ucreat, &uupdate); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.Internal, &data, &uid, &author, &body, &vis, &ucreat, &uupdate); err != nil {
 			return nil, err
 		}
 		e.Incident, e.At = number, fromMicros(at)

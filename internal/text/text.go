@@ -9,16 +9,27 @@ import (
 	"unicode/utf8"
 )
 
-// Clean replaces invalid UTF-8 and NUL with U+FFFD and cuts s to at most
-// max bytes on a rune boundary (max <= 0 means no limit).
+// Clean replaces each invalid UTF-8 byte (encoded surrogates included) and
+// each NUL with U+FFFD, as encoding/json does, and cuts the result to at
+// most max bytes on a rune boundary (max <= 0 means no limit).
 func Clean(s string, max int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	if (max <= 0 || len(s) <= max) && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
 	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0 {
+			r = utf8.RuneError
+		}
+		if max > 0 && b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r) // an invalid byte decodes as RuneError, size 1
+		i += size
 	}
-	return Cut(s, max)
+	return b.String()
 }
 
 // Cut shortens s to at most max bytes without splitting a rune.

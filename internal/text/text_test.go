@@ -14,6 +14,7 @@ func TestClean(t *testing.T) {
 		{"plain", 0, "plain"},
 		{"a\x00b", 0, "a\uFFFDb"},
 		{"bad\xffbyte", 0, "bad\uFFFDbyte"},
+		{"two\xff\xfebad", 0, "two\uFFFD\uFFFDbad"},
 		{"héllo", 2, "h"},
 		{"héllo", 3, "hé"},
 		{"abc", 3, "abc"},

@@ -50,14 +50,26 @@ func jsonError(err error, path string) error {
 	case errors.As(err, &syntax):
 		return alert.Invalid("invalid JSON at byte %d: %s", syntax.Offset, syntax.Error())
 	case errors.As(err, &typ):
-		return alert.Invalid("%s: expected %s, got JSON %s", orBody(Field(path, typ.Field)), typeName(typ.Type), typ.Value)
+		return alert.Invalid("%s: expected %s, got JSON %s", orBody(Field(path, typ.Field)), typeName(typ.Type), shorten(typ.Value))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return alert.Invalid("invalid JSON: unexpected end of input")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return alert.Invalid("%s: unknown field %s", orBody(path), name)
+		if unquoted, err := strconv.Unquote(name); err == nil {
+			name = unquoted
+		}
+		return alert.Invalid("%s: unknown field %s", orBody(path), Quote(name))
 	}
 	return alert.Invalid("invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// shorten caps what encoding/json quotes from the input (the literal of
+// an overflowing number) so an error stays short.
+func shorten(s string) string {
+	if len(s) > 40 {
+		return alert.Clean(s, 40) + "…"
+	}
+	return s
 }
 
 // typeName speaks JSON rather than Go, so the sender is not told about our

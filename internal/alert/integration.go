@@ -1,0 +1,51 @@
+package alert
+
+import (
+	"slices"
+	"time"
+)
+
+// Integration is one sender of alerts: an Alertmanager, a Grafana contact
+// point, a Sentry integration or a script. Each has its own intake URL and
+// credential, so one can be revoked without touching the others.
+type Integration struct {
+	ID   string
+	Type string // one of Types
+	Name string
+	// TokenHash is the SHA-256 of the bearer token (Alertmanager, Grafana,
+	// generic); the token itself is shown once at creation.
+	TokenHash string
+	// Secret verifies body signatures: Sentry's client secret, Grafana's
+	// optional HMAC secret. Never returned by the API.
+	Secret      string
+	CreatedBy   string
+	CreatedAt   time.Time
+	LastAlertAt time.Time
+}
+
+// Integration types.
+const (
+	TypeAlertmanager = "alertmanager"
+	TypeGrafana      = "grafana"
+	TypeSentry       = "sentry"
+	TypeGeneric      = "generic"
+)
+
+// Types lists every integration type.
+var Types = []string{TypeAlertmanager, TypeGrafana, TypeSentry, TypeGeneric}
+
+// ValidType reports whether t is an integration type.
+func ValidType(t string) bool { return slices.Contains(Types, t) }
+
+// Record is an alert as stored: the latest state of (integration,
+// fingerprint) and the incident it belongs to, if any.
+type Record struct {
+	Alert
+	ID            int64
+	IntegrationID string
+	FirstSeen     time.Time
+	LastSeen      time.Time
+	// Received counts deliveries, re-sends included.
+	Received int64
+	Incident int64 // 0: in the inbox
+}

@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/text"
+)
+
+// IntegrationTokenPrefix marks integration tokens apart from user tokens.
+const IntegrationTokenPrefix = "qnch_int_"
+
+// NewIntegration is what an admin supplies for an integration.
+type NewIntegration struct {
+	Type string
+	Name string
+	// Secret is Sentry's client secret (required) or Grafana's optional
+	// HMAC secret.
+	Secret string
+}
+
+// CreateIntegration adds an integration and returns its bearer token, shown
+// only now (empty for Sentry, which signs its bodies instead).
+func (s *Service) CreateIntegration(ctx context.Context, p auth.Principal, n NewIntegration) (string, *alert.Integration, error) {
+	if err := require(p, auth.Administer, "manage integrations"); err != nil {
+		return "", nil, err
+	}
+	if !alert.ValidType(n.Type) {
+		return "", nil, problem.Unprocessablef("unknown integration type %q: want %s", n.Type, strings.Join(alert.Types, ", "))
+	}
+	name := text.Line(n.Name, 100)
+	if name == "" {
+		return "", nil, problem.Unprocessablef("name is required")
+	}
+	secret := strings.TrimSpace(n.Secret)
+	switch {
+	case n.Type == alert.TypeSentry && secret == "":
+		return "", nil, problem.Unprocessablef("a Sentry integration needs the client secret Sentry shows for your internal integration")
+	case secret != "" && n.Type != alert.TypeSentry && n.Type != alert.TypeGrafana:
+		return "", nil, problem.Unprocessablef("only Sentry and Grafana integrations take a signing secret")
+	case len(secret) > 512:
+		return "", nil, problem.Unprocessablef("secret is too long")
+	}
+	in := &alert.Integration{ID: strings.ToLower(auth.NewSecret("")[:12]), Type: n.Type, Name: name, Secret: secret,
+		CreatedBy: p.Name(), CreatedAt: s.Now()}
+	var token string
+	if n.Type != alert.TypeSentry {
+		token = auth.NewSecret(IntegrationTokenPrefix)
+		in.TokenHash = auth.HashToken(token)
+	}
+	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertIntegration(ctx, in) }); err != nil {
+		return "", nil, err
+	}
+	s.log.Info("integration created", "integration", in.ID, "type", in.Type, "by", p.Name())
+	return token, in, nil
+}
+
+// Integrations lists live integrations.
+func (s *Service) Integrations(ctx context.Context, p auth.Principal) ([]*alert.Integration, error) {
+	if err := require(p, auth.Administer, "manage integrations"); err != nil {
+		return nil, err
+	}
+	var out []*alert.Integration
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Integrations(ctx); return err })
+	return out, err
+}
+
+// DeleteIntegration retires an integration; its URL and token stop working.
+func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id string) error {
+	if err := require(p, auth.Administer, "manage integrations"); err != nil {
+		return err
+	}
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteIntegration(ctx, id, s.Now()) })
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(problem.NotFound, "not_found", "integration %s not found", id)
+	}
+	return err
+}
+
+// IntegrationForIntake reads a live integration for authenticating a
+// delivery; it is internal to the intake endpoint, not a use case.
+func (s *Service) IntegrationForIntake(ctx context.Context, id string) (*alert.Integration, error) {
+	var in *alert.Integration
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { in, err = tx.Integration(ctx, id); return err })
+	return in, err
+}
+
+// IntakeURL is where the integration's sender posts.
+func IntakeURL(baseURL string, in *alert.Integration) string {
+	return fmt.Sprintf("%s/api/v1/intake/%s/%s", baseURL, in.Type, in.ID)
+}
+
+// Snippet is the configuration to paste into the sender.
+func Snippet(baseURL string, in *alert.Integration, token string) string {
+	url := IntakeURL(baseURL, in)
+	if token == "" {
+		token = "<the token shown when the integration was created>"
+	}
+	switch in.Type {
+	case alert.TypeAlertmanager:
+		return fmt.Sprintf(`# alertmanager.yml: add a receiver and route alerts to it
+receivers:
+  - name: quench
+    webhook_configs:
+      - url: %s
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: %s
+`, url, token)
+	case alert.TypeGrafana:
+		return fmt.Sprintf(`Grafana → Alerting → Contact points → New contact point
+  Integration: Webhook
+  URL: %s
+  HTTP Method: POST
+  Authorization Header - Scheme: Bearer
+  Authorization Header - Credentials: %s
+  (optional) HMAC Signature secret: the secret given to Quench, if any
+`, url, token)
+	case alert.TypeSentry:
+		return fmt.Sprintf(`Sentry → Settings → Custom Integrations → Create New Integration → Internal Integration
+  Webhook URL: %s
+  Alert Rule Action: enabled; Webhooks: issue, error
+  Copy its Client Secret into Quench when creating this integration.
+  Then add "Send a notification via <integration>" to your alert rules.
+`, url)
+	}
+	return fmt.Sprintf(`curl -X POST %s \
+  -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+  -d '{"title": "Nightly backup failed", "severity": "critical", "service": "backup"}'
+`, url, token)
+}
+
+// NewRule is what an admin supplies for a routing rule.
+type NewRule struct {
+	Position    int
+	Name        string
+	Matchers    string
+	Action      alert.Action
+	Integration string
+	Severity    string
+	Visibility  string
+}
+
+// Rules lists routing rules in the order they apply.
+func (s *Service) Rules(ctx context.Context, p auth.Principal) ([]*alert.Rule, error) {
+	if err := require(p, auth.ReadAll, "read rules"); err != nil {
+		return nil, err
+	}
+	var out []*alert.Rule
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Rules(ctx); return err })
+	return out, err
+}
+
+// CreateRule adds a routing rule.
+func (s *Service) CreateRule(ctx context.Context, p auth.Principal, n NewRule) (*alert.Rule, error) {
+	if err := require(p, auth.Administer, "manage rules"); err != nil {
+		return nil, err
+	}
+	ms, err := alert.ParseMatchers(n.Matchers)
+	if err != nil {
+		return nil, problem.Unprocessablef("matchers: %v", err)
+	}
+	if !alert.ValidAction(n.Action) {
+		return nil, problem.Unprocessablef("action must be open, attach or inbox")
+	}
+	if n.Severity != "" && incident.Severity(n.Severity).Rank() == len(incident.Severities) {
+		return nil, problem.Unprocessablef("severity must be critical, major or minor")
+	}
+	if n.Visibility != "" && n.Visibility != string(incident.Public) && n.Visibility != string(incident.Confidential) {
+		return nil, problem.Unprocessablef("visibility must be public or confidential")
+	}
+	r := &alert.Rule{Position: n.Position, Name: text.Line(n.Name, 200), Matchers: ms, Action: n.Action,
+		Integration: n.Integration, Severity: n.Severity, Visibility: n.Visibility, CreatedAt: s.Now()}
+	if r.Name == "" {
+		r.Name = r.MatchersString() + " → " + string(r.Action)
+	}
+	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertRule(ctx, r) }); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DeleteRule removes a routing rule.
+func (s *Service) DeleteRule(ctx context.Context, p auth.Principal, id int64) error {
+	if err := require(p, auth.Administer, "manage rules"); err != nil {
+		return err
+	}
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRule(ctx, id) })
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(problem.NotFound, "not_found", "rule %d not found", id)
+	}
+	return err
+}
