@@ -34,6 +34,10 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench user list | passwd NAME | disable NAME | enable NAME | role NAME ROLE
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
   quench token list | revoke ID
+  quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
+  quench integration list | remove ID
+  quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
+  quench rule list | remove ID
 
 Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
@@ -45,6 +49,9 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
+  quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
+  quench alert declare ID [ID…] [--title T] [--severity S]
+  quench alert attach INCIDENT ID [ID…]
   quench version
 `
 
@@ -74,6 +81,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = tokenCmd(ctx, cfg, env, args[1:])
 	case "incident", "incidents":
 		cmdErr = incidentCmd(ctx, cfg, env, args[1:])
+	case "integration", "integrations":
+		cmdErr = integrationCmd(ctx, cfg, env, args[1:])
+	case "rule", "rules":
+		cmdErr = ruleCmd(ctx, cfg, env, args[1:])
+	case "alert", "alerts":
+		cmdErr = alertCmd(ctx, cfg, env, args[1:])
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "quench", version())
 	case "help", "-h", "--help":

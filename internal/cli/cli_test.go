@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -137,5 +139,55 @@ func TestIncidentCommands(t *testing.T) {
 	}
 	if _, _, code := r.do("", "incident", "show", "abc"); code != 2 {
 		t.Fatal("bad number accepted")
+	}
+}
+
+func TestIntakeCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{
+		"QUENCH_DATA_DIR": filepath.Dir(app.Store.Path()), "QUENCH_BASE_URL": app.URL, "QUENCH_LOG_LEVEL": "error",
+		"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok,
+	}}
+	out := r.ok("integration", "add", "--type", "generic", "--name", "cron jobs")
+	m := regexp.MustCompile(`URL:\s+(\S+)\ntoken: (\S+)`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "curl -X POST") {
+		t.Fatalf("integration add: %q", out)
+	}
+	if _, errs, code := r.do("", "integration", "add", "--type", "sentry", "--name", "s"); code != 1 || !strings.Contains(errs, "client secret") {
+		t.Fatalf("sentry without secret: %d %q", code, errs)
+	}
+	if list := r.ok("integration", "list"); !strings.Contains(list, "cron jobs") || strings.Contains(list, m[2]) {
+		t.Fatalf("integration list: %q", list)
+	}
+	path := strings.TrimPrefix(m[1], app.URL)
+	app.Must(t, 200, "POST", path, m[2], `{"title": "nightly backup failed", "severity": "warning", "service": "backup"}`)
+
+	list := r.ok("alert", "list", "--unattached")
+	if !strings.Contains(list, "nightly backup failed") || !strings.Contains(list, "inbox") {
+		t.Fatalf("alert list: %q", list)
+	}
+	out = r.ok("alert", "declare", "1", "--severity", "major")
+	if !strings.Contains(out, "declared #1: nightly backup failed") {
+		t.Fatalf("declare: %q", out)
+	}
+	if list := r.ok("alert", "list"); !strings.Contains(list, "#1") {
+		t.Fatalf("declared alert not attached: %q", list)
+	}
+
+	out = r.ok("rule", "add", "--action", "open", "--match", `service="backup"`, "--position", "5", "--name", "backups page")
+	if !strings.Contains(out, "position 5") {
+		t.Fatalf("rule add: %q", out)
+	}
+	rules := r.ok("rule", "list")
+	if !strings.Contains(rules, `service="backup"`) || !strings.Contains(rules, "(every alert)") {
+		t.Fatalf("rule list: %q", rules)
+	}
+	if _, errs, code := r.do("", "rule", "add", "--action", "explode"); code != 1 || !strings.Contains(errs, "action") {
+		t.Fatalf("bad action: %d %q", code, errs)
+	}
+	r.ok("integration", "remove", strings.TrimPrefix(path, "/api/v1/intake/generic/"))
+	if resp := app.Request(t, "POST", path, m[2], `{"title": "x"}`); resp.Status != 404 {
+		t.Fatalf("removed integration accepts alerts: %d", resp.Status)
 	}
 }
