@@ -18,7 +18,7 @@ import (
 
 const amFixtures = "../intake/alertmanager/testdata/"
 
-func fixture(t *testing.T, path string) string {
+func fixture(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -29,7 +29,7 @@ func fixture(t *testing.T, path string) string {
 
 var integrations int
 
-func integration(t *testing.T, app *testenv.App, typ, secret string) (string, string) {
+func integration(t testing.TB, app *testenv.App, typ, secret string) (string, string) {
 	t.Helper()
 	integrations++
 	name := fmt.Sprintf("%s %d", typ, integrations)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -157,13 +158,20 @@ func Status(k problem.Kind) int {
 // logged, never sent; anything that is not a problem is a 500.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p, ok := problem.As(err)
-	if !ok {
+	switch {
+	case ok:
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// The client went away or the server is stopping: nobody to blame.
+		p = problem.Wrap(problem.Unavailable, "unavailable", err, "the request was cancelled")
+	default:
 		p = problem.Wrap(problem.Internal, "internal", err, "internal error")
 	}
 	status := Status(p.Kind)
 	switch {
-	case status >= 500:
+	case status >= 500 && p.Kind == problem.Internal:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case status >= 500:
+		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case p.Cause != nil:
 		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}

@@ -52,6 +52,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
+  quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench version
 `
 
@@ -87,6 +88,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = ruleCmd(ctx, cfg, env, args[1:])
 	case "alert", "alerts":
 		cmdErr = alertCmd(ctx, cfg, env, args[1:])
+	case "bench":
+		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "quench", version())
 	case "help", "-h", "--help":

@@ -48,10 +48,14 @@ func (s *Service) Ingest(ctx context.Context, integrationID, deliveryID string, 
 				return err
 			}
 		}
-		in.LastAlertAt = now
 		ing := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, changed: changed}
 		if err := ing.apply(alerts); err != nil {
 			return err
+		}
+		// "Last alert" is for people; once a second is precise enough and
+		// spares a write per delivery in a storm.
+		if now.Sub(in.LastAlertAt) < time.Second {
+			return nil
 		}
 		return tx.TouchIntegration(ctx, in.ID, now)
 	})
@@ -103,6 +107,7 @@ func (g *ingestion) apply(alerts []alert.Alert) error {
 	if err != nil {
 		return err
 	}
+	var inbox []*alert.Record
 	for i := range alerts {
 		a := alerts[i]
 		g.res.Accepted++
@@ -120,19 +125,35 @@ func (g *ingestion) apply(alerts []alert.Alert) error {
 				g.changed[rec.Incident] = true
 			}
 		}
-		if !known {
-			if err := g.tx.InsertAlert(g.ctx, rec); err != nil {
-				return err
-			}
-		}
+		attach := int64(0)
+		again := false
 		if a.Status == alert.Firing && !wasFiring {
-			if err := g.route(rec); err != nil {
+			if attach, again, err = g.route(rec); err != nil {
 				return err
 			}
+			rec.Incident = attach
 		}
-		if err := g.tx.SaveAlert(g.ctx, rec); err != nil {
+		// One write per alert, routing decided first; new inbox alerts are
+		// written together after the loop (nothing reads them before).
+		switch {
+		case known:
+			err = g.tx.SaveAlert(g.ctx, rec)
+		case attach != 0:
+			err = g.tx.InsertAlert(g.ctx, rec)
+		default:
+			inbox = append(inbox, rec)
+		}
+		if err != nil {
 			return err
 		}
+		if attach != 0 {
+			if err := g.attach(rec, again); err != nil {
+				return err
+			}
+		}
+	}
+	if err := g.tx.InsertAlerts(g.ctx, inbox); err != nil {
+		return err
 	}
 	for n := range g.changed {
 		if err := g.s.refreshAlertsHint(g.ctx, g.tx, n, g.actor(), g.now); err != nil {
@@ -146,23 +167,23 @@ func (g *ingestion) apply(alerts []alert.Alert) error {
 // name is internal and goes into the internal alert events.
 func (g *ingestion) actor() string { return g.in.Type }
 
-// route decides where a newly firing alert goes. An alert still attached to
-// an open incident stays there; otherwise the first matching rule decides.
-func (g *ingestion) route(rec *alert.Record) error {
+// route decides where a newly firing alert goes and returns the incident
+// to attach it to (0: the inbox). An alert still attached to an open
+// incident stays there (again); otherwise the first matching rule decides.
+func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	if rec.Incident != 0 {
 		inc, err := g.tx.Incident(g.ctx, rec.Incident)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
 		if inc.Phase != incident.Closed {
-			return g.attach(rec, rec.Incident, true)
+			return rec.Incident, true, nil
 		}
-		rec.Incident = 0
 	}
 	if !g.loaded {
 		rules, err := g.tx.Rules(g.ctx)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
 		for _, r := range rules {
 			g.rules = append(g.rules, *r)
@@ -171,34 +192,34 @@ func (g *ingestion) route(rec *alert.Record) error {
 	}
 	rule := alert.Route(g.rules, g.in.ID, &rec.Alert)
 	if rule == nil || rule.Action == alert.ActionInbox {
-		return nil
+		return 0, false, nil
 	}
 	if rec.GroupKey != "" {
 		n, err := g.tx.OpenIncidentForGroup(g.ctx, g.in.ID, rec.GroupKey)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return 0, false, err
 		}
 		if n != 0 {
-			return g.attach(rec, n, false)
+			return n, false, nil
 		}
 	}
 	if rule.Action != alert.ActionOpen {
-		return nil
+		return 0, false, nil
 	}
 	inc := g.s.incidentFromAlert(&rec.Alert, g.in, rule, g.actor(), g.now)
 	// The created event is public: which integration and rule opened the
-	// incident stays in the internal alert event below.
+	// incident stays in the internal alert event.
 	if err := insertIncident(g.ctx, g.tx, inc, nil); err != nil {
-		return err
+		return 0, false, err
 	}
 	g.res.Opened = append(g.res.Opened, inc.Number)
 	g.openedBy = rule.Name
-	return g.attach(rec, inc.Number, false)
+	return inc.Number, false, nil
 }
 
-// attach ties rec to incident n with an internal timeline event.
-func (g *ingestion) attach(rec *alert.Record, n int64, again bool) error {
-	rec.Incident = n
+// attach records that rec joined its incident with an internal event.
+func (g *ingestion) attach(rec *alert.Record, again bool) error {
+	n := rec.Incident
 	if !slices.Contains(g.res.Opened, n) && !slices.Contains(g.res.Attached, n) {
 		g.res.Attached = append(g.res.Attached, n)
 	}

@@ -88,7 +88,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 // delivery; it is internal to the intake endpoint, not a use case.
 func (s *Service) IntegrationForIntake(ctx context.Context, id string) (*alert.Integration, error) {
 	var in *alert.Integration
-	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { in, err = tx.Integration(ctx, id); return err })
+	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { in, err = tx.Integration(ctx, id); return err })
 	return in, err
 }
 

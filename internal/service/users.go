@@ -256,7 +256,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (auth.Pr
 	}
 	var tk *auth.Token
 	var u *auth.User
-	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) {
 		tk, u, err = tx.TokenByHash(ctx, auth.HashToken(secret))
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -134,6 +135,39 @@ func (t *Tx) InsertAlert(ctx context.Context, r *alert.Record) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`, alertValues(r)...).Scan(&r.ID)
 }
 
+// InsertAlerts stores newly seen alerts in one statement per 500 rows,
+// without reading back their IDs: in an alert storm most alerts go to the
+// inbox, and one statement per delivery instead of one per alert is the
+// difference that lets durable intake keep up.
+func (t *Tx) InsertAlerts(ctx context.Context, recs []*alert.Record) error {
+	const cols = 14
+	for start := 0; start < len(recs); start += 500 {
+		chunk := recs[start:min(start+500, len(recs))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO alerts (integration_id, fingerprint, status, title, labels, annotations, links,
+		group_key, starts_at, ends_at, first_seen, last_seen, received, incident_number) VALUES `)
+		a := make([]any, 0, len(chunk)*cols)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for c := 0; c < cols; c++ {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "$%d", i*cols+c+1)
+			}
+			q.WriteByte(')')
+			a = append(a, alertValues(r)...)
+		}
+		if _, err := t.q.ExecContext(ctx, q.String(), a...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SaveAlert writes the latest state of a stored alert.
 func (t *Tx) SaveAlert(ctx context.Context, r *alert.Record) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE alerts SET integration_id = $1, fingerprint = $2, status = $3, title = $4, labels = $5,
@@ -181,7 +215,7 @@ func (t *Tx) IncidentAlerts(ctx context.Context, number int64) ([]*alert.Record,
 func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
-		WHERE a.integration_id = $1 AND a.group_key = $2 AND i.phase <> 'closed'
+		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'
 		ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
 	return n, noRows(err)
 }
@@ -224,7 +258,7 @@ func (t *Tx) Alerts(ctx context.Context, f AlertFilter) ([]*alert.Record, error)
 	return collect(scanAlert)(t.q.QueryContext(ctx, q, a...))
 }
 
-func scanRule(row scanner) (*alert.Rule, error) {
+func (t *Tx) scanRule(row scanner) (*alert.Rule, error) {
 	var r alert.Rule
 	var matchers string
 	var integration sql.NullString
@@ -232,7 +266,7 @@ func scanRule(row scanner) (*alert.Rule, error) {
 	if err := noRows(row.Scan(&r.ID, &r.Position, &r.Name, &matchers, &r.Action, &integration, &r.Severity, &r.Visibility, &created)); err != nil {
 		return nil, err
 	}
-	ms, err := alert.ParseMatchers(matchers)
+	ms, err := t.matchers.parse(matchers)
 	if err != nil {
 		return nil, fmt.Errorf("rule %d matchers: %w", r.ID, err)
 	}
@@ -244,7 +278,7 @@ const ruleColumns = `id, position, name, matchers, action, integration_id, sever
 
 // Rules lists routing rules in the order they apply.
 func (t *Tx) Rules(ctx context.Context) ([]*alert.Rule, error) {
-	return collect(scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
+	return collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
 }
 
 // InsertRule stores a rule and sets its ID.
@@ -268,4 +302,32 @@ func (t *Tx) DeleteRule(ctx context.Context, id int64) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// matcherCache keeps parsed rule matchers by their stored text: rules are
+// read on every delivery, and compiling their regular expressions each
+// time was measurable work per request.
+type matcherCache struct {
+	mu sync.Mutex
+	m  map[string][]alert.Matcher
+}
+
+func (c *matcherCache) parse(s string) ([]alert.Matcher, error) {
+	c.mu.Lock()
+	ms, ok := c.m[s]
+	c.mu.Unlock()
+	if ok {
+		return ms, nil
+	}
+	ms, err := alert.ParseMatchers(s)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 1000 {
+		c.m = map[string][]alert.Matcher{}
+	}
+	c.m[s] = ms
+	c.mu.Unlock()
+	return ms, nil
 }

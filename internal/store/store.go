@@ -26,6 +26,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/problem"
 )
 
@@ -63,9 +64,13 @@ type Store struct {
 	path    string
 	log     *slog.Logger
 
-	jobs chan *job
-	quit chan struct{}
-	done chan struct{}
+	jobs  chan *job
+	quit  chan struct{}
+	done  chan struct{}
+	stmts *stmtCache // SQLite writer only
+
+	matchers  *matcherCache
+	readStmts *readStmts
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,7 +111,8 @@ func openPostgres(ctx context.Context, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
 	}
-	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log}, nil
+	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, matchers: newMatcherCache(),
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}, nil
 }
 
 func openSQLite(ctx context.Context, opt Options) (*Store, error) {
@@ -126,7 +132,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	path := filepath.Join(opt.DataDir, "quench.db")
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +151,8 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log,
-		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
 	go s.writer()
 	return s, nil
 }
@@ -162,7 +169,9 @@ func (s *Store) Close() error {
 		if s.quit != nil {
 			close(s.quit)
 			<-s.done
+			s.stmts.close()
 		}
+		s.readStmts.close()
 		s.closeErr = s.write.Close()
 		if s.read != s.write {
 			s.closeErr = errors.Join(s.closeErr, s.read.Close())
@@ -183,10 +192,16 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 		return s.classify(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{q: tx, dialect: s.dialect}); err != nil {
+	if err := fn(&Tx{q: tx, dialect: s.dialect, matchers: s.matchers}); err != nil {
 		return s.classify(err)
 	}
 	return s.classify(tx.Commit())
+}
+
+// ReadOne runs fn outside a transaction on the read pool, with prepared
+// statements: for the single-statement lookups of every request.
+func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
+	return s.classify(fn(&Tx{q: cachedDB{db: s.read, cache: s.readStmts}, dialect: s.dialect, matchers: s.matchers}))
 }
 
 // Write runs fn in a read-write transaction and returns after it committed
@@ -228,7 +243,7 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err := runJob(fn, &Tx{q: tx, dialect: Postgres}); err != nil {
+	if err := runJob(fn, &Tx{q: tx, dialect: Postgres, matchers: s.matchers}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -255,6 +270,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		s.stmts.prepare(s.write)
 	}
 }
 
@@ -285,7 +301,7 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	t := &Tx{q: tx, dialect: SQLite}
+	t := &Tx{q: cachedTx{tx: tx, cache: s.stmts}, dialect: SQLite, matchers: s.matchers}
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
 			tx.Rollback()
@@ -300,19 +316,19 @@ func (s *Store) commit(batch []*job) {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT job"); err != nil {
+		if _, err := t.q.ExecContext(context.Background(), "SAVEPOINT job"); err != nil {
 			tx.Rollback()
 			finish(err)
 			return
 		}
 		if results[i] = runJob(j.fn, t); results[i] != nil {
-			if _, err := tx.Exec("ROLLBACK TO job"); err != nil {
+			if _, err := t.q.ExecContext(context.Background(), "ROLLBACK TO job"); err != nil {
 				tx.Rollback()
 				finish(err)
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE job"); err != nil {
+		if _, err := t.q.ExecContext(context.Background(), "RELEASE job"); err != nil {
 			tx.Rollback()
 			finish(err)
 			return
@@ -423,8 +439,10 @@ type querier interface {
 
 // Tx gives access to every aggregate inside one transaction.
 type Tx struct {
-	q       querier
-	dialect Dialect
+	q         querier
+	dialect   Dialect
+	matchers  *matcherCache
+	readStmts *readStmts
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
@@ -461,6 +479,8 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+func newMatcherCache() *matcherCache { return &matcherCache{m: map[string][]alert.Matcher{}} }
 
 // noRows turns sql.ErrNoRows into ErrNotFound.
 func noRows(err error) error {

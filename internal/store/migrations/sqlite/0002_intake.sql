@@ -35,9 +35,10 @@ CREATE TABLE alerts (
     incident_number BIGINT  REFERENCES incidents (number),
     UNIQUE (integration_id, fingerprint)
 );
-CREATE INDEX alerts_incident ON alerts (incident_number);
-CREATE INDEX alerts_group ON alerts (integration_id, group_key);
-CREATE INDEX alerts_seen ON alerts (last_seen);
+-- Only attached alerts are looked up by incident or group, so inbox alerts
+-- (most of an alert storm) cost no writes to these indexes.
+CREATE INDEX alerts_incident ON alerts (incident_number) WHERE incident_number IS NOT NULL;
+CREATE INDEX alerts_group ON alerts (integration_id, group_key, incident_number) WHERE incident_number IS NOT NULL;
 
 -- Sentry deliveries already handled, so a replay changes nothing.
 CREATE TABLE deliveries (

@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quenchhq/quench/internal/intake/alertmanager"
+)
+
+// The generated webhook bodies are valid for Quench's own parser, and every
+// alert carries a label set of its own.
+func TestPayloadParses(t *testing.T) {
+	opt := Options{Format: FormatWebhook, Batch: 10, Run: "t"}
+	seen := map[string]bool{}
+	for seq := 0; seq < 3; seq++ {
+		alerts, err := alertmanager.Parse(payload(opt, 1, seq))
+		if err != nil || len(alerts) != 10 {
+			t.Fatalf("parse: %d alerts, %v", len(alerts), err)
+		}
+		for _, a := range alerts {
+			if seen[a.Fingerprint] {
+				t.Fatalf("fingerprint %s repeated", a.Fingerprint)
+			}
+			seen[a.Fingerprint] = true
+		}
+	}
+	var api []map[string]any
+	if err := json.Unmarshal(payload(Options{Format: FormatAlertmanagerAPI, Batch: 2}, 0, 0), &api); err != nil || len(api) != 2 {
+		t.Fatalf("API payload: %v", err)
+	}
+}
+
+func TestRunCounts(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%5 == 0 {
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{URL: srv.URL, Format: FormatWebhook, Senders: 4, Batch: 10, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Alerts != (res.Requests-res.Failed)*10 || res.Failed == 0 || res.Statuses[503] != res.Failed {
+		t.Fatalf("result %+v", res)
+	}
+	if res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
+		t.Fatalf("percentiles %v %v %v", res.P50, res.P99, res.Max)
+	}
+}
