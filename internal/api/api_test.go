@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -341,4 +343,60 @@ func TestAnonymousNeverSeesInternal(t *testing.T) {
 			t.Errorf("team search total %v", r.JSON["total"])
 		}
 	})
+}
+
+func TestPrivateInstance(t *testing.T) {
+	app := testenv.StartApp(t, "sqlite", func(o *service.Options) { o.PrivateInstance = true })
+	tok := app.User(t, "ana", auth.RoleResponder)
+	open(t, app, tok, map[string]any{"title": "public but the instance is private"})
+	for _, p := range []string{"/api/v1/incidents", "/api/v1/incidents/1", "/api/v1/incidents/1/timeline", "/api/v1/incidents/1/updates"} {
+		if r := app.Request(t, "GET", p, "", nil); r.Status != 401 || strings.Contains(string(r.Body), "private") {
+			t.Errorf("anonymous %s on a private instance: %d %s", p, r.Status, r.Body)
+		}
+	}
+	app.Must(t, 200, "GET", "/api/v1/incidents/1", tok, nil)
+}
+
+// A person's token may mint a narrower token for the same person, never a
+// wider one, nor one for someone else.
+func TestTokenSelfService(t *testing.T) {
+	app := testenv.StartApp(t, "sqlite")
+	rw := app.User(t, "ana", auth.RoleResponder, auth.ScopeRead, auth.ScopeWrite)
+	app.User(t, "bo", auth.RoleResponder)
+	r := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"name": "dashboards", "scopes": []string{"read"}, "expires_in": "720h"})
+	narrow := r.JSON["token"].(string)
+	if r.JSON["expires_at"] == nil || fmt.Sprint(r.JSON["scopes"]) != "[read]" {
+		t.Fatalf("created: %s", r.Body)
+	}
+	for _, bad := range []struct {
+		tok  string
+		body map[string]any
+		code string
+	}{
+		{narrow, map[string]any{"scopes": []string{"read", "write"}}, "scope_not_allowed"},
+		{rw, map[string]any{"scopes": []string{"admin"}}, "scope_not_allowed"},
+		{rw, map[string]any{"user": "bo", "scopes": []string{"read"}}, "forbidden"},
+		{rw, map[string]any{"scopes": []string{"root"}}, "validation_failed"},
+	} {
+		if r := app.Request(t, "POST", "/api/v1/tokens", bad.tok, bad.body); r.Code() != bad.code {
+			t.Errorf("%v: %d %s", bad.body, r.Status, r.Body)
+		}
+	}
+	list := app.Must(t, 200, "GET", "/api/v1/tokens", rw, nil).JSON["tokens"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("ana sees %d tokens, want her 2", len(list))
+	}
+	// Revoked: the next request fails.
+	id := int64(r.JSON["id"].(float64))
+	app.Must(t, 204, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", id), rw, nil)
+	if r := app.Request(t, "GET", "/api/v1/incidents", narrow, nil); r.Status != 401 {
+		t.Fatalf("revoked token: %d", r.Status)
+	}
+	// Expired tokens stop working when the clock passes their expiry.
+	short := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"scopes": []string{"read"}, "expires_in": "1h"}).JSON["token"].(string)
+	app.Must(t, 200, "GET", "/api/v1/incidents", short, nil)
+	app.Clock.Advance(61 * time.Minute)
+	if r := app.Request(t, "GET", "/api/v1/incidents", short, nil); r.Status != 401 {
+		t.Fatalf("expired token: %d", r.Status)
+	}
 }

@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		return err
 	}
 	defer st.Close()
-	svc := service.New(st, service.Options{Log: log})
+	svc := service.New(st, service.Options{Log: log, PrivateInstance: !cfg.PublicViewing})
 	created := false
 	if cfg.AdminUser != "" {
 		if created, err = svc.EnsureAdmin(ctx, cfg.AdminUser, cfg.AdminPassword); err != nil {

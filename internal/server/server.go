@@ -61,7 +61,11 @@ func New(svc *service.Service, opt Options) *Handler {
 		// Metrics count confidential incidents too: team only (a read
 		// token in Prometheus' scrape config).
 		if p := auth.From(r.Context()); !p.Can(auth.ReadAll) {
-			api.WriteError(w, r, opt.Log, problem.New(problem.Unauthenticated, "unauthenticated", "metrics need an API token with the read scope"))
+			err := problem.New(problem.Forbidden, "forbidden", "metrics need an API token with the read scope")
+			if p.IsAnonymous() {
+				err = problem.New(problem.Unauthenticated, "unauthenticated", "metrics need an API token with the read scope")
+			}
+			api.WriteError(w, r, opt.Log, err)
 			return
 		}
 		metrics.ServeHTTP(w, r)

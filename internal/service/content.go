@@ -98,7 +98,7 @@ func (s *Service) SetUpdateVisibility(ctx context.Context, p auth.Principal, num
 
 // Updates lists the updates p may see.
 func (s *Service) Updates(ctx context.Context, p auth.Principal, number int64) ([]*incident.Update, error) {
-	publicOnly, err := audience(p)
+	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Service) Links(ctx context.Context, p auth.Principal, number int64) ([]
 
 func readChild[T any](s *Service, ctx context.Context, p auth.Principal, number int64,
 	list func(*store.Tx, context.Context, int64) ([]*T, error)) ([]*T, error) {
-	publicOnly, err := audience(p)
+	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}

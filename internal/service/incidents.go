@@ -57,7 +57,7 @@ func insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, e
 
 // Incident reads one incident p may see.
 func (s *Service) Incident(ctx context.Context, p auth.Principal, number int64) (*incident.Incident, error) {
-	publicOnly, err := audience(p)
+	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ const MaxPageSize = 500
 
 // Incidents lists incidents p may see.
 func (s *Service) Incidents(ctx context.Context, p auth.Principal, f store.IncidentFilter) (*IncidentPage, error) {
-	publicOnly, err := audience(p)
+	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func openItems(items []*incident.ChecklistItem, ph incident.Phase) []incident.Ch
 
 // Timeline lists the incident's history as p may see it.
 func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*store.TimelineEntry, error) {
-	publicOnly, err := audience(p)
+	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}

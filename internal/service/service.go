@@ -23,6 +23,8 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	hasher auth.Hasher
+	// publicViewing lets anonymous visitors read public incidents.
+	publicViewing bool
 
 	mu        sync.Mutex
 	listeners map[int]func(Change)
@@ -35,6 +37,8 @@ type Options struct {
 	Now    func() time.Time
 	Log    *slog.Logger
 	Hasher auth.Hasher
+	// PrivateInstance turns public viewing off: everything needs a login.
+	PrivateInstance bool
 }
 
 // New returns a Service over st.
@@ -48,7 +52,8 @@ func New(st *store.Store, opt Options) *Service {
 	if opt.Hasher == (auth.Hasher{}) {
 		opt.Hasher = auth.DefaultHasher
 	}
-	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, listeners: map[int]func(Change){}}
+	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
+		listeners: map[int]func(Change){}}
 }
 
 // Store exposes the store for health checks and metrics.
@@ -110,10 +115,13 @@ func require(p auth.Principal, a auth.Action, what string) error {
 }
 
 // audience decides what p may read: the team reads everything, anonymous
-// viewers read public content only, and a token without read scope (an
-// ingest token) reads nothing.
-func audience(p auth.Principal) (publicOnly bool, err error) {
+// viewers read public content only (if the instance lets them), and a token
+// without read scope (an ingest token) reads nothing.
+func (s *Service) audience(p auth.Principal) (publicOnly bool, err error) {
 	if p.IsAnonymous() {
+		if !s.publicViewing {
+			return true, errLogin
+		}
 		return true, nil
 	}
 	if p.Can(auth.ReadAll) {

@@ -167,9 +167,6 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, n NewToken)
 	if n.Username != p.Name() && !p.Can(auth.Administer) {
 		return "", nil, forbidden("create tokens for other users")
 	}
-	if p.Token != nil && !p.Can(auth.Administer) {
-		return "", nil, forbidden("create tokens with a token that lacks the admin scope")
-	}
 	if len(n.Scopes) == 0 {
 		return "", nil, problem.Unprocessablef("a token needs at least one scope")
 	}

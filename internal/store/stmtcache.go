@@ -56,13 +56,17 @@ func (c *stmtCache) close() {
 	c.stmts = map[string]*sql.Stmt{}
 }
 
-// cachedTx runs statements through the cache inside one transaction.
+// cachedTx runs the writer's statements through the cache inside one
+// transaction. Statements ignore cancellation: an interrupted statement
+// makes SQLite roll back the whole transaction, which is shared by every
+// job of the batch, so one client hanging up would fail its neighbours.
 type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
 }
 
 func (q cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -70,6 +74,7 @@ func (q cachedTx) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (q cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -77,6 +82,7 @@ func (q cachedTx) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 func (q cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}

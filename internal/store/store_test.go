@@ -382,3 +382,42 @@ func TestUsersAndTokens(t *testing.T) {
 		}
 	})
 }
+
+// A client hanging up while its job runs must not fail the other jobs that
+// share its transaction: SQLite rolls back the whole transaction when a
+// write statement is interrupted.
+func TestCancelledJobDoesNotFailBatch(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	inc := newIncident(t, s, nil)
+	const slow = `INSERT INTO counters (name, value)
+		WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT 'n' || x, x FROM c`
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				errs[i] = s.Write(ctx, func(tx *store.Tx) error {
+					if i == 0 {
+						time.AfterFunc(5*time.Millisecond, cancel) // the request goes away mid-statement
+						if err := tx.Exec(ctx, slow); err != nil {
+							return err
+						}
+						return tx.Exec(ctx, `DELETE FROM counters WHERE name LIKE 'n%'`)
+					}
+					u := &incident.Update{Incident: inc.Number, Author: "ana", Body: "x", Visibility: incident.Internal, CreatedAt: t0, UpdatedAt: t0}
+					return tx.InsertUpdate(ctx, u)
+				})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs[1:] {
+			if err != nil {
+				t.Fatalf("round %d: job %d failed because a neighbour was cancelled: %v", round, i+1, err)
+			}
+		}
+	}
+}

@@ -55,14 +55,19 @@ type App struct {
 	Log     *LogCapture
 }
 
-// StartApp boots Quench on a fresh database of dialect d.
-func StartApp(t testing.TB, d store.Dialect) *App {
+// StartApp boots Quench on a fresh database of dialect d; opts adjust the
+// service options.
+func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *App {
 	t.Helper()
 	st := NewStore(t, d)
 	clock := NewClock()
 	logs := NewLogCapture()
 	log := slog.New(logs)
-	svc := service.New(st, service.Options{Now: clock.Now, Log: log, Hasher: CheapHasher})
+	so := service.Options{Now: clock.Now, Log: log, Hasher: CheapHasher}
+	for _, o := range opts {
+		o(&so)
+	}
+	svc := service.New(st, so)
 	srv := httptest.NewUnstartedServer(nil)
 	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
 	app.URL = "http://" + srv.Listener.Addr().String()
