@@ -276,9 +276,17 @@ func (t *Tx) scanRule(row scanner) (*alert.Rule, error) {
 
 const ruleColumns = `id, position, name, matchers, action, integration_id, severity, visibility, created_at`
 
-// Rules lists routing rules in the order they apply.
+// Rules lists routing rules in the order they apply. Callers must not
+// change the rules returned.
 func (t *Tx) Rules(ctx context.Context) ([]*alert.Rule, error) {
-	return collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
+	if t.rules != nil {
+		return t.rules, nil
+	}
+	rules, err := collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
+	if err == nil && rules != nil {
+		t.rules = rules
+	}
+	return rules, err
 }
 
 // InsertRule stores a rule and sets its ID.
@@ -286,6 +294,7 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 	err := t.q.QueryRowContext(ctx, `INSERT INTO rules (position, name, matchers, action, integration_id, severity, visibility, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 		r.Position, r.Name, r.MatchersString(), r.Action, nullString(r.Integration), r.Severity, r.Visibility, micros(r.CreatedAt)).Scan(&r.ID)
+	t.rules = nil
 	if isForeignKey(err) {
 		return problem.Wrap(problem.Unprocessable, "unknown_integration", err, "integration %q does not exist", r.Integration)
 	}
@@ -294,6 +303,7 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 
 // DeleteRule removes a rule.
 func (t *Tx) DeleteRule(ctx context.Context, id int64) error {
+	t.rules = nil
 	res, err := t.q.ExecContext(ctx, `DELETE FROM rules WHERE id = $1`, id)
 	if err != nil {
 		return err

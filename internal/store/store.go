@@ -68,6 +68,9 @@ type Store struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stmts *stmtCache // SQLite writer only
+	// ckptDone closes when the SQLite checkpointer has stopped.
+	ckptDone chan struct{}
+	pageSize int
 
 	matchers  *matcherCache
 	readStmts *readStmts
@@ -131,8 +134,10 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	path := filepath.Join(opt.DataDir, "quench.db")
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
+	// writer's path.
 	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -150,10 +155,25 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log,
+	ck, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous("+sync+")")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	ck.SetMaxOpenConns(1)
+	var pageSize int
+	if err := w.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		w.Close()
+		r.Close()
+		ck.Close()
+		return nil, err
+	}
+	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
 	go s.writer()
+	go s.checkpointer(ck)
 	return s, nil
 }
 
@@ -169,6 +189,7 @@ func (s *Store) Close() error {
 		if s.quit != nil {
 			close(s.quit)
 			<-s.done
+			<-s.ckptDone
 			s.stmts.close()
 		}
 		s.readStmts.close()
@@ -302,6 +323,7 @@ func (s *Store) commit(batch []*job) {
 		return
 	}
 	t := &Tx{q: cachedTx{tx: tx, cache: s.stmts}, dialect: SQLite, matchers: s.matchers}
+	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
 			tx.Rollback()
@@ -439,10 +461,13 @@ type querier interface {
 
 // Tx gives access to every aggregate inside one transaction.
 type Tx struct {
-	q         querier
-	dialect   Dialect
-	matchers  *matcherCache
-	readStmts *readStmts
+	q        querier
+	dialect  Dialect
+	matchers *matcherCache
+	// rules memoises Rules for the jobs of one SQLite batch: every
+	// delivery routes by them, and they change rarely (InsertRule and
+	// DeleteRule clear it).
+	rules []*alert.Rule
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
@@ -508,4 +533,9 @@ func likePattern(s string) string {
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := t.q.ExecContext(ctx, query, args...)
 	return err
+}
+
+// QueryCount scans a single integer; for checks and tests.
+func (t *Tx) QueryCount(ctx context.Context, query string, dst *int, args ...any) error {
+	return t.q.QueryRowContext(ctx, query, args...).Scan(dst)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,5 +421,36 @@ func TestCancelledJobDoesNotFailBatch(t *testing.T) {
 				t.Fatalf("round %d: job %d failed because a neighbour was cancelled: %v", round, i+1, err)
 			}
 		}
+	}
+}
+
+// Checkpoints run off the writer's path, in the background; writes around
+// one stay intact, and closing leaves the WAL empty.
+func TestBackgroundCheckpoint(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	inc := newIncident(t, s, nil)
+	wal := s.Path() + "-wal"
+	write := func(n int) {
+		for i := 0; i < n; i++ {
+			must(t, s.Write(context.Background(), func(tx *store.Tx) error {
+				u := &incident.Update{Incident: inc.Number, Author: "ana", Body: strings.Repeat("x", 4000), Visibility: incident.Internal, CreatedAt: t0, UpdatedAt: t0}
+				return tx.InsertUpdate(context.Background(), u)
+			}))
+		}
+	}
+	write(300)
+	time.Sleep(1500 * time.Millisecond) // one checkpoint interval
+	write(1)                            // the next commit restarts the checkpointed WAL
+	var count int
+	must(t, s.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &count)
+	}))
+	if count != 301 {
+		t.Fatalf("%d updates", count)
+	}
+	s.Close()
+	st, err := os.Stat(wal)
+	if err == nil && st.Size() != 0 {
+		t.Fatalf("WAL is %d bytes after close", st.Size())
 	}
 }
