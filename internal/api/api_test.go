@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
