@@ -129,30 +129,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// Status maps a problem kind to its HTTP status; the one place it happens.
-func Status(k problem.Kind) int {
-	switch k {
-	case problem.Invalid:
-		return http.StatusBadRequest
-	case problem.Unauthenticated:
-		return http.StatusUnauthorized
-	case problem.Forbidden:
-		return http.StatusForbidden
-	case problem.NotFound:
-		return http.StatusNotFound
-	case problem.Conflict:
-		return http.StatusConflict
-	case problem.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case problem.Unsupported:
-		return http.StatusUnsupportedMediaType
-	case problem.Unprocessable:
-		return http.StatusUnprocessableEntity
-	case problem.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// Status maps a problem kind to its HTTP status.
+func Status(k problem.Kind) int { return problem.HTTPStatus(k) }
 
 // WriteError answers err as {"error": {"code", "message", …}}. Causes are
 // logged, never sent; anything that is not a problem is a 500.
@@ -178,6 +156,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch status {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case http.StatusTooManyRequests:
+		if s, ok := p.Detail["retry_after"].(int); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(s))
+		}
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="quench"`)
 	}

@@ -112,6 +112,39 @@ func (t *Token) Usable(now time.Time) bool {
 	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
 }
 
+// Session is a person's login in a browser; only the hash of its cookie
+// secret is stored.
+type Session struct {
+	ID         string // public handle
+	UserID     int64
+	Username   string
+	CSRF       string // per-session form token
+	Via        string // "password" or "oidc"
+	UserAgent  string
+	Remote     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	RevokedAt  time.Time
+}
+
+// Usable reports whether the session may authenticate at now.
+func (s *Session) Usable(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// AuditEntry records a security-relevant act: sign-ins, failures, token
+// and role changes.
+type AuditEntry struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Remote string
+	Detail map[string]any
+}
+
 // Action is something a principal may be allowed to do.
 type Action int
 
@@ -132,6 +165,10 @@ type Principal struct {
 	// Token is set when the request carries an API token; its scopes then
 	// narrow what the user's role allows.
 	Token *Token
+	// Session is set when a browser session authenticated the request.
+	Session *Session
+	// Remote is the client address, for the audit log.
+	Remote string
 }
 
 // Anonymous is a viewer without an account.

@@ -34,6 +34,8 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench user list | passwd NAME | disable NAME | enable NAME | role NAME ROLE
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
   quench token list | revoke ID
+  quench session list [--user NAME] | revoke ID
+  quench audit [--limit 50] [--json]
   quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
   quench integration list | remove ID
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
@@ -88,6 +90,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = ruleCmd(ctx, cfg, env, args[1:])
 	case "alert", "alerts":
 		cmdErr = alertCmd(ctx, cfg, env, args[1:])
+	case "session", "sessions":
+		cmdErr = sessionCmd(ctx, cfg, env, args[1:])
+	case "audit":
+		cmdErr = auditCmd(ctx, cfg, env, args[1:])
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "version", "--version":

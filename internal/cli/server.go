@@ -79,7 +79,10 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		fmt.Fprintln(env.Stdout, "Get an API token with: quench token create --user NAME --scopes read,write  and use it as QUENCH_TOKEN for the quench incident commands.")
 	}
 	reg := prometheus.NewRegistry()
-	h := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg})
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	log.Info("listening", "addr", ln.Addr().String())

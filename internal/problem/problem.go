@@ -7,6 +7,7 @@ package problem
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Kind classifies a problem; the API maps each kind to one HTTP status.
@@ -22,6 +23,7 @@ const (
 	TooLarge
 	Unsupported
 	Unprocessable
+	TooManyRequests
 	Unavailable
 )
 
@@ -92,4 +94,32 @@ func Invalidf(format string, args ...any) *Error {
 // Unprocessablef is shorthand for a 422 with code validation_failed.
 func Unprocessablef(format string, args ...any) *Error {
 	return New(Unprocessable, "validation_failed", format, args...)
+}
+
+// HTTPStatus maps a kind to its HTTP status: the one place it happens, for
+// the API and the pages alike.
+func HTTPStatus(k Kind) int {
+	switch k {
+	case Invalid:
+		return http.StatusBadRequest
+	case Unauthenticated:
+		return http.StatusUnauthorized
+	case Forbidden:
+		return http.StatusForbidden
+	case NotFound:
+		return http.StatusNotFound
+	case Conflict:
+		return http.StatusConflict
+	case TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case Unsupported:
+		return http.StatusUnsupportedMediaType
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
+	case TooManyRequests:
+		return http.StatusTooManyRequests
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

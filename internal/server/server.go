@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/web"
 )
 
 // Options configure the HTTP handler.
@@ -27,37 +29,51 @@ type Options struct {
 	BaseURL string
 	// Registry receives Quench's metrics; /metrics serves it.
 	Registry *prometheus.Registry
+	// SSO is the single sign-on flow, nil when not configured.
+	SSO web.SSO
 }
 
 // Handler is the whole HTTP surface of Quench.
 type Handler struct {
 	http.Handler
-	// API exposes the route table for access tests.
-	API *api.API
+	// Patterns lists every registered route, for the access-matrix test.
+	Patterns []string
 }
 
 // New builds the handler: routes plus the middleware chain, outermost first:
 // recover → log and measure → security headers → authenticate → route.
-func New(svc *service.Service, opt Options) *Handler {
+func New(svc *service.Service, opt Options) (*Handler, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
+	pages, err := web.New(svc, web.Options{Log: opt.Log, BaseURL: opt.BaseURL, SSO: opt.SSO})
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics(opt.Registry, svc)
 	a := api.New(svc, opt.Log, opt.BaseURL)
 	mux := http.NewServeMux()
-	for _, rt := range a.Routes() {
-		mux.HandleFunc(rt.Pattern, rt.Handler)
+	var patterns []string
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, h)
+		patterns = append(patterns, pattern)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	for _, rt := range a.Routes() {
+		handle(rt.Pattern, rt.Handler)
+	}
+	for _, rt := range pages.Routes() {
+		handle(rt.Pattern, rt.Handler)
+	}
+	handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", readyz(svc, opt.Log))
+	handle("GET /readyz", readyz(svc, opt.Log))
 	metrics := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		// Metrics count confidential incidents too: team only (a read
 		// token in Prometheus' scrape config).
 		if p := auth.From(r.Context()); !p.Can(auth.ReadAll) {
@@ -71,15 +87,38 @@ func New(svc *service.Service, opt Options) *Handler {
 		metrics.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteError(w, r, opt.Log, problem.New(problem.NotFound, "not_found", "no such page: %s %s", r.Method, r.URL.Path))
+		if isAPI(r) {
+			api.WriteError(w, r, opt.Log, problem.New(problem.NotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+			return
+		}
+		pages.NotFound(w, r)
 	})
 
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail(w, r, opt.Log, pages, problem.New(problem.Forbidden, "cross_origin", "cross-origin request refused"))
+	}))
 	var h http.Handler = recordRoute(mux)
-	h = authenticate(svc, opt.Log, h)
+	h = checkCSRF(opt.Log, pages, h)
+	h = authenticate(svc, opt.Log, pages, strings.HasPrefix(opt.BaseURL, "https://"), h)
+	h = cop.Handler(h)
 	h = securityHeaders(h)
 	h = m.instrument(opt.Log, h)
 	h = recoverPanics(opt.Log, h)
-	return &Handler{Handler: h, API: a}
+	return &Handler{Handler: h, Patterns: patterns}, nil
+}
+
+func isAPI(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics"
+}
+
+// fail answers an error as JSON for the API and as a page for browsers.
+func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, pages *web.Web, err error) {
+	if isAPI(r) {
+		api.WriteError(w, r, log, err)
+		return
+	}
+	pages.Fail(w, r, err)
 }
 
 func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
@@ -102,26 +141,71 @@ func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 	}
 }
 
-// authenticate resolves the request's principal once. A bad token is a 401
-// at once: falling back to anonymous would hide a misconfigured client.
-func authenticate(svc *service.Service, log *slog.Logger, next http.Handler) http.Handler {
+// authenticate resolves the request's principal once: an API token, else a
+// session cookie, else an anonymous viewer. A bad token or cookie is a 401
+// at once (the cookie is cleared): falling back to anonymous would hide a
+// misconfigured client.
+func authenticate(svc *service.Service, log *slog.Logger, pages *web.Web, secure bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.Anonymous
-		// Intake authenticates per integration (its own token, basic auth,
-		// body signatures) in the handler.
-		if h := r.Header.Get("Authorization"); h != "" && !strings.HasPrefix(r.URL.Path, api.IntakePrefix) {
+		var err error
+		intake := strings.HasPrefix(r.URL.Path, api.IntakePrefix)
+		if h := r.Header.Get("Authorization"); h != "" && !intake {
+			// Intake authenticates per integration (its own token, basic
+			// auth, body signatures) in the handler.
 			scheme, secret, _ := strings.Cut(h, " ")
 			if !strings.EqualFold(scheme, "Bearer") {
 				api.WriteError(w, r, log, problem.New(problem.Unauthenticated, "invalid_token", "use Authorization: Bearer <token>"))
 				return
 			}
-			var err error
 			if p, err = svc.AuthenticateToken(r.Context(), strings.TrimSpace(secret)); err != nil {
 				api.WriteError(w, r, log, err)
 				return
 			}
+		} else if c, cerr := r.Cookie(web.SessionCookie); cerr == nil && c.Value != "" && !intake {
+			if p, err = svc.AuthenticateSession(r.Context(), c.Value); err != nil {
+				if problem.Is(err, "invalid_session") {
+					web.ClearSession(w, secure)
+				}
+				fail(w, r, log, pages, err)
+				return
+			}
 		}
+		p.Remote = r.RemoteAddr
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// checkCSRF requires the session's form token on every state-changing
+// request a browser session makes: in the form field "csrf", the
+// X-CSRF-Token header, or (for multipart uploads, read before the body) the
+// "csrf" query parameter. Token-authenticated and anonymous requests carry
+// no ambient credentials, so cross-origin protection alone covers them.
+func checkCSRF(log *slog.Logger, pages *web.Web, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.From(r.Context())
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if p.Session == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = r.URL.Query().Get("csrf")
+		}
+		if got == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			r.Body = http.MaxBytesReader(w, r.Body, api.MaxBody)
+			got = r.PostFormValue("csrf")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(p.Session.CSRF)) != 1 {
+			fail(w, r, log, pages, problem.New(problem.Forbidden, "csrf", "the form has expired or did not come from Quench; reload the page and try again"))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -131,6 +215,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
+		// Pages set their own, less strict policy when they render.
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})

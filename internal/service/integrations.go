@@ -55,7 +55,13 @@ func (s *Service) CreateIntegration(ctx context.Context, p auth.Principal, n New
 		token = auth.NewSecret(IntegrationTokenPrefix)
 		in.TokenHash = auth.HashToken(token)
 	}
-	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertIntegration(ctx, in) }); err != nil {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertIntegration(ctx, in); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "integration_created", in.Name, map[string]any{"integration": in.ID, "type": in.Type})
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	s.log.Info("integration created", "integration", in.ID, "type", in.Type, "by", p.Name())
@@ -77,7 +83,12 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 	if err := require(p, auth.Administer, "manage integrations"); err != nil {
 		return err
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteIntegration(ctx, id, s.Now()) })
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteIntegration(ctx, id, s.Now()); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "integration_deleted", id, nil)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return problem.New(problem.NotFound, "not_found", "integration %s not found", id)
 	}
@@ -183,7 +194,13 @@ func (s *Service) CreateRule(ctx context.Context, p auth.Principal, n NewRule) (
 	if r.Name == "" {
 		r.Name = r.MatchersString() + " → " + string(r.Action)
 	}
-	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertRule(ctx, r) }); err != nil {
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertRule(ctx, r); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "rule_created", r.Name, map[string]any{"matchers": r.MatchersString(), "action": r.Action})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -194,7 +211,12 @@ func (s *Service) DeleteRule(ctx context.Context, p auth.Principal, id int64) er
 	if err := require(p, auth.Administer, "manage rules"); err != nil {
 		return err
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRule(ctx, id) })
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteRule(ctx, id); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "rule_deleted", fmt.Sprint(id), nil)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return problem.New(problem.NotFound, "not_found", "rule %d not found", id)
 	}

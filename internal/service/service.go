@@ -25,6 +25,11 @@ type Service struct {
 	hasher auth.Hasher
 	// publicViewing lets anonymous visitors read public incidents.
 	publicViewing bool
+	throttle      *throttle
+	// dummyHash is verified against when a user does not exist, so an
+	// unknown name costs as much as a wrong password.
+	dummyOnce sync.Once
+	dummyHash string
 
 	mu        sync.Mutex
 	listeners map[int]func(Change)
@@ -53,7 +58,13 @@ func New(st *store.Store, opt Options) *Service {
 		opt.Hasher = auth.DefaultHasher
 	}
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
+		throttle:  &throttle{failures: map[string][]time.Time{}},
 		listeners: map[int]func(Change){}}
+}
+
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() { s.dummyHash = s.hasher.Hash(auth.NewSecret("")) })
+	return s.dummyHash
 }
 
 // Store exposes the store for health checks and metrics.

@@ -49,7 +49,13 @@ func (s *Service) CreateUser(ctx context.Context, p auth.Principal, n NewUser) (
 	now := s.Now()
 	u := &auth.User{Username: n.Username, DisplayName: text.Line(n.DisplayName, 200), Email: text.Line(n.Email, 254),
 		Role: n.Role, PasswordHash: s.hasher.Hash(n.Password), CreatedAt: now, UpdatedAt: now}
-	if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.InsertUser(ctx, u) }); err != nil {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertUser(ctx, u); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "user_created", u.Username, map[string]any{"role": u.Role})
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.log.Info("user created", "user", u.Username, "role", u.Role, "by", p.Name())
@@ -107,6 +113,7 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 			return err
 		}
 		wasAdmin := u.Role == auth.RoleAdmin && !u.Disabled
+		before := *u
 		if c.DisplayName != nil {
 			u.DisplayName = text.Line(*c.DisplayName, 200)
 		}
@@ -138,7 +145,34 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 			}
 		}
 		u.UpdatedAt = s.Now()
-		return tx.SaveUser(ctx, u)
+		if err := tx.SaveUser(ctx, u); err != nil {
+			return err
+		}
+		if c.Password != nil {
+			// An admin reset ends every session: whoever knew the old
+			// password is out.
+			if err := tx.RevokeUserSessions(ctx, u.ID, "", s.Now()); err != nil {
+				return err
+			}
+			if err := s.auditBy(ctx, tx, p, "password_reset", u.Username, nil); err != nil {
+				return err
+			}
+		}
+		if u.Role != before.Role {
+			if err := s.auditBy(ctx, tx, p, "role_changed", u.Username, map[string]any{"from": before.Role, "to": u.Role}); err != nil {
+				return err
+			}
+		}
+		if u.Disabled != before.Disabled {
+			action := "user_enabled"
+			if u.Disabled {
+				action = "user_disabled"
+			}
+			if err := s.auditBy(ctx, tx, p, action, u.Username, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -198,7 +232,10 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, n NewToken)
 		if n.TTL > 0 {
 			tk.ExpiresAt = now.Add(n.TTL)
 		}
-		return tx.InsertToken(ctx, tk, auth.HashToken(secret))
+		if err := tx.InsertToken(ctx, tk, auth.HashToken(secret)); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "token_created", owner.Username, map[string]any{"token": tk.ID, "name": tk.Name, "scopes": auth.JoinScopes(tk.Scopes)})
 	})
 	if err != nil {
 		return "", nil, err
@@ -235,7 +272,10 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, id int64) e
 			return err
 		}
 		s.log.Info("token revoked", "token_id", id, "user", tk.Username, "by", p.Name())
-		return tx.RevokeToken(ctx, id, s.Now())
+		if err := tx.RevokeToken(ctx, id, s.Now()); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "token_revoked", tk.Username, map[string]any{"token": id, "name": tk.Name})
 	})
 }
 

@@ -71,7 +71,11 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 	srv := httptest.NewUnstartedServer(nil)
 	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
 	app.URL = "http://" + srv.Listener.Addr().String()
-	app.Handler = server.New(svc, server.Options{Log: log, BaseURL: app.URL})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: app.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Handler = h
 	srv.Config.Handler = app.Handler
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -1,0 +1,242 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// browser is a client with a cookie jar that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	app  *testenv.App
+	http *http.Client
+}
+
+func newBrowser(t *testing.T, app *testenv.App) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, app: app, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) do(method, path string, body io.Reader, headers ...string) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(method, b.app.URL+path, body)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	return b.do("POST", path, strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+}
+
+func (b *browser) login(user, password string) *http.Response {
+	resp, _ := b.post("/login", url.Values{"username": {user}, "password": {password}, "next": {"/account"}})
+	return resp
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
+
+func (b *browser) csrf() string {
+	_, body := b.do("GET", "/account", nil)
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil || m[1] == "" {
+		b.t.Fatalf("no CSRF token on /account: %s", body)
+	}
+	return m[1]
+}
+
+func TestLoginSessionAndLogout(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		app.User(t, "ana", auth.RoleResponder)
+		b := newBrowser(t, app)
+		resp := b.login("ana", "password-ana")
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account" {
+			t.Fatalf("login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		c := resp.Header.Get("Set-Cookie")
+		for _, want := range []string{"quench_session=qs_", "HttpOnly", "SameSite=Lax", "Path=/"} {
+			if !strings.Contains(c, want) {
+				t.Errorf("cookie %q lacks %s", c, want)
+			}
+		}
+		// The session reads internal content and writes with its CSRF token.
+		resp, _ = b.do("GET", "/api/v1/me", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("me: %d", resp.StatusCode)
+		}
+		body := `{"title":"via the browser session"}`
+		if resp, _ := b.do("POST", "/api/v1/incidents", strings.NewReader(body), "Content-Type", "application/json"); resp.StatusCode != 403 {
+			t.Fatalf("session POST without CSRF token: %d", resp.StatusCode)
+		}
+		if resp, _ := b.do("POST", "/api/v1/incidents", strings.NewReader(body), "Content-Type", "application/json", "X-CSRF-Token", "wrong"); resp.StatusCode != 403 {
+			t.Fatalf("session POST with a wrong CSRF token: %d", resp.StatusCode)
+		}
+		token := b.csrf()
+		if resp, body := b.do("POST", "/api/v1/incidents", strings.NewReader(body), "Content-Type", "application/json", "X-CSRF-Token", token); resp.StatusCode != 201 {
+			t.Fatalf("session POST with CSRF token: %d %s", resp.StatusCode, body)
+		}
+		// Cross-site requests are refused even with the token.
+		if resp, _ := b.do("POST", "/api/v1/incidents", strings.NewReader(body), "Content-Type", "application/json", "X-CSRF-Token", token, "Sec-Fetch-Site", "cross-site"); resp.StatusCode != 403 {
+			t.Fatalf("cross-site POST: %d", resp.StatusCode)
+		}
+		if resp, _ := b.do("POST", "/api/v1/incidents", strings.NewReader(body), "Content-Type", "application/json", "X-CSRF-Token", token, "Origin", "https://evil.example"); resp.StatusCode != 403 {
+			t.Fatalf("foreign-origin POST: %d", resp.StatusCode)
+		}
+		// Logout needs the token too, then the cookie is dead.
+		if resp, _ := b.post("/logout", url.Values{}); resp.StatusCode != 403 {
+			t.Fatalf("logout without token: %d", resp.StatusCode)
+		}
+		old := b.http.Jar.Cookies(mustURL(app.URL))
+		if resp, _ := b.post("/logout", url.Values{"csrf": {token}}); resp.StatusCode != 303 {
+			t.Fatalf("logout: %d", resp.StatusCode)
+		}
+		replay := newBrowser(t, app)
+		replay.http.Jar.SetCookies(mustURL(app.URL), old)
+		resp, body = replay.do("GET", "/api/v1/me", nil)
+		if resp.StatusCode != 401 || strings.Contains(body, old[0].Value) {
+			t.Fatalf("ended session: %d %s", resp.StatusCode, body)
+		}
+		if !strings.Contains(resp.Header.Get("Set-Cookie"), "Max-Age=0") {
+			t.Fatal("ended session cookie not cleared")
+		}
+	})
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	return u
+}
+
+func TestMalformedCookieIs401(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	for _, v := range []string{"garbage", "qs_" + strings.Repeat("a", 52), "qs_<script>"} {
+		resp, body := newBrowser(t, app).do("GET", "/api/v1/incidents", nil, "Cookie", "quench_session="+v)
+		if resp.StatusCode != 401 || strings.Contains(body, v) {
+			t.Errorf("cookie %q: %d %s", v, resp.StatusCode, body)
+		}
+		resp, body = newBrowser(t, app).do("GET", "/account", nil, "Cookie", "quench_session="+v)
+		if resp.StatusCode != 401 || strings.Contains(body, v) || !strings.Contains(body, "Sign in") {
+			t.Errorf("page with cookie %q: %d", v, resp.StatusCode)
+		}
+	}
+}
+
+// Unknown users and wrong passwords look the same; repeated failures are
+// throttled per account, even for the right password afterwards.
+func TestLoginFailuresAndThrottling(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	app.User(t, "ana", auth.RoleResponder)
+	_, wrong := newBrowser(t, app).post("/login", url.Values{"username": {"ana"}, "password": {"nope-nope-nope"}})
+	_, unknown := newBrowser(t, app).post("/login", url.Values{"username": {"ghost"}, "password": {"nope-nope-nope"}})
+	norm := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "ghost", "X"), "ana", "X") }
+	if norm(wrong) != norm(unknown) {
+		t.Fatalf("wrong password and unknown user answer differently:\n%s\n%s", wrong, unknown)
+	}
+	b := newBrowser(t, app)
+	for i := 0; i < 4; i++ {
+		if resp := b.login("ana", "wrong-password"); resp.StatusCode != 401 {
+			t.Fatalf("failure %d: %d", i, resp.StatusCode)
+		}
+	}
+	if resp := b.login("ana", "wrong-password"); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("throttled attempt: %d", resp.StatusCode)
+	}
+	if resp := b.login("ana", "password-ana"); resp.StatusCode != 429 {
+		t.Fatalf("right password while throttled: %d", resp.StatusCode)
+	}
+	app.Clock.Advance(16 * time.Minute)
+	if resp := b.login("ana", "password-ana"); resp.StatusCode != 303 {
+		t.Fatalf("after the window: %d", resp.StatusCode)
+	}
+	admin := app.User(t, "root", auth.RoleAdmin, auth.ScopeRead, auth.ScopeAdmin)
+	entries := app.Must(t, 200, "GET", "/api/v1/audit?limit=100", admin, nil).JSON["audit"].([]any)
+	count := map[string]int{}
+	for _, e := range entries {
+		count[e.(map[string]any)["action"].(string)]++
+	}
+	if count["login_failed"] != 6 || count["login_throttled"] != 2 || count["login"] != 1 || count["token_created"] < 1 {
+		t.Fatalf("audit counts %v", count)
+	}
+	if r := app.Request(t, "GET", "/api/v1/audit", app.Token(t, "root", auth.ScopeRead), nil); r.Status != 403 {
+		t.Fatalf("audit with a read token: %d", r.Status)
+	}
+}
+
+// Disabling a user, resetting or changing a password end sessions and
+// tokens on the next request.
+func TestRevocation(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		admin := app.User(t, "root", auth.RoleAdmin, auth.ScopeRead, auth.ScopeWrite, auth.ScopeAdmin)
+		tok := app.User(t, "ana", auth.RoleResponder)
+		one, two := newBrowser(t, app), newBrowser(t, app)
+		one.login("ana", "password-ana")
+		two.login("ana", "password-ana")
+		me := func(b *browser) int { resp, _ := b.do("GET", "/api/v1/me", nil); return resp.StatusCode }
+
+		// A changed password ends the other session, not this one.
+		resp, body := one.post("/account/password", url.Values{"csrf": {one.csrf()}, "current": {"password-ana"}, "new": {"a-new-password-1"}, "confirm": {"a-new-password-1"}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("change password: %d %s", resp.StatusCode, body)
+		}
+		if me(one) != 200 || me(two) != 401 {
+			t.Fatalf("after password change: this %d, other %d", me(one), me(two))
+		}
+		// Revoking a session by the API ends it.
+		three := newBrowser(t, app)
+		three.login("ana", "a-new-password-1")
+		sessions := app.Must(t, 200, "GET", "/api/v1/sessions", admin, nil).JSON["sessions"].([]any)
+		if len(sessions) != 2 {
+			t.Fatalf("sessions: %v", sessions)
+		}
+		for _, s := range sessions {
+			id := s.(map[string]any)["id"].(string)
+			app.Must(t, 204, "DELETE", "/api/v1/sessions/"+id, admin, nil)
+		}
+		if me(one) != 401 || me(three) != 401 {
+			t.Fatal("revoked sessions still work")
+		}
+		// Disabling ends sessions and tokens on the next request.
+		four := newBrowser(t, app)
+		four.login("ana", "a-new-password-1")
+		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"disabled": true})
+		if me(four) != 401 {
+			t.Fatal("disabled user's session works")
+		}
+		if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 401 {
+			t.Fatalf("disabled user's token: %d", r.Status)
+		}
+		if resp := newBrowser(t, app).login("ana", "a-new-password-1"); resp.StatusCode != 401 {
+			t.Fatalf("disabled user logs in: %d", resp.StatusCode)
+		}
+		// Re-enabled, an admin password reset ends every session.
+		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"disabled": false})
+		five := newBrowser(t, app)
+		five.login("ana", "a-new-password-1")
+		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"password": "reset-by-admin-1"})
+		if me(five) != 401 {
+			t.Fatal("session survived an admin password reset")
+		}
+		if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 200 {
+			t.Fatalf("token after re-enable: %d", r.Status)
+		}
+	})
+}

@@ -1,0 +1,302 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+// Session lifetimes: a login lasts 30 days, or 7 days without use.
+const (
+	SessionLifetime = 30 * 24 * time.Hour
+	SessionIdle     = 7 * 24 * time.Hour
+	// SessionPrefix marks session cookie secrets.
+	SessionPrefix = "qs_"
+)
+
+// Sign-in throttling: after this many failures within the window, further
+// attempts for that account (or from that address) are refused until the
+// window has passed, correct password or not.
+const (
+	throttleWindow     = 15 * time.Minute
+	maxAccountFailures = 5
+	maxAddressFailures = 30
+)
+
+// Client describes where a request came from, for sessions and the audit log.
+type Client struct {
+	Remote    string
+	UserAgent string
+}
+
+// Host is the remote address without its port.
+func (c Client) Host() string {
+	if h, _, err := net.SplitHostPort(c.Remote); err == nil {
+		return h
+	}
+	return c.Remote
+}
+
+var errBadLogin = problem.New(problem.Unauthenticated, "bad_credentials", "wrong user name or password")
+
+// throttle counts recent sign-in failures per key, in memory: each replica
+// throttles on its own, which still bounds guessing to a few tries a minute.
+type throttle struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+func (t *throttle) blocked(key string, max int, now time.Time) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	recent := t.prune(key, now)
+	if len(recent) < max {
+		return 0, false
+	}
+	return recent[0].Add(throttleWindow).Sub(now), true
+}
+
+func (t *throttle) fail(key string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.failures) > 10000 {
+		for k := range t.failures {
+			t.prune(k, now)
+		}
+	}
+	t.failures[key] = append(t.prune(key, now), now)
+}
+
+func (t *throttle) clear(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, key)
+}
+
+// prune drops failures older than the window; call with mu held.
+func (t *throttle) prune(key string, now time.Time) []time.Time {
+	list := t.failures[key]
+	i := 0
+	for i < len(list) && now.Sub(list[i]) >= throttleWindow {
+		i++
+	}
+	list = list[i:]
+	if len(list) == 0 {
+		delete(t.failures, key)
+		return nil
+	}
+	t.failures[key] = list
+	return list
+}
+
+// Login checks a user name and password and opens a session. Unknown users,
+// disabled users and wrong passwords get the same answer after the same
+// work, so the answer says nothing about which accounts exist.
+func (s *Service) Login(ctx context.Context, username, password string, c Client) (string, *auth.Session, error) {
+	now := s.Now()
+	username = strings.ToLower(strings.TrimSpace(username))
+	accountKey, addressKey := "user:"+username, "addr:"+c.Host()
+	for _, k := range []struct {
+		key string
+		max int
+	}{{accountKey, maxAccountFailures}, {addressKey, maxAddressFailures}} {
+		if wait, ok := s.throttle.blocked(k.key, k.max, now); ok {
+			s.auditAlone(ctx, username, "login_throttled", username, c, nil)
+			return "", nil, problem.New(problem.TooManyRequests, "too_many_attempts",
+				"too many failed sign-ins; try again in %d minute(s)", int(wait.Minutes())+1).With("retry_after", int(wait.Seconds())+1)
+		}
+	}
+	var u *auth.User
+	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { u, err = tx.UserByName(ctx, username); return err })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", nil, err
+	}
+	hash := s.dummy()
+	if u != nil && u.PasswordHash != "" {
+		hash = u.PasswordHash
+	}
+	ok := auth.VerifyPassword(hash, password) && u != nil && !u.Disabled
+	if !ok {
+		s.throttle.fail(accountKey, now)
+		s.throttle.fail(addressKey, now)
+		s.auditAlone(ctx, username, "login_failed", username, c, nil)
+		return "", nil, errBadLogin
+	}
+	s.throttle.clear(accountKey)
+	return s.openSession(ctx, u, "password", c)
+}
+
+// openSession creates a session for u and records the sign-in.
+func (s *Service) openSession(ctx context.Context, u *auth.User, via string, c Client) (string, *auth.Session, error) {
+	now := s.Now()
+	secret := auth.NewSecret(SessionPrefix)
+	sess := &auth.Session{ID: auth.NewSecret("")[:16], UserID: u.ID, Username: u.Username, CSRF: auth.NewSecret(""), Via: via,
+		UserAgent: truncate(c.UserAgent, 300), Remote: c.Host(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionLifetime)}
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertSession(ctx, sess, auth.HashToken(secret)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, u.Username, "login", u.Username, c, map[string]any{"via": via, "session": sess.ID})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, sess, nil
+}
+
+var errBadSession = problem.New(problem.Unauthenticated, "invalid_session", "your session has ended; please sign in again")
+
+// AuthenticateSession resolves a session cookie to its principal.
+func (s *Service) AuthenticateSession(ctx context.Context, secret string) (auth.Principal, error) {
+	if !strings.HasPrefix(secret, SessionPrefix) || len(secret) > 200 {
+		return auth.Principal{}, errBadSession
+	}
+	var sess *auth.Session
+	var u *auth.User
+	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) {
+		sess, u, err = tx.SessionByHash(ctx, auth.HashToken(secret))
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Principal{}, errBadSession
+	}
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	now := s.Now()
+	if !sess.Usable(now) || now.Sub(sess.LastSeenAt) > SessionIdle || u.Disabled {
+		return auth.Principal{}, errBadSession
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, now) }); err != nil {
+			s.log.Warn("session last-seen not recorded", "err", err)
+		}
+		sess.LastSeenAt = now
+	}
+	return auth.Principal{User: u, Session: sess}, nil
+}
+
+// Logout ends the principal's session.
+func (s *Service) Logout(ctx context.Context, p auth.Principal, c Client) error {
+	if p.Session == nil {
+		return nil
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.RevokeSession(ctx, p.Session.ID, s.Now()); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.Now(), p.Name(), "logout", p.Name(), c, map[string]any{"session": p.Session.ID})
+	})
+}
+
+// Sessions lists live sessions: everyone's for admins, one's own for others.
+func (s *Service) Sessions(ctx context.Context, p auth.Principal) ([]*auth.Session, error) {
+	if p.IsAnonymous() {
+		return nil, errLogin
+	}
+	var uid int64
+	if !p.Can(auth.Administer) {
+		uid = p.User.ID
+	}
+	var out []*auth.Session
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Sessions(ctx, uid, s.Now()); return err })
+	return out, err
+}
+
+// RevokeSession ends a session; others' sessions look absent to non-admins.
+func (s *Service) RevokeSession(ctx context.Context, p auth.Principal, id string, c Client) error {
+	if p.IsAnonymous() {
+		return errLogin
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		sess, err := tx.Session(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != p.User.ID && !p.Can(auth.Administer)) {
+			return problem.New(problem.NotFound, "not_found", "session %s not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeSession(ctx, id, s.Now()); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.Now(), p.Name(), "session_revoked", sess.Username, c, map[string]any{"session": id})
+	})
+}
+
+// ChangePassword lets people change their own password; their other
+// sessions end, the current one stays.
+func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, old, new string, c Client) error {
+	if p.IsAnonymous() {
+		return errLogin
+	}
+	if p.Token != nil {
+		return forbidden("change passwords with an API token")
+	}
+	if err := auth.CheckPassword(new); err != nil {
+		return problem.Unprocessablef("%v", err)
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByID(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		if !auth.VerifyPassword(u.PasswordHash, old) {
+			return problem.New(problem.Forbidden, "bad_credentials", "the current password is wrong")
+		}
+		u.PasswordHash, u.UpdatedAt = s.hasher.Hash(new), s.Now()
+		if err := tx.SaveUser(ctx, u); err != nil {
+			return err
+		}
+		keep := ""
+		if p.Session != nil {
+			keep = p.Session.ID
+		}
+		if err := tx.RevokeUserSessions(ctx, u.ID, keep, s.Now()); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.Now(), p.Name(), "password_changed", u.Username, c, nil)
+	})
+}
+
+// Audit lists the newest audit entries for admins.
+func (s *Service) Audit(ctx context.Context, p auth.Principal, limit int, before int64) ([]*auth.AuditEntry, error) {
+	if err := require(p, auth.Administer, "read the audit log"); err != nil {
+		return nil, err
+	}
+	var out []*auth.AuditEntry
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Audit(ctx, limit, before); return err })
+	return out, err
+}
+
+// audit records an entry inside the transaction of the change it describes.
+func audit(ctx context.Context, tx *store.Tx, at time.Time, actor, action, target string, c Client, detail map[string]any) error {
+	return tx.AppendAudit(ctx, &auth.AuditEntry{At: at, Actor: actor, Action: action, Target: target, Remote: c.Host(), Detail: detail})
+}
+
+// auditBy records an act of principal p inside tx.
+func (s *Service) auditBy(ctx context.Context, tx *store.Tx, p auth.Principal, action, target string, detail map[string]any) error {
+	return audit(ctx, tx, s.Now(), p.Name(), action, target, Client{Remote: p.Remote}, detail)
+}
+
+// auditAlone records an entry that has no change to go with (a failed
+// sign-in); losing it must not fail the request.
+func (s *Service) auditAlone(ctx context.Context, actor, action, target string, c Client, detail map[string]any) {
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return audit(ctx, tx, s.Now(), actor, action, target, c, detail) })
+	if err != nil {
+		s.log.Warn("audit entry not recorded", "action", action, "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

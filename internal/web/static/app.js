@@ -1,0 +1,31 @@
+// Quench's shared enhancements. Every page works without this script.
+(() => {
+  'use strict';
+
+  // Times are sent as UTC; show them in the viewer's time zone with a
+  // relative hint in the tooltip.
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const rel = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  function relative(d) {
+    const s = (d - Date.now()) / 1000;
+    const steps = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [86400 * 30, 'day'], [Infinity, 'month']];
+    const div = { second: 1, minute: 60, hour: 3600, day: 86400, month: 86400 * 30 };
+    for (const [limit, unit] of steps) {
+      if (Math.abs(s) < limit) return rel.format(Math.round(s / div[unit]), unit);
+    }
+    return '';
+  }
+  function localTimes(root) {
+    for (const el of root.querySelectorAll('time[datetime]')) {
+      const d = new Date(el.getAttribute('datetime'));
+      if (isNaN(d)) continue;
+      el.textContent = fmt.format(d);
+      el.title = relative(d);
+    }
+  }
+  window.quench = {
+    csrf: () => document.querySelector('meta[name="csrf-token"]')?.content || '',
+    localTimes,
+  };
+  document.addEventListener('DOMContentLoaded', () => localTimes(document));
+})();

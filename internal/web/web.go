@@ -1,0 +1,224 @@
+// Package web serves Quench's HTML pages: server-rendered with html/template,
+// templates parsed once at start, assets embedded under content-hashed
+// paths, a strict Content-Security-Policy, and small hand-written JavaScript
+// that only enhances forms that work without it.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/service"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// CSP allows nothing but Quench's own scripts, styles and images: no
+// inline script, no inline style attribute, no third-party loads.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// SessionCookie names the browser session cookie.
+const SessionCookie = "quench_session"
+
+// Options configure the pages.
+type Options struct {
+	Log     *slog.Logger
+	BaseURL string
+	// SSO is set when OpenID Connect login is configured.
+	SSO SSO
+}
+
+// SSO is the single sign-on flow the login page offers; nil if none.
+type SSO interface {
+	// Name is shown on the button ("Sign in with …").
+	Name() string
+	// Begin and Finish are served at /login/oidc and /login/oidc/callback.
+	Begin(w http.ResponseWriter, r *http.Request)
+	Finish(w http.ResponseWriter, r *http.Request) (service.Identity, error)
+}
+
+// Web serves the pages.
+type Web struct {
+	svc     *service.Service
+	log     *slog.Logger
+	baseURL string
+	secure  bool
+	sso     SSO
+	assets  *assets
+	pages   map[string]*template.Template
+}
+
+// New parses every template; a broken template stops the server at start.
+func New(svc *service.Service, opt Options) (*Web, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	w := &Web{svc: svc, log: opt.Log, baseURL: opt.BaseURL, secure: strings.HasPrefix(opt.BaseURL, "https://"),
+		sso: opt.SSO, assets: a, pages: map[string]*template.Template{}}
+	if err := w.parse(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Web) parse() error {
+	funcs := template.FuncMap{
+		"asset": w.assets.path,
+		"since": since,
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"title": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html")
+	if err != nil {
+		return fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := templateFS.ReadDir("templates")
+	if err != nil {
+		return err
+	}
+	for _, e := range names {
+		if e.IsDir() || e.Name() == "layout.html" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+e.Name())
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", e.Name(), err)
+		}
+		w.pages[strings.TrimSuffix(e.Name(), ".html")] = t
+	}
+	return nil
+}
+
+// Route is one entry of the pages' route table.
+type Route struct {
+	Pattern string
+	Handler http.HandlerFunc
+}
+
+// Routes is the pages' route table.
+func (w *Web) Routes() []Route {
+	return []Route{
+		{"GET /static/", w.assets.serve},
+		{"GET /login", w.loginPage},
+		{"POST /login", w.login},
+		{"POST /logout", w.logout},
+		{"GET /login/oidc", w.ssoBegin},
+		{"GET /login/oidc/callback", w.ssoFinish},
+		{"GET /account", w.account},
+		{"POST /account/password", w.changePassword},
+		{"POST /account/sessions/{id}/revoke", w.revokeSession},
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	// Principal is who looks at the page.
+	Principal auth.Principal
+	CSRF      string
+	Now       time.Time
+	Data      any
+	// Error and Notice are shown above the content.
+	Error  string
+	Notice string
+}
+
+func (w *Web) newPage(r *http.Request, title string, data any) *page {
+	p := auth.From(r.Context())
+	pg := &page{Title: title, Principal: p, Now: w.svc.Now(), Data: data}
+	if p.Session != nil {
+		pg.CSRF = p.Session.CSRF
+	}
+	return pg
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a clean 500 instead of half a page.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, pg *page) {
+	t, ok := w.pages[name]
+	if !ok {
+		w.log.Error("no such template", "template", name)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", pg); err != nil {
+		w.log.Error("render failed", "template", name, "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	rw.Write(buf.Bytes())
+}
+
+// Fail shows an error page for err; used by the server's middleware.
+func (w *Web) Fail(rw http.ResponseWriter, r *http.Request, err error) { w.fail(rw, r, err) }
+
+// fail shows an error page; the status and message come from the problem,
+// causes are logged. Pages that need a login send anonymous visitors to it;
+// an ended session gets the sign-in page with a 401.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	p, ok := problem.As(err)
+	if !ok {
+		w.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p = problem.New(problem.Internal, "internal", "Something went wrong on our side.")
+	}
+	status := problem.HTTPStatus(p.Kind)
+	if status == http.StatusUnauthorized {
+		if p.Code == "invalid_session" || r.Method != http.MethodGet {
+			pg := w.newPage(r, "Sign in", w.loginData(SafeNext(r.URL.RequestURI()), ""))
+			pg.Error = p.Message
+			w.render(rw, r, status, "login", pg)
+			return
+		}
+		http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	pg := w.newPage(r, http.StatusText(status), nil)
+	pg.Error = p.Message
+	w.render(rw, r, status, "error", pg)
+}
+
+// NotFound renders the HTML 404 page.
+func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
+	w.fail(rw, r, problem.New(problem.NotFound, "not_found", "There is no page at %s.", r.URL.Path))
+}
+
+// since is a readable age: "3 h", "2 d".
+func since(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case t.IsZero():
+		return ""
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d d", int(d.Hours()/24))
+}
