@@ -171,6 +171,12 @@ func authenticate(svc *service.Service, log *slog.Logger, pages *web.Web, secure
 				return
 			}
 		}
+		// An ingest-only token is for senders: it reaches the intake and
+		// the health checks, nothing else.
+		if p.Token != nil && !p.Can(auth.ReadAll) && !intake && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			fail(w, r, log, pages, problem.New(problem.Forbidden, "forbidden", "this token may only post alerts"))
+			return
+		}
 		p.Remote = r.RemoteAddr
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})

@@ -110,6 +110,9 @@ func (a *App) Token(t testing.TB, name string, scopes ...auth.Scope) string {
 	return secret
 }
 
+// noRedirects reports redirects as they are, so tests see the 303s.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // Response is a decoded HTTP answer.
 type Response struct {
 	Status int
@@ -162,7 +165,7 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, problem.New(problem.Unauthenticated, "unauthenticated", "sign in"))
 		return
 	}
-	list, err := w.svc.Sessions(r.Context(), auth.Principal{User: p.User, Session: p.Session})
+	list, err := w.svc.Sessions(r.Context(), p)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -206,7 +206,7 @@ func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error) {
 
 func (w *Web) revokeSession(rw http.ResponseWriter, r *http.Request) {
 	p := auth.From(r.Context())
-	if err := w.svc.RevokeSession(r.Context(), auth.Principal{User: p.User, Session: p.Session, Remote: p.Remote}, r.PathValue("id"), client(r)); err != nil {
+	if err := w.svc.RevokeSession(r.Context(), p, r.PathValue("id"), client(r)); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
