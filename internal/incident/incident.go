@@ -140,3 +140,31 @@ type Link struct {
 	CreatedBy string
 	CreatedAt time.Time
 }
+
+// Attachment is an uploaded file, screenshots first.
+type Attachment struct {
+	ID       string // random: not guessable, and still authorised per request
+	Incident int64
+	// Update is the update it belongs to (0: the incident itself); its
+	// visibility is then the update's.
+	Update      int64
+	Visibility  Visibility
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	Width       int
+	Height      int
+	UploadedBy  string
+	CreatedAt   time.Time
+}
+
+// Inline reports whether browsers may show the file in the page: only
+// raster images whose type was sniffed from the content.
+func (a *Attachment) Inline() bool {
+	switch a.ContentType {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+		return true
+	}
+	return false
+}

@@ -1,8 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
+	"mime/multipart"
 	"regexp"
 	"slices"
 	"sort"
@@ -39,6 +43,7 @@ type fixture struct {
 	victimToken int64
 	victimSess  string
 	cssPath     string
+	attachment  string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -86,6 +91,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.integration = in.ID
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.ID, tok, map[string]any{"title": "disk filling", "severity": "warning"})
+	up := uploadBody()
+	r := app.Request(t, "POST", "/api/v1/incidents/1/attachments", ana, up.body, "Content-Type", up.contentType)
+	if r.Status != 201 {
+		t.Fatalf("fixture upload: %d %s", r.Status, r.Body)
+	}
+	f.attachment = r.JSON["id"].(string)
 	m := regexp.MustCompile(`href="(/static/[^"]+\.css)"`).FindStringSubmatch(string(app.Request(t, "GET", "/login", "", nil).Body))
 	if m == nil {
 		t.Fatal("no stylesheet on the login page")
@@ -94,11 +105,28 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+type multipartUpload struct{ body, contentType string }
+
+// uploadBody is a small PNG on the public update 1, as multipart.
+func uploadBody() multipartUpload {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("update", "1")
+	fw, _ := mw.CreateFormFile("file", "shot.png")
+	png.Encode(fw, image.NewGray(image.Rect(0, 0, 2, 2)))
+	mw.Close()
+	return multipartUpload{buf.String(), mw.FormDataContentType()}
+}
+
 // request sends one request as principal who.
 func (f *fixture) request(t *testing.T, who, method, path string, body any, form bool) *testenv.Response {
 	var headers []string
 	if form {
 		headers = append(headers, "Content-Type", "application/x-www-form-urlencoded")
+	}
+	if up, ok := body.(multipartUpload); ok {
+		body = up.body
+		headers = append(headers, "Content-Type", up.contentType)
 	}
 	if who == session {
 		headers = append(headers, "Cookie", "quench_session="+f.cookie, "X-CSRF-Token", f.csrf)
@@ -185,11 +213,14 @@ func matrix(f *fixture) map[string]cell {
 		"PATCH /api/v1/users/{username}":                   {"PATCH", "/api/v1/users/bo", map[string]any{"display_name": "Bo"}, false, adminOnly(200)},
 		"GET /api/v1/tokens":                               {"GET", "/api/v1/tokens", nil, false, with(all(200), anon, 401)},
 		// A token grants only scopes it holds: write and admin-only tokens lack "read".
-		"POST /api/v1/tokens":          {"POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}}, false, with(all(201), anon, 401, writeTok, 403, adminScope, 403)},
-		"DELETE /api/v1/tokens/{id}":   {"DELETE", fmt.Sprintf("/api/v1/tokens/%d", f.victimToken), nil, false, with(all(204), anon, 401, readTok, 404)},
-		"GET /api/v1/sessions":         {"GET", "/api/v1/sessions", nil, false, with(all(200), anon, 401)},
-		"DELETE /api/v1/sessions/{id}": {"DELETE", "/api/v1/sessions/" + f.victimSess, nil, false, with(all(204), anon, 401, readTok, 404)},
-		"GET /api/v1/audit":            {"GET", "/api/v1/audit", nil, false, adminOnly(200)},
+		"POST /api/v1/tokens":                         {"POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}}, false, with(all(201), anon, 401, writeTok, 403, adminScope, 403)},
+		"DELETE /api/v1/tokens/{id}":                  {"DELETE", fmt.Sprintf("/api/v1/tokens/%d", f.victimToken), nil, false, with(all(204), anon, 401, readTok, 404)},
+		"GET /api/v1/incidents/{number}/attachments":  {"GET", "/api/v1/incidents/1/attachments", nil, false, publicRead()},
+		"POST /api/v1/incidents/{number}/attachments": {"POST", "/api/v1/incidents/1/attachments", uploadBody(), false, write(201)},
+		"GET /api/v1/attachments/{id}":                {"GET", "/api/v1/attachments/" + f.attachment, nil, false, publicRead()},
+		"GET /api/v1/sessions":                        {"GET", "/api/v1/sessions", nil, false, with(all(200), anon, 401)},
+		"DELETE /api/v1/sessions/{id}":                {"DELETE", "/api/v1/sessions/" + f.victimSess, nil, false, with(all(204), anon, 401, readTok, 404)},
+		"GET /api/v1/audit":                           {"GET", "/api/v1/audit", nil, false, adminOnly(200)},
 		// Intake takes integration credentials or an ingest-scoped token; sessions do not count.
 		"POST /api/v1/intake/{type}/{id}": {"POST", "/api/v1/intake/generic/" + f.integration, map[string]any{"title": "x"}, false,
 			with(all(401), admin, 200, ingestTok, 200)},
