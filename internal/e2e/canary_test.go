@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// The canary sweep: internal content never reaches a viewer on any
+// surface. Every internal thing carries a marker; then, as an anonymous
+// viewer, every GET route Quench registers is fetched with every id the
+// world holds, plus the extra URLs below, and the marker must appear in
+// none of the answers. A public incident with internal content must also
+// look exactly like one without (same counts). New routes are swept
+// automatically; give new path parameters values in ids, and add surfaces
+// that need a query (search, feeds, exports) to extraURLs.
+func TestCanarySweep(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		w := buildCanaryWorld(t, app)
+		urls := w.urls(app.Handler.Patterns)
+		if len(urls) < 20 {
+			t.Fatalf("sweep covers only %d URLs", len(urls))
+		}
+		for _, u := range urls {
+			r := app.Request(t, "GET", u, "", nil)
+			for _, marker := range w.markers {
+				if strings.Contains(string(r.Body), marker) || strings.Contains(fmt.Sprint(r.Header), marker) {
+					t.Errorf("anonymous GET %s (%d) shows %s", u, r.Status, marker)
+				}
+			}
+		}
+		// Same shape: the public incident with internal content and the
+		// one without answer with the same counts everywhere.
+		for _, rest := range []string{"", "/timeline", "/updates", "/checklist", "/links", "/attachments"} {
+			a := app.Request(t, "GET", fmt.Sprintf("/api/v1/incidents/%d%s", w.withInternal, rest), "", nil)
+			b := app.Request(t, "GET", fmt.Sprintf("/api/v1/incidents/%d%s", w.plain, rest), "", nil)
+			if a.Status != b.Status || shape(a.Body) != shape(b.Body) {
+				t.Errorf("%s differs for an incident with internal content:\n%s\n%s", rest, shape(a.Body), shape(b.Body))
+			}
+		}
+		for _, q := range w.markers {
+			if r := app.Request(t, "GET", "/api/v1/incidents?q="+q, "", nil); r.JSON["total"] != 0.0 {
+				t.Errorf("search count for %s is %v", q, r.JSON["total"])
+			}
+		}
+		if r := app.Request(t, "GET", "/api/v1/incidents", "", nil); r.JSON["total"] != 2.0 {
+			t.Errorf("anonymous total %v, want the 2 public incidents", r.JSON["total"])
+		}
+		t.Logf("swept %d URLs for %d markers", len(urls), len(w.markers))
+	})
+}
+
+type canaryWorld struct {
+	markers      []string
+	withInternal int64 // public incident with internal updates and files
+	plain        int64 // public incident without internal content
+	secret       int64 // confidential incident
+	ids          map[string][]string
+}
+
+func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
+	tok := app.User(t, "ana", auth.RoleResponder)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	w := &canaryWorld{ids: map[string][]string{}}
+	marker := func(what string) string {
+		m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
+		w.markers = append(w.markers, m)
+		return m
+	}
+	num := func(r *testenv.Response) int64 { return int64(r.JSON["number"].(float64)) }
+	w.withInternal = num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog", "services": []string{"umb"}}))
+	w.plain = num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog", "services": []string{"umb"}}))
+	w.secret = num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": marker("confidential-title"),
+		"summary": marker("confidential-summary"), "visibility": "confidential", "labels": map[string]string{"k": marker("confidential-label")}}))
+	base := func(n int64) string { return fmt.Sprintf("/api/v1/incidents/%d", n) }
+	for _, n := range []int64{w.withInternal, w.plain} {
+		app.Must(t, 201, "POST", base(n)+"/updates", tok, map[string]any{"body": "we are on it", "visibility": "public"})
+	}
+	internal := app.Must(t, 201, "POST", base(w.withInternal)+"/updates", tok, map[string]any{"body": "oc rsh " + marker("internal-update")})
+	withdrawn := app.Must(t, 201, "POST", base(w.withInternal)+"/updates", tok, map[string]any{"body": marker("withdrawn-update"), "visibility": "public"})
+	app.Must(t, 200, "PATCH", fmt.Sprintf("%s/updates/%v", base(w.withInternal), withdrawn.JSON["id"]), tok, map[string]any{"visibility": "internal"})
+	app.Must(t, 201, "POST", base(w.secret)+"/updates", tok, map[string]any{"body": marker("public-update-on-confidential"), "visibility": "public"})
+	app.Must(t, 201, "POST", base(w.secret)+"/checklist", tok, map[string]any{"text": marker("confidential-checklist")})
+	app.Must(t, 201, "POST", base(w.secret)+"/links", tok, map[string]any{"url": "https://x.example/" + marker("confidential-link")})
+
+	upload := func(n int64, name, content string, fields ...string) string {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for i := 0; i+1 < len(fields); i += 2 {
+			mw.WriteField(fields[i], fields[i+1])
+		}
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write([]byte(content))
+		mw.Close()
+		r := app.Request(t, "POST", base(n)+"/attachments", tok, buf.String(), "Content-Type", mw.FormDataContentType())
+		if r.Status != 201 {
+			t.Fatalf("upload: %d %s", r.Status, r.Body)
+		}
+		return r.JSON["id"].(string)
+	}
+	w.ids["attachment"] = []string{
+		upload(w.withInternal, marker("file-name")+".txt", marker("file-content"), "update", fmt.Sprint(internal.JSON["id"])),
+		upload(w.withInternal, "internal-by-default.txt", marker("incident-file")),
+		upload(w.secret, marker("confidential-file")+".txt", marker("confidential-file-content"), "visibility", "public"),
+	}
+	// An alert with internal details lands on the public incident.
+	_, in := integration(t, app, admin)
+	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": "disk full",
+		"severity": "warning", "labels": map[string]string{"host": marker("alert-host")}})
+	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{1}})
+
+	for _, n := range []int64{w.withInternal, w.plain, w.secret, 999} {
+		w.ids["number"] = append(w.ids["number"], fmt.Sprint(n))
+	}
+	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id}, w.ids["attachment"]...)
+	w.ids["username"] = []string{"ana", "root"}
+	w.ids["type"] = []string{"generic", "alertmanager"}
+	return w
+}
+
+type integrationRef struct{ id, token string }
+
+func integration(t *testing.T, app *testenv.App, admin string) (*testenv.Response, integrationRef) {
+	r := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+	return r, integrationRef{r.JSON["id"].(string), r.JSON["token"].(string)}
+}
+
+// extraURLs are surfaces a route pattern alone does not reach.
+func (w *canaryWorld) extraURLs() []string {
+	out := []string{"/api/v1/incidents?q=oc+rsh", "/api/v1/incidents?q=CANARY", "/api/v1/incidents?label=k%3D" + w.markers[2],
+		"/api/v1/incidents?limit=500", "/api/v1/incidents?phase=active&sort=updated", "/no/such/page", "/api/v1/no/such/endpoint"}
+	for _, m := range w.markers {
+		out = append(out, "/api/v1/incidents?q="+m)
+	}
+	return out
+}
+
+var param = regexp.MustCompile(`\{(\w+)\$?\}`)
+
+// urls expands every GET pattern with every id of its parameters.
+func (w *canaryWorld) urls(patterns []string) []string {
+	set := map[string]bool{}
+	for _, p := range patterns {
+		method, path, _ := strings.Cut(p, " ")
+		if method != "GET" {
+			continue
+		}
+		paths := []string{path}
+		for _, m := range param.FindAllStringSubmatch(path, -1) {
+			values := w.ids[m[1]]
+			if len(values) == 0 {
+				values = []string{"1"}
+			}
+			var next []string
+			for _, p := range paths {
+				for _, v := range values {
+					next = append(next, strings.Replace(p, m[0], v, 1))
+				}
+			}
+			paths = next
+		}
+		for _, p := range paths {
+			set[strings.TrimSuffix(p, "/")+map[bool]string{true: "/", false: ""}[strings.HasSuffix(p, "/")]] = true
+		}
+	}
+	for _, u := range w.extraURLs() {
+		set[u] = true
+	}
+	out := make([]string, 0, len(set))
+	for u := range set {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// shape summarises a JSON answer by its keys and array lengths, so two
+// incidents compare equal when they hold the same number of things.
+func shape(body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return fmt.Sprintf("non-JSON %d bytes", len(body))
+	}
+	var b strings.Builder
+	var walk func(string, any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(path+"."+k, x[k])
+			}
+		case []any:
+			fmt.Fprintf(&b, "%s[%d] ", path, len(x))
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("", v)
+	return b.String()
+}
