@@ -184,6 +184,9 @@ type IncidentFilter struct {
 	Sort       string
 	Limit      int
 	Offset     int
+	// closedSince, for the board, keeps closed incidents only if closed
+	// after it.
+	closedSince time.Time
 }
 
 // SortOrders maps the accepted sort names to SQL.
@@ -218,6 +221,9 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 			ph[i] = a.add(string(p))
 		}
 		where = append(where, "phase IN ("+strings.Join(ph, ", ")+")")
+	}
+	if !f.closedSince.IsZero() {
+		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+")")
 	}
 	if f.Service != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_number = incidents.number AND s.service = "+a.add(f.Service)+")")
