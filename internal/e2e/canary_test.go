@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/testenv"
@@ -211,4 +214,52 @@ func shape(body []byte) string {
 	}
 	walk("", v)
 	return b.String()
+}
+
+// The live stream tells viewers of changes to public incidents only, and
+// only their numbers.
+func TestEventStreamHidesConfidential(t *testing.T) {
+	app := testenv.StartApp(t, "sqlite")
+	tok := app.User(t, "ana", auth.RoleResponder)
+	app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "public"})
+	app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "CANARY-stream", "visibility": "confidential"})
+	read := func(token string) string {
+		req, _ := http.NewRequest("GET", app.URL+"/events", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got := make(chan string, 1)
+		go func() {
+			var b strings.Builder
+			buf := make([]byte, 1024)
+			for {
+				n, err := resp.Body.Read(buf)
+				b.Write(buf[:n])
+				if strings.Count(b.String(), "event: change") >= 2 || err != nil {
+					got <- b.String()
+					return
+				}
+			}
+		}()
+		time.Sleep(200 * time.Millisecond) // subscribed
+		app.Must(t, 201, "POST", "/api/v1/incidents/2/updates", tok, map[string]any{"body": "secret move"})
+		app.Must(t, 201, "POST", "/api/v1/incidents/1/updates", tok, map[string]any{"body": "hello", "visibility": "public"})
+		app.Must(t, 200, "PATCH", "/api/v1/incidents/2", tok, map[string]any{"title": "CANARY-stream 2"})
+		app.Must(t, 200, "PATCH", "/api/v1/incidents/1", tok, map[string]any{"title": "public 2"})
+		return <-got
+	}
+	anon := read("")
+	if strings.Contains(anon, `"incident":2`) || strings.Contains(anon, "CANARY") || strings.Count(anon, `"incident":1`) != 2 {
+		t.Fatalf("viewer stream: %q", anon)
+	}
+	if team := read(tok); !strings.Contains(team, `"incident":2`) {
+		t.Fatalf("team stream lacks the confidential incident: %q", team)
+	}
 }

@@ -243,6 +243,8 @@ func matrix(f *fixture) map[string]cell {
 		"GET /account":                           {"GET", "/account", nil, false, with(all(200), anon, 303)},
 		"POST /account/password":                 {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
 		"POST /account/sessions/{id}/revoke":     {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
+		"GET /{$}":                               {"GET", "/", nil, false, all(200)},
+		"GET /events":                            {"GET", "/events", nil, false, all(200)},
 		"GET /healthz":                           {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
 		"GET /readyz":                            {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
 		"GET /metrics":                           {"GET", "/metrics", nil, false, with(all(200), anon, 401)},

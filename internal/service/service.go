@@ -67,6 +67,9 @@ func (s *Service) dummy() string {
 	return s.dummyHash
 }
 
+// PublicViewing reports whether anonymous visitors may read public incidents.
+func (s *Service) PublicViewing() bool { return s.publicViewing }
+
 // Store exposes the store for health checks and metrics.
 func (s *Service) Store() *store.Store { return s.store }
 

@@ -111,7 +111,7 @@ func (a *App) Token(t testing.TB, name string, scopes ...auth.Scope) string {
 }
 
 // noRedirects reports redirects as they are, so tests see the 303s.
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirects = &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // Response is a decoded HTTP answer.
 type Response struct {
@@ -171,6 +171,13 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 	}
 	defer resp.Body.Close()
 	out := &Response{Status: resp.StatusCode, Header: resp.Header}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A stream never ends: take its opening and hang up.
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		out.Body = buf[:n]
+		return out
+	}
 	out.Body, _ = io.ReadAll(resp.Body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(out.Body) > 0 {
 		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {

@@ -77,9 +77,10 @@ func New(svc *service.Service, opt Options) (*Web, error) {
 
 func (w *Web) parse() error {
 	funcs := template.FuncMap{
-		"asset": w.assets.path,
-		"since": since,
-		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"asset":      w.assets.path,
+		"severities": func() []string { return []string{"critical", "major", "minor"} },
+		"since":      since,
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -114,10 +115,12 @@ type Route struct {
 	Handler http.HandlerFunc
 }
 
-// Routes is the pages' route table.
+// Routes is the pages' route table: the shared routes here, each area's in
+// its own file.
 func (w *Web) Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{"GET /static/", w.assets.serve},
+		{"GET /events", w.events},
 		{"GET /login", w.loginPage},
 		{"POST /login", w.login},
 		{"POST /logout", w.logout},
@@ -127,7 +130,11 @@ func (w *Web) Routes() []Route {
 		{"POST /account/password", w.changePassword},
 		{"POST /account/sessions/{id}/revoke", w.revokeSession},
 	}
+	routes = append(routes, w.boardRoutes()...)
+	return routes
 }
+
+var errSignIn = problem.New(problem.Unauthenticated, "unauthenticated", "sign in to see this page")
 
 // page is what every template gets.
 type page struct {

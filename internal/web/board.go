@@ -1,0 +1,90 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+func (w *Web) boardRoutes() []Route {
+	return []Route{
+		{"GET /{$}", w.board},
+	}
+}
+
+type column struct {
+	Phase incident.Phase
+	Next  incident.Phase
+	Cards []*service.Card
+}
+
+type boardData struct {
+	Columns  []column
+	Filter   boardFilter
+	Services []string
+	Members  []service.Member
+	Team     bool
+}
+
+type boardFilter struct {
+	Service, Severity, Owner, Label string
+}
+
+func (f boardFilter) Any() bool { return f.Service != "" || f.Severity != "" || f.Owner != "" || f.Label != "" }
+
+// board is the home page: every incident by phase, the team's shared view
+// of what needs doing.
+func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
+	p := auth.From(r.Context())
+	q := r.URL.Query()
+	bf := boardFilter{Service: q.Get("service"), Severity: q.Get("severity"), Owner: q.Get("owner"), Label: q.Get("label")}
+	f := store.IncidentFilter{Service: bf.Service, Owner: bf.Owner}
+	if bf.Severity != "" {
+		if !slices.Contains(incident.Severities, incident.Severity(bf.Severity)) {
+			w.fail(rw, r, problem.Invalidf("unknown severity %q", bf.Severity))
+			return
+		}
+		f.Severity = incident.Severity(bf.Severity)
+	}
+	if bf.Label != "" {
+		k, v, ok := strings.Cut(bf.Label, "=")
+		if !ok || k == "" {
+			w.fail(rw, r, problem.Invalidf("a label filter looks like name=value"))
+			return
+		}
+		f.Label = [2]string{k, v}
+	}
+	b, err := w.svc.Board(r.Context(), p, f)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	d := boardData{Filter: bf, Team: p.Can(auth.ReadAll)}
+	seen := map[string]bool{}
+	for _, ph := range incident.Phases {
+		next, _ := ph.Next()
+		d.Columns = append(d.Columns, column{Phase: ph, Next: next, Cards: b.Columns[ph]})
+		for _, c := range b.Columns[ph] {
+			for _, s := range c.Services {
+				if !seen[s] {
+					seen[s] = true
+					d.Services = append(d.Services, s)
+				}
+			}
+		}
+	}
+	slices.Sort(d.Services)
+	if d.Team {
+		if d.Members, err = w.svc.Members(r.Context(), p); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+	}
+	w.render(rw, r, http.StatusOK, "board", w.newPage(r, "Board", d))
+}
