@@ -36,7 +36,9 @@ type boardFilter struct {
 	Service, Severity, Owner, Label string
 }
 
-func (f boardFilter) Any() bool { return f.Service != "" || f.Severity != "" || f.Owner != "" || f.Label != "" }
+func (f boardFilter) Any() bool {
+	return f.Service != "" || f.Severity != "" || f.Owner != "" || f.Label != ""
+}
 
 // board is the home page: every incident by phase, the team's shared view
 // of what needs doing.
