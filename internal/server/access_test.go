@@ -180,6 +180,18 @@ type cell struct {
 
 // matrix is the access table: every registered route, every principal.
 func matrix(f *fixture) map[string]cell {
+	rows := baseMatrix(f)
+	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows} {
+		for k, v := range more(f) {
+			rows[k] = v
+		}
+	}
+	return rows
+}
+
+// baseMatrix holds the API's and the shared pages' rows; each page area
+// adds its own from its own file.
+func baseMatrix(f *fixture) map[string]cell {
 	form := func(kv ...string) string {
 		var b strings.Builder
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -131,6 +131,9 @@ func (w *Web) Routes() []Route {
 		{"POST /account/sessions/{id}/revoke", w.revokeSession},
 	}
 	routes = append(routes, w.boardRoutes()...)
+	routes = append(routes, w.incidentRoutes()...)
+	routes = append(routes, w.inboxRoutes()...)
+	routes = append(routes, w.adminRoutes()...)
 	return routes
 }
 
@@ -148,6 +151,11 @@ type page struct {
 	Error  string
 	Notice string
 }
+
+// Team, Writer and Admin say what the viewer may do, for templates.
+func (p *page) Team() bool   { return p.Principal.Can(auth.ReadAll) }
+func (p *page) Writer() bool { return p.Principal.Can(auth.WriteIncidents) }
+func (p *page) Admin() bool  { return p.Principal.Can(auth.Administer) }
 
 func (w *Web) newPage(r *http.Request, title string, data any) *page {
 	p := auth.From(r.Context())
