@@ -1,0 +1,92 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// fillIncidents writes n incidents straight into the store: most closed
+// long ago, some closed this month, and about 60 still open, with a few
+// checklist items each — a team's history after some years.
+func fillIncidents(b testing.TB, app *testenv.App, n int) {
+	ctx := context.Background()
+	now := app.Clock.Now()
+	err := app.Store.Write(ctx, func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			created := now.Add(-time.Duration(n-i) * 3 * time.Hour)
+			inc := &incident.Incident{Title: fmt.Sprintf("Incident %d: queue backlog on umb-messenger", i),
+				Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)},
+				Labels: map[string]string{"team": "ci"}, DetectionSource: incident.SourceAlert, Visibility: incident.Public,
+				Phase: incident.Closed, EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{},
+				CreatedBy: "ana", CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
+			switch {
+			case i >= n-20:
+				inc.Phase = incident.Active
+			case i >= n-40:
+				inc.Phase = incident.Mitigated
+			case i >= n-60:
+				inc.Phase = incident.Resolved
+			}
+			for _, p := range incident.Phases {
+				inc.EnteredAt[p] = created.Add(time.Duration(slices.Index(incident.Phases, p)) * time.Hour)
+				if p != incident.Active {
+					inc.Notes[p] = "did the work for " + string(p)
+				}
+				if p == inc.Phase {
+					break
+				}
+			}
+			num, err := tx.NextIncidentNumber(ctx)
+			if err != nil {
+				return err
+			}
+			inc.Number = num
+			if err := tx.InsertIncident(ctx, inc); err != nil {
+				return err
+			}
+			for k := 0; k < 3; k++ {
+				it := &incident.ChecklistItem{Incident: num, Text: "item", Phase: incident.Mitigated, Done: k == 0, CreatedBy: "ana", CreatedAt: created}
+				if err := tx.InsertChecklistItem(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkBoard renders the board with 10,000 incidents in the database,
+// server time only (handler called directly). Figures: docs/benchmarks.md.
+func BenchmarkBoard(b *testing.B) {
+	app := testenv.StartApp(b, store.SQLite)
+	tok := app.User(b, "ana", auth.RoleResponder)
+	fillIncidents(b, app, 10000)
+	for _, who := range []struct{ name, token string }{{"team", tok}, {"viewer", ""}} {
+		b.Run(who.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/", nil)
+			if who.token != "" {
+				req.Header.Set("Authorization", "Bearer "+who.token)
+			}
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				app.Handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
