@@ -15,6 +15,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/jobs"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -85,6 +86,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
+	go jobs.Retention(ctx, svc, log, time.Hour)
 	log.Info("listening", "addr", ln.Addr().String())
 	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
 	log.Info("stopped")

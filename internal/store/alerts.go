@@ -341,3 +341,13 @@ func (c *matcherCache) parse(s string) ([]alert.Matcher, error) {
 	c.mu.Unlock()
 	return ms, nil
 }
+
+// DeleteDeliveriesBefore forgets delivery ids received before cutoff: a
+// replay older than that would be a new delivery anyway.
+func (t *Tx) DeleteDeliveriesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM deliveries WHERE received_at < $1`, micros(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
