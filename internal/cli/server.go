@@ -71,13 +71,14 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		where = "PostgreSQL"
 	}
 	fmt.Fprintf(env.Stdout, "Quench is running at %s (%s).\n", cfg.BaseURL, where)
+	login := cfg.BaseURL + "/login"
 	switch {
 	case created:
-		fmt.Fprintf(env.Stdout, "Admin %s created from QUENCH_ADMIN_USER. Get an API token with: quench token create --user %s --scopes read,write,admin\n", cfg.AdminUser, cfg.AdminUser)
+		fmt.Fprintf(env.Stdout, "Sign in at %s as %s with the password from QUENCH_ADMIN_PASSWORD.\n", login, cfg.AdminUser)
 	case users == 0:
-		fmt.Fprintln(env.Stdout, "No users yet. Create the first admin with: quench user add --admin NAME  (it prints a password), then: quench token create --user NAME --scopes read,write,admin")
+		fmt.Fprintf(env.Stdout, "No users yet. Create the first admin with: quench user add --admin NAME  (it prints a password), then sign in at %s\n", login)
 	default:
-		fmt.Fprintln(env.Stdout, "Get an API token with: quench token create --user NAME --scopes read,write  and use it as QUENCH_TOKEN for the quench incident commands.")
+		fmt.Fprintf(env.Stdout, "Sign in at %s. For the CLI and scripts: quench token create --user NAME --scopes read,write\n", login)
 	}
 	reg := prometheus.NewRegistry()
 	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg})
