@@ -333,48 +333,10 @@ func since(t time.Time) string {
 
 // describe is a one-line summary of a timeline event.
 func describe(e api.EventJSON) string {
-	d := e.Data
-	switch e.Kind {
-	case "created":
-		return fmt.Sprintf("opened %q", d["title"])
-	case "transitioned":
-		s := fmt.Sprintf("%v → %v: %v", d["from"], d["to"], d["note"])
-		if d["override"] == true {
-			s += fmt.Sprintf(" (overrode open items: %v)", d["open_items"])
-		}
-		return s
-	case "reopened":
-		return fmt.Sprintf("reopened from %v: %v", d["from"], d["reason"])
-	case "update_posted":
-		if e.Update != nil {
-			return fmt.Sprintf("%s update: %s", e.Update.Visibility, firstLine(e.Update.Body))
-		}
-	case "update_visibility_changed":
-		return fmt.Sprintf("made update %v %v", e.Update.ID, d["to"])
-	case "changed":
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			keys = append(keys, k)
-		}
-		return "changed " + strings.Join(keys, ", ")
-	case "checklist_added":
-		return fmt.Sprintf("added checklist item (%v): %v", d["phase"], d["text"])
-	case "checklist_changed":
-		return fmt.Sprintf("changed checklist item: %v", d["text"])
-	case "checklist_removed":
-		return fmt.Sprintf("removed checklist item: %v", d["text"])
-	case "link_added":
-		return fmt.Sprintf("linked %v %v", d["kind"], d["url"])
-	case "link_removed":
-		return fmt.Sprintf("unlinked %v", d["url"])
+	ev := incident.Event{Kind: incident.EventKind(e.Kind), Data: e.Data}
+	body := ""
+	if e.Update != nil {
+		body = e.Update.Body
 	}
-	return e.Kind
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 100 {
-		s = s[:100] + "…"
-	}
-	return s
+	return ev.Sentence(body)
 }

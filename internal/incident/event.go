@@ -1,6 +1,12 @@
 package incident
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // EventKind names an entry of the timeline.
 type EventKind string
@@ -36,4 +42,83 @@ type Event struct {
 	// Internal events (about alerts) are for the team only.
 	Internal bool
 	Data     map[string]any
+}
+
+// Sentence describes the event in one line for people; body is the
+// update's text for events about an update ("" if none or hidden).
+func (e *Event) Sentence(body string) string {
+	d := e.Data
+	get := func(k string) string {
+		if v, ok := d[k]; ok && v != nil {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	switch e.Kind {
+	case EventCreated:
+		return fmt.Sprintf("opened %q", get("title"))
+	case EventTransitioned:
+		s := fmt.Sprintf("moved %s → %s: %s", get("from"), get("to"), get("note"))
+		if d["override"] == true {
+			s += fmt.Sprintf(" (overriding open items: %s)", get("open_items"))
+		}
+		if di := get("detection_improvement"); di != "" {
+			s += "; detection improvement: " + di
+		}
+		return s
+	case EventReopened:
+		return fmt.Sprintf("reopened from %s: %s", get("from"), get("reason"))
+	case EventUpdatePosted:
+		if body != "" {
+			return fmt.Sprintf("posted a %s update: %s", get("visibility"), firstLine(body))
+		}
+		return fmt.Sprintf("posted a %s update", get("visibility"))
+	case EventUpdateVisibility:
+		return fmt.Sprintf("made an update %s", get("to"))
+	case EventChanged:
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, strings.ReplaceAll(k, "_", " "))
+		}
+		slices.Sort(keys)
+		return "changed " + strings.Join(keys, ", ")
+	case EventChecklistAdded:
+		return fmt.Sprintf("added a checklist item for %s: %s", get("phase"), get("text"))
+	case EventChecklistChanged:
+		switch d["done"] {
+		case true:
+			return "ticked: " + get("text")
+		case false:
+			return "unticked: " + get("text")
+		}
+		return "changed a checklist item: " + get("text")
+	case EventChecklistRemoved:
+		return "removed a checklist item: " + get("text")
+	case EventLinkAdded:
+		return fmt.Sprintf("linked %s %s", strings.ReplaceAll(get("kind"), "_", " "), get("url"))
+	case EventLinkRemoved:
+		return "removed the link " + get("url")
+	case EventAlertAttached:
+		if d["again"] == true {
+			return fmt.Sprintf("alert fired again: %s", get("title"))
+		}
+		return fmt.Sprintf("alert attached: %s (%s)", get("title"), get("status"))
+	case EventAlertsResolved:
+		return "every attached alert has resolved: mitigated?"
+	case EventAttachmentAdded:
+		return "attached " + get("filename")
+	}
+	return string(e.Kind)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		i := 120
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i] + "…"
+	}
+	return s
 }
