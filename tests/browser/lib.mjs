@@ -248,6 +248,9 @@ function attach(page) {
   page.on('crash', () => r.pageErrors.push('the page crashed'));
   page.on('requestfailed', (req) => {
     const failure = req.failure();
+    // Leaving a page aborts what it still had open (an event stream, a
+    // late image): that is the browser's normal behaviour, not a fault.
+    if (failure && failure.errorText === 'net::ERR_ABORTED') return;
     r.failedRequests.push(`${req.method()} ${req.url()}: ${failure ? failure.errorText : 'failed'}`);
   });
 }
