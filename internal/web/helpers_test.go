@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -66,3 +69,13 @@ func (s *session) post(path string, form url.Values) (*http.Response, string) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return s.do(req)
 }
+
+func mustPrincipal(tb testing.TB, app *testenv.App, token string) auth.Principal {
+	p, err := app.Svc.AuthenticateToken(context.Background(), token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func incidentVisibility(s string) incident.Visibility { return incident.Visibility(s) }
