@@ -1,4 +1,16 @@
 package server_test
 
-// inboxPageRows are the access-matrix rows of this area's routes.
-func inboxPageRows(f *fixture) map[string]cell { return map[string]cell{} }
+// inboxPageRows: the alert inbox is the team's; opening incidents needs
+// write; the incident log and its exports are for everyone (filtered).
+func inboxPageRows(f *fixture) map[string]cell {
+	return map[string]cell{
+		"GET /alerts":          {"GET", "/alerts", nil, false, with(all(200), anon, 303)},
+		"POST /alerts/declare": {"POST", "/alerts/declare", "alert=1", true, write(303)},
+		"POST /alerts/attach":  {"POST", "/alerts/attach", "alert=1&incident=1", true, write(303)},
+		"GET /incidents/new":   {"GET", "/incidents/new", nil, false, with(write(200), anon, 303)},
+		"POST /incidents":      {"POST", "/incidents", "title=x", true, write(303)},
+		"GET /incidents":       {"GET", "/incidents", nil, false, all(200)},
+		"GET /incidents.csv":   {"GET", "/incidents.csv", nil, false, all(200)},
+		"GET /incidents.json":  {"GET", "/incidents.json", nil, false, all(200)},
+	}
+}

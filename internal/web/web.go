@@ -79,6 +79,7 @@ func (w *Web) parse() error {
 	funcs := template.FuncMap{
 		"asset":      w.assets.path,
 		"severities": func() []string { return []string{"critical", "major", "minor"} },
+		"phases":     func() []string { return []string{"active", "mitigated", "resolved", "closed"} },
 		"since":      since,
 		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
