@@ -1,0 +1,16 @@
+package web_test
+
+import (
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// TestAdminInBrowser drives the admin pages in headless Chromium.
+func TestAdminInBrowser(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	app.User(t, "root", auth.RoleAdmin)
+	testenv.RunBrowserTests(t, app.URL, map[string]any{"root": map[string]string{"user": "root", "password": "password-root"}}, "admin.test.mjs")
+}

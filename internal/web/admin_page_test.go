@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+func TestAdminPages(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		app.User(t, "root", auth.RoleAdmin)
+		app.User(t, "ana", auth.RoleResponder)
+		s := signIn(t, app, "root")
+		for _, p := range []string{"/admin", "/admin/users", "/admin/tokens", "/admin/integrations", "/admin/sessions", "/admin/audit", "/admin/settings"} {
+			if resp, _ := s.get(p); resp.StatusCode != 200 {
+				t.Errorf("GET %s: %d", p, resp.StatusCode)
+			}
+		}
+		// A user with a generated password, shown once.
+		resp, body := s.post("/admin/users", url.Values{"username": {"bo"}, "display_name": {`<script>alert(1)</script>`}})
+		secret := regexp.MustCompile(`id="secret" class="secret">([^<]+)<`).FindStringSubmatch(body)
+		if resp.StatusCode != 200 || secret == nil || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("create user: %d %v", resp.StatusCode, secret)
+		}
+		if _, users := s.get("/admin/users"); strings.Contains(users, secret[1]) || strings.Contains(users, "<script>alert") {
+			t.Fatal("user list shows the password or raw script")
+		}
+		if resp, body := s.post("/admin/users", url.Values{"username": {"Bad Name"}}); resp.StatusCode != 422 || !strings.Contains(body, "user name must be") {
+			t.Fatalf("bad user name: %d", resp.StatusCode)
+		}
+		if resp, body := s.post("/admin/users/root", url.Values{"do": {"disable"}}); resp.StatusCode != 409 || !strings.Contains(body, "last admin") {
+			t.Fatalf("disable the last admin: %d", resp.StatusCode)
+		}
+		if resp, _ := s.post("/admin/users/bo", url.Values{"do": {"role"}, "role": {"admin"}}); resp.StatusCode != 303 {
+			t.Fatalf("role: %d", resp.StatusCode)
+		}
+		// A token, shown once.
+		resp, body = s.post("/admin/tokens", url.Values{"user": {"ana"}, "name": {"dashboards"}, "scope": {"read"}, "expires": {"30d"}})
+		tok := regexp.MustCompile(`(qnch_[a-z0-9]+)`).FindString(body)
+		if resp.StatusCode != 200 || tok == "" {
+			t.Fatalf("create token: %d", resp.StatusCode)
+		}
+		if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 200 {
+			t.Fatalf("new token: %d", r.Status)
+		}
+		if _, list := s.get("/admin/tokens"); strings.Contains(list, tok) || !strings.Contains(list, "dashboards") {
+			t.Fatal("token list")
+		}
+		if resp, _ := s.post("/admin/tokens", url.Values{"user": {"ana"}, "name": {"x"}, "scope": {"admin"}}); resp.StatusCode != 403 {
+			t.Fatalf("admin scope for a responder: %d", resp.StatusCode)
+		}
+		// An integration with its snippet, once.
+		resp, body = s.post("/admin/integrations", url.Values{"type": {"alertmanager"}, "name": {`prod "<b>"`}})
+		itok := regexp.MustCompile(`(qnch_int_[a-z0-9]+)`).FindString(body)
+		if resp.StatusCode != 200 || itok == "" || !strings.Contains(body, "webhook_configs") || strings.Contains(body, "<b>") {
+			t.Fatalf("integration: %d", resp.StatusCode)
+		}
+		_, list := s.get("/admin/integrations")
+		if strings.Contains(list, itok) {
+			t.Fatal("integration list shows the token")
+		}
+		id := regexp.MustCompile(`/admin/integrations/([a-z0-9]+)/remove`).FindStringSubmatch(list)[1]
+		if resp, body := s.post("/admin/integrations/"+id+"/remove", url.Values{}); resp.StatusCode != 422 || !strings.Contains(body, "confirm") {
+			t.Fatalf("remove without confirming: %d", resp.StatusCode)
+		}
+		if resp, _ := s.post("/admin/integrations/"+id+"/remove", url.Values{"confirm": {"1"}}); resp.StatusCode != 303 {
+			t.Fatalf("remove: %d", resp.StatusCode)
+		}
+		if resp, body := s.post("/admin/rules", url.Values{"action": {"open"}, "matchers": {`x=~"(("`}}); resp.StatusCode != 422 || !strings.Contains(body, "matchers") {
+			t.Fatalf("bad rule: %d", resp.StatusCode)
+		}
+		if _, audit := s.get("/admin/audit"); !strings.Contains(audit, "token_created") || !strings.Contains(audit, "role_changed") {
+			t.Fatal("audit page")
+		}
+		if resp, _ := s.post("/admin/users", url.Values{"username": {"eve"}, "csrf": {""}}); resp.StatusCode != 403 {
+			t.Fatalf("no CSRF token: %d", resp.StatusCode)
+		}
+		// Responders and viewers are kept out.
+		if resp, _ := signIn(t, app, "ana").get("/admin/users"); resp.StatusCode != 403 {
+			t.Fatalf("responder: %d", resp.StatusCode)
+		}
+		if resp, _ := signIn(t, app, "").get("/admin"); resp.StatusCode != 303 {
+			t.Fatalf("anonymous: %d", resp.StatusCode)
+		}
+	})
+}
