@@ -16,9 +16,11 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/jobs"
+	"github.com/quenchhq/quench/internal/oidc"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/web"
 )
 
 // openStore opens the configured database and brings its schema up to date.
@@ -80,8 +82,19 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	default:
 		fmt.Fprintf(env.Stdout, "Sign in at %s. For the CLI and scripts: quench token create --user NAME --scopes read,write\n", login)
 	}
+	var sso web.SSO
+	if oc, ok, err := oidc.ConfigFromEnv(env.Getenv, cfg.BaseURL); err != nil {
+		return err
+	} else if ok {
+		p, err := oidc.New(ctx, oc)
+		if err != nil {
+			return err
+		}
+		sso = p
+		log.Info("single sign-on", "issuer", oc.Issuer)
+	}
 	reg := prometheus.NewRegistry()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso})
 	if err != nil {
 		return err
 	}
@@ -141,6 +154,8 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
 	display := fs.String("display-name", "", "display name")
 	email := fs.String("email", "", "e-mail address")
+	issuer := fs.String("issuer", "", "identity provider issuer (user link)")
+	subject := fs.String("subject", "", "subject at the identity provider (user link)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -214,6 +229,18 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s %sd\n", pos[0], args[0])
+			return nil
+		case "link":
+			if err := need(1); err != nil {
+				return err
+			}
+			if *issuer == "" || *subject == "" {
+				return usageErr("user link NAME --issuer URL --subject SUB")
+			}
+			if err := svc.LinkIdentity(ctx, service.System, pos[0], *issuer, *subject); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s now signs in as %s at %s\n", pos[0], *subject, *issuer)
 			return nil
 		case "role":
 			if err := need(2); err != nil {
