@@ -240,3 +240,18 @@ func TestRevocation(t *testing.T) {
 		}
 	})
 }
+
+// After signing in, people land only on this site's paths.
+func TestLoginRedirectStaysOnSite(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	app.User(t, "ana", auth.RoleResponder)
+	for next, want := range map[string]string{
+		"/incidents/4": "/incidents/4", "https://evil.example": "/", "//evil.example": "/", "/\\evil.example": "/",
+		"https:evil.example": "/", "/%2F%2Fevil.example": "/", "\\/\\/evil.example": "/",
+	} {
+		resp, _ := newBrowser(t, app).post("/login", url.Values{"username": {"ana"}, "password": {"password-ana"}, "next": {next}})
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != want {
+			t.Errorf("next=%q: %d → %q, want %q", next, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
+}
