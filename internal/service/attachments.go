@@ -129,19 +129,9 @@ func (s *Service) Attachment(ctx context.Context, p auth.Principal, id string) (
 
 // Attachments lists an incident's files p may see.
 func (s *Service) Attachments(ctx context.Context, p auth.Principal, number int64) ([]*incident.Attachment, error) {
-	publicOnly, err := s.audience(p)
-	if err != nil {
-		return nil, err
-	}
-	var out []*incident.Attachment
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
-		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
-			return err
-		}
-		out, err = tx.Attachments(ctx, number, publicOnly)
-		return err
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.Attachment, error) {
+		return tx.Attachments(ctx, number, publicOnly)
 	})
-	return out, err
 }
 
 // CleanFilename keeps a readable name for downloads: no directories, no

@@ -98,19 +98,9 @@ func (s *Service) SetUpdateVisibility(ctx context.Context, p auth.Principal, num
 
 // Updates lists the updates p may see.
 func (s *Service) Updates(ctx context.Context, p auth.Principal, number int64) ([]*incident.Update, error) {
-	publicOnly, err := s.audience(p)
-	if err != nil {
-		return nil, err
-	}
-	var out []*incident.Update
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
-		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
-			return err
-		}
-		out, err = tx.Updates(ctx, number, publicOnly)
-		return err
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.Update, error) {
+		return tx.Updates(ctx, number, publicOnly)
 	})
-	return out, err
 }
 
 // NewChecklistItem is what a responder supplies for an item.
@@ -219,16 +209,18 @@ func (s *Service) RemoveChecklistItem(ctx context.Context, p auth.Principal, num
 
 // Checklist lists an incident's items.
 func (s *Service) Checklist(ctx context.Context, p auth.Principal, number int64) ([]*incident.ChecklistItem, error) {
-	return readChild(s, ctx, p, number, (*store.Tx).Checklist)
+	return readChild(s, ctx, p, number, func(tx *store.Tx, _ bool) ([]*incident.ChecklistItem, error) { return tx.Checklist(ctx, number) })
 }
 
 // Links lists an incident's links.
 func (s *Service) Links(ctx context.Context, p auth.Principal, number int64) ([]*incident.Link, error) {
-	return readChild(s, ctx, p, number, (*store.Tx).Links)
+	return readChild(s, ctx, p, number, func(tx *store.Tx, _ bool) ([]*incident.Link, error) { return tx.Links(ctx, number) })
 }
 
+// readChild reads something of an incident p may see, in one snapshot;
+// list gets whether p is a viewer (public content only).
 func readChild[T any](s *Service, ctx context.Context, p auth.Principal, number int64,
-	list func(*store.Tx, context.Context, int64) ([]*T, error)) ([]*T, error) {
+	list func(tx *store.Tx, publicOnly bool) ([]*T, error)) ([]*T, error) {
 	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
@@ -238,7 +230,7 @@ func readChild[T any](s *Service, ctx context.Context, p auth.Principal, number 
 		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
 			return err
 		}
-		out, err = list(tx, ctx, number)
+		out, err = list(tx, publicOnly)
 		return err
 	})
 	return out, err

@@ -212,17 +212,7 @@ func openItems(items []*incident.ChecklistItem, ph incident.Phase) []incident.Ch
 
 // Timeline lists the incident's history as p may see it.
 func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*store.TimelineEntry, error) {
-	publicOnly, err := s.audience(p)
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.TimelineEntry
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
-		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
-			return err
-		}
-		out, err = tx.Timeline(ctx, number, publicOnly)
-		return err
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*store.TimelineEntry, error) {
+		return tx.Timeline(ctx, number, publicOnly)
 	})
-	return out, err
 }

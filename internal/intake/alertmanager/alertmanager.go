@@ -64,17 +64,7 @@ func Parse(body []byte) ([]alert.Alert, error) {
 }
 
 func convert(w wireAlert, path string) (alert.Alert, error) {
-	status, err := payload.Status(payload.Field(path, "status"), w.Status)
-	if err != nil {
-		return alert.Alert{}, err
-	}
-	startsAt, err := payload.Time(payload.Field(path, "startsAt"), w.StartsAt)
-	if err != nil {
-		return alert.Alert{}, err
-	}
-	// A firing alert arrives with endsAt "0001-01-01T00:00:00Z", which
-	// parses to the zero time: exactly what alert.Alert means by "firing".
-	endsAt, err := payload.Time(payload.Field(path, "endsAt"), w.EndsAt)
+	status, startsAt, endsAt, err := payload.Lifecycle(path, w.Status, w.StartsAt, w.EndsAt)
 	if err != nil {
 		return alert.Alert{}, err
 	}

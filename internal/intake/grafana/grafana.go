@@ -83,15 +83,7 @@ func Parse(body []byte) ([]alert.Alert, error) {
 }
 
 func convert(w wireAlert, path string) (alert.Alert, error) {
-	status, err := payload.Status(payload.Field(path, "status"), w.Status)
-	if err != nil {
-		return alert.Alert{}, err
-	}
-	startsAt, err := payload.Time(payload.Field(path, "startsAt"), w.StartsAt)
-	if err != nil {
-		return alert.Alert{}, err
-	}
-	endsAt, err := payload.Time(payload.Field(path, "endsAt"), w.EndsAt)
+	status, startsAt, endsAt, err := payload.Lifecycle(path, w.Status, w.StartsAt, w.EndsAt)
 	if err != nil {
 		return alert.Alert{}, err
 	}

@@ -169,3 +169,23 @@ func Finish(alerts []alert.Alert) []alert.Alert {
 	}
 	return alerts
 }
+
+// Lifecycle reads an alert's status, start and end, the three fields every
+// Alertmanager-shaped alert carries, reporting errors at path.
+func Lifecycle(path, status, startsAt, endsAt string) (alert.Status, time.Time, time.Time, error) {
+	st, err := Status(Field(path, "status"), status)
+	if err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	start, err := Time(Field(path, "startsAt"), startsAt)
+	if err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	// A firing alert arrives with endsAt "0001-01-01T00:00:00Z", which
+	// parses to the zero time: exactly what alert.Alert means by "firing".
+	end, err := Time(Field(path, "endsAt"), endsAt)
+	if err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	return st, start, end, nil
+}
