@@ -1,113 +1,231 @@
 package markdown
 
 import (
-	"bytes"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
+	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 )
 
-// Text returns s without markup, for e-mails, chat fallbacks and excerpts:
-// paragraphs separated by blank lines, list items as "- ", links as
-// "text (url)" when the URL is safe.
+// Text returns s as plain text for e-mails and chat fallbacks: markup
+// removed, escapes and entities resolved, links as "text (url)" when the
+// URL is safe (images likewise), list items as "- " or "1. ", quotes as
+// "> ", table rows as cells joined by " | ", blocks separated by blank
+// lines. "#123" stays as written. The result is not escaped for any
+// channel; each channel escapes for its own format.
 func Text(s string) string {
-	src := []byte(cut(s))
-	doc := goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser().Parse(text.NewReader(src))
-	var b strings.Builder
-	var walk func(n ast.Node)
-	walk = func(n ast.Node) {
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			switch v := c.(type) {
-			case *ast.Text:
-				b.Write(v.Segment.Value(src))
-				if v.SoftLineBreak() || v.HardLineBreak() {
-					b.WriteByte('\n')
-				}
-			case *ast.String:
-				b.Write(v.Value)
-			case *ast.CodeSpan:
-				walk(v)
-			case *ast.Link:
-				walk(v)
-				if SafeURL(string(v.Destination)) && string(v.Destination) != nodeText(v, src) {
-					b.WriteString(" (" + string(v.Destination) + ")")
-				}
-			case *ast.AutoLink:
-				b.Write(v.Label(src))
-			case *ast.Image:
-				walk(v)
-			case *ast.RawHTML:
-				for i := 0; i < v.Segments.Len(); i++ {
-					s := v.Segments.At(i)
-					b.Write(s.Value(src))
-				}
-			case *ast.ListItem:
-				b.WriteString("- ")
-				walk(v)
-			default:
-				if c.Type() == ast.TypeBlock {
-					if lines := c.Lines(); lines != nil && c.FirstChild() == nil {
-						for i := 0; i < lines.Len(); i++ {
-							s := lines.At(i)
-							b.Write(s.Value(src))
-						}
-					} else {
-						walk(c)
-					}
-					if !strings.HasSuffix(b.String(), "\n") {
-						b.WriteByte('\n')
-					}
-					if _, inList := c.Parent().(*ast.ListItem); !inList {
-						b.WriteByte('\n')
-					}
-					continue
-				}
-				walk(c)
-			}
-		}
-	}
-	walk(doc)
-	return strings.TrimSpace(collapseBlank(b.String()))
+	src := []byte(prepare(s))
+	doc := md.Parser().Parse(text.NewReader(src))
+	p := plain{src: src}
+	return strings.TrimSpace(p.blocks(doc, "\n\n"))
 }
 
-func nodeText(n ast.Node, src []byte) string {
-	var b bytes.Buffer
+type plain struct{ src []byte }
+
+// blocks returns the children of n, one after the other, separated by sep.
+func (p plain) blocks(n ast.Node, sep string) string {
+	var parts []string
 	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-		if t, ok := c.(*ast.Text); ok {
-			b.Write(t.Segment.Value(src))
+		if s := p.block(c); s != "" {
+			parts = append(parts, s)
 		}
+	}
+	return strings.Join(parts, sep)
+}
+
+func (p plain) block(n ast.Node) string {
+	switch v := n.(type) {
+	case *ast.Paragraph, *ast.TextBlock, *ast.Heading:
+		var b strings.Builder
+		p.inlines(&b, n)
+		return strings.TrimRight(b.String(), "\n")
+	case *ast.CodeBlock, *ast.FencedCodeBlock:
+		return strings.TrimRight(p.lines(n), "\n")
+	case *ast.HTMLBlock:
+		s := p.lines(n)
+		if v.HasClosure() {
+			s += string(v.ClosureLine.Value(p.src))
+		}
+		return strings.TrimRight(s, "\n")
+	case *ast.ThematicBreak:
+		return "---"
+	case *ast.Blockquote:
+		return indent(p.blocks(n, "\n\n"), "> ", "> ")
+	case *ast.List:
+		sep := "\n"
+		if !v.IsTight {
+			sep = "\n\n"
+		}
+		var items []string
+		num := v.Start
+		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+			marker := "- "
+			if v.IsOrdered() {
+				marker = strconv.Itoa(num) + ". "
+				num++
+			}
+			items = append(items, indent(p.blocks(c, sep), marker, strings.Repeat(" ", len(marker))))
+		}
+		return strings.Join(items, sep)
+	case *east.Table:
+		var rows []string
+		for r := n.FirstChild(); r != nil; r = r.NextSibling() {
+			var cells []string
+			for c := r.FirstChild(); c != nil; c = c.NextSibling() {
+				var b strings.Builder
+				p.inlines(&b, c)
+				cells = append(cells, strings.TrimSpace(b.String()))
+			}
+			rows = append(rows, strings.TrimRight(strings.Join(cells, " | "), " |"))
+		}
+		return strings.Join(rows, "\n")
+	}
+	if n.Type() == ast.TypeBlock && n.FirstChild() != nil && n.FirstChild().Type() == ast.TypeInline {
+		var b strings.Builder
+		p.inlines(&b, n)
+		return strings.TrimRight(b.String(), "\n")
+	}
+	return p.blocks(n, "\n\n")
+}
+
+func (p plain) lines(n ast.Node) string {
+	var b strings.Builder
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		s := lines.At(i)
+		b.Write(s.Value(p.src))
 	}
 	return b.String()
 }
 
-func collapseBlank(s string) string {
-	for strings.Contains(s, "\n\n\n") {
-		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
+// indent prefixes the first line of s with first and the others with rest.
+func indent(s, first, rest string) string {
+	if s == "" {
+		return strings.TrimRight(first, " ")
 	}
-	return s
+	var b strings.Builder
+	for i, line := range strings.Split(s, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		pre := rest
+		if i == 0 {
+			pre = first
+		}
+		if line == "" {
+			pre = strings.TrimRight(pre, " ")
+		}
+		b.WriteString(pre)
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
-// Excerpt returns about the first n runes of Text(s) on one line, cut at a
-// word boundary, with "…" when cut.
+func (p plain) inlines(b *strings.Builder, n ast.Node) {
+	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+		p.inline(b, c)
+	}
+}
+
+func (p plain) inline(b *strings.Builder, n ast.Node) {
+	switch v := n.(type) {
+	case *ast.Text:
+		val := v.Segment.Value(p.src)
+		if !v.IsRaw() {
+			val = unescape(val)
+		}
+		b.Write(val)
+		if v.SoftLineBreak() || v.HardLineBreak() {
+			b.WriteByte('\n')
+		}
+	case *ast.String:
+		b.Write(v.Value)
+	case *ast.CodeSpan:
+		for c := v.FirstChild(); c != nil; c = c.NextSibling() {
+			if t, ok := c.(*ast.Text); ok {
+				b.Write(t.Segment.Value(p.src))
+			} else if s, ok := c.(*ast.String); ok {
+				b.Write(s.Value)
+			}
+		}
+	case *ast.Link:
+		p.link(b, v, v.Destination)
+	case *ast.Image:
+		p.link(b, v, v.Destination)
+	case *ast.AutoLink:
+		b.Write(v.Label(p.src))
+	case *ast.RawHTML:
+		for i := 0; i < v.Segments.Len(); i++ {
+			s := v.Segments.At(i)
+			b.Write(s.Value(p.src))
+		}
+	case *east.TaskCheckBox:
+		if v.IsChecked {
+			b.WriteString("[x] ")
+		} else {
+			b.WriteString("[ ] ")
+		}
+	default:
+		p.inlines(b, n)
+	}
+}
+
+// link writes the link text, then the URL in parentheses unless it is
+// unsafe or the text already says it.
+func (p plain) link(b *strings.Builder, n ast.Node, dest []byte) {
+	start := b.Len()
+	p.inlines(b, n)
+	label := b.String()[start:]
+	h, ok := href(dest, true)
+	if !ok {
+		return
+	}
+	u := string(h)
+	if label == u || "mailto:"+label == u {
+		return
+	}
+	if strings.TrimSpace(label) == "" {
+		b.WriteString(u)
+		return
+	}
+	b.WriteString(" (" + u + ")")
+}
+
+// unescape resolves backslash escapes and entity references, as the
+// HTML renderer does for text.
+func unescape(b []byte) []byte {
+	return util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(b)))
+}
+
+// Excerpt returns Text(s) on one line, whitespace collapsed, cut to at
+// most n runes including a final "…" when cut. The cut falls on a word
+// boundary (before a space or punctuation) unless that would lose more
+// than half of the room.
 func Excerpt(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
 	t := strings.Join(strings.Fields(Text(s)), " ")
 	if utf8.RuneCountInString(t) <= n {
 		return t
 	}
-	cutAt, count := 0, 0
+	end, count := 0, 0
 	for i := range t {
-		if count == n {
-			cutAt = i
+		if count == n-1 {
+			end = i
 			break
 		}
 		count++
 	}
-	if sp := strings.LastIndexByte(t[:cutAt], ' '); sp > cutAt/2 {
-		cutAt = sp
+	cut := t[:end]
+	if !strings.ContainsRune(" ,.;:!?)", rune(t[end])) { // mid-word
+		if sp := strings.LastIndexByte(cut, ' '); sp > 0 && utf8.RuneCountInString(cut[:sp]) >= (n-1)/2 {
+			cut = cut[:sp]
+		}
 	}
-	return strings.TrimRight(t[:cutAt], " .,;:") + "…"
+	return strings.TrimRight(cut, " ,;:") + "…"
 }
