@@ -36,7 +36,7 @@ func (s *Service) mutate(ctx context.Context, p auth.Principal, number int64, wh
 		if err := tx.SaveIncident(ctx, inc, inc.Phase, false); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &ev)
+		return s.record(ctx, tx, inc, &ev)
 	})
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 		Owners: d.Owners, EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 		CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return insertIncident(ctx, tx, inc, nil) })
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return s.insertIncident(ctx, tx, inc, nil) })
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 
 // insertIncident numbers and stores a new incident with its "created"
 // event; extra adds to the event's data.
-func insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, extra map[string]any) error {
+func (s *Service) insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, extra map[string]any) error {
 	n, err := tx.NextIncidentNumber(ctx)
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, e
 	for k, v := range extra {
 		data[k] = v
 	}
-	return tx.AppendEvent(ctx, &incident.Event{Incident: n, At: inc.CreatedAt, Actor: inc.CreatedBy, Kind: incident.EventCreated, Data: data})
+	return s.record(ctx, tx, inc, &incident.Event{Incident: n, At: inc.CreatedAt, Actor: inc.CreatedBy, Kind: incident.EventCreated, Data: data})
 }
 
 // Incident reads one incident p may see.
@@ -123,7 +123,7 @@ func (s *Service) UpdateIncident(ctx context.Context, p auth.Principal, number i
 		for k, c := range changes {
 			data[k] = c
 		}
-		return tx.AppendEvent(ctx, &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Kind: incident.EventChanged, Data: data})
+		return s.record(ctx, tx, inc, &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Kind: incident.EventChanged, Data: data})
 	})
 	if err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, number int64
 				ev.Data["detection_improvement"] = req.DetectionImprovement
 			}
 		}
-		return tx.AppendEvent(ctx, ev)
+		return s.record(ctx, tx, inc, ev)
 	})
 	if err != nil {
 		return nil, err

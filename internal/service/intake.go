@@ -209,7 +209,7 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	inc := g.s.incidentFromAlert(&rec.Alert, g.in, rule, g.actor(), g.now)
 	// The created event is public: which integration and rule opened the
 	// incident stays in the internal alert event.
-	if err := insertIncident(g.ctx, g.tx, inc, nil); err != nil {
+	if err := g.s.insertIncident(g.ctx, g.tx, inc, nil); err != nil {
 		return 0, false, err
 	}
 	g.res.Opened = append(g.res.Opened, inc.Number)
@@ -231,17 +231,17 @@ func (g *ingestion) attach(rec *alert.Record, again bool) error {
 	if g.openedBy != "" {
 		data["opened_by_rule"], g.openedBy = g.openedBy, ""
 	}
-	return appendAlertEvent(g.ctx, g.tx, rec, g.actor(), g.now, data)
+	return g.s.appendAlertEvent(g.ctx, g.tx, rec, g.actor(), g.now, data)
 }
 
 // appendAlertEvent records that rec joined its incident; extra adds to the
 // event's data. The event is internal: alert labels name hosts and systems.
-func appendAlertEvent(ctx context.Context, tx *store.Tx, rec *alert.Record, actor string, at time.Time, extra map[string]any) error {
+func (s *Service) appendAlertEvent(ctx context.Context, tx *store.Tx, rec *alert.Record, actor string, at time.Time, extra map[string]any) error {
 	data := map[string]any{"alert": rec.ID, "title": rec.Title, "status": rec.Status, "fingerprint": rec.Fingerprint}
 	for k, v := range extra {
 		data[k] = v
 	}
-	return tx.AppendEvent(ctx, &incident.Event{Incident: rec.Incident, At: at, Actor: actor, Kind: incident.EventAlertAttached, Internal: true, Data: data})
+	return s.record(ctx, tx, nil, &incident.Event{Incident: rec.Incident, At: at, Actor: actor, Kind: incident.EventAlertAttached, Internal: true, Data: data})
 }
 
 // refreshAlertsHint keeps the "alerts resolved — mitigated?" hint true
@@ -270,7 +270,7 @@ func (s *Service) refreshAlertsHint(ctx context.Context, tx *store.Tx, n int64, 
 	if !all {
 		return nil
 	}
-	return tx.AppendEvent(ctx, &incident.Event{Incident: n, At: at, Actor: actor, Kind: incident.EventAlertsResolved,
+	return s.record(ctx, tx, inc, &incident.Event{Incident: n, At: at, Actor: actor, Kind: incident.EventAlertsResolved,
 		Data: map[string]any{"alerts": len(alerts), "hint": "all alerts resolved: mitigated?"}})
 }
 
@@ -452,7 +452,7 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 			DetectionSource: d.DetectionSource, Visibility: d.Visibility, Phase: incident.Active, Owners: d.Owners,
 			EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 			CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now}
-		if err := insertIncident(ctx, tx, inc, map[string]any{"declared_from_alerts": ids}); err != nil {
+		if err := s.insertIncident(ctx, tx, inc, map[string]any{"declared_from_alerts": ids}); err != nil {
 			return err
 		}
 		return attachAll(ctx, tx, s, recs, inc.Number, p.Name(), now)
@@ -500,7 +500,7 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 		if err := tx.SaveAlert(ctx, rec); err != nil {
 			return err
 		}
-		if err := appendAlertEvent(ctx, tx, rec, actor, now, nil); err != nil {
+		if err := s.appendAlertEvent(ctx, tx, rec, actor, now, nil); err != nil {
 			return err
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
 )
@@ -25,7 +27,18 @@ type Service struct {
 	hasher auth.Hasher
 	// publicViewing lets anonymous visitors read public incidents.
 	publicViewing bool
-	throttle      *throttle
+	// baseURL prefixes links in notifications.
+	baseURL string
+	// emailEnabled is set when an SMTP server is configured: e-mail
+	// channels may exist and people get messages about their own work.
+	emailEnabled bool
+	// guard checks the URLs of Slack and webhook channels.
+	guard *notify.Guard
+	// nudges are the thresholds of incident.unowned and incident.stuck.
+	nudges Nudges
+	// wake tells the outbox worker that messages may be due.
+	wake     chan struct{}
+	throttle *throttle
 	// dummyHash is verified against when a user does not exist, so an
 	// unknown name costs as much as a wrong password.
 	dummyOnce sync.Once
@@ -44,6 +57,15 @@ type Options struct {
 	Hasher auth.Hasher
 	// PrivateInstance turns public viewing off: everything needs a login.
 	PrivateInstance bool
+	// BaseURL is how people reach Quench, for links in notifications.
+	BaseURL string
+	// Email says an SMTP server is configured: e-mail channels may be
+	// added and people get e-mail about their own work.
+	Email bool
+	// Guard checks channel URLs; nil refuses every private address.
+	Guard *notify.Guard
+	// Nudges are the thresholds of the nudges; zero fields take defaults.
+	Nudges Nudges
 }
 
 // New returns a Service over st.
@@ -54,10 +76,15 @@ func New(st *store.Store, opt Options) *Service {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	if opt.Guard == nil {
+		opt.Guard, _ = notify.NewGuard(nil)
+	}
 	if opt.Hasher == (auth.Hasher{}) {
 		opt.Hasher = auth.DefaultHasher
 	}
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
+		baseURL: strings.TrimRight(opt.BaseURL, "/"), emailEnabled: opt.Email, guard: opt.Guard, nudges: opt.Nudges.withDefaults(),
+		wake:      make(chan struct{}, 1),
 		throttle:  &throttle{failures: map[string][]time.Time{}},
 		listeners: map[int]func(Change){}}
 }
@@ -100,6 +127,7 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *Service) publish(c Change) {
+	s.wakeOutbox()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fn := range s.listeners {

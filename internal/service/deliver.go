@@ -1,0 +1,262 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/store"
+)
+
+// This file is the outbox worker's side of the service: lease due
+// messages, decide at the last moment whether one may still go out, and
+// record what happened. The worker itself (package jobs) only sends.
+
+func (s *Service) wakeOutbox() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// OutboxWake delivers a signal after changes that may have queued
+// messages; the worker also polls, so a missed signal only delays.
+func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
+
+// LeaseDeliveries claims due messages for worker `by` for lease long.
+func (s *Service) LeaseDeliveries(ctx context.Context, by string, limit int, skip []int64, lease time.Duration) ([]*notify.Delivery, error) {
+	var out []*notify.Delivery
+	now := s.Now()
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		out, err = tx.Lease(ctx, now, now.Add(lease), by, limit, skip)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseLeases frees every lease. Only for SQLite at start: one process
+// owns the database, so a lease left behind is a crash's.
+func (s *Service) ReleaseLeases(ctx context.Context) error {
+	if s.store.Dialect() != store.SQLite {
+		return nil
+	}
+	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLeases(ctx) })
+}
+
+// Target is where a leased message goes now.
+type Target struct {
+	// Channel is set for channel messages.
+	Channel *notify.Channel
+	// Recipients are the addresses of a personal message.
+	Recipients []string
+}
+
+// PrepareDelivery looks at a leased message once more just before it is
+// sent. suppress is a reason not to send it: what it says became internal
+// (the incident confidential, the update withdrawn), or its channel or
+// person went away. Checking now, not only when it was queued, means a
+// slip corrected in time never reaches a public channel.
+func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Target, suppress string, err error) {
+	err = s.store.Read(ctx, func(tx *store.Tx) error {
+		if d.UserID != 0 {
+			r, err := tx.RecipientByID(ctx, d.UserID)
+			if errors.Is(err, store.ErrNotFound) {
+				suppress = "the person no longer exists"
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.Disabled:
+				suppress = "the person's account is disabled"
+			case !r.Notify:
+				suppress = "the person turned e-mail off"
+			case r.Email == "":
+				suppress = "the person has no e-mail address"
+			case !s.emailEnabled:
+				suppress = "e-mail is not set up"
+			}
+			t.Recipients = []string{r.Email}
+			return nil
+		}
+		c, err := tx.Channel(ctx, d.ChannelID)
+		if errors.Is(err, store.ErrNotFound) {
+			suppress = "the channel was removed"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t.Channel = c
+		if c.Disabled {
+			suppress = "the channel is disabled"
+			return nil
+		}
+		if c.Type == notify.Email && !s.emailEnabled {
+			suppress = "e-mail is not set up"
+			return nil
+		}
+		if c.Audience != notify.Public || d.Incident == 0 {
+			return nil
+		}
+		inc, err := tx.Incident(ctx, d.Incident)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && inc.Confidential()) {
+			suppress = "the incident is confidential now"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		uid, err := tx.DeliveryUpdate(ctx, d.ID)
+		if err != nil || uid == 0 {
+			return err
+		}
+		u, err := tx.Update(ctx, d.Incident, uid)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Visibility != incident.Public) {
+			suppress = "the update is internal now"
+			return nil
+		}
+		return err
+	})
+	return t, suppress, err
+}
+
+// FinishDelivery records the outcome of an attempt: sent; failed for good;
+// or failing, due again after the backoff (or the receiver's Retry-After)
+// until RetryHorizon has passed, then dead. suppress records a message not
+// sent at all.
+func (s *Service) FinishDelivery(ctx context.Context, d *notify.Delivery, retryable bool, sendErr error, suppress string) error {
+	now := s.Now()
+	o := store.Outcome{At: now, Attempted: suppress == ""}
+	switch {
+	case suppress != "":
+		o.State, o.Error = notify.Suppressed, suppress
+	case sendErr == nil:
+		o.State = notify.Sent
+	case !retryable:
+		o.State, o.Error = notify.Failed, sendErr.Error()
+	case now.Sub(d.CreatedAt) >= notify.RetryHorizon:
+		o.State, o.Error = notify.Dead, fmt.Sprintf("gave up after %s: %v", notify.RetryHorizon, sendErr)
+	default:
+		wait := notify.Backoff(d.Attempts + 1)
+		if ra, ok := notify.RetryAfter(sendErr); ok {
+			wait = ra
+		}
+		o.State, o.Error, o.NextAttemptAt = notify.Failing, sendErr.Error(), now.Add(wait)
+	}
+	// Recording must not be cut short by the request or shutdown that
+	// ended the send: a sent message recorded as pending goes out again.
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.FinishDelivery(ctx, d.ID, o) })
+	if err == nil {
+		d.State, d.LastError = o.State, o.Error
+		if o.Attempted {
+			d.Attempts++
+		}
+		if !o.NextAttemptAt.IsZero() {
+			d.NextAttemptAt = o.NextAttemptAt
+		}
+	}
+	return err
+}
+
+// OutboxStats is the outbox at a glance, for metrics.
+func (s *Service) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
+	var st store.OutboxStats
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { st, err = tx.OutboxStats(ctx); return err })
+	return st, err
+}
+
+// Nudges are the thresholds after which Quench reminds the team by
+// itself: an active incident nobody owns, an incident that stays in a
+// phase too long. The weekly review uses the same stuck thresholds.
+type Nudges struct {
+	Unowned time.Duration
+	Stuck   map[incident.Phase]time.Duration
+}
+
+// DefaultNudges: 10 minutes without an owner; active 1 day, mitigated 7
+// days, resolved 14 days.
+func DefaultNudges() Nudges {
+	return Nudges{Unowned: 10 * time.Minute, Stuck: map[incident.Phase]time.Duration{
+		incident.Active: 24 * time.Hour, incident.Mitigated: 7 * 24 * time.Hour, incident.Resolved: 14 * 24 * time.Hour}}
+}
+
+func (n Nudges) withDefaults() Nudges {
+	d := DefaultNudges()
+	if n.Unowned > 0 {
+		d.Unowned = n.Unowned
+	}
+	for ph, v := range n.Stuck {
+		if v > 0 {
+			d.Stuck[ph] = v
+		}
+	}
+	return d
+}
+
+// NudgeThresholds returns the thresholds in use.
+func (s *Service) NudgeThresholds() Nudges { return s.nudges }
+
+// Nudge sends incident.unowned and incident.stuck where they are due, once
+// per phase entry each (a table remembers which went out, so replicas and
+// restarts do not repeat them, and a clock jump sends each at most once).
+func (s *Service) Nudge(ctx context.Context) error {
+	now := s.Now()
+	var open []*incident.Incident
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		open, _, err = tx.Incidents(ctx, store.IncidentFilter{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved},
+			Limit: 10000})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, inc := range open {
+		entered := inc.EnteredAt[inc.Phase]
+		if entered.IsZero() || entered.After(now) {
+			continue
+		}
+		in := now.Sub(entered)
+		if inc.Phase == incident.Active && inc.Owners[incident.Active] == "" && in >= s.nudges.Unowned {
+			if err := s.nudge(ctx, inc.Number, notify.Unowned, entered, ""); err != nil {
+				return err
+			}
+		}
+		if limit, ok := s.nudges.Stuck[inc.Phase]; ok && in >= limit {
+			if err := s.nudge(ctx, inc.Number, notify.Stuck, entered, durationWords(in)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nudge queues one nudge unless it already went out for this phase entry.
+func (s *Service) nudge(ctx context.Context, number int64, e notify.Event, entered time.Time, body string) error {
+	queued := false
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		inc, err := tx.Incident(ctx, number)
+		if err != nil {
+			return err
+		}
+		if !inc.EnteredAt[inc.Phase].Equal(entered) {
+			return nil // it moved on meanwhile
+		}
+		first, err := tx.RecordNudge(ctx, number, string(e), string(inc.Phase), entered, s.Now())
+		if err != nil || !first {
+			return err
+		}
+		queued = true
+		ev := &incident.Event{Incident: number, At: s.Now()}
+		return s.fanOut(ctx, tx, inc, ev, []planned{{event: e, body: body, to: string(inc.Phase)}})
+	})
+	if queued && err == nil {
+		s.wakeOutbox()
+	}
+	return err
+}

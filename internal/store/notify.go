@@ -1,0 +1,464 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/problem"
+)
+
+const channelColumns = `id, type, name, url, recipients, secret, audience, events, filter, disabled, created_at, updated_at`
+
+func scanChannel(row scanner) (*notify.Channel, error) {
+	var (
+		c                        notify.Channel
+		recipients, events, filt string
+		created, updated         int64
+	)
+	if err := noRows(row.Scan(&c.ID, &c.Type, &c.Name, &c.URL, &recipients, &c.Secret, &c.Audience, &events, &filt,
+		&c.Disabled, &created, &updated)); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(recipients), &c.Recipients); err != nil {
+		return nil, fmt.Errorf("channel %d recipients: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(events), &c.Events); err != nil {
+		return nil, fmt.Errorf("channel %d events: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(filt), &c.Filter); err != nil {
+		return nil, fmt.Errorf("channel %d filter: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &c, nil
+}
+
+func channelJSON(c *notify.Channel) (recipients, events, filt string, err error) {
+	r, err1 := json.Marshal(nonNil(c.Recipients))
+	e, err2 := json.Marshal(c.Events)
+	f, err3 := json.Marshal(c.Filter)
+	return string(r), string(e), string(f), firstErr(err1, err2, err3)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InsertChannel stores a new channel and sets its ID; a taken name is a
+// conflict.
+func (t *Tx) InsertChannel(ctx context.Context, c *notify.Channel) error {
+	r, e, f, err := channelJSON(c)
+	if err != nil {
+		return err
+	}
+	err = t.q.QueryRowContext(ctx, `INSERT INTO channels (type, name, url, recipients, secret, audience, events, filter, disabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		c.Type, c.Name, c.URL, r, c.Secret, c.Audience, e, f, c.Disabled, micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+	if IsUnique(err) {
+		return problem.Wrap(problem.Conflict, "channel_exists", err, "a channel named %q already exists", c.Name)
+	}
+	return err
+}
+
+// SaveChannel writes a channel's mutable fields.
+func (t *Tx) SaveChannel(ctx context.Context, c *notify.Channel) error {
+	r, e, f, err := channelJSON(c)
+	if err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(ctx, `UPDATE channels SET name = $1, url = $2, recipients = $3, secret = $4, audience = $5, events = $6,
+		filter = $7, disabled = $8, updated_at = $9 WHERE id = $10`,
+		c.Name, c.URL, r, c.Secret, c.Audience, e, f, c.Disabled, micros(c.UpdatedAt), c.ID)
+	if IsUnique(err) {
+		return problem.Wrap(problem.Conflict, "channel_exists", err, "a channel named %q already exists", c.Name)
+	}
+	return affected(res, err)
+}
+
+// affected turns an update of no row into ErrNotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Channel reads a channel by ID.
+func (t *Tx) Channel(ctx context.Context, id int64) (*notify.Channel, error) {
+	return scanChannel(t.q.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE id = $1`, id))
+}
+
+// ChannelByName reads a channel by name.
+func (t *Tx) ChannelByName(ctx context.Context, name string) (*notify.Channel, error) {
+	return scanChannel(t.q.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE name = $1`, name))
+}
+
+// Channels lists every channel by name.
+func (t *Tx) Channels(ctx context.Context) ([]*notify.Channel, error) {
+	return collect(scanChannel)(t.q.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels ORDER BY name`))
+}
+
+// DeleteChannel removes a channel and its undelivered messages; the
+// messages it received stay in the outbox's history only as long as the
+// channel exists.
+func (t *Tx) DeleteChannel(ctx context.Context, id int64) error {
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM outbox WHERE channel_id = $1`, id); err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(ctx, `DELETE FROM channels WHERE id = $1`, id)
+	return affected(res, err)
+}
+
+// Recipient is a person who may get e-mail about their own work.
+type Recipient struct {
+	UserID   int64
+	Username string
+	Email    string
+	Notify   bool
+	Disabled bool
+}
+
+// RecipientsByName reads the e-mail settings of the named users; unknown
+// names are left out.
+func (t *Tx) RecipientsByName(ctx context.Context, names []string) ([]Recipient, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var a args
+	ph := make([]string, len(names))
+	for i, n := range names {
+		ph[i] = a.add(n)
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT id, username, email, notify_email, disabled FROM users WHERE username IN (`+strings.Join(ph, ", ")+`)`, a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Recipient
+	for rows.Next() {
+		var r Recipient
+		if err := rows.Scan(&r.UserID, &r.Username, &r.Email, &r.Notify, &r.Disabled); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RecipientByID reads one person's e-mail settings.
+func (t *Tx) RecipientByID(ctx context.Context, id int64) (Recipient, error) {
+	var r Recipient
+	err := noRows(t.q.QueryRowContext(ctx, `SELECT id, username, email, notify_email, disabled FROM users WHERE id = $1`, id).
+		Scan(&r.UserID, &r.Username, &r.Email, &r.Notify, &r.Disabled))
+	return r, err
+}
+
+// SetUserNotify turns a person's e-mail about their own work on or off.
+func (t *Tx) SetUserNotify(ctx context.Context, userID int64, on bool) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE users SET notify_email = $1 WHERE id = $2`, on, userID)
+	return affected(res, err)
+}
+
+// Outbox rows.
+
+const deliveryColumns = `o.id, o.key, COALESCE(o.channel_id, 0), COALESCE(o.user_id, 0), COALESCE(c.name, u.username, ''), o.incident,
+	o.event, o.message, o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.updated_at, o.sent_at`
+
+const deliveryFrom = ` FROM outbox o LEFT JOIN channels c ON c.id = o.channel_id LEFT JOIN users u ON u.id = o.user_id`
+
+func scanDelivery(row scanner) (*notify.Delivery, error) {
+	var (
+		d                      notify.Delivery
+		msg                    string
+		next, created, updated int64
+		sent                   sql.NullInt64
+	)
+	if err := noRows(row.Scan(&d.ID, &d.Key, &d.ChannelID, &d.UserID, &d.Channel, &d.Incident, &d.Event, &msg, &d.State,
+		&d.Attempts, &next, &d.LastError, &created, &updated, &sent)); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(msg), &d.Message); err != nil {
+		return nil, fmt.Errorf("outbox %d message: %w", d.ID, err)
+	}
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.SentAt = fromMicros(next), fromMicros(created), fromMicros(updated), fromNullMicros(sent)
+	return &d, nil
+}
+
+// EnqueueDelivery adds a message to the outbox, due now. A key already
+// there is left alone (inserted false), so planning the same message twice
+// sends it once.
+func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID int64) (inserted bool, err error) {
+	msg, err := json.Marshal(d.Message)
+	if err != nil {
+		return false, err
+	}
+	lane := laneOf(d.ChannelID, d.UserID, d.Incident)
+	var channel, user, upd any
+	if d.ChannelID != 0 {
+		channel = d.ChannelID
+	}
+	if d.UserID != 0 {
+		user = d.UserID
+	}
+	if updateID != 0 {
+		upd = updateID
+	}
+	if d.State == "" {
+		d.State = notify.Pending
+	}
+	if d.NextAttemptAt.IsZero() {
+		d.NextAttemptAt = d.CreatedAt
+	}
+	d.UpdatedAt = d.CreatedAt
+	err = t.q.QueryRowContext(ctx, `INSERT INTO outbox (key, channel_id, user_id, incident, update_id, lane, event, message, state,
+		next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (key) DO NOTHING RETURNING id`,
+		d.Key, channel, user, d.Incident, upd, lane, d.Event, string(msg), d.State, micros(d.NextAttemptAt),
+		micros(d.CreatedAt), micros(d.UpdatedAt)).Scan(&d.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// laneOf names the ordering lane of a receiver (a channel or a person) and
+// an incident.
+func laneOf(channelID, userID, number int64) string {
+	if userID != 0 {
+		return fmt.Sprintf("u%d:i%d", userID, number)
+	}
+	return fmt.Sprintf("c%d:i%d", channelID, number)
+}
+
+// LaneWaiting reports whether a message of event e to this receiver about
+// this incident is still waiting to be sent.
+func (t *Tx) LaneWaiting(ctx context.Context, channelID, userID, number int64, e notify.Event) (bool, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE lane = $1 AND state IN ('pending', 'failing') AND event = $2`,
+		laneOf(channelID, userID, number), e).Scan(&n)
+	return n > 0, err
+}
+
+// Lease claims up to limit due messages for worker `by` until `until`:
+// pending or failing, due, not leased by a live lease, and the oldest
+// unfinished message of their lane, so one receiver gets one incident's
+// messages in order. The claim is a guarded update, so two replicas never
+// both win a row. skip names channels the caller has no room for now.
+func (t *Tx) Lease(ctx context.Context, now, until time.Time, by string, limit int, skip []int64) ([]*notify.Delivery, error) {
+	var a args
+	n := a.add(micros(now))
+	q := `SELECT o.id FROM outbox o
+		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= ` + n + `
+		AND (o.lease_until IS NULL OR o.lease_until < ` + n + `)
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`
+	if len(skip) > 0 {
+		ph := make([]string, len(skip))
+		for i, id := range skip {
+			ph[i] = a.add(id)
+		}
+		q += ` AND COALESCE(o.channel_id, 0) NOT IN (` + strings.Join(ph, ", ") + `)`
+	}
+	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(limit)
+	rows, err := t.q.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []*notify.Delivery
+	for _, id := range ids {
+		res, err := t.q.ExecContext(ctx, `UPDATE outbox SET lease_until = $1, leased_by = $2
+			WHERE id = $3 AND state IN ('pending', 'failing') AND (lease_until IS NULL OR lease_until < $4)`,
+			micros(until), by, id, micros(now))
+		if err := affected(res, err); errors.Is(err, ErrNotFound) {
+			continue // another worker won it
+		} else if err != nil {
+			return nil, err
+		}
+		d, err := scanDelivery(t.q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1`, id))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Outcome is what became of one attempt.
+type Outcome struct {
+	State         notify.State
+	NextAttemptAt time.Time // for Failing
+	Error         string
+	At            time.Time
+	// Attempted is false when the message was not sent at all
+	// (suppressed), so the attempt count stays.
+	Attempted bool
+}
+
+// FinishDelivery records an attempt's outcome and ends the lease. A
+// message already finished (sent by a worker whose lease had run out) is
+// left alone: sent stays sent.
+func (t *Tx) FinishDelivery(ctx context.Context, id int64, o Outcome) error {
+	inc := 0
+	if o.Attempted {
+		inc = 1
+	}
+	var sent any
+	if o.State == notify.Sent {
+		sent = micros(o.At)
+	}
+	next := o.NextAttemptAt
+	if next.IsZero() {
+		next = o.At
+	}
+	_, err := t.q.ExecContext(ctx, `UPDATE outbox SET state = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = $4,
+		updated_at = $5, sent_at = COALESCE($6, sent_at), lease_until = NULL, leased_by = ''
+		WHERE id = $7 AND state IN ('pending', 'failing')`,
+		o.State, inc, micros(next), truncateText(o.Error, 1000), micros(o.At), sent, id)
+	return err
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// RetryDelivery makes a failed, dead or failing message due now.
+func (t *Tx) RetryDelivery(ctx context.Context, id int64, now time.Time) (*notify.Delivery, error) {
+	d, err := scanDelivery(t.q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1`, id))
+	if err != nil {
+		return nil, err
+	}
+	switch d.State {
+	case notify.Sent:
+		return nil, problem.New(problem.Conflict, "already_sent", "message %d was delivered; it is never sent twice", id)
+	case notify.Pending:
+		return d, nil
+	}
+	_, err = t.q.ExecContext(ctx, `UPDATE outbox SET state = $1, next_attempt_at = $2, updated_at = $2, lease_until = NULL, leased_by = ''
+		WHERE id = $3`, notify.Failing, micros(now), id)
+	if err != nil {
+		return nil, err
+	}
+	d.State, d.NextAttemptAt, d.UpdatedAt = notify.Failing, now, now
+	return d, nil
+}
+
+// ReleaseLeases ends every lease: on SQLite only one process uses the
+// database, so leases left by a crash belong to nobody.
+func (t *Tx) ReleaseLeases(ctx context.Context) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE outbox SET lease_until = NULL, leased_by = '' WHERE lease_until IS NOT NULL`)
+	return err
+}
+
+// DeliveryFilter selects outbox rows, newest first.
+type DeliveryFilter struct {
+	Incident  int64
+	ChannelID int64
+	States    []notify.State
+	BeforeID  int64
+	Limit     int
+}
+
+// Deliveries lists outbox rows.
+func (t *Tx) Deliveries(ctx context.Context, f DeliveryFilter) ([]*notify.Delivery, error) {
+	var a args
+	where := []string{"1 = 1"}
+	if f.Incident != 0 {
+		where = append(where, "o.incident = "+a.add(f.Incident))
+	}
+	if f.ChannelID != 0 {
+		where = append(where, "o.channel_id = "+a.add(f.ChannelID))
+	}
+	if len(f.States) > 0 {
+		ph := make([]string, len(f.States))
+		for i, s := range f.States {
+			ph[i] = a.add(s)
+		}
+		where = append(where, "o.state IN ("+strings.Join(ph, ", ")+")")
+	}
+	if f.BeforeID > 0 {
+		where = append(where, "o.id < "+a.add(f.BeforeID))
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	return collect(scanDelivery)(t.q.QueryContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY o.id DESC LIMIT `+a.add(f.Limit), a...))
+}
+
+// Delivery reads one outbox row.
+func (t *Tx) Delivery(ctx context.Context, id int64) (*notify.Delivery, error) {
+	return scanDelivery(t.q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1`, id))
+}
+
+// DeliveryUpdate is the update a delivery is about, if any.
+func (t *Tx) DeliveryUpdate(ctx context.Context, id int64) (int64, error) {
+	var u sql.NullInt64
+	err := noRows(t.q.QueryRowContext(ctx, `SELECT update_id FROM outbox WHERE id = $1`, id).Scan(&u))
+	return u.Int64, err
+}
+
+// OutboxStats is the outbox at a glance, for metrics.
+type OutboxStats struct {
+	Pending, Failing int
+	// OldestDue is the creation time of the oldest unfinished message.
+	OldestDue time.Time
+}
+
+// OutboxStats counts unfinished messages.
+func (t *Tx) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var s OutboxStats
+	var oldest sql.NullInt64
+	err := t.q.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'failing' THEN 1 ELSE 0 END), 0),
+		MIN(created_at) FROM outbox WHERE state IN ('pending', 'failing')`).Scan(&s.Pending, &s.Failing, &oldest)
+	s.OldestDue = fromNullMicros(oldest)
+	return s, err
+}
+
+// RecordNudge remembers that a nudge of kind went out for the incident's
+// entry into phase at enteredAt; false when it already had.
+func (t *Tx) RecordNudge(ctx context.Context, number int64, kind, phase string, enteredAt, now time.Time) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `INSERT INTO nudges (incident, kind, phase, entered_at, sent_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT DO NOTHING`, number, kind, phase, micros(enteredAt), micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
