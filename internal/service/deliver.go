@@ -26,12 +26,14 @@ func (s *Service) wakeOutbox() {
 // messages; the worker also polls, so a missed signal only delays.
 func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
 
-// LeaseDeliveries claims due messages for worker `by` for lease long.
-func (s *Service) LeaseDeliveries(ctx context.Context, by string, limit int, skip []int64, lease time.Duration) ([]*notify.Delivery, error) {
+// LeaseDeliveries claims due messages for worker `by` for lease long: at
+// most limit, and per channel at most room[channel] (perChannel when
+// absent).
+func (s *Service) LeaseDeliveries(ctx context.Context, by string, lease time.Duration, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
 	var out []*notify.Delivery
 	now := s.Now()
 	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.Lease(ctx, now, now.Add(lease), by, limit, skip)
+		out, err = tx.Lease(ctx, now, now.Add(lease), by, limit, perChannel, room)
 		return err
 	})
 	return out, err

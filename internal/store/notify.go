@@ -257,37 +257,40 @@ func (t *Tx) LaneWaiting(ctx context.Context, channelID, userID, number int64, e
 }
 
 // Lease claims up to limit due messages for worker `by` until `until`:
-// pending or failing, due, not leased by a live lease, and the oldest
+// pending or failing, due, not under a live lease, and the oldest
 // unfinished message of their lane, so one receiver gets one incident's
-// messages in order. The claim is a guarded update, so two replicas never
-// both win a row. skip names channels the caller has no room for now.
-func (t *Tx) Lease(ctx context.Context, now, until time.Time, by string, limit int, skip []int64) ([]*notify.Delivery, error) {
-	var a args
-	n := a.add(micros(now))
-	q := `SELECT o.id FROM outbox o
-		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= ` + n + `
-		AND (o.lease_until IS NULL OR o.lease_until < ` + n + `)
-		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`
-	if len(skip) > 0 {
-		ph := make([]string, len(skip))
-		for i, id := range skip {
-			ph[i] = a.add(id)
-		}
-		q += ` AND COALESCE(o.channel_id, 0) NOT IN (` + strings.Join(ph, ", ") + `)`
-	}
-	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(limit)
-	rows, err := t.q.QueryContext(ctx, q, a...)
+// messages in order. At most room[channel] are claimed per channel (a
+// missing entry means perChannel), so a channel that hangs cannot take
+// every sender. The claim is a guarded update, so two replicas never both
+// win a row. Personal messages count as channel 0.
+func (t *Tx) Lease(ctx context.Context, now, until time.Time, by string, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, ch FROM (
+		SELECT o.id, COALESCE(o.channel_id, 0) AS ch, o.next_attempt_at AS due,
+			ROW_NUMBER() OVER (PARTITION BY COALESCE(o.channel_id, 0) ORDER BY o.next_attempt_at, o.id) AS rn
+		FROM outbox o
+		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= $1
+		AND (o.lease_until IS NULL OR o.lease_until < $1)
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))
+	) due WHERE rn <= $2 ORDER BY due, id`, micros(now), perChannel)
 	if err != nil {
 		return nil, err
 	}
 	var ids []int64
+	taken := map[int64]int{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var id, ch int64
+		if err := rows.Scan(&id, &ch); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		ids = append(ids, id)
+		free, ok := room[ch]
+		if !ok {
+			free = perChannel
+		}
+		if len(ids) < limit && taken[ch] < free {
+			taken[ch]++
+			ids = append(ids, id)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
