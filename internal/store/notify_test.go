@@ -220,8 +220,14 @@ func TestOutboxRetryAndFilter(t *testing.T) {
 			t.Fatalf("retry of a missing message: %v", err)
 		}
 		var first, again bool
-		write(t, s, func(tx *store.Tx) (err error) { first, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now); return err })
-		write(t, s, func(tx *store.Tx) (err error) { again, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now); return err })
+		write(t, s, func(tx *store.Tx) (err error) {
+			first, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now)
+			return err
+		})
+		write(t, s, func(tx *store.Tx) (err error) {
+			again, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now)
+			return err
+		})
 		if !first || again {
 			t.Fatalf("nudge recorded first=%v again=%v", first, again)
 		}
