@@ -36,6 +36,7 @@ type Route struct {
 func (a *API) Routes() []Route {
 	return []Route{
 		{"GET /api/v1/me", a.h(a.me)},
+		{"PATCH /api/v1/me", a.h(a.patchMe)},
 		{"GET /api/v1/incidents", a.h(a.listIncidents)},
 		{"POST /api/v1/incidents", a.h(a.openIncident)},
 		{"GET /api/v1/incidents/{number}", a.h(a.getIncident)},
@@ -75,6 +76,14 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},
+		{"GET /api/v1/channels", a.h(a.listChannels)},
+		{"POST /api/v1/channels", a.h(a.createChannel)},
+		{"GET /api/v1/channels/{id}", a.h(a.getChannel)},
+		{"PATCH /api/v1/channels/{id}", a.h(a.patchChannel)},
+		{"DELETE /api/v1/channels/{id}", a.h(a.deleteChannel)},
+		{"POST /api/v1/channels/{id}/test", a.h(a.testChannel)},
+		{"GET /api/v1/deliveries", a.h(a.listDeliveries)},
+		{"POST /api/v1/deliveries/{id}/retry", a.h(a.retryDelivery)},
 	}
 }
 

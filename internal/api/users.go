@@ -159,3 +159,23 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	return http.StatusNoContent, nil, a.svc.RevokeToken(r.Context(), p, id)
 }
+
+type patchMeRequest struct {
+	DisplayName *string `json:"display_name"`
+	Email       *string `json:"email"`
+	NotifyEmail *bool   `json:"notify_email"`
+}
+
+// patchMe changes one's own profile: name, e-mail address, and whether
+// one gets e-mail about one's own work.
+func (a *API) patchMe(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	req, err := decode[patchMeRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	pr, err := a.svc.UpdateProfile(r.Context(), p, service.ProfilePatch{DisplayName: req.DisplayName, Email: req.Email, NotifyEmail: req.NotifyEmail})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"user": userJSON(pr.User), "role": pr.User.Role, "notify_email": pr.NotifyEmail}, nil
+}

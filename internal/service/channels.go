@@ -372,21 +372,3 @@ func (s *Service) RetryDelivery(ctx context.Context, p auth.Principal, id int64)
 	s.wakeOutbox()
 	return d, nil
 }
-
-// SetNotifyEmail turns one's own e-mail about one's own work on or off.
-func (s *Service) SetNotifyEmail(ctx context.Context, p auth.Principal, on bool) error {
-	if p.IsAnonymous() {
-		return errLogin
-	}
-	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.SetUserNotify(ctx, p.User.ID, on) })
-}
-
-// NotifyEmail reports whether a person gets e-mail about their own work.
-func (s *Service) NotifyEmail(ctx context.Context, p auth.Principal) (bool, error) {
-	if p.IsAnonymous() {
-		return false, errLogin
-	}
-	var r store.Recipient
-	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { r, err = tx.RecipientByID(ctx, p.User.ID); return err })
-	return r.Notify, err
-}
