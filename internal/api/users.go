@@ -56,7 +56,11 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, p auth.Principal) (int,
 	if p.IsAnonymous() {
 		return http.StatusOK, map[string]any{"user": nil, "role": "viewer"}, nil
 	}
-	body := map[string]any{"user": userJSON(p.User), "role": p.User.Role}
+	pr, err := a.svc.MyProfile(r.Context(), p)
+	if err != nil {
+		return 0, nil, err
+	}
+	body := map[string]any{"user": userJSON(pr.User), "role": p.User.Role, "notify_email": pr.NotifyEmail}
 	if p.Token != nil {
 		body["token"] = tokenJSON(p.Token)
 	}

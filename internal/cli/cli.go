@@ -55,6 +55,11 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
+  quench channel add --type slack|email|webhook --name NAME --audience team|public (--url URL | --to ADDR,…)
+                     [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
+  quench channel list | test ID | remove ID            (an admin token)
+  quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
+  quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench version
 `
@@ -95,6 +100,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = sessionCmd(ctx, cfg, env, args[1:])
 	case "audit":
 		cmdErr = auditCmd(ctx, cfg, env, args[1:])
+	case "channel", "channels":
+		cmdErr = channelCmd(ctx, cfg, env, args[1:])
+	case "delivery", "deliveries":
+		cmdErr = deliveryCmd(ctx, cfg, env, args[1:])
+	case "me":
+		cmdErr = meCmd(ctx, cfg, env, args)
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "version", "--version":
