@@ -31,7 +31,7 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench serve                      run the server
   quench migrate                    apply database migrations
   quench user add [--admin] NAME    create a user (prints a generated password)
-  quench user list | passwd NAME | disable NAME | enable NAME | role NAME ROLE
+  quench user list | passwd [--keep-tokens] NAME | disable NAME | enable NAME | role NAME ROLE
   quench user link NAME --issuer URL --subject SUB   (single sign-on identity)
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
   quench token list | revoke ID

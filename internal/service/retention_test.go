@@ -18,12 +18,12 @@ func TestCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 		keep, _, _ := app.Svc.Login(ctx, "ana", "password-ana", service.Client{})
-		if s, d, err := app.Svc.Cleanup(ctx); err != nil || s != 0 || d != 0 {
-			t.Fatalf("fresh cleanup removed %d %d %v", s, d, err)
+		if r, err := app.Svc.Cleanup(ctx); err != nil || r != (service.Removed{}) {
+			t.Fatalf("fresh cleanup removed %+v %v", r, err)
 		}
 		app.Clock.Advance(service.SessionLifetime + 8*24*time.Hour)
-		if s, _, err := app.Svc.Cleanup(ctx); err != nil || s != 2 {
-			t.Fatalf("expired sessions removed: %d %v", s, err)
+		if r, err := app.Svc.Cleanup(ctx); err != nil || r.Sessions != 2 {
+			t.Fatalf("expired sessions removed: %+v %v", r, err)
 		}
 		if _, err := app.Svc.AuthenticateSession(ctx, keep); err == nil {
 			t.Fatal("a removed session still authenticates")

@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,6 +213,13 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		}
 		http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
+	}
+	if status == http.StatusServiceUnavailable {
+		retry := 5
+		if s, ok := p.Detail["retry_after"].(int); ok {
+			retry = s
+		}
+		rw.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
 	pg := w.newPage(r, http.StatusText(status), nil)
 	pg.Error = p.Message
