@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -77,9 +76,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		pg.Error = "Something went wrong on our side; try again."
 		if p != nil {
 			status, pg.Error = problem.HTTPStatus(p.Kind), p.Message
-			if s, ok := p.Detail["retry_after"].(int); ok {
-				rw.Header().Set("Retry-After", strconv.Itoa(s))
-			}
+			setRetryAfter(rw, p)
 		} else {
 			w.log.Error("login failed", "err", err)
 		}
@@ -201,6 +198,7 @@ func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error) {
 	}
 	pg := w.newPage(r, "Your account", accountData{})
 	pg.Error = p.Message
+	setRetryAfter(rw, p)
 	w.render(rw, r, problem.HTTPStatus(p.Kind), "account", pg)
 }
 
