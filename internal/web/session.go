@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -72,6 +74,10 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		pg := w.newPage(r, "Sign in", w.loginData(next, username))
 		p, _ := problem.As(err)
+		if p == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// The client gave up while its attempt waited: nobody to blame.
+			p = problem.Wrap(problem.Unavailable, "unavailable", err, "the request was cancelled")
+		}
 		status := http.StatusInternalServerError
 		pg.Error = "Something went wrong on our side; try again."
 		if p != nil {
