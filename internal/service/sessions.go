@@ -116,7 +116,8 @@ const unknownRowsPerAddress = 5
 
 // Login checks a user name and password and opens a session. Unknown users,
 // disabled users and wrong passwords get the same answer after the same
-// work, so the answer says nothing about which accounts exist.
+// work, so the answer says nothing about which accounts exist. Failures go
+// to the audit log, floods of them as counted rows (audit.go).
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (string, *auth.Session, error) {
 	now := s.Now()
 	s.FlushAudit(ctx, false)
