@@ -130,3 +130,14 @@ func TestOldHashSignsInAndIsRehashed(t *testing.T) {
 		}
 	})
 }
+
+// An unknown user name costs what a real account's sign-in costs: the
+// dummy hash it is checked against has today's parameters.
+func TestDummyHashHasTodaysParameters(t *testing.T) {
+	if h := service.New(nil, service.Options{}).DummyHash(); auth.DefaultHasher.Outdated(h) {
+		t.Fatalf("default dummy hash %q", h)
+	}
+	if h := service.New(nil, service.Options{Hasher: testenv.CheapHasher}).DummyHash(); testenv.CheapHasher.Outdated(h) {
+		t.Fatalf("dummy hash %q for hasher %+v", h, testenv.CheapHasher)
+	}
+}
