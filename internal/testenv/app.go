@@ -68,23 +68,43 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 		o(&so)
 	}
 	svc := service.New(st, so)
-	srv := httptest.NewUnstartedServer(nil)
 	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
-	app.URL = "http://" + srv.Listener.Addr().String()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: app.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Handler = h
-	srv.Config.Handler = app.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
+	app = app.serve(t, nil)
 	t.Cleanup(func() {
 		if errs := logs.Errors(); len(errs) > 0 && !t.Failed() {
 			t.Errorf("unexpected error logs:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 	return app
+}
+
+// WithServer serves the same app (database, service, clock, log) on
+// another listener with server options adjusted by opt, for tests of
+// deployment settings such as https or trusted proxies. BaseURL is the new
+// listener's unless opt sets it.
+func (a *App) WithServer(t testing.TB, opt func(*server.Options)) *App {
+	t.Helper()
+	return a.serve(t, opt)
+}
+
+func (a *App) serve(t testing.TB, adjust func(*server.Options)) *App {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	b := *a
+	b.URL = "http://" + srv.Listener.Addr().String()
+	opt := server.Options{Log: slog.New(a.Log), BaseURL: b.URL}
+	if adjust != nil {
+		adjust(&opt)
+	}
+	h, err := server.New(a.Svc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Handler = h
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &b
 }
 
 // User creates an account with role r and returns a token with scopes.
