@@ -35,6 +35,8 @@ type Options struct {
 	// TrustedProxies are the peers allowed to name the client in
 	// X-Forwarded-For; empty trusts nobody.
 	TrustedProxies []netip.Prefix
+	// NewTicker paces the live stream; nil is real time (see web.Options).
+	NewTicker func(d time.Duration) (tick <-chan time.Time, stop func())
 }
 
 // Handler is the whole HTTP surface of Quench.
@@ -42,7 +44,11 @@ type Handler struct {
 	http.Handler
 	// Patterns lists every registered route, for the access-matrix test.
 	Patterns []string
+	pages    *web.Web
 }
+
+// CloseStreams ends the open live streams; Serve calls it at shutdown.
+func (h *Handler) CloseStreams() { h.pages.CloseStreams() }
 
 // New builds the handler: routes plus the middleware chain, outermost first:
 // recover → client address → log and measure → security headers →
@@ -54,7 +60,7 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
-	pages, err := web.New(svc, web.Options{Log: opt.Log, BaseURL: opt.BaseURL, SSO: opt.SSO})
+	pages, err := web.New(svc, web.Options{Log: opt.Log, BaseURL: opt.BaseURL, SSO: opt.SSO, NewTicker: opt.NewTicker})
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +118,7 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	h = m.instrument(opt.Log, h)
 	h = clientAddress(opt.TrustedProxies, h)
 	h = recoverPanics(opt.Log, pages, h)
-	return &Handler{Handler: h, Patterns: patterns}, nil
+	return &Handler{Handler: h, Patterns: patterns, pages: pages}, nil
 }
 
 func isAPI(r *http.Request) bool {
@@ -274,6 +280,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	// Requests in flight get the drain to finish, but a live stream never
+	// finishes by itself: it is told to end as soon as shutdown starts, so
+	// the drain is not spent waiting for it.
+	if s, ok := h.(interface{ CloseStreams() }); ok {
+		srv.RegisterOnShutdown(s.CloseStreams)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

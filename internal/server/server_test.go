@@ -151,3 +151,33 @@ func TestPanicAnswersInTheCallersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// SIGTERM with live streams open: the streams end as soon as shutdown
+// starts, so the drain is not spent waiting for them and Serve returns
+// cleanly (not at its deadline, which would be an error).
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, ln, app.Handler, slog.New(app.Log), time.Minute) }()
+	tok := app.User(t, "ana", auth.RoleResponder)
+	url := "http://" + ln.Addr().String()
+	var streams []*stream
+	for _, token := range []string{"", tok} {
+		streams = append(streams, openStream(t, url, "Authorization", bearer(token)))
+	}
+	cancel()
+	for _, s := range streams {
+		if rest := s.rest(); strings.Contains(rest, "event:") {
+			t.Errorf("stream at shutdown: %q", rest)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
