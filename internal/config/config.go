@@ -125,6 +125,10 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or fd00::/8", f)
 			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				// Peers are compared as plain IPv4: so are their ranges.
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			out = append(out, p.Masked())
 			continue
 		}

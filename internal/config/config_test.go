@@ -57,11 +57,11 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTrustedProxies(t *testing.T) {
-	c, err := FromEnv(env(map[string]string{"QUENCH_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7,fd00::1/64 ,2001:db8::5"}))
+	c, err := FromEnv(env(map[string]string{"QUENCH_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7,fd00::1/64 ,2001:db8::5,::ffff:172.16.0.0/108"}))
 	if err != nil || c.Validate() != nil {
 		t.Fatal(err, c.Validate())
 	}
-	want := "10.0.0.0/8,192.0.2.7/32,fd00::/64,2001:db8::5/128"
+	want := "10.0.0.0/8,192.0.2.7/32,fd00::/64,2001:db8::5/128,172.16.0.0/12"
 	if got := c.Redacted()["trusted_proxies"]; got != want {
 		t.Fatalf("trusted proxies %q, want %q", got, want)
 	}
