@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		log.Info("single sign-on", "issuer", oc.Issuer)
 	}
 	reg := prometheus.NewRegistry()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
