@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -359,26 +360,42 @@ func TestPrivateInstance(t *testing.T) {
 
 // A person's token may mint a narrower token for the same person, never a
 // wider one, nor one for someone else.
+// People mint their own tokens with their browser session; tokens need the
+// admin scope to mint.
 func TestTokenSelfService(t *testing.T) {
 	app := testenv.StartApp(t, "sqlite")
 	rw := app.User(t, "ana", auth.RoleResponder, auth.ScopeRead, auth.ScopeWrite)
 	app.User(t, "bo", auth.RoleResponder)
-	r := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"name": "dashboards", "scopes": []string{"read"}, "expires_in": "720h"})
-	narrow := r.JSON["token"].(string)
-	if r.JSON["expires_at"] == nil || fmt.Sprint(r.JSON["scopes"]) != "[read]" {
-		t.Fatalf("created: %s", r.Body)
+	cookie, sess, err := app.Svc.Login(context.Background(), "ana", "password-ana", service.Client{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	asAna := func(method, path string, body any) *testenv.Response {
+		return app.Request(t, method, path, "", body, "Cookie", "quench_session="+cookie, "X-CSRF-Token", sess.CSRF)
+	}
+	r := asAna("POST", "/api/v1/tokens", map[string]any{"name": "dashboards", "scopes": []string{"read"}, "expires_in": "720h"})
+	if r.Status != 201 || r.JSON["expires_at"] == nil || fmt.Sprint(r.JSON["scopes"]) != "[read]" {
+		t.Fatalf("created: %d %s", r.Status, r.Body)
+	}
+	narrow := r.JSON["token"].(string)
 	for _, bad := range []struct {
 		tok  string
 		body map[string]any
 		code string
 	}{
-		{narrow, map[string]any{"scopes": []string{"read", "write"}}, "scope_not_allowed"},
-		{rw, map[string]any{"scopes": []string{"admin"}}, "scope_not_allowed"},
-		{rw, map[string]any{"user": "bo", "scopes": []string{"read"}}, "forbidden"},
-		{rw, map[string]any{"scopes": []string{"root"}}, "validation_failed"},
+		{narrow, map[string]any{"scopes": []string{"read"}}, "token_cannot_mint"},
+		{rw, map[string]any{"scopes": []string{"read"}}, "token_cannot_mint"},
+		{"", map[string]any{"scopes": []string{"admin"}}, "scope_not_allowed"},
+		{"", map[string]any{"user": "bo", "scopes": []string{"read"}}, "forbidden"},
+		{"", map[string]any{"scopes": []string{"root"}}, "validation_failed"},
 	} {
-		if r := app.Request(t, "POST", "/api/v1/tokens", bad.tok, bad.body); r.Code() != bad.code {
+		var r *testenv.Response
+		if bad.tok != "" {
+			r = app.Request(t, "POST", "/api/v1/tokens", bad.tok, bad.body)
+		} else {
+			r = asAna("POST", "/api/v1/tokens", bad.body)
+		}
+		if r.Code() != bad.code {
 			t.Errorf("%v: %d %s", bad.body, r.Status, r.Body)
 		}
 	}
@@ -393,10 +410,67 @@ func TestTokenSelfService(t *testing.T) {
 		t.Fatalf("revoked token: %d", r.Status)
 	}
 	// Expired tokens stop working when the clock passes their expiry.
-	short := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"scopes": []string{"read"}, "expires_in": "1h"}).JSON["token"].(string)
+	short := asAna("POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}, "expires_in": "1h"}).JSON["token"].(string)
 	app.Must(t, 200, "GET", "/api/v1/incidents", short, nil)
 	app.Clock.Advance(61 * time.Minute)
 	if r := app.Request(t, "GET", "/api/v1/incidents", short, nil); r.Status != 401 {
 		t.Fatalf("expired token: %d", r.Status)
 	}
+}
+
+// A token minted by a token never outlives it: the probe's read-only
+// token with a 1 h expiry could make a token that never expired.
+func TestTokenMadeByTokenNeverOutlivesIt(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		app.User(t, "root", auth.RoleAdmin)
+		app.User(t, "ana", auth.RoleResponder)
+		mint := func(ttl time.Duration, scopes ...auth.Scope) (string, time.Time) {
+			secret, tk, err := app.Svc.CreateToken(ctx, service.System, service.NewToken{Username: "root", Name: "maker", Scopes: scopes, TTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return secret, tk.ExpiresAt
+		}
+		readHour, _ := mint(time.Hour, auth.ScopeRead)
+		if r := app.Request(t, "POST", "/api/v1/tokens", readHour, map[string]any{"scopes": []string{"read"}}); r.Status != 403 || r.Code() != "token_cannot_mint" {
+			t.Fatalf("read token minted: %d %s", r.Status, r.Body)
+		}
+		adminHour, hourEnd := mint(time.Hour, auth.ScopeRead, auth.ScopeAdmin)
+		var children []string
+		expiry := func(r *testenv.Response) string {
+			if r.Status != 201 {
+				t.Fatalf("mint: %d %s", r.Status, r.Body)
+			}
+			children = append(children, r.JSON["token"].(string))
+			s, _ := r.JSON["expires_at"].(string)
+			return s
+		}
+		hour := hourEnd.UTC().Format(time.RFC3339)
+		for _, tt := range []struct {
+			body map[string]any
+			want string
+		}{
+			{map[string]any{"scopes": []string{"read"}}, hour},                       // none asked: the maker's
+			{map[string]any{"scopes": []string{"read"}, "expires_in": "720h"}, hour}, // longer: capped
+			{map[string]any{"user": "ana", "scopes": []string{"read"}}, hour},        // for someone else too
+			{map[string]any{"scopes": []string{"read"}, "expires_in": "10m"}, app.Clock.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)},
+		} {
+			if got := expiry(app.Request(t, "POST", "/api/v1/tokens", adminHour, tt.body)); got != tt.want {
+				t.Errorf("%v: expires %q, want %q", tt.body, got, tt.want)
+			}
+		}
+		// Past the maker's hour, everything it made has ended with it.
+		app.Clock.Advance(time.Hour)
+		for _, tok := range append(children, adminHour) {
+			if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 401 {
+				t.Fatalf("token after its maker's hour: %d", r.Status)
+			}
+		}
+		// A lasting admin token mints lasting tokens.
+		adminLasting, _ := mint(0, auth.ScopeRead, auth.ScopeAdmin)
+		if got := expiry(app.Request(t, "POST", "/api/v1/tokens", adminLasting, map[string]any{"scopes": []string{"read"}})); got != "" {
+			t.Errorf("lasting maker: expires %q", got)
+		}
+	})
 }

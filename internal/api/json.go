@@ -154,11 +154,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	switch status {
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case http.StatusTooManyRequests:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		if s, ok := p.Detail["retry_after"].(int); ok {
 			w.Header().Set("Retry-After", strconv.Itoa(s))
+		} else if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
 		}
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="quench"`)

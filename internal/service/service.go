@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -39,10 +40,14 @@ type Service struct {
 	// wake tells the outbox worker that messages may be due.
 	wake     chan struct{}
 	throttle *throttle
+	// hashing bounds concurrent password hashing (passwords.go).
+	hashing *gate
 	// dummyHash is verified against when a user does not exist, so an
 	// unknown name costs as much as a wrong password.
 	dummyOnce sync.Once
 	dummyHash string
+	// tally folds floods of refused sign-ins into counted audit rows.
+	tally *tally
 
 	mu        sync.Mutex
 	listeners map[int]func(Change)
@@ -66,6 +71,9 @@ type Options struct {
 	Guard *notify.Guard
 	// Nudges are the thresholds of the nudges; zero fields take defaults.
 	Nudges Nudges
+	// HashSlots is how many password hashes run at once (0: one per CPU);
+	// HashQueue how many more may wait (0: a few per slot, -1: none).
+	HashSlots, HashQueue int
 }
 
 // New returns a Service over st.
@@ -82,16 +90,22 @@ func New(st *store.Store, opt Options) *Service {
 	if opt.Hasher == (auth.Hasher{}) {
 		opt.Hasher = auth.DefaultHasher
 	}
+	if opt.HashSlots <= 0 {
+		opt.HashSlots = runtime.NumCPU()
+	}
+	switch {
+	case opt.HashQueue == 0:
+		opt.HashQueue = hashQueuePerCPU * opt.HashSlots
+	case opt.HashQueue < 0:
+		opt.HashQueue = 0
+	}
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
 		baseURL: strings.TrimRight(opt.BaseURL, "/"), emailEnabled: opt.Email, guard: opt.Guard, nudges: opt.Nudges.withDefaults(),
 		wake:      make(chan struct{}, 1),
 		throttle:  &throttle{failures: map[string][]time.Time{}},
+		hashing:   newGate(opt.HashSlots, opt.HashQueue),
+		tally:     &tally{rows: map[string]*tallyRow{}},
 		listeners: map[int]func(Change){}}
-}
-
-func (s *Service) dummy() string {
-	s.dummyOnce.Do(func() { s.dummyHash = s.hasher.Hash(auth.NewSecret("")) })
-	return s.dummyHash
 }
 
 // PublicViewing reports whether anonymous visitors may read public incidents.

@@ -21,8 +21,17 @@ import (
 
 // Clock is a fake clock the test advances.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	tickers map[*fakeTicker]bool
+}
+
+// fakeTicker fires when the clock passes next, like a time.Ticker that
+// drops ticks a slow reader missed.
+type fakeTicker struct {
+	c      chan time.Time
+	period time.Duration
+	next   time.Time
 }
 
 // NewClock starts at a fixed, readable instant.
@@ -35,11 +44,41 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward.
+// Advance moves the clock forward and fires the tickers whose time it
+// passes: when Advance returns, their ticks wait in their channels.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	for t := range c.tickers {
+		if c.now.Before(t.next) {
+			continue
+		}
+		select {
+		case t.c <- c.now:
+		default:
+		}
+		for !c.now.Before(t.next) {
+			t.next = t.next.Add(t.period)
+		}
+	}
+}
+
+// NewTicker is time.NewTicker on the fake clock: it ticks when Advance
+// passes each period, never on its own.
+func (c *Clock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTicker{c: make(chan time.Time, 1), period: d, next: c.now.Add(d)}
+	if c.tickers == nil {
+		c.tickers = map[*fakeTicker]bool{}
+	}
+	c.tickers[t] = true
+	return t.c, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.tickers, t)
+	}
 }
 
 // CheapHasher keeps password hashing fast in tests; the format is the same.
@@ -68,23 +107,43 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 		o(&so)
 	}
 	svc := service.New(st, so)
-	srv := httptest.NewUnstartedServer(nil)
 	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
-	app.URL = "http://" + srv.Listener.Addr().String()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: app.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Handler = h
-	srv.Config.Handler = app.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
+	app = app.serve(t, nil)
 	t.Cleanup(func() {
 		if errs := logs.Errors(); len(errs) > 0 && !t.Failed() {
 			t.Errorf("unexpected error logs:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 	return app
+}
+
+// WithServer serves the same app (database, service, clock, log) on
+// another listener with server options adjusted by opt, for tests of
+// deployment settings such as https or trusted proxies. BaseURL is the new
+// listener's unless opt sets it.
+func (a *App) WithServer(t testing.TB, opt func(*server.Options)) *App {
+	t.Helper()
+	return a.serve(t, opt)
+}
+
+func (a *App) serve(t testing.TB, adjust func(*server.Options)) *App {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	b := *a
+	b.URL = "http://" + srv.Listener.Addr().String()
+	opt := server.Options{Log: slog.New(a.Log), BaseURL: b.URL, NewTicker: a.Clock.NewTicker}
+	if adjust != nil {
+		adjust(&opt)
+	}
+	h, err := server.New(a.Svc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Handler = h
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &b
 }
 
 // User creates an account with role r and returns a token with scopes.
