@@ -46,12 +46,16 @@ func (s *Service) CreateUser(ctx context.Context, p auth.Principal, n NewUser) (
 	if err := auth.CheckPassword(n.Password); err != nil {
 		return nil, problem.Unprocessablef("%v", err)
 	}
+	email, err := CheckEmail(n.Email)
+	if err != nil {
+		return nil, err
+	}
 	hash, err := s.hashPassword(ctx, n.Password)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now()
-	u := &auth.User{Username: n.Username, DisplayName: text.Line(n.DisplayName, 200), Email: text.Line(n.Email, 254),
+	u := &auth.User{Username: n.Username, DisplayName: text.Line(n.DisplayName, 200), Email: email,
 		Role: n.Role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
@@ -138,7 +142,9 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 			u.DisplayName = text.Line(*c.DisplayName, 200)
 		}
 		if c.Email != nil {
-			u.Email = text.Line(*c.Email, 254)
+			if u.Email, err = CheckEmail(*c.Email); err != nil {
+				return err
+			}
 		}
 		if c.Role != nil {
 			if _, err := auth.ParseRole(string(*c.Role)); err != nil {
