@@ -153,14 +153,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case p.Cause != nil:
 		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	switch status {
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case http.StatusTooManyRequests:
-		if s, ok := p.Detail["retry_after"].(int); ok {
-			w.Header().Set("Retry-After", strconv.Itoa(s))
-		}
-	case http.StatusUnauthorized:
+	if s := problem.RetryAfter(p); s != "" {
+		w.Header().Set("Retry-After", s)
+	}
+	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="quench"`)
 	}
 	body := map[string]any{}

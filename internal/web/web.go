@@ -228,6 +228,9 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
+	if s := problem.RetryAfter(p); s != "" {
+		rw.Header().Set("Retry-After", s)
+	}
 	pg := w.newPage(r, http.StatusText(status), nil)
 	pg.Error = p.Message
 	w.render(rw, r, status, "error", pg)
