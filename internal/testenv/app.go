@@ -286,8 +286,12 @@ func NewLogCapture() *LogCapture {
 	return &LogCapture{buf: buf, inner: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})}
 }
 
-// Expect declares that error logs containing s are part of the test.
+// Expect declares that error logs containing s are part of the test. Name
+// the line: an empty s would match every line and switch the guard off.
 func (l *LogCapture) Expect(s string) {
+	if strings.TrimSpace(s) == "" {
+		panic("LogCapture.Expect: name the error line you expect; an empty one matches them all")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expected = append(l.expected, s)
