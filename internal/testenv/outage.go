@@ -60,25 +60,8 @@ func (a *App) Outage(t testing.TB, tables []string, calls ...Call) []*Response {
 }
 
 func (a *App) lockSQLite(t testing.TB, ctx context.Context) (end func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+a.Store.Path()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			t.Error(err)
-		}
-		conn.Close()
-		db.Close()
-	}
+	_, end = hold(t, ctx, "sqlite", "file:"+a.Store.Path()+"?_pragma=busy_timeout(10000)", "BEGIN EXCLUSIVE")
+	return end
 }
 
 func (a *App) lockPostgres(t testing.TB, ctx context.Context, tables []string) (end func(), interrupt func(<-chan struct{})) {
@@ -86,27 +69,7 @@ func (a *App) lockPostgres(t testing.TB, ctx context.Context, tables []string) (
 	if len(tables) == 0 {
 		t.Fatal("Outage on PostgreSQL needs the tables to lock")
 	}
-	db, err := sql.Open("pgx", a.StoreOptions.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.ExecContext(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.ExecContext(ctx, "LOCK TABLE "+strings.Join(tables, ", ")+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	end = func() {
-		if _, err := holder.ExecContext(ctx, "ROLLBACK"); err != nil {
-			t.Error(err)
-		}
-		holder.Close()
-		db.Close()
-	}
+	db, end := hold(t, ctx, "pgx", a.StoreOptions.URL, "BEGIN", "LOCK TABLE "+strings.Join(tables, ", ")+" IN ACCESS EXCLUSIVE MODE")
 	// Nothing tells another session that a backend has started to wait
 	// on a lock, so look until every call has been answered.
 	interrupt = func(done <-chan struct{}) {
@@ -126,4 +89,31 @@ func (a *App) lockPostgres(t testing.TB, ctx context.Context, tables []string) (
 		}
 	}
 	return end, interrupt
+}
+
+// hold opens the database beside the app and runs stmts on one connection
+// of it, which keeps the locks they take until end rolls them back. The
+// pool stays open until then for the caller's own queries.
+func hold(t testing.TB, ctx context.Context, driver, dsn string, stmts ...string) (*sql.DB, func()) {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return db, func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Error(err)
+		}
+		conn.Close()
+		db.Close()
+	}
 }
