@@ -192,6 +192,17 @@ func notFound(number int64) error {
 	return problem.New(problem.NotFound, "not_found", "incident #%d not found", number)
 }
 
+// missing names what a use case looked for when the store says it does not
+// exist. Only store.ErrNotFound becomes a 404; any other error (a busy or
+// unavailable database) passes through to become the 503 a client retries,
+// never a "not found" that tells it to give up. A nil err stays nil.
+func missing(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(problem.NotFound, "not_found", format, args...)
+	}
+	return err
+}
+
 // visibleIncident reads an incident p may see, for reads (forUpdate false)
 // or read-modify-write (true).
 func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly, forUpdate bool) (*incident.Incident, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -86,19 +87,23 @@ var CheapHasher = auth.Hasher{Memory: 1024, Time: 1, Threads: 1}
 
 // App is the whole of Quench in-process behind a real loopback listener.
 type App struct {
-	URL     string
-	Store   *store.Store
-	Svc     *service.Service
-	Clock   *Clock
-	Handler *server.Handler
-	Log     *LogCapture
+	URL   string
+	Store *store.Store
+	// StoreOptions say where the database is, for tests that reach it
+	// behind the app's back (to lock it, for one).
+	StoreOptions store.Options
+	Svc          *service.Service
+	Clock        *Clock
+	Handler      *server.Handler
+	Log          *LogCapture
 }
 
 // StartApp boots Quench on a fresh database of dialect d; opts adjust the
 // service options.
 func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *App {
 	t.Helper()
-	st := NewStore(t, d)
+	opt := StoreOptions(t, d)
+	st := openStore(t, opt)
 	clock := NewClock()
 	logs := NewLogCapture()
 	log := slog.New(logs)
@@ -107,7 +112,7 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 		o(&so)
 	}
 	svc := service.New(st, so)
-	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
+	app := &App{Store: st, StoreOptions: opt, Svc: svc, Clock: clock, Log: logs}
 	app = app.serve(t, nil)
 	t.Cleanup(func() {
 		if errs := logs.Errors(); len(errs) > 0 && !t.Failed() {
@@ -193,6 +198,15 @@ func (r *Response) Code() string {
 // value encoded as JSON. Content type is JSON unless set in headers.
 func (a *App) Request(t testing.TB, method, path, token string, body any, headers ...string) *Response {
 	t.Helper()
+	r, err := a.send(method, path, token, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is Request without a test: for requests sent from other goroutines.
+func (a *App) send(method, path, token string, body any, headers ...string) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -203,13 +217,13 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, a.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -226,7 +240,7 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 	}
 	resp, err := noRedirects.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out := &Response{Status: resp.StatusCode, Header: resp.Header}
@@ -235,15 +249,15 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 		buf := make([]byte, 4096)
 		n, _ := resp.Body.Read(buf)
 		out.Body = buf[:n]
-		return out
+		return out, nil
 	}
 	out.Body, _ = io.ReadAll(resp.Body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(out.Body) > 0 {
 		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {
-			t.Fatalf("%s %s: bad JSON %q: %v", method, path, out.Body, err)
+			return nil, fmt.Errorf("%s %s: bad JSON %q: %v", method, path, out.Body, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Must is Request that fails the test unless the status is want.
@@ -272,8 +286,12 @@ func NewLogCapture() *LogCapture {
 	return &LogCapture{buf: buf, inner: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})}
 }
 
-// Expect declares that error logs containing s are part of the test.
+// Expect declares that error logs containing s are part of the test. Name
+// the line: an empty s would match every line and switch the guard off.
 func (l *LogCapture) Expect(s string) {
+	if strings.TrimSpace(s) == "" {
+		panic("LogCapture.Expect: name the error line you expect; an empty one matches them all")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expected = append(l.expected, s)

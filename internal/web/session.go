@@ -82,7 +82,9 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		pg.Error = "Something went wrong on our side; try again."
 		if p != nil {
 			status, pg.Error = problem.HTTPStatus(p.Kind), p.Message
-			setRetryAfter(rw, p)
+			if s := problem.RetryAfter(p); s != "" {
+				rw.Header().Set("Retry-After", s)
+			}
 		} else {
 			w.log.Error("login failed", "err", err)
 		}
@@ -204,7 +206,9 @@ func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error) {
 	}
 	pg := w.newPage(r, "Your account", accountData{})
 	pg.Error = p.Message
-	setRetryAfter(rw, p)
+	if s := problem.RetryAfter(p); s != "" {
+		rw.Header().Set("Retry-After", s)
+	}
 	w.render(rw, r, problem.HTTPStatus(p.Kind), "account", pg)
 }
 

@@ -11,7 +11,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -229,24 +228,12 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	setRetryAfter(rw, p)
+	if s := problem.RetryAfter(p); s != "" {
+		rw.Header().Set("Retry-After", s)
+	}
 	pg := w.newPage(r, http.StatusText(status), nil)
 	pg.Error = p.Message
 	w.render(rw, r, status, "error", pg)
-}
-
-// setRetryAfter tells a client refused for now (429, 503) when to come
-// back, as the API does.
-func setRetryAfter(rw http.ResponseWriter, p *problem.Error) {
-	status := problem.HTTPStatus(p.Kind)
-	if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
-		return
-	}
-	if s, ok := p.Detail["retry_after"].(int); ok {
-		rw.Header().Set("Retry-After", strconv.Itoa(s))
-	} else if status == http.StatusServiceUnavailable {
-		rw.Header().Set("Retry-After", "5")
-	}
 }
 
 // NotFound renders the HTML 404 page.
