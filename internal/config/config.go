@@ -34,17 +34,46 @@ type Config struct {
 	// (QUENCH_TRUSTED_PROXIES): the load balancers in front of Quench. Any
 	// other peer could claim any address and dodge the sign-in throttle.
 	TrustedProxies []netip.Prefix
+	// SMTP is the mail server for e-mail channels and personal e-mail
+	// (QUENCH_SMTP_*); e-mail is off while Host is empty.
+	SMTP SMTP
+	// OutboundAllow names hosts or CIDRs that webhooks and Slack may reach
+	// although they are private (QUENCH_OUTBOUND_ALLOW).
+	OutboundAllow []string
+	// UnownedAfter is how long an active incident may have no owner
+	// before incident.unowned is sent (QUENCH_UNOWNED_AFTER).
+	UnownedAfter time.Duration
+	// StuckAfter is how long an incident may stay in a phase before
+	// incident.stuck is sent and the review lists it
+	// (QUENCH_STUCK_AFTER="active=24h,mitigated=168h,resolved=336h").
+	StuckAfter map[string]time.Duration
 	// URL and Token are what the CLI's client commands talk to.
 	URL   string // QUENCH_URL
 	Token string // QUENCH_TOKEN (secret)
 }
+
+// SMTP says how to send e-mail.
+type SMTP struct {
+	Host     string // QUENCH_SMTP_HOST
+	Port     int    // QUENCH_SMTP_PORT, default 587 (465 with TLS)
+	Username string // QUENCH_SMTP_USERNAME
+	Password string // QUENCH_SMTP_PASSWORD (secret)
+	From     string // QUENCH_SMTP_FROM: the sender address
+	// TLS is starttls (default: required), tls (implicit, port 465) or
+	// none (only for a relay on the same host).
+	TLS string // QUENCH_SMTP_TLS
+}
+
+// Enabled reports whether e-mail is configured.
+func (s SMTP) Enabled() bool { return s.Host != "" }
 
 // Defaults are the settings of a fresh install.
 func Defaults() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./quench-data", LogLevel: "info", LogFormat: "json",
 		Synchronous: "FULL", PublicViewing: true, ShutdownTimeout: 30 * time.Second,
-		URL: "http://127.0.0.1:8080",
+		URL: "http://127.0.0.1:8080", SMTP: SMTP{TLS: "starttls"}, UnownedAfter: 10 * time.Minute,
+		StuckAfter: map[string]time.Duration{"active": 24 * time.Hour, "mitigated": 7 * 24 * time.Hour, "resolved": 14 * 24 * time.Hour},
 	}
 }
 
@@ -101,6 +130,43 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = ps
 	}
+	str(&c.SMTP.Host, "QUENCH_SMTP_HOST")
+	str(&c.SMTP.Username, "QUENCH_SMTP_USERNAME")
+	secret(&c.SMTP.Password, "QUENCH_SMTP_PASSWORD")
+	str(&c.SMTP.From, "QUENCH_SMTP_FROM")
+	if v := getenv("QUENCH_SMTP_TLS"); v != "" {
+		c.SMTP.TLS = strings.ToLower(v)
+	}
+	if v := getenv("QUENCH_SMTP_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("QUENCH_SMTP_PORT: %q is not a port", v))
+		}
+		c.SMTP.Port = n
+	}
+	if c.SMTP.Port == 0 {
+		c.SMTP.Port = 587
+		if c.SMTP.TLS == "tls" {
+			c.SMTP.Port = 465
+		}
+	}
+	for _, f := range strings.Split(getenv("QUENCH_OUTBOUND_ALLOW"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.OutboundAllow = append(c.OutboundAllow, f)
+		}
+	}
+	if v := getenv("QUENCH_UNOWNED_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("QUENCH_UNOWNED_AFTER: %q is not a positive duration like 10m", v))
+		}
+		c.UnownedAfter = d
+	}
+	if v := getenv("QUENCH_STUCK_AFTER"); v != "" {
+		if err := parseStuck(v, c.StuckAfter); err != nil {
+			errs = append(errs, fmt.Errorf("QUENCH_STUCK_AFTER: %w", err))
+		}
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
 	}
@@ -109,6 +175,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// parseStuck reads "phase=duration" pairs into into.
+func parseStuck(v string, into map[string]time.Duration) error {
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		ph, ds, ok := strings.Cut(f, "=")
+		ph = strings.TrimSpace(ph)
+		if _, known := into[ph]; !ok || !known {
+			return fmt.Errorf("%q: want phase=duration with phase active, mitigated or resolved", f)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(ds))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q: %q is not a positive duration like 72h", f, ds)
+		}
+		into[ph] = d
+	}
+	return nil
 }
 
 // ParsePrefixes reads a comma-separated list of CIDRs and single addresses
@@ -174,6 +261,19 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("QUENCH_SHUTDOWN_TIMEOUT must be positive"))
 	}
+	if c.SMTP.Enabled() {
+		if c.SMTP.From == "" {
+			errs = append(errs, errors.New("QUENCH_SMTP_FROM is required with QUENCH_SMTP_HOST: the address e-mail comes from"))
+		}
+		switch c.SMTP.TLS {
+		case "starttls", "tls", "none":
+		default:
+			errs = append(errs, fmt.Errorf("QUENCH_SMTP_TLS %q: want starttls, tls or none", c.SMTP.TLS))
+		}
+		if c.SMTP.Username != "" && c.SMTP.Password == "" {
+			errs = append(errs, errors.New("QUENCH_SMTP_USERNAME is set but QUENCH_SMTP_PASSWORD (or _FILE) is not"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -194,7 +294,21 @@ func (c Config) Redacted() map[string]string {
 		"public_viewing": strconv.FormatBool(c.PublicViewing), "sqlite_synchronous": c.Synchronous,
 		"admin_user": c.AdminUser, "admin_password": hide(c.AdminPassword), "sentry_dsn": hide(c.SentryDSN),
 		"trusted_proxies": joinPrefixes(c.TrustedProxies),
+		"smtp":            smtpSummary(c.SMTP), "smtp_password": hide(c.SMTP.Password),
+		"outbound_allow": strings.Join(c.OutboundAllow, ","), "unowned_after": c.UnownedAfter.String(),
+		"stuck_after": fmt.Sprintf("active=%s,mitigated=%s,resolved=%s", c.StuckAfter["active"], c.StuckAfter["mitigated"], c.StuckAfter["resolved"]),
 	}
+}
+
+func smtpSummary(s SMTP) string {
+	if !s.Enabled() {
+		return "off"
+	}
+	user := ""
+	if s.Username != "" {
+		user = s.Username + "@"
+	}
+	return fmt.Sprintf("%s%s:%d (%s) from %s", user, s.Host, s.Port, s.TLS, s.From)
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

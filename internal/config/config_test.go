@@ -75,3 +75,48 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("trusted by default: %v", c.TrustedProxies)
 	}
 }
+
+func TestNotificationSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "smtp")
+	os.WriteFile(path, []byte("mail-s3cret\n"), 0o600)
+	c, err := FromEnv(env(map[string]string{
+		"QUENCH_SMTP_HOST": "mail.example.com", "QUENCH_SMTP_USERNAME": "quench", "QUENCH_SMTP_PASSWORD_FILE": path,
+		"QUENCH_SMTP_FROM": "quench@example.com", "QUENCH_SMTP_TLS": "TLS",
+		"QUENCH_OUTBOUND_ALLOW": "hooks.internal, 10.1.0.0/16", "QUENCH_UNOWNED_AFTER": "5m",
+		"QUENCH_STUCK_AFTER": "mitigated=72h",
+	}))
+	if err != nil || c.Validate() != nil {
+		t.Fatal(err, c.Validate())
+	}
+	if c.SMTP.Password != "mail-s3cret" || c.SMTP.Port != 465 || c.SMTP.TLS != "tls" || !c.SMTP.Enabled() {
+		t.Fatalf("smtp %+v", c.SMTP)
+	}
+	if len(c.OutboundAllow) != 2 || c.OutboundAllow[1] != "10.1.0.0/16" || c.UnownedAfter.String() != "5m0s" {
+		t.Fatalf("%v %v", c.OutboundAllow, c.UnownedAfter)
+	}
+	if c.StuckAfter["mitigated"].String() != "72h0m0s" || c.StuckAfter["active"].String() != "24h0m0s" {
+		t.Fatalf("stuck %v", c.StuckAfter)
+	}
+	for k, v := range c.Redacted() {
+		if strings.Contains(v, "s3cret") {
+			t.Errorf("%s leaks the SMTP password", k)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"QUENCH_SMTP_HOST": "mail.example.com"}, // no From
+		{"QUENCH_SMTP_HOST": "m", "QUENCH_SMTP_FROM": "q@example.com", "QUENCH_SMTP_TLS": "ssl3"},
+		{"QUENCH_SMTP_HOST": "m", "QUENCH_SMTP_FROM": "q@example.com", "QUENCH_SMTP_USERNAME": "u"},
+	} {
+		c, err := FromEnv(env(bad))
+		if err == nil && c.Validate() == nil {
+			t.Errorf("accepted %v", bad)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"QUENCH_SMTP_PORT": "0"}, {"QUENCH_UNOWNED_AFTER": "-1m"}, {"QUENCH_STUCK_AFTER": "closed=1h"}, {"QUENCH_STUCK_AFTER": "active=soon"},
+	} {
+		if _, err := FromEnv(env(bad)); err == nil {
+			t.Errorf("accepted %v", bad)
+		}
+	}
+}
