@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
@@ -44,7 +45,11 @@ type fixture struct {
 	victimSess  string
 	cssPath     string
 	attachment  string
+	channel     int64
+	delivery    *notify.Delivery
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func newFixture(t *testing.T) *fixture {
 	app := testenv.StartApp(t, store.SQLite)
@@ -97,6 +102,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("fixture upload: %d %s", r.Status, r.Body)
 	}
 	f.attachment = r.JSON["id"].(string)
+	ch, _, err := app.Svc.CreateChannel(ctx, service.System, service.ChannelInput{Type: ptr("webhook"), Name: ptr("hooks"),
+		URL: ptr("http://127.0.0.1:9/hook"), Audience: ptr("team")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.channel = ch.ID
+	if f.delivery, err = app.Svc.TestChannel(ctx, service.System, ch.ID); err != nil {
+		t.Fatal(err)
+	}
 	m := regexp.MustCompile(`href="(/static/[^"]+\.css)"`).FindStringSubmatch(string(app.Request(t, "GET", "/login", "", nil).Body))
 	if m == nil {
 		t.Fatal("no stylesheet on the login page")
@@ -181,7 +195,7 @@ type cell struct {
 // matrix is the access table: every registered route, every principal.
 func matrix(f *fixture) map[string]cell {
 	rows := baseMatrix(f)
-	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows} {
+	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows, notifyRows} {
 		for k, v := range more(f) {
 			rows[k] = v
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -82,6 +83,17 @@ func (c *Clock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	}
 }
 
+// LoopbackGuard lets notifications reach the tests' sinks on loopback,
+// as QUENCH_OUTBOUND_ALLOW=127.0.0.0/8,::1 would; every other private
+// address stays refused.
+func LoopbackGuard() *notify.Guard {
+	g, err := notify.NewGuard([]string{"127.0.0.0/8", "::1"})
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
 // CheapHasher keeps password hashing fast in tests; the format is the same.
 var CheapHasher = auth.Hasher{Memory: 1024, Time: 1, Threads: 1}
 
@@ -107,7 +119,7 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 	clock := NewClock()
 	logs := NewLogCapture()
 	log := slog.New(logs)
-	so := service.Options{Now: clock.Now, Log: log, Hasher: CheapHasher}
+	so := service.Options{Now: clock.Now, Log: log, Hasher: CheapHasher, Guard: LoopbackGuard()}
 	for _, o := range opts {
 		o(&so)
 	}
