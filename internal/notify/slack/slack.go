@@ -83,6 +83,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	return notify.Post(ctx, n.client, n.url, "application/json", nil, bytes.TrimSuffix(body.Bytes(), []byte("\n")))
 }
 
+var _ notify.Notifier = (*Notifier)(nil)
+
 // payload is an incoming-webhook message.
 type payload struct {
 	Text        string  `json:"text"`

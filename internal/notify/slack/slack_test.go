@@ -19,6 +19,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/notify/notifytest"
 	"github.com/quenchhq/quench/internal/notify/slack"
 )
 
@@ -97,97 +98,13 @@ func send(t *testing.T, n *slack.Notifier, m notify.Message) (bool, error) {
 	return retryable, err
 }
 
-var at = time.Date(2026, 11, 23, 20, 11, 18, 0, time.UTC)
-
-func incident() notify.Incident {
-	return notify.Incident{
-		Number:     12,
-		Title:      "Checkout p99 latency high",
-		Phase:      "active",
-		Severity:   "major",
-		Services:   []string{"checkout", "payments"},
-		Visibility: "public",
-		Owner:      "alice",
-		URL:        "https://quench.example.com/incidents/12",
-		CreatedAt:  at.Add(-time.Hour),
-	}
-}
-
-// messages holds one realistic message per event, as the service would
-// build them.
-func messages() map[notify.Event]notify.Message {
-	base := func(e notify.Event, headline string) notify.Message {
-		return notify.Message{ID: "msg_" + strings.NewReplacer(".", "_").Replace(string(e)), Event: e, At: at, Incident: incident(), Headline: headline}
-	}
-	out := map[notify.Event]notify.Message{}
-
-	m := base(notify.Opened, "#12 opened")
-	m.Actor = "alice"
-	m.Incident.Owner = ""
-	m.Body = "p99 of `POST /checkout` above **2 s** since 20:05.\n\nSee [the dashboard](https://grafana.example.com/d/checkout)."
-	out[m.Event] = m
-
-	m = base(notify.PhaseChanged, "#12 moved to mitigated")
-	m.Actor, m.From, m.To = "alice", "active", "mitigated"
-	m.Incident.Phase, m.Incident.Owner = "mitigated", "bob"
-	m.Body = "Rolled back to v1.41.\n\n- error rate back to 0.1 %\n- p99 at 300 ms"
-	out[m.Event] = m
-
-	m = base(notify.Reopened, "#12 reopened")
-	m.Actor, m.From, m.To = "bob", "resolved", "active"
-	m.Body = "Latency is back after the 21:00 deploy."
-	out[m.Event] = m
-
-	m = base(notify.UpdatePublic, "#12: public update")
-	m.Actor = "alice"
-	m.Body = "We are seeing slow checkouts and are working on a fix."
-	out[m.Event] = m
-
-	m = base(notify.UpdateInternal, "#12: internal update")
-	m.Actor = "bob"
-	m.Incident.Visibility = "confidential"
-	m.Body = "The pool size is 10, **too small** for Black Friday traffic."
-	out[m.Event] = m
-
-	m = base(notify.OwnerChanged, "#12: bob now owns the active phase")
-	m.Actor = "alice"
-	m.Incident.Owner = "bob"
-	out[m.Event] = m
-
-	m = base(notify.AlertAttached, "#12: alert HighLatency attached")
-	m.Body = "HighLatency firing on web-1:8080 (p99 2.05 s)"
-	out[m.Event] = m
-
-	m = base(notify.AlertsResolved, "#12: all alerts resolved — mitigated?")
-	out[m.Event] = m
-
-	m = base(notify.ChecklistDone, "#12: checklist item done")
-	m.Actor = "carol"
-	m.Body = "Send the missing confirmation e-mails"
-	out[m.Event] = m
-
-	m = base(notify.Unowned, "#12 has had no owner for 10 minutes")
-	m.Incident.Owner = ""
-	out[m.Event] = m
-
-	m = base(notify.Stuck, "#12 has been active for 1 day")
-	out[m.Event] = m
-
-	m = base(notify.Test, "Test message from Quench")
-	m.Actor = "admin"
-	m.Incident = notify.Incident{Number: 0, Title: "Sample incident", Phase: "active", Severity: "minor", URL: "https://quench.example.com/"}
-	m.Body = "If you can read this, the channel works."
-	out[m.Event] = m
-	return out
-}
-
 func TestGolden(t *testing.T) {
 	// One file per event: testdata/EVENT.json is the exact body Slack
 	// receives, indented. Review the diff after go test -run TestGolden -update.
 	s := newSink(t)
 	n := notifier(t, s)
-	msgs := messages()
-	for _, e := range append(notify.Events, notify.Test) {
+	msgs := notifytest.Messages()
+	for _, e := range notifytest.Events() {
 		m, ok := msgs[e]
 		if !ok {
 			t.Fatalf("no sample message for %s", e)
@@ -336,18 +253,16 @@ func checkInert(t *testing.T, body []byte) {
 	}
 }
 
-const hostile = "<!channel> <!here> <!everyone> <@U123> <#C123> <!subteam^S123> <https://evil.example|ok> & &amp; &lt;b&gt; <script>alert(1)</script>"
-
 func TestInjectionArrivesInert(t *testing.T) {
 	s := newSink(t)
 	n := notifier(t, s)
-	m := messages()[notify.PhaseChanged]
-	m.Incident.Title = "DB down " + hostile
-	m.Headline = "#12 moved to mitigated " + hostile
-	m.Body = "Body " + hostile + "\n\n[click](https://evil.example/x|y>z) ![img](javascript:alert(1))"
-	m.Actor = "mallory " + hostile
-	m.Incident.Owner = "owner " + hostile
-	m.Incident.Severity = "major " + hostile
+	m := notifytest.Messages()[notify.PhaseChanged]
+	m.Incident.Title = "DB down " + notifytest.Hostile
+	m.Headline = "#12 moved to mitigated " + notifytest.Hostile
+	m.Body = "Body " + notifytest.Hostile + "\n\n[click](https://evil.example/x|y>z) ![img](javascript:alert(1))"
+	m.Actor = "mallory " + notifytest.Hostile
+	m.Incident.Owner = "owner " + notifytest.Hostile
+	m.Incident.Severity = "major " + notifytest.Hostile
 	m.Incident.Services = []string{"svc <!channel>", "a&b"}
 	m.From, m.To = "active <!here>", "mitigated"
 	if _, err := send(t, n, m); err != nil {
@@ -394,7 +309,7 @@ func TestLinksOnlyToSafeURLs(t *testing.T) {
 		{url: "https://evil.example/\x00"},
 		{url: ""},
 	} {
-		m := messages()[notify.Opened]
+		m := notifytest.Messages()[notify.Opened]
 		m.Incident.URL = tt.url
 		if _, err := send(t, n, m); err != nil {
 			t.Fatal(err)
@@ -417,7 +332,7 @@ func TestLinksOnlyToSafeURLs(t *testing.T) {
 func TestLongTextIsCutToSlackLimits(t *testing.T) {
 	s := newSink(t)
 	n := notifier(t, s)
-	m := messages()[notify.PhaseChanged]
+	m := notifytest.Messages()[notify.PhaseChanged]
 	m.Incident.Title = strings.Repeat("<&> ", 100)
 	m.Body = strings.Repeat("a&b<c>d 😀 ", 1000)
 	m.Incident.Services = []string{strings.Repeat("svc-&-", 500)}
@@ -442,7 +357,7 @@ func TestLongTextIsCutToSlackLimits(t *testing.T) {
 func TestSlackAnswers(t *testing.T) {
 	s := newSink(t)
 	n := notifier(t, s)
-	m := messages()[notify.Opened]
+	m := notifytest.Messages()[notify.Opened]
 	for _, tt := range []struct {
 		status    int
 		answer    string
@@ -495,7 +410,7 @@ func TestDefaultClientIsGuarded(t *testing.T) {
 	// addresses: the sink on loopback is never reached.
 	s := newSink(t)
 	n := slack.New(s.srv.URL+secretPath, nil)
-	retryable, err := send(t, n, messages()[notify.Opened])
+	retryable, err := send(t, n, notifytest.Messages()[notify.Opened])
 	if retryable || err == nil || !strings.Contains(err.Error(), "blocked address") {
 		t.Fatalf("Notify = %v, %v; want blocked", retryable, err)
 	}
