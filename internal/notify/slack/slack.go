@@ -116,25 +116,6 @@ type button struct {
 // automatic parsing of names and mentions in it.
 func mrkdwn(s string) text { return text{Type: "mrkdwn", Text: s, Verbatim: true} }
 
-// labels name the events for people.
-var labels = map[notify.Event]string{
-	notify.Opened:                "Incident opened",
-	notify.PhaseChanged:          "Phase changed",
-	notify.Reopened:              "Reopened",
-	notify.UpdatePublic:          "Public update",
-	notify.UpdateInternal:        "Internal update",
-	notify.OwnerChanged:          "Owner changed",
-	notify.AlertAttached:         "Alert attached",
-	notify.AlertsResolved:        "All alerts resolved",
-	notify.ChecklistDone:         "Checklist done",
-	notify.Unowned:               "Nobody owns this incident",
-	notify.Stuck:                 "Incident stuck",
-	notify.Test:                  "Test message",
-	notify.YouOwnPhase:           "You own a phase",
-	notify.YourPhaseEntered:      "Your phase began",
-	notify.YourChecklistAssigned: "Checklist item for you",
-}
-
 func build(m notify.Message) payload {
 	inc := m.Incident
 	title := "#" + strconv.FormatInt(inc.Number, 10) + " " + line(inc.Title)
@@ -143,7 +124,7 @@ func build(m notify.Message) payload {
 	}
 	headline := line(m.Headline)
 	if headline == "" {
-		headline = labels[m.Event]
+		headline = m.Event.Label()
 	}
 
 	// The title line: bold, linked to the incident when its URL is one
@@ -185,11 +166,7 @@ func build(m notify.Message) payload {
 
 	// Small print: what happened, who did it, when, and whether the
 	// incident is confidential.
-	label := labels[m.Event]
-	if label == "" {
-		label = string(m.Event)
-	}
-	ctx := []string{escape(line(label))}
+	ctx := []string{escape(line(m.Event.Label()))}
 	if m.Actor != "" {
 		ctx = append(ctx, "by "+escape(line(m.Actor)))
 	}
