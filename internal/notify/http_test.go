@@ -209,3 +209,29 @@ func TestParseEvents(t *testing.T) {
 		t.Error("unknown event accepted")
 	}
 }
+
+func TestPostToHangingTargetTimesOut(t *testing.T) {
+	// Accepts, never answers: the client's timeout ends the attempt as a
+	// retryable failure.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conns := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			conns <- c
+		}
+	}()
+	g, err := notify.NewGuard([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retryable, err := notify.Post(context.Background(), g.Client(100*time.Millisecond), "http://"+l.Addr().String()+"/hook/SECRET", "application/json", nil, []byte("{}"))
+	if !retryable || err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("Post = %v, %v", retryable, err)
+	}
+	(<-conns).Close()
+}

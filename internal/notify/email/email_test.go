@@ -596,3 +596,75 @@ func TestNonASCIISubjectSurvivesTheWire(t *testing.T) {
 		t.Errorf("Subject %q", got)
 	}
 }
+
+func TestHangingServerTimesOut(t *testing.T) {
+	// A server that accepts and never greets: the attempt ends at the
+	// timeout as a retryable failure, not never.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conns := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			conns <- c
+		}
+	}()
+	cfg := email.Config{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, From: "quench@quench.example", TLS: email.NoTLS, Timeout: 100 * time.Millisecond}
+	retryable, err := send(t, cfg, recipients, notifytest.Messages()[notify.Opened])
+	if err == nil || !retryable {
+		t.Fatalf("Notify = %v, %v; want retryable", retryable, err)
+	}
+	(<-conns).Close()
+}
+
+func TestMessageWithoutIDIsRefused(t *testing.T) {
+	s := startSMTP(t, serverOpts{})
+	m := notifytest.Messages()[notify.Opened]
+	m.ID = ""
+	if retryable, err := send(t, config(s, email.NoTLS), recipients, m); err == nil || retryable {
+		t.Errorf("Notify = %v, %v", retryable, err)
+	}
+	// Any other ID becomes a valid Message-ID, distinct IDs distinct ones.
+	m = notifytest.Messages()[notify.PhaseChanged]
+	for _, id := range []string{"a b", "a<b>", "a@b", "..", "ünï"} {
+		m.ID = id
+		mustSend(t, config(s, email.NoTLS), recipients, m)
+	}
+	seen := map[string]bool{}
+	for _, r := range s.mails() {
+		id := parse(t, r.data).get(t, "Message-Id")
+		if !regexp.MustCompile(`^<[A-Za-z0-9._+=-]+@quench\.example>$`).MatchString(id) || seen[id] {
+			t.Errorf("Message-ID %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestOneNotifierSendsConcurrently(t *testing.T) {
+	// The outbox may run one notifier from several workers.
+	cert, pool := selfSigned(t)
+	s := startSMTP(t, serverOpts{cert: &cert, user: "quench", pass: password})
+	cfg := config(s, email.STARTTLS)
+	cfg.Username, cfg.Password, cfg.RootCAs = "quench", password, pool
+	n := email.New(cfg, recipients)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			m := notifytest.Messages()[notify.UpdatePublic]
+			m.ID = fmt.Sprintf("msg_%d", i)
+			_, err := n.Notify(context.Background(), m)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := len(s.mails()); got != 8 {
+		t.Errorf("%d messages delivered", got)
+	}
+}
