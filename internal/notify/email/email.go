@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -169,7 +170,7 @@ func (c Config) Validate() error {
 }
 
 func hostname(s string) bool {
-	if _, err := netipParse(s); err == nil {
+	if _, ok := parseIP(s); ok {
 		return true
 	}
 	if s == "" || len(s) > 253 {
@@ -192,16 +193,13 @@ func loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	ip, err := netipParse(host)
-	return err == nil && ip.IsLoopback()
+	ip, ok := parseIP(host)
+	return ok && ip.IsLoopback()
 }
 
-func netipParse(s string) (net.IP, error) {
-	ip := net.ParseIP(strings.Trim(s, "[]"))
-	if ip == nil {
-		return nil, errors.New("not an IP address")
-	}
-	return ip, nil
+func parseIP(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return ip, err == nil && ip.Zone() == ""
 }
 
 func parseFrom(from string) (*mail.Address, error) {
@@ -278,7 +276,10 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (bool, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	if timeout <= 0 || ctx.Err() != nil {
+	if err := ctx.Err(); err != nil {
+		return true, n.fail(err)
+	}
+	if timeout <= 0 {
 		return true, n.fail(context.DeadlineExceeded)
 	}
 	c, err := n.client(timeout)
