@@ -39,6 +39,11 @@ func NewGuard(allow []string) (*Guard, error) {
 			continue
 		}
 		if p, err := netip.ParsePrefix(a); err == nil {
+			// Addresses are compared unmapped, so an IPv4-mapped prefix
+			// (::ffff:10.0.0.0/104) must become its IPv4 form to match.
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			g.prefixes = append(g.prefixes, p.Masked())
 			continue
 		}
@@ -91,17 +96,19 @@ func public(ip netip.Addr) bool {
 
 // nonPublic adds the special-purpose ranges the netip predicates leave out.
 var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 can reach IPv4 private space
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("2002::/16"),      // 6to4 embeds any IPv4 address
-	netip.MustParsePrefix("2001::/32"),      // Teredo
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-	netip.MustParsePrefix("100::/64"),       // discard-only
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64 can reach IPv4 private space
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),       // 6to4 embeds any IPv4 address
+	netip.MustParsePrefix("2001::/32"),       // Teredo
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): ::127.0.0.1
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
 }
 
 // CheckURL is the check at save time: an absolute http(s) URL without
@@ -115,6 +122,9 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 		return fmt.Errorf("%w: the URL must not carry a user name or password", ErrBlocked)
 	}
 	host := u.Hostname()
+	if host == "" {
+		return fmt.Errorf("%w: want an absolute http or https URL", ErrBlocked)
+	}
 	if g.hostAllowed(host) {
 		return nil
 	}
@@ -127,10 +137,18 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 // later connection pick the private one.
 func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if ip.Zone() != "" {
+			// A zone names a local interface: only link-local
+			// addresses need one, and those are refused anyway.
+			return nil, fmt.Errorf("%w: %s (addresses with a zone are not allowed)", ErrBlocked, ip)
+		}
 		if !g.addrAllowed(ip) {
-			return nil, fmt.Errorf("%w: %s", ErrBlocked, ip)
+			return nil, fmt.Errorf("%w: %s", ErrBlocked, ip.Unmap())
 		}
 		return []netip.Addr{ip}, nil
+	}
+	if numericHost(host) {
+		return nil, fmt.Errorf("%w: %s is a number, not a host name; write an address as a dotted quad", ErrBlocked, host)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -149,6 +167,24 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	return ips, nil
 }
 
+// numericHost reports whether host is an IPv4 address in one of the
+// legacy forms that browsers and C resolvers (inet_aton) accept but
+// netip does not: "2130706433", "0x7f.1", "0177.0.0.1", "127.1". A host
+// whose last label is a number is never a DNS name (WHATWG URL "ends in a
+// number"), so such a host is refused rather than resolved: whoever reads
+// it next (a resolver library, a proxy) might take it for 127.0.0.1.
+func numericHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if l := strings.ToLower(last); strings.HasPrefix(l, "0x") {
+		return strings.Trim(l[2:], "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
+}
+
 // DialContext dials only checked addresses. It resolves the name itself
 // and connects to the address it checked, so nothing can swap the answer
 // in between.
@@ -157,8 +193,9 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Resolver: g.resolver}
 	if g.hostAllowed(host) {
+		// The admin named this host: any address it resolves to will do.
 		return d.DialContext(ctx, network, addr)
 	}
 	ips, err := g.resolve(ctx, host)

@@ -74,7 +74,7 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	var d time.Duration
 	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
+		if n <= 0 {
 			return 0, false
 		}
 		d = time.Duration(n) * time.Second

@@ -51,6 +51,34 @@ const (
 	YourChecklistAssigned Event = "you.checklist_assigned"
 )
 
+// labels name the events for people, in chat and e-mail.
+var labels = map[Event]string{
+	Opened:                "Incident opened",
+	PhaseChanged:          "Phase changed",
+	Reopened:              "Reopened",
+	UpdatePublic:          "Public update",
+	UpdateInternal:        "Internal update",
+	OwnerChanged:          "Owner changed",
+	AlertAttached:         "Alert attached",
+	AlertsResolved:        "All alerts resolved",
+	ChecklistDone:         "Checklist item done",
+	Unowned:               "Nobody owns this incident",
+	Stuck:                 "Incident stuck",
+	Test:                  "Test message",
+	YouOwnPhase:           "You own a phase",
+	YourPhaseEntered:      "Your phase began",
+	YourChecklistAssigned: "Checklist item for you",
+}
+
+// Label names e for people ("Phase changed"); an unknown event is named
+// as it is.
+func (e Event) Label() string {
+	if l, ok := labels[e]; ok {
+		return l
+	}
+	return string(e)
+}
+
 // Events lists the events channels subscribe to, in a stable order.
 var Events = []Event{Opened, PhaseChanged, Reopened, UpdatePublic, UpdateInternal, OwnerChanged,
 	AlertAttached, AlertsResolved, ChecklistDone, Unowned, Stuck}
