@@ -15,7 +15,10 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/jobs"
+	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/notify/email"
 	"github.com/quenchhq/quench/internal/oidc"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/service"
@@ -53,7 +56,12 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		return err
 	}
 	defer st.Close()
-	svc := service.New(st, service.Options{Log: log, PrivateInstance: !cfg.PublicViewing})
+	guard, err := notify.NewGuard(cfg.OutboundAllow)
+	if err != nil {
+		return fmt.Errorf("QUENCH_OUTBOUND_ALLOW: %w", err)
+	}
+	svc := service.New(st, service.Options{Log: log, PrivateInstance: !cfg.PublicViewing, BaseURL: cfg.BaseURL,
+		Email: cfg.SMTP.Enabled(), Guard: guard, Nudges: nudges(cfg)})
 	created := false
 	if cfg.AdminUser != "" {
 		if created, err = svc.EnsureAdmin(ctx, cfg.AdminUser, cfg.AdminPassword); err != nil {
@@ -101,10 +109,29 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	go jobs.Retention(ctx, svc, log, time.Hour)
+	go jobs.Nudges(ctx, svc, log, time.Minute)
+	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
+		jobs.NewOutboxMetrics(reg, svc))
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); outbox.Run(ctx) }()
+	defer func() { <-outboxDone }()
 	log.Info("listening", "addr", ln.Addr().String())
 	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
 	log.Info("stopped")
 	return err
+}
+
+// nudges turns the configured thresholds into the service's.
+func nudges(cfg config.Config) service.Nudges {
+	n := service.Nudges{Unowned: cfg.UnownedAfter, Stuck: map[incident.Phase]time.Duration{}}
+	for ph, d := range cfg.StuckAfter {
+		n.Stuck[incident.Phase(ph)] = d
+	}
+	return n
+}
+
+func smtpConfig(s config.SMTP) email.Config {
+	return email.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From, TLS: s.TLS}
 }
 
 func migrate(ctx context.Context, cfg config.Config, env Env) error {

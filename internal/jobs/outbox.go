@@ -3,8 +3,10 @@ package jobs
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -12,6 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/notify/email"
+	"github.com/quenchhq/quench/internal/notify/slack"
+	"github.com/quenchhq/quench/internal/notify/webhook"
 	"github.com/quenchhq/quench/internal/service"
 )
 
@@ -253,4 +258,31 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		age = c.svc.Now().Sub(st.OldestDue).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+}
+
+// ChannelNotifiers sends through the real channel packages: Slack and
+// webhooks over client (which must be the outbound guard's), e-mail over
+// smtp. A zero smtp.Host refuses e-mail targets.
+func ChannelNotifiers(client *http.Client, smtp email.Config) Notifiers {
+	return func(t service.Target) (notify.Notifier, error) {
+		if t.Channel == nil {
+			if smtp.Host == "" {
+				return nil, errors.New("e-mail is not set up (QUENCH_SMTP_HOST)")
+			}
+			return email.New(smtp, t.Recipients), nil
+		}
+		switch c := t.Channel; c.Type {
+		case notify.Slack:
+			return slack.New(c.URL, client), nil
+		case notify.Webhook:
+			return webhook.New(c.URL, c.Secret, client)
+		case notify.Email:
+			if smtp.Host == "" {
+				return nil, errors.New("e-mail is not set up (QUENCH_SMTP_HOST)")
+			}
+			return email.New(smtp, c.Recipients), nil
+		default:
+			return nil, fmt.Errorf("unknown channel type %q", c.Type)
+		}
+	}
 }

@@ -2,16 +2,14 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"net/mail"
 	"slices"
 	"strings"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/notify/webhook"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/text"
@@ -33,29 +31,6 @@ type ChannelInput struct {
 
 // maxRecipients bounds an e-mail channel: more is a mailing list's job.
 const maxRecipients = 50
-
-// webhookSecretPrefix marks Standard Webhooks signing secrets.
-const webhookSecretPrefix = "whsec_"
-
-// newWebhookSecret returns a Standard Webhooks secret: whsec_ and 32
-// random bytes in base64.
-func newWebhookSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(b)
-}
-
-func checkWebhookSecret(s string) error {
-	raw, ok := strings.CutPrefix(s, webhookSecretPrefix)
-	if !ok {
-		return problem.Unprocessablef("a webhook secret starts with %s followed by base64 (leave it out to have one made)", webhookSecretPrefix)
-	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil || len(b) < 24 || len(b) > 64 {
-		return problem.Unprocessablef("a webhook secret is %s followed by the base64 of 24 to 64 random bytes", webhookSecretPrefix)
-	}
-	return nil
-}
 
 // CreateChannel adds a notification channel. For a webhook without a
 // secret one is made; the secret is returned only now.
@@ -207,12 +182,12 @@ func (s *Service) applyChannel(ctx context.Context, c *notify.Channel, in Channe
 		}
 		switch {
 		case in.Secret != nil && *in.Secret != "":
-			if err := checkWebhookSecret(*in.Secret); err != nil {
-				return "", err
+			if _, err := webhook.ParseSecret(*in.Secret); err != nil {
+				return "", problem.Unprocessablef("a webhook secret is %s followed by the base64 of 24 to 64 random bytes (leave it out to have one made)", webhook.SecretPrefix)
 			}
 			c.Secret, secret = *in.Secret, *in.Secret
 		case creating || urlChanged:
-			c.Secret = newWebhookSecret()
+			c.Secret = webhook.NewSecret()
 			secret = c.Secret
 		}
 	case notify.Email:
@@ -225,15 +200,11 @@ func (s *Service) applyChannel(ctx context.Context, c *notify.Channel, in Channe
 		if in.Recipients != nil {
 			var list []string
 			for _, r := range *in.Recipients {
-				r = strings.TrimSpace(r)
-				if r == "" {
-					continue
+				r, err := CheckEmail(r)
+				if err != nil {
+					return "", err
 				}
-				a, err := mail.ParseAddress(r)
-				if err != nil || a.Address != r || strings.ContainsAny(r, "\r\n") {
-					return "", problem.Unprocessablef("%q is not an e-mail address (write just the address)", text.Line(r, 100))
-				}
-				if !slices.Contains(list, r) {
+				if r != "" && !slices.Contains(list, r) {
 					list = append(list, r)
 				}
 			}
