@@ -64,6 +64,13 @@ type Store struct {
 	path    string
 	log     *slog.Logger
 
+	// closing guards enqueueing against Close: Write checks closed and
+	// hands its job over under the read lock, Close sets closed under the
+	// write lock before it closes quit. Every job queued is then queued
+	// before quit closes, and the writer's drain answers it.
+	closing sync.RWMutex
+	closed  bool
+
 	jobs  chan *job
 	quit  chan struct{}
 	done  chan struct{}
@@ -184,8 +191,12 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) Path() string { return s.path }
 
 // Close stops the writer and closes the pools; later calls do nothing.
+// Writes already handed over finish first; later ones are refused.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Lock()
+		s.closed = true
+		s.closing.Unlock()
 		if s.quit != nil {
 			close(s.quit)
 			<-s.done
@@ -228,22 +239,35 @@ func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
 // Write runs fn in a read-write transaction and returns after it committed
 // (nil) or rolled back (the error). fn may run again on PostgreSQL after a
 // serialization failure, so it must not have side effects outside tx.
+//
+// After Close, Write returns errShuttingDown without running fn.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errShuttingDown
+	}
 	if s.dialect == Postgres {
+		// Held to the end, so Close waits for the transaction instead of
+		// closing the pool under it.
+		defer s.closing.RUnlock()
 		return s.writePostgres(ctx, fn)
 	}
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
-	case <-s.quit:
-		return problem.New(problem.Unavailable, "unavailable", "the server is shutting down")
+		s.closing.RUnlock()
 	case <-ctx.Done():
+		s.closing.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued the job may commit, so wait for the verdict: answering
 	// before it would break "2xx only after commit" in the other direction.
 	return <-j.done
 }
+
+// errShuttingDown refuses a write that arrives after Close: it did not run.
+var errShuttingDown = problem.New(problem.Unavailable, "unavailable", "the server is shutting down")
 
 func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 	for attempt := 1; ; attempt++ {
@@ -295,7 +319,9 @@ func (s *Store) writer() {
 	}
 }
 
-// drain answers jobs queued when Close raced with Write.
+// drain commits the jobs still queued when Close began. Close closed quit
+// only after no Write could queue any more, so once the channel is empty
+// it stays empty.
 func (s *Store) drain() {
 	for {
 		select {
@@ -527,15 +553,4 @@ func (a *args) add(v any) string {
 func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
-}
-
-// Exec runs a statement; for migrations-like maintenance and tests.
-func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := t.q.ExecContext(ctx, query, args...)
-	return err
-}
-
-// QueryCount scans a single integer; for checks and tests.
-func (t *Tx) QueryCount(ctx context.Context, query string, dst *int, args ...any) error {
-	return t.q.QueryRowContext(ctx, query, args...).Scan(dst)
 }

@@ -1,0 +1,37 @@
+package store
+
+import "context"
+
+// Test-only access to the package's internals, for the external tests.
+
+// ErrShuttingDown is what Write returns after Close.
+var ErrShuttingDown = errShuttingDown
+
+// Exec runs a statement.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.q.ExecContext(ctx, query, args...)
+	return err
+}
+
+// QueryCount scans a single integer.
+func (t *Tx) QueryCount(ctx context.Context, query string, dst *int, args ...any) error {
+	return t.q.QueryRowContext(ctx, query, args...).Scan(dst)
+}
+
+// Names scans a single column of strings.
+func (t *Tx) Names(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
