@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -116,7 +117,11 @@ func startChild(ctx context.Context, env Env, sync string) (*childServer, error)
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Addr, cfg.BaseURL, cfg.Synchronous, cfg.LogLevel = dir, addr, "http://"+addr, sync, "error"
 	// Create the integration before the server starts; both open the same
-	// SQLite file, which is how operators use `quench integration add` too.
+	// SQLite file, which is how operators use `quench migrate` and
+	// `quench integration add` too.
+	if err := migrate(ctx, cfg, Env{Stdout: io.Discard, Stderr: env.Stderr}); err != nil {
+		return nil, err
+	}
 	var token, url string
 	err = withService(ctx, cfg, Env{Stdout: env.Stdout, Stderr: env.Stderr}, func(svc *service.Service) error {
 		tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})

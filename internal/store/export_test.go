@@ -1,11 +1,21 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Test-only access to the package's internals, for the external tests.
 
 // ErrShuttingDown is what Write returns after Close.
 var ErrShuttingDown = errShuttingDown
+
+// MigrateTo applies the migrations up to version target only: a database
+// an older quench left.
+func MigrateTo(ctx context.Context, s *Store, target int) (int, error) { return s.migrate(ctx, target) }
+
+// SetMigrationLockWait shortens how long Migrate waits for the lock.
+func SetMigrationLockWait(s *Store, d time.Duration) { s.lockWait = d }
 
 // Exec runs a statement.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {

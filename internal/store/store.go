@@ -84,6 +84,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// lockWait overrides migrationLockWait in tests.
+	lockWait time.Duration
 }
 
 type job struct {

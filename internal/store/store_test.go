@@ -54,40 +54,6 @@ func read[T any](t *testing.T, s *store.Store, fn func(tx *store.Tx) (T, error))
 	return v
 }
 
-func TestMigrate(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		if n, err := s.Migrate(ctx); err != nil || n != 0 {
-			t.Fatalf("second migrate applied %d, %v", n, err)
-		}
-		if err := s.CheckSchema(ctx); err != nil {
-			t.Fatal(err)
-		}
-		cur, latest, _ := s.SchemaVersion(ctx)
-		if cur != latest || cur < 1 {
-			t.Fatalf("version %d of %d", cur, latest)
-		}
-	})
-}
-
-func TestNewerSchemaRefused(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		err := s.Write(ctx, func(tx *store.Tx) error {
-			return tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.CheckSchema(ctx); err == nil {
-			t.Fatal("newer schema accepted by CheckSchema")
-		}
-		if _, err := s.Migrate(ctx); err == nil {
-			t.Fatal("newer schema accepted by Migrate")
-		}
-	})
-}
-
 func TestIncidentRoundTrip(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
