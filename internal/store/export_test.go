@@ -17,6 +17,10 @@ func MigrateTo(ctx context.Context, s *Store, target int) (int, error) { return 
 // SetMigrationLockWait shortens how long Migrate waits for the lock.
 func SetMigrationLockWait(s *Store, d time.Duration) { s.lockWait = d }
 
+// CheckpointStep runs one step of the SQLite checkpointer now, with limit
+// in place of maxWAL, and returns the WAL's frames before it.
+func CheckpointStep(s *Store, limit int64) int64 { return s.checkpointStep(s.ckpt, limit) }
+
 // Exec runs a statement.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := t.q.ExecContext(ctx, query, args...)

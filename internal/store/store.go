@@ -75,7 +75,9 @@ type Store struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stmts *stmtCache // SQLite writer only
-	// ckptDone closes when the SQLite checkpointer has stopped.
+	// ckpt is the SQLite checkpointer's own connection; ckptDone closes
+	// when the checkpointer has stopped.
+	ckpt     *sql.DB
 	ckptDone chan struct{}
 	pageSize int
 
@@ -179,7 +181,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 		ck.Close()
 		return nil, err
 	}
-	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckptDone: make(chan struct{}), pageSize: pageSize,
+	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
 	go s.writer()

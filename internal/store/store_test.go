@@ -390,8 +390,10 @@ func TestCancelledJobDoesNotFailBatch(t *testing.T) {
 	}
 }
 
-// Checkpoints run off the writer's path, in the background; writes around
-// one stay intact, and closing leaves the WAL empty.
+// Checkpoints run on their own connection, off the writer's path: a
+// PASSIVE step copies the whole WAL back so the next commit starts it
+// over, a WAL past the limit is truncated, writes around them stay intact,
+// and closing leaves the WAL empty.
 func TestBackgroundCheckpoint(t *testing.T) {
 	s := testenv.NewStore(t, store.SQLite)
 	inc := newIncident(t, s, nil)
@@ -404,19 +406,41 @@ func TestBackgroundCheckpoint(t *testing.T) {
 			}))
 		}
 	}
+	walSize := func() int64 {
+		t.Helper()
+		st, err := os.Stat(wal)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		must(t, err)
+		return st.Size()
+	}
+	const noLimit = 1 << 62
 	write(300)
-	time.Sleep(1500 * time.Millisecond) // one checkpoint interval
-	write(1)                            // the next commit restarts the checkpointed WAL
+	if frames := store.CheckpointStep(s, noLimit); frames < 300 {
+		t.Fatalf("%d frames in the WAL after 300 commits", frames)
+	}
+	write(1) // starts the fully checkpointed WAL over
+	if frames := store.CheckpointStep(s, noLimit); frames > 10 {
+		t.Fatalf("%d frames in the WAL after one commit: the checkpoint did not let it start over", frames)
+	}
+	if walSize() == 0 {
+		t.Fatal("a PASSIVE step truncated the WAL")
+	}
+	store.CheckpointStep(s, 0) // past the limit: truncated
+	if n := walSize(); n != 0 {
+		t.Fatalf("WAL is %d bytes after a step past the limit", n)
+	}
+	write(1)
 	var count int
 	must(t, s.Read(context.Background(), func(tx *store.Tx) error {
 		return tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &count)
 	}))
-	if count != 301 {
+	if count != 302 {
 		t.Fatalf("%d updates", count)
 	}
 	s.Close()
-	st, err := os.Stat(wal)
-	if err == nil && st.Size() != 0 {
-		t.Fatalf("WAL is %d bytes after close", st.Size())
+	if n := walSize(); n != 0 {
+		t.Fatalf("WAL is %d bytes after close", n)
 	}
 }
