@@ -554,6 +554,26 @@ func (a *args) add(v any) string {
 	return fmt.Sprintf("$%d", len(*a))
 }
 
+// insertID adds the id column to an INSERT into table on SQLite, where an
+// INTEGER PRIMARY KEY without AUTOINCREMENT gives a new row the id of the
+// newest deleted one: a stale "remove rule 7" would then remove the rule
+// created since. The id comes from a counter that only grows, seeded from
+// the table's highest id. PostgreSQL's identity columns never reuse an id,
+// so there cols and a stay as they are.
+func (t *Tx) insertID(ctx context.Context, table string, cols *string, a *args) (string, error) {
+	if t.dialect != SQLite {
+		return "", nil
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, `INSERT INTO counters (name, value) SELECT $1, COALESCE(MAX(id), 0) + 1 FROM `+table+` WHERE true
+		ON CONFLICT (name) DO UPDATE SET value = max(counters.value + 1, excluded.value) RETURNING value`, "id:"+table).Scan(&id)
+	if err != nil {
+		return "", err
+	}
+	*cols += ", id"
+	return ", " + a.add(id), nil
+}
+
 // likePattern escapes LIKE metacharacters so user text matches literally.
 func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

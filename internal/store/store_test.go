@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -443,4 +444,47 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	if n := walSize(); n != 0 {
 		t.Fatalf("WAL is %d bytes after close", n)
 	}
+}
+
+// A row created after the newest one was deleted gets a new id, on SQLite
+// as on PostgreSQL: a stale "remove rule 7" or "tick item 7" then finds
+// nothing instead of the row created since.
+func TestDeletedIDsNotReused(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		inc := newIncident(t, s, nil)
+		kinds := []struct {
+			name   string
+			insert func(ctx context.Context, tx *store.Tx) (int64, error)
+			delete func(ctx context.Context, tx *store.Tx, id int64) error
+		}{
+			{"rule", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				r := &alert.Rule{Position: 1, Name: "r", Action: alert.ActionInbox, CreatedAt: t0}
+				err := tx.InsertRule(ctx, r)
+				return r.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteRule(ctx, id) }},
+			{"checklist item", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				it := &incident.ChecklistItem{Incident: inc.Number, Text: "x", Phase: incident.Active, CreatedBy: "ana", CreatedAt: t0}
+				err := tx.InsertChecklistItem(ctx, it)
+				return it.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteChecklistItem(ctx, id) }},
+			{"link", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				l := &incident.Link{Incident: inc.Number, Kind: "runbook", URL: "https://x.example", CreatedBy: "ana", CreatedAt: t0}
+				err := tx.InsertLink(ctx, l)
+				return l.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteLink(ctx, id) }},
+		}
+		for _, k := range kinds {
+			insert := func() int64 {
+				var id int64
+				must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) { id, err = k.insert(ctx, tx); return err }))
+				return id
+			}
+			insert()
+			newest := insert()
+			must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return k.delete(ctx, tx, newest) }))
+			if next := insert(); next <= newest {
+				t.Errorf("%s: id %d after deleting %d", k.name, next, newest)
+			}
+		}
+	})
 }
