@@ -195,6 +195,30 @@ func TestIntakeCommands(t *testing.T) {
 	}
 }
 
+// quench user passwd revokes the user's tokens unless told to keep them.
+func TestPasswordResetCommandRevokesTokens(t *testing.T) {
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": t.TempDir(), "QUENCH_LOG_LEVEL": "error"}}
+	r.ok("migrate")
+	r.ok("user", "add", "--admin", "ana")
+	r.ok("token", "create", "--user", "ana", "--scopes", "read", "--name", "first")
+	status := func(name string) string {
+		for _, line := range strings.Split(r.ok("token", "list"), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[2] == name {
+				return f[len(f)-1]
+			}
+		}
+		t.Fatalf("token %s not listed", name)
+		return ""
+	}
+	if out := r.ok("user", "passwd", "ana"); !strings.Contains(out, "API tokens revoked") || status("first") != "revoked" {
+		t.Fatalf("passwd: %q, token %s", out, status("first"))
+	}
+	r.ok("token", "create", "--user", "ana", "--scopes", "read", "--name", "second")
+	if out := r.ok("user", "passwd", "--keep-tokens", "ana"); strings.Contains(out, "revoked") || status("second") != "active" {
+		t.Fatalf("passwd --keep-tokens: %q, token %s", out, status("second"))
+	}
+}
+
 // Only serve and migrate change the schema. Every other command that opens
 // the database refuses a schema that is not exactly this binary's, in one
 // line, and leaves it as it was: a newer quench run for a chore must not

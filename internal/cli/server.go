@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		log.Info("single sign-on", "issuer", oc.Issuer)
 	}
 	reg := prometheus.NewRegistry()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,7 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 	email := fs.String("email", "", "e-mail address")
 	issuer := fs.String("issuer", "", "identity provider issuer (user link)")
 	subject := fs.String("subject", "", "subject at the identity provider (user link)")
+	keepTokens := fs.Bool("keep-tokens", false, "passwd: leave the user's API tokens alive (default: revoke them)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -217,10 +218,14 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 			if err != nil {
 				return err
 			}
-			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw}); err != nil {
+			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw, KeepTokens: *keepTokens}); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "password of %s changed\n", pos[0])
+			fmt.Fprintf(env.Stdout, "password of %s changed; sessions ended", pos[0])
+			if !*keepTokens {
+				fmt.Fprint(env.Stdout, ", API tokens revoked")
+			}
+			fmt.Fprintln(env.Stdout)
 			if generated {
 				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
 			}

@@ -106,13 +106,23 @@ func TestSessionLists(t *testing.T) {
 		}
 
 		// Ending every session but the current one touches no one else's.
-		must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return tx.RevokeUserSessions(ctx, ana.ID, "a2", now) }))
+		revokeAll := func(keep string, at time.Time) int64 {
+			var n int64
+			must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) {
+				n, err = tx.RevokeUserSessions(ctx, ana.ID, keep, at)
+				return err
+			}))
+			return n
+		}
+		if n := revokeAll("a2", now); n != 2 {
+			t.Fatalf("revoked %d of ana's other sessions, want 2", n)
+		}
 		if got := list(0, now); !slices.Equal(got, []string{"a2", "b1"}) {
 			t.Fatalf("after revoking ana's others: %v", got)
 		}
-		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
-			return tx.RevokeUserSessions(ctx, ana.ID, "", now.Add(time.Minute))
-		}))
+		if n := revokeAll("", now.Add(time.Minute)); n != 1 {
+			t.Fatalf("revoked %d more, want 1", n)
+		}
 		if got := list(0, now); !slices.Equal(got, []string{"b1"}) {
 			t.Fatalf("after revoking all of ana's: %v", got)
 		}
@@ -228,6 +238,34 @@ func TestAudit(t *testing.T) {
 		}
 		if got := list(1, entries[1].ID)[0]; got.Detail == nil || len(got.Detail) != 0 {
 			t.Fatalf("entry without detail: %#v", got.Detail)
+		}
+
+		// A counted entry gets its final count.
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			return tx.SetAuditDetail(ctx, entries[1].ID, map[string]any{"count": 30})
+		}))
+		if got := list(1, entries[2].ID)[0]; got.Action != "login_failed" || got.Detail["count"] != 30.0 {
+			t.Fatalf("after SetAuditDetail: %+v", got)
+		}
+
+		// Retention removes only the given actions before the cutoff.
+		deleteBefore := func(actions []string, cutoff time.Time) int64 {
+			var n int64
+			must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) {
+				n, err = tx.DeleteAuditBefore(ctx, actions, cutoff)
+				return err
+			}))
+			return n
+		}
+		if n := deleteBefore(nil, t0.Add(time.Hour)); n != 0 {
+			t.Fatalf("no actions deleted %d", n)
+		}
+		// login at t0 and login_failed at t0+1m are old; logout at t0+4m is not.
+		if n := deleteBefore([]string{"login", "login_failed", "logout"}, t0.Add(2*time.Minute)); n != 2 {
+			t.Fatalf("deleted %d, want 2", n)
+		}
+		if got := actions(list(10, 0)); !slices.Equal(got, []string{"logout", "role_changed", "token_created"}) {
+			t.Fatalf("after retention: %v", got)
 		}
 	})
 }
