@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -240,6 +241,12 @@ func startChild(ctx context.Context, env Env, sync string, prepare func(svc *ser
 	ln.Close()
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Addr, cfg.BaseURL, cfg.Synchronous, cfg.LogLevel = dir, addr, "http://"+addr, sync, "error"
+	// Set up the database before the server starts; both open the same
+	// SQLite file, which is how operators use `quench migrate` and
+	// `quench integration add` too.
+	if err := migrate(ctx, cfg, Env{Stdout: io.Discard, Stderr: env.Stderr}); err != nil {
+		return nil, err
+	}
 	err = withService(ctx, cfg, Env{Stdout: env.Stdout, Stderr: env.Stderr}, func(svc *service.Service) error {
 		return prepare(svc, cfg.BaseURL)
 	})

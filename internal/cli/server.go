@@ -26,7 +26,10 @@ import (
 	"github.com/quenchhq/quench/internal/web"
 )
 
-// openStore opens the configured database and brings its schema up to date.
+// openStore opens the configured database. With migrate (serve) it brings
+// the schema up to date; without (every maintenance command) it refuses a
+// schema other than this binary's, so a newer quench run for a chore never
+// upgrades the schema under a running older server.
 func openStore(ctx context.Context, cfg config.Config, env Env, migrate bool) (*store.Store, error) {
 	log := newLogger(cfg, env.Stderr)
 	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Synchronous: cfg.Synchronous, Log: log})
@@ -151,8 +154,10 @@ func migrate(ctx context.Context, cfg config.Config, env Env) error {
 
 // withService runs fn with a service on the configured database, acting as
 // the operator: these commands need shell access to the server, not a token.
+// The schema must already be this binary's: `quench migrate` or
+// `quench serve` put it there.
 func withService(ctx context.Context, cfg config.Config, env Env, fn func(*service.Service) error) error {
-	st, err := openStore(ctx, cfg, env, true)
+	st, err := openStore(ctx, cfg, env, false)
 	if err != nil {
 		return err
 	}
