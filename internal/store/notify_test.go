@@ -13,7 +13,7 @@ import (
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
-func write(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
+func mustWrite(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := s.Write(context.Background(), fn); err != nil {
 		t.Fatal(err)
@@ -24,7 +24,7 @@ func newChannel(t *testing.T, s *store.Store, name string) *notify.Channel {
 	t.Helper()
 	c := &notify.Channel{Type: notify.Webhook, Name: name, URL: "http://127.0.0.1:9/" + name, Secret: "whsec_x",
 		Audience: notify.Team, Events: []notify.Event{"*"}, CreatedAt: t0, UpdatedAt: t0}
-	write(t, s, func(tx *store.Tx) error { return tx.InsertChannel(context.Background(), c) })
+	mustWrite(t, s, func(tx *store.Tx) error { return tx.InsertChannel(context.Background(), c) })
 	return c
 }
 
@@ -33,7 +33,7 @@ func enqueue(t *testing.T, s *store.Store, ch *notify.Channel, number int64, e n
 	key := fmt.Sprintf("msg_%d_%s_%d_%d", ch.ID, e, number, at.UnixNano())
 	d := &notify.Delivery{Key: key, ChannelID: ch.ID, Incident: number, Event: e, CreatedAt: at,
 		Message: notify.Message{ID: key, Event: e, At: at, Headline: string(e), Incident: notify.Incident{Number: number}}}
-	write(t, s, func(tx *store.Tx) error {
+	mustWrite(t, s, func(tx *store.Tx) error {
 		ok, err := tx.EnqueueDelivery(context.Background(), d, 0)
 		if err == nil && !ok {
 			err = errors.New("not inserted")
@@ -46,7 +46,7 @@ func enqueue(t *testing.T, s *store.Store, ch *notify.Channel, number int64, e n
 func lease(t *testing.T, s *store.Store, now time.Time, by string, limit, per int, room map[int64]int) []*notify.Delivery {
 	t.Helper()
 	var out []*notify.Delivery
-	write(t, s, func(tx *store.Tx) (err error) {
+	mustWrite(t, s, func(tx *store.Tx) (err error) {
 		out, err = tx.Lease(context.Background(), now, now.Add(15*time.Second), by, limit, per, room)
 		return err
 	})
@@ -67,7 +67,7 @@ func TestChannels(t *testing.T) {
 		c := newChannel(t, s, "ops")
 		c.Filter = notify.Filter{Severities: []string{"critical"}, Labels: []string{`team="db"`}}
 		c.Recipients, c.Disabled, c.UpdatedAt = []string{"a@example.com"}, true, t0.Add(time.Minute)
-		write(t, s, func(tx *store.Tx) error { return tx.SaveChannel(ctx, c) })
+		mustWrite(t, s, func(tx *store.Tx) error { return tx.SaveChannel(ctx, c) })
 		got := read(t, s, func(tx *store.Tx) (*notify.Channel, error) { return tx.ChannelByName(ctx, "ops") })
 		if got.ID != c.ID || !got.Disabled || got.Filter.Severities[0] != "critical" || got.Filter.Labels[0] != `team="db"` ||
 			got.Recipients[0] != "a@example.com" || !got.UpdatedAt.Equal(t0.Add(time.Minute)) || got.Secret != "whsec_x" {
@@ -83,7 +83,7 @@ func TestChannels(t *testing.T) {
 			t.Fatalf("channels by name: %v", list)
 		}
 		enqueue(t, s, c, 1, notify.Opened, t0)
-		write(t, s, func(tx *store.Tx) error { return tx.DeleteChannel(ctx, c.ID) })
+		mustWrite(t, s, func(tx *store.Tx) error { return tx.DeleteChannel(ctx, c.ID) })
 		if err := s.Read(ctx, func(tx *store.Tx) error { _, err := tx.Channel(ctx, c.ID); return err }); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("deleted channel: %v", err)
 		}
@@ -105,7 +105,7 @@ func TestOutboxLanes(t *testing.T) {
 		a3 := enqueue(t, s, a, 2, notify.Opened, t0.Add(2*time.Second))
 		b1 := enqueue(t, s, b, 1, notify.Opened, t0)
 		// The same key again is not a second message.
-		write(t, s, func(tx *store.Tx) error {
+		mustWrite(t, s, func(tx *store.Tx) error {
 			ok, err := tx.EnqueueDelivery(ctx, &notify.Delivery{Key: a1.Key, ChannelID: a.ID, Incident: 1, Event: notify.Opened, CreatedAt: t0}, 0)
 			if ok {
 				return errors.New("a repeated key was inserted")
@@ -122,12 +122,12 @@ func TestOutboxLanes(t *testing.T) {
 			t.Fatalf("leased twice: %v", keys(again))
 		}
 		for _, d := range []*notify.Delivery{b1, a3} {
-			write(t, s, func(tx *store.Tx) error {
+			mustWrite(t, s, func(tx *store.Tx) error {
 				return tx.FinishDelivery(ctx, d.ID, store.Outcome{State: notify.Sent, At: now, Attempted: true})
 			})
 		}
 		// A failing head holds its lane back; the lane moves on once it is sent.
-		write(t, s, func(tx *store.Tx) error {
+		mustWrite(t, s, func(tx *store.Tx) error {
 			return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Failing, At: now, NextAttemptAt: now.Add(time.Minute), Error: "HTTP 503", Attempted: true})
 		})
 		if got := lease(t, s, now.Add(time.Second), "w1", 10, 4, nil); len(got) != 0 {
@@ -137,7 +137,7 @@ func TestOutboxLanes(t *testing.T) {
 		if got := lease(t, s, later, "w1", 10, 4, nil); !slices.Equal(keys(got), []string{a1.Key}) {
 			t.Fatalf("retry lease %v", keys(got))
 		}
-		write(t, s, func(tx *store.Tx) error {
+		mustWrite(t, s, func(tx *store.Tx) error {
 			return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Sent, At: later, Attempted: true})
 		})
 		if got := lease(t, s, later, "w1", 10, 4, nil); !slices.Equal(keys(got), []string{a2.Key}) {
@@ -148,7 +148,7 @@ func TestOutboxLanes(t *testing.T) {
 			t.Fatalf("sent message reads %+v", d)
 		}
 		// Sent stays sent: a late outcome from an expired lease changes nothing.
-		write(t, s, func(tx *store.Tx) error {
+		mustWrite(t, s, func(tx *store.Tx) error {
 			return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Failing, At: later, NextAttemptAt: later, Attempted: true})
 		})
 		if d := read(t, s, func(tx *store.Tx) (*notify.Delivery, error) { return tx.Delivery(ctx, a1.ID) }); d.State != notify.Sent {
@@ -180,7 +180,7 @@ func TestOutboxLeaseExpiryAndRoom(t *testing.T) {
 		if got := lease(t, s, after, "w2", 1, 4, nil); len(got) != 1 {
 			t.Fatalf("expired leases not taken over: %v", keys(got))
 		}
-		write(t, s, func(tx *store.Tx) error { return tx.ReleaseLeases(ctx) })
+		mustWrite(t, s, func(tx *store.Tx) error { return tx.ReleaseLeases(ctx) })
 		if got := lease(t, s, after, "w3", 100, 100, nil); len(got) != 7 {
 			t.Fatalf("after releasing every lease, %d leased, want 7", len(got))
 		}
@@ -197,7 +197,7 @@ func TestOutboxRetryAndFilter(t *testing.T) {
 		a := newChannel(t, s, "a")
 		d1 := enqueue(t, s, a, 1, notify.Opened, t0)
 		d2 := enqueue(t, s, a, 2, notify.Opened, t0)
-		write(t, s, func(tx *store.Tx) error {
+		mustWrite(t, s, func(tx *store.Tx) error {
 			return tx.FinishDelivery(ctx, d1.ID, store.Outcome{State: notify.Failed, At: t0, Error: "HTTP 404", Attempted: true})
 		})
 		failed := read(t, s, func(tx *store.Tx) ([]*notify.Delivery, error) {
@@ -212,7 +212,7 @@ func TestOutboxRetryAndFilter(t *testing.T) {
 			t.Fatalf("by incident: %v", keys(ds))
 		}
 		now := t0.Add(time.Hour)
-		write(t, s, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, d1.ID, now); return err })
+		mustWrite(t, s, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, d1.ID, now); return err })
 		if got := lease(t, s, now, "w", 10, 4, nil); len(got) != 2 {
 			t.Fatalf("retried message not due: %v", keys(got))
 		}
@@ -220,11 +220,11 @@ func TestOutboxRetryAndFilter(t *testing.T) {
 			t.Fatalf("retry of a missing message: %v", err)
 		}
 		var first, again bool
-		write(t, s, func(tx *store.Tx) (err error) {
+		mustWrite(t, s, func(tx *store.Tx) (err error) {
 			first, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now)
 			return err
 		})
-		write(t, s, func(tx *store.Tx) (err error) {
+		mustWrite(t, s, func(tx *store.Tx) (err error) {
 			again, err = tx.RecordNudge(ctx, 1, "incident.stuck", "active", t0, now)
 			return err
 		})
