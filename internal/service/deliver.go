@@ -211,7 +211,7 @@ func (s *Service) Nudge(ctx context.Context) error {
 	now := s.Now()
 	var open []*incident.Incident
 	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
-		open, _, err = tx.Incidents(ctx, store.IncidentFilter{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved},
+		open, _, err = tx.Incidents(ctx, store.IncidentFilter{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Sort: "number",
 			Limit: 10000})
 		return err
 	})
