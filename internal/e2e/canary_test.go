@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -273,3 +274,77 @@ func TestEventStreamHidesConfidential(t *testing.T) {
 		t.Fatalf("team stream lacks the confidential incident: %q", team)
 	}
 }
+
+// The canary sweep of what leaves Quench: public channels of every type
+// (Slack, webhook, e-mail) subscribed to everything they may receive never
+// get a marker, while a team channel gets them (so the markers did travel).
+func TestCanaryOutbound(t *testing.T) {
+	for _, d := range testenv.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			mail := testenv.NewMailSink(t)
+			app := testenv.StartApp(t, d, func(o *service.Options) { o.Email = true })
+			ctx := context.Background()
+			slackSink, hookSink, teamSink := testenv.NewSink(t), testenv.NewSink(t), testenv.NewSink(t)
+			for _, c := range []service.ChannelInput{
+				{Type: ptr("slack"), Name: ptr("public-slack"), URL: ptr(slackSink.URL), Audience: ptr("public")},
+				{Type: ptr("webhook"), Name: ptr("public-hook"), URL: ptr(hookSink.URL), Audience: ptr("public")},
+				{Type: ptr("email"), Name: ptr("public-mail"), Recipients: &[]string{"customers@example.com"}, Audience: ptr("public")},
+				{Type: ptr("webhook"), Name: ptr("team-hook"), URL: ptr(teamSink.URL), Audience: ptr("team")},
+			} {
+				if _, _, err := app.Svc.CreateChannel(ctx, service.System, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := buildCanaryWorld(t, app)
+			tok := app.Token(t, "ana")
+			marker := func(what string) string {
+				m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
+				w.markers = append(w.markers, m)
+				return m
+			}
+			base := func(n int64) string { return fmt.Sprintf("/api/v1/incidents/%d", n) }
+			// More internal things that events carry: a checklist item ticked
+			// on the public incident, a transition note and owner change on
+			// the confidential one.
+			item := app.Must(t, 201, "POST", base(w.withInternal)+"/checklist", tok, map[string]any{"text": marker("internal-checklist")})
+			app.Must(t, 200, "PATCH", fmt.Sprintf("%s/checklist/%v", base(w.withInternal), item.JSON["id"]), tok, map[string]any{"done": true})
+			app.Must(t, 200, "PATCH", base(w.secret), tok, map[string]any{"owners": map[string]string{"active": "ana"}})
+			app.Must(t, 200, "POST", base(w.secret)+"/transitions", tok, map[string]any{"to": "mitigated", "note": marker("confidential-note"), "override": true})
+			app.Must(t, 200, "POST", base(w.withInternal)+"/transitions", tok, map[string]any{"to": "mitigated", "note": "restarted the consumer"})
+			app.Outbox(mail.Config).Drain(ctx)
+
+			public := map[string][]string{}
+			for name, s := range map[string]*testenv.Sink{"slack": slackSink, "webhook": hookSink} {
+				for _, r := range s.Take() {
+					public[name] = append(public[name], string(r.Body)+fmt.Sprint(r.Header))
+				}
+			}
+			for _, m := range mail.Take() {
+				public["email"] = append(public["email"], string(m.Data))
+			}
+			for medium, msgs := range public {
+				if len(msgs) < 4 {
+					t.Errorf("public %s channel got only %d messages: the sweep proves little", medium, len(msgs))
+				}
+				for _, body := range msgs {
+					for _, marker := range w.markers {
+						if strings.Contains(body, marker) {
+							t.Errorf("public %s channel got %s", medium, marker)
+						}
+					}
+				}
+			}
+			var team strings.Builder
+			for _, r := range teamSink.Take() {
+				team.Write(r.Body)
+			}
+			for _, want := range []string{"internal-update", "confidential-note", "internal-checklist"} {
+				if !strings.Contains(team.String(), want) {
+					t.Errorf("the team channel did not get %s: the markers did not travel", want)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
