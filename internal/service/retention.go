@@ -9,16 +9,20 @@ import (
 
 // Retention: ended sessions are kept a week for the account page and the
 // audit trail's context, then removed; Sentry delivery ids for 7 days;
-// failed and throttled sign-ins for 90 days (keepFailures), the rest of the
-// audit log for good.
+// failed and throttled sign-ins for 90 days (keepFailures), finished
+// notifications for 30 days, the rest of the audit log for good.
 const (
 	keepEndedSessions = 7 * 24 * time.Hour
 	keepDeliveries    = 7 * 24 * time.Hour
+	// keepMessages: finished outbox messages stay 30 days, so the incident
+	// page and the admin can see what was sent during the incident and
+	// its review; unfinished ones stay until they finish.
+	keepMessages = 30 * 24 * time.Hour
 )
 
 // Removed counts the rows a cleanup removed.
 type Removed struct {
-	Sessions, Deliveries, AuditEntries int64
+	Sessions, Deliveries, AuditEntries, Messages int64
 }
 
 // Cleanup writes pending audit counts, then removes expired sessions, old
@@ -32,6 +36,9 @@ func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 			return err
 		}
 		if r.Deliveries, err = tx.DeleteDeliveriesBefore(ctx, now.Add(-keepDeliveries)); err != nil {
+			return err
+		}
+		if r.Messages, err = tx.DeleteFinishedMessages(ctx, now.Add(-keepMessages)); err != nil {
 			return err
 		}
 		r.AuditEntries, err = tx.DeleteAuditBefore(ctx, failureActions, now.Add(-keepFailures))

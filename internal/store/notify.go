@@ -454,6 +454,16 @@ func (t *Tx) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	return s, err
 }
 
+// DeleteFinishedMessages removes outbox messages that finished (sent,
+// failed, dead, suppressed) before t.
+func (t *Tx) DeleteFinishedMessages(ctx context.Context, before time.Time) (int64, error) {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM outbox WHERE state NOT IN ('pending', 'failing') AND updated_at < $1`, micros(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // RecordNudge remembers that a nudge of kind went out for the incident's
 // entry into phase at enteredAt; false when it already had.
 func (t *Tx) RecordNudge(ctx context.Context, number int64, kind, phase string, enteredAt, now time.Time) (bool, error) {

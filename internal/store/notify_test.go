@@ -233,3 +233,21 @@ func TestOutboxRetryAndFilter(t *testing.T) {
 		}
 	})
 }
+
+func TestFinishedMessagesExpire(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a := newChannel(t, s, "a")
+		sent := enqueue(t, s, a, 1, notify.Opened, t0)
+		waiting := enqueue(t, s, a, 2, notify.Opened, t0)
+		mustWrite(t, s, func(tx *store.Tx) error {
+			return tx.FinishDelivery(ctx, sent.ID, store.Outcome{State: notify.Sent, At: t0, Attempted: true})
+		})
+		var n int64
+		mustWrite(t, s, func(tx *store.Tx) (err error) { n, err = tx.DeleteFinishedMessages(ctx, t0.Add(time.Hour)); return err })
+		left := read(t, s, func(tx *store.Tx) ([]*notify.Delivery, error) { return tx.Deliveries(ctx, store.DeliveryFilter{}) })
+		if n != 1 || len(left) != 1 || left[0].Key != waiting.Key {
+			t.Fatalf("removed %d, left %v", n, keys(left))
+		}
+	})
+}
