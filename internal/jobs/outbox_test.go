@@ -1,0 +1,63 @@
+package jobs_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/jobs"
+	"github.com/quenchhq/quench/internal/notify/email"
+	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// The outbox metrics count outcomes by channel type and show the depth
+// and age of what is waiting.
+func TestOutboxMetrics(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	ctx := context.Background()
+	ok, failing := testenv.NewSink(t), testenv.NewSink(t)
+	failing.Answer(func(int) int { return 503 })
+	for _, c := range []service.ChannelInput{
+		{Type: ptr("webhook"), Name: ptr("ok"), URL: ptr(ok.URL), Audience: ptr("team")},
+		{Type: ptr("slack"), Name: ptr("failing"), URL: ptr(failing.URL), Audience: ptr("team")},
+	} {
+		if _, _, err := app.Svc.CreateChannel(ctx, service.System, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	m := jobs.NewOutboxMetrics(reg, app.Svc)
+	outbox := jobs.NewOutbox(app.Svc, slog.New(app.Log), jobs.ChannelNotifiers(testenv.LoopbackGuard().Client(5*time.Second), email.Config{}), m)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "x"})
+	app.Clock.Advance(time.Minute)
+	outbox.Drain(ctx)
+	ok.Take()
+	failing.Take()
+	want := `
+# HELP quench_notifications_total Notification attempts by channel type and outcome (sent, retry, failed, dead, suppressed).
+# TYPE quench_notifications_total counter
+quench_notifications_total{channel_type="slack",outcome="retry"} 1
+quench_notifications_total{channel_type="webhook",outcome="sent"} 1
+# HELP quench_outbox_messages Unfinished messages in the outbox by state.
+# TYPE quench_outbox_messages gauge
+quench_outbox_messages{state="failing"} 1
+quench_outbox_messages{state="pending"} 0
+# HELP quench_outbox_oldest_age_seconds Age of the oldest unfinished message in the outbox.
+# TYPE quench_outbox_oldest_age_seconds gauge
+quench_outbox_oldest_age_seconds 60
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}
