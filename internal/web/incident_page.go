@@ -77,6 +77,8 @@ type incidentData struct {
 	Links       []*incident.Link
 	Timeline    []eventView
 	Alerts      []*alert.Record
+	// Deliveries are the notifications about the incident; team only.
+	Deliveries []deliveryView
 	Members     []service.Member
 	Writer      bool
 	Team        bool
@@ -215,6 +217,9 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			return nil, err
 		}
 		if d.Members, err = w.svc.Members(ctx, p); err != nil {
+			return nil, err
+		}
+		if d.Deliveries, err = w.incidentDeliveries(r, p, n); err != nil {
 			return nil, err
 		}
 	}
