@@ -77,8 +77,6 @@ type incidentData struct {
 	Links       []*incident.Link
 	Timeline    []eventView
 	Alerts      []*alert.Record
-	// Deliveries are the notifications about the incident; team only.
-	Deliveries []deliveryView
 	Members     []service.Member
 	Writer      bool
 	Team        bool
@@ -91,6 +89,8 @@ type incidentData struct {
 	Sources  []incident.Source
 	Phases   []incident.Phase
 	MaxFile  int
+	// Deliveries are the notifications about the incident; team only.
+	Deliveries []deliveryView
 }
 
 // NoteLabel names the note that completed the move into phase p.
