@@ -58,22 +58,29 @@ func TestCanarySweep(t *testing.T) {
 		if r := app.Request(t, "GET", "/api/v1/incidents", "", nil); r.JSON["total"] != 2.0 {
 			t.Errorf("anonymous total %v, want the 2 public incidents", r.JSON["total"])
 		}
+		// The team's page of that incident does list its notifications,
+		// so the sweep looked at a page that has some to hide.
+		team := string(app.Request(t, "GET", fmt.Sprintf("/incidents/%d", w.withInternal), w.team, nil).Body)
+		if !strings.Contains(team, `id="notifications"`) || !strings.Contains(team, w.markers[3]) {
+			t.Error("the team's incident page lists no notifications")
+		}
 		t.Logf("swept %d URLs for %d markers", len(urls), len(w.markers))
 	})
 }
 
 type canaryWorld struct {
 	markers      []string
-	withInternal int64 // public incident with internal updates and files
-	plain        int64 // public incident without internal content
-	secret       int64 // confidential incident
+	withInternal int64  // public incident with internal updates and files
+	plain        int64  // public incident without internal content
+	secret       int64  // confidential incident
+	team         string // a responder's token
 	ids          map[string][]string
 }
 
 func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	tok := app.User(t, "ana", auth.RoleResponder)
 	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
-	w := &canaryWorld{ids: map[string][]string{}}
+	w := &canaryWorld{ids: map[string][]string{}, team: tok}
 	marker := func(what string) string {
 		m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
 		w.markers = append(w.markers, m)
@@ -84,6 +91,13 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	w.plain = num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog", "services": []string{"umb"}}))
 	w.secret = num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": marker("confidential-title"),
 		"summary": marker("confidential-summary"), "visibility": "confidential", "labels": map[string]string{"k": marker("confidential-label")}}))
+	// Channels from here on get messages: a team channel (its name is
+	// internal, and what it is sent may be) and a public one. Their
+	// deliveries show on the team's incident page, never a viewer's.
+	for _, aud := range []string{"team", "public"} {
+		app.Must(t, 201, "POST", "/api/v1/channels", admin, map[string]any{"type": "webhook", "name": marker(aud + "-channel"),
+			"url": "http://127.0.0.1:9/" + marker(aud+"-channel-url"), "audience": aud})
+	}
 	base := func(n int64) string { return fmt.Sprintf("/api/v1/incidents/%d", n) }
 	for _, n := range []int64{w.withInternal, w.plain} {
 		app.Must(t, 201, "POST", base(n)+"/updates", tok, map[string]any{"body": "we are on it", "visibility": "public"})
@@ -140,7 +154,8 @@ func integration(t *testing.T, app *testenv.App, admin string) (*testenv.Respons
 // extraURLs are surfaces a route pattern alone does not reach.
 func (w *canaryWorld) extraURLs() []string {
 	out := []string{"/api/v1/incidents?q=oc+rsh", "/api/v1/incidents?q=CANARY", "/api/v1/incidents?label=k%3D" + w.markers[2],
-		"/api/v1/incidents?limit=500", "/api/v1/incidents?phase=active&sort=updated", "/no/such/page", "/api/v1/no/such/endpoint"}
+		"/api/v1/incidents?limit=500", "/api/v1/incidents?phase=active&sort=updated", "/no/such/page", "/api/v1/no/such/endpoint",
+		"/api/v1/deliveries?incident=1", "/admin/deliveries?incident=1", "/admin/deliveries?state=failing&channel=1"}
 	for _, m := range w.markers {
 		out = append(out, "/api/v1/incidents?q="+m)
 	}

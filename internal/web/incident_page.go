@@ -89,6 +89,8 @@ type incidentData struct {
 	Sources  []incident.Source
 	Phases   []incident.Phase
 	MaxFile  int
+	// Deliveries are the notifications about the incident; team only.
+	Deliveries []deliveryView
 }
 
 // NoteLabel names the note that completed the move into phase p.
@@ -215,6 +217,9 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			return nil, err
 		}
 		if d.Members, err = w.svc.Members(ctx, p); err != nil {
+			return nil, err
+		}
+		if d.Deliveries, err = w.incidentDeliveries(r, p, n); err != nil {
 			return nil, err
 		}
 	}

@@ -160,56 +160,118 @@ func errorMessage(err error) string {
 
 type accountData struct {
 	Sessions []*auth.Session
+	// Email and NotifyEmail are the person's e-mail settings, or what
+	// they typed when it was refused.
+	Email        string
+	NotifyEmail  bool
+	EmailEnabled bool
 }
 
 func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
+	w.showAccount(rw, r, http.StatusOK, "", nil)
+}
+
+// showAccount renders the account page; a refused profile form passes
+// what was typed, so it is shown again. A refusal is shown even when the
+// rest of the page cannot be read (the database busy, say).
+func (w *Web) showAccount(rw http.ResponseWriter, r *http.Request, status int, msg string, typed url.Values) {
 	p := auth.From(r.Context())
 	if p.IsAnonymous() {
 		w.fail(rw, r, problem.New(problem.Unauthenticated, "unauthenticated", "sign in"))
 		return
 	}
-	list, err := w.svc.Sessions(r.Context(), p)
-	if err != nil {
+	d, err := w.accountData(r, p)
+	if err != nil && msg == "" {
 		w.fail(rw, r, err)
 		return
 	}
-	own := list[:0]
+	if typed != nil {
+		d.Email, d.NotifyEmail = typed.Get("email"), typed.Get("notify_email") != ""
+	}
+	pg := w.newPage(r, "Your account", d)
+	pg.Error = msg
+	pg.Notice = r.URL.Query().Get("notice")
+	w.render(rw, r, status, "account", pg)
+}
+
+func (w *Web) accountData(r *http.Request, p auth.Principal) (accountData, error) {
+	d := accountData{EmailEnabled: w.svc.EmailEnabled()}
+	list, err := w.svc.Sessions(r.Context(), p)
+	if err != nil {
+		return d, err
+	}
 	for _, s := range list {
 		if s.UserID == p.User.ID {
-			own = append(own, s)
+			d.Sessions = append(d.Sessions, s)
 		}
 	}
-	pg := w.newPage(r, "Your account", accountData{Sessions: own})
-	pg.Notice = r.URL.Query().Get("notice")
-	w.render(rw, r, http.StatusOK, "account", pg)
+	prof, err := w.svc.MyProfile(r.Context(), p)
+	if err != nil {
+		return d, err
+	}
+	d.Email, d.NotifyEmail = prof.User.Email, prof.NotifyEmail
+	return d, nil
 }
 
 func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
 	p := auth.From(r.Context())
 	if r.PostFormValue("new") != r.PostFormValue("confirm") {
-		w.accountError(rw, r, problem.Unprocessablef("the two new passwords differ"))
+		w.accountError(rw, r, problem.Unprocessablef("the two new passwords differ"), nil)
 		return
 	}
 	if err := w.svc.ChangePassword(r.Context(), p, r.PostFormValue("current"), r.PostFormValue("new"), client(r)); err != nil {
-		w.accountError(rw, r, err)
+		w.accountError(rw, r, err, nil)
 		return
 	}
 	http.Redirect(rw, r, "/account?notice="+url.QueryEscape("Password changed; your other sessions have ended."), http.StatusSeeOther)
 }
 
-func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error) {
+// changeProfile saves the e-mail address and whether to get e-mail about
+// one's own work. It is the account page's form, for browser sessions;
+// tokens use PATCH /api/v1/me.
+func (w *Web) changeProfile(rw http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	p := auth.From(r.Context())
+	switch {
+	case p.IsAnonymous():
+		w.fail(rw, r, errSignIn)
+		return
+	case p.Session == nil:
+		w.fail(rw, r, problem.New(problem.Forbidden, "forbidden", "Change your profile on the account page, or with PATCH /api/v1/me."))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		w.fail(rw, r, problem.New(problem.TooLarge, "too_large", "The form is too large."))
+		return
+	}
+	email, on := r.PostForm.Get("email"), r.PostForm.Get("notify_email") != ""
+	if _, err := w.svc.UpdateProfile(r.Context(), p, service.ProfilePatch{Email: &email, NotifyEmail: &on}); err != nil {
+		w.accountError(rw, r, err, r.PostForm)
+		return
+	}
+	msg := "E-mail settings saved."
+	switch {
+	case strings.TrimSpace(email) == "":
+		msg = "E-mail settings saved; without an address you get no e-mail."
+	case !on:
+		msg = "E-mail settings saved; you get no e-mail about your own work."
+	}
+	http.Redirect(rw, r, "/account?notice="+url.QueryEscape(msg)+"#email", http.StatusSeeOther)
+}
+
+// accountError shows a refused account form on the page; typed is the
+// profile form's input to show again (never a password form's).
+func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error, typed url.Values) {
 	p, ok := problem.As(err)
 	if !ok || problem.HTTPStatus(p.Kind) == http.StatusUnauthorized {
 		w.fail(rw, r, err)
 		return
 	}
-	pg := w.newPage(r, "Your account", accountData{})
-	pg.Error = p.Message
 	if s := problem.RetryAfter(p); s != "" {
 		rw.Header().Set("Retry-After", s)
 	}
-	w.render(rw, r, problem.HTTPStatus(p.Kind), "account", pg)
+	w.showAccount(rw, r, problem.HTTPStatus(p.Kind), p.Message, typed)
 }
 
 func (w *Web) revokeSession(rw http.ResponseWriter, r *http.Request) {

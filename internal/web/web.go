@@ -144,12 +144,14 @@ func (w *Web) Routes() []Route {
 		{"GET /login/oidc/callback", w.ssoFinish},
 		{"GET /account", w.account},
 		{"POST /account/password", w.changePassword},
+		{"POST /account/profile", w.changeProfile},
 		{"POST /account/sessions/{id}/revoke", w.revokeSession},
 	}
 	routes = append(routes, w.boardRoutes()...)
 	routes = append(routes, w.incidentRoutes()...)
 	routes = append(routes, w.inboxRoutes()...)
 	routes = append(routes, w.adminRoutes()...)
+	routes = append(routes, w.notifyRoutes()...)
 	return routes
 }
 

@@ -1,5 +1,6 @@
-// Copy buttons for secrets and snippets; without the clipboard API the
-// text is selected for the person to copy.
+// Admin pages: copy buttons for secrets and snippets (without the
+// clipboard API the text is selected for the person to copy), and the
+// channel form's URL or recipients field, whichever the chosen type uses.
 (() => {
   'use strict';
   document.addEventListener('click', async (e) => {
@@ -20,4 +21,15 @@
       status.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
     }
   });
+
+  function showTypeFields(select) {
+    const form = select.form;
+    for (const block of form.querySelectorAll('.for-type')) {
+      block.hidden = !block.dataset.types.split(' ').includes(select.value);
+    }
+  }
+  for (const select of document.querySelectorAll('select.channel-type')) {
+    showTypeFields(select);
+    select.addEventListener('change', () => showTypeFields(select));
+  }
 })();

@@ -15,11 +15,15 @@
     }
     return '';
   }
+  // A time marked data-short ("sent ✔ 12:03") shows only the time of day
+  // when it is today.
+  const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+  const today = (d) => d.toDateString() === new Date().toDateString();
   function localTimes(root) {
     for (const el of root.querySelectorAll('time[datetime]')) {
       const d = new Date(el.getAttribute('datetime'));
       if (isNaN(d)) continue;
-      el.textContent = fmt.format(d);
+      el.textContent = el.hasAttribute('data-short') && today(d) ? clock.format(d) : fmt.format(d);
       el.title = relative(d);
     }
   }
