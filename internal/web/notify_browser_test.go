@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/notify/email"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
@@ -30,7 +31,7 @@ func TestNotificationsInBrowser(t *testing.T) {
 	t.Cleanup(receiver.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); outbox(app).Run(ctx) }()
+	go func() { defer close(done); app.Outbox(email.Config{}).Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	testenv.RunBrowserTests(t, app.URL, map[string]any{"receiver": receiver.URL,

@@ -2,10 +2,8 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,8 +14,8 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
-	"github.com/quenchhq/quench/internal/jobs"
 	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/notify/email"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/testenv"
 )
@@ -29,25 +27,6 @@ func sink(t *testing.T, status int) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// postJSON sends a message through notify.Post, the HTTP path and answer
-// classification the HTTP channels share.
-type postJSON struct{ url string }
-
-func (p postJSON) Notify(ctx context.Context, m notify.Message) (bool, error) {
-	body, err := json.Marshal(m)
-	if err != nil {
-		return false, err
-	}
-	return notify.Post(ctx, http.DefaultClient, p.url, "application/json", http.Header{"Webhook-Id": {m.ID}}, body)
-}
-
-// outbox is the real worker sending to the channels' URLs.
-func outbox(app *testenv.App) *jobs.Outbox {
-	return jobs.NewOutbox(app.Svc, slog.New(app.Log), func(t service.Target) (notify.Notifier, error) {
-		return postJSON{t.Channel.URL}, nil
-	}, nil)
 }
 
 // channelForm is the add form as a browser sends it.
@@ -183,7 +162,7 @@ func TestChannelPages(t *testing.T) {
 			!strings.Contains(deliveries, ">queued</span>") || !strings.Contains(deliveries, `<option value="`+id+`" selected>ops hook</option>`) {
 			t.Fatalf("deliveries after the test: %.3000s", deliveries)
 		}
-		if n := outbox(app).Drain(ctx); n != 1 {
+		if n := app.Outbox(email.Config{}).Drain(ctx); n != 1 {
 			t.Fatalf("the outbox sent %d messages, want the test", n)
 		}
 		if _, deliveries := s.get("/admin/deliveries?channel=" + id); !strings.Contains(deliveries, "sent <span aria-hidden=\"true\">✔</span>") {
@@ -265,7 +244,7 @@ func TestDeliveriesAndIncidentNotifications(t *testing.T) {
 		add("ops-down", "team", 503)
 		add("status-public", "public", 200)
 		app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog"})
-		ob := outbox(app)
+		ob := app.Outbox(email.Config{})
 		ob.Drain(ctx)
 
 		admin := signIn(t, app, "root")
