@@ -245,8 +245,9 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 // Serve runs an http.Server on ln until ctx ends, then drains in-flight
 // requests for up to drain before closing.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, drain time.Duration) error {
+	streams := newStreamEnder()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           streams.wrap(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -255,6 +256,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(streams.stop)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
