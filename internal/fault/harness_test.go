@@ -62,6 +62,9 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if theCluster != nil {
+		theCluster.shutdown()
+	}
 	if tmpRoot != "" {
 		os.RemoveAll(tmpRoot)
 	}
@@ -283,12 +286,22 @@ func (in *instance) reap(t testing.TB, s *server) {
 }
 
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := pickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// pickPort asks the kernel for a free loopback port. Picking and binding
+// are not atomic: callers retry when the port was taken in between.
+func pickPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *server) waitReady(limit time.Duration) error {

@@ -36,6 +36,8 @@ type ledger struct {
 	unexpected []string
 	// ackedAlerts counts alerts in acknowledged deliveries.
 	ackedAlerts int
+	// full counts 503 answers whose code is storage_full.
+	full int
 	seq         atomic.Int64
 }
 
@@ -106,6 +108,9 @@ func (l *ledger) record(what string, r reply, ok int) {
 	switch {
 	case r.status == 0, r.status == ok:
 	case r.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") != "":
+		if strings.Contains(string(r.body), `"storage_full"`) {
+			l.full++
+		}
 	default:
 		if len(l.unexpected) < 20 {
 			l.unexpected = append(l.unexpected, fmt.Sprintf("%s: %d %s", what, r.status, strings.TrimSpace(string(r.body))))
@@ -122,6 +127,60 @@ func (l *ledger) addDelivery(d *delivery, r reply) {
 		l.ackedAlerts += len(d.fps)
 	}
 	l.deliveries = append(l.deliveries, d)
+}
+
+// resend posts an unacknowledged delivery again, as Alertmanager retries
+// a 5xx, and records the new answer.
+func (l *ledger) resend(ctx context.Context, c *http.Client, in *instance, s *server, d *delivery) reply {
+	r := do(ctx, c, "POST", s.url+"/api/v1/intake/alertmanager/"+in.integration, in.intakeToken, d.body)
+	l.record("intake (resent)", r, http.StatusOK)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.status == http.StatusOK && !d.acked {
+		d.acked = true
+		l.ackedAlerts += len(d.fps)
+	}
+	if r.status != 0 {
+		d.status = r.status
+	}
+	return r
+}
+
+// unacked returns the deliveries that got an answer other than 200.
+func (l *ledger) unacked() []*delivery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*delivery
+	for _, d := range l.deliveries {
+		if !d.acked {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// trackIncident records an incident opened outside the changers.
+func (l *ledger) trackIncident(t testing.TB, r reply) {
+	t.Helper()
+	l.record("open incident", r, http.StatusCreated)
+	if r.status != http.StatusCreated {
+		return
+	}
+	var inc struct {
+		Number int64 `json:"number"`
+	}
+	if err := json.Unmarshal(r.body, &inc); err != nil || inc.Number == 0 {
+		t.Fatalf("open incident: 201 with %s", r.body)
+	}
+	l.mu.Lock()
+	l.incidents[inc.Number] = &tracked{}
+	l.mu.Unlock()
+}
+
+func (l *ledger) fullCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.full
 }
 
 // summary is one line for the test log.

@@ -74,6 +74,7 @@ type Store struct {
 
 	matchers  *matcherCache
 	readStmts *readStmts
+	space     space
 
 	closeOnce sync.Once
 	closeErr  error
@@ -393,6 +394,7 @@ func (s *Store) classify(err error) error {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is busy, try again")
 		case sqlite3.SQLITE_FULL:
+			s.noteFull()
 			return problem.Wrap(problem.Unavailable, "storage_full", err, "storage is full")
 		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "storage is unavailable")
@@ -402,7 +404,10 @@ func (s *Store) classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53100", pe.Code == "53300",
+		case pe.Code == "53100": // disk_full
+			s.noteFull()
+			return problem.Wrap(problem.Unavailable, "storage_full", err, "storage is full")
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300",
 			pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is unavailable, try again")
 		}

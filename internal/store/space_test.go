@@ -1,0 +1,57 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// A write refused for lack of space is a storage_full problem (a 503 with
+// Retry-After for the client), rolls back whole, and makes readiness say
+// so; the next write that fits commits on the same store.
+func TestStorageFull(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	ctx := context.Background()
+	if err := s.CheckSpace(); err != nil {
+		t.Fatalf("fresh store: %v", err)
+	}
+	exec := func(q string) error {
+		return s.Write(ctx, func(tx *store.Tx) error { return tx.Exec(ctx, q) })
+	}
+	if err := exec(`CREATE TABLE filler (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := s.Read(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, `PRAGMA page_count`, &pages) }); err != nil {
+		t.Fatal(err)
+	}
+	// The writer's connection may not grow the file: a full disk.
+	if err := exec(`PRAGMA max_page_count = ` + strconv.Itoa(pages+2)); err != nil {
+		t.Fatal(err)
+	}
+	err := exec(`INSERT INTO filler VALUES (zeroblob(1000000))`)
+	if !problem.Is(err, "storage_full") {
+		t.Fatalf("write beyond the space: %v, want storage_full", err)
+	}
+	if p, _ := problem.As(err); p.Kind != problem.Unavailable {
+		t.Fatalf("storage_full is %v, want Unavailable (503)", p.Kind)
+	}
+	if err := s.CheckSpace(); !problem.Is(err, "storage_full") || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("readiness after a refused write: %v", err)
+	}
+	var n int
+	if err := s.Read(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, `SELECT COUNT(*) FROM filler`, &n) }); err != nil || n != 0 {
+		t.Fatalf("refused write left %d rows (%v)", n, err)
+	}
+	if err := exec(`PRAGMA max_page_count = 1000000`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`INSERT INTO filler VALUES (zeroblob(1000000))`); err != nil {
+		t.Fatalf("write after space came back: %v", err)
+	}
+}
