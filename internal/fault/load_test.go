@@ -38,7 +38,7 @@ type ledger struct {
 	ackedAlerts int
 	// full counts 503 answers whose code is storage_full.
 	full int
-	seq         atomic.Int64
+	seq  atomic.Int64
 }
 
 // delivery is one Alertmanager webhook: one group, ten new alerts.
