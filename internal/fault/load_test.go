@@ -177,6 +177,20 @@ func (l *ledger) trackIncident(t testing.TB, r reply) {
 	l.mu.Unlock()
 }
 
+// acks counts acknowledged requests of any kind.
+func (l *ledger) acks() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.statuses[http.StatusOK] + l.statuses[http.StatusCreated]
+}
+
+// count is how many answers had status (0: no answer).
+func (l *ledger) count(status int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.statuses[status]
+}
+
 func (l *ledger) fullCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

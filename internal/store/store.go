@@ -14,11 +14,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -388,6 +391,11 @@ func (s *Store) classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, sql.ErrTxDone) {
+		// database/sql rolled the transaction back under the statement:
+		// its context ended (the client left) or the connection broke.
+		return problem.Wrap(problem.Unavailable, "unavailable", err, "the transaction was interrupted, try again")
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
@@ -422,6 +430,12 @@ func (s *Store) classify(err error) error {
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	// The connection broke under a statement: PostgreSQL restarted or the
+	// network failed ("connection reset by peer", a read timeout).
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
 	msg := err.Error()
