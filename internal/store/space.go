@@ -30,21 +30,35 @@ const fullFor = 10 * time.Second
 // space tracks storage-full refusals.
 type space struct {
 	lastFull atomic.Int64 // unix nanoseconds; 0: never
+	// freeAtFull is the free space measured at the last refusal (SQLite):
+	// once there is clearly more, space was freed and the wait is over.
+	freeAtFull atomic.Uint64
 }
 
-func (s *Store) noteFull() { s.space.lastFull.Store(time.Now().UnixNano()) }
+func (s *Store) noteFull() {
+	if s.dialect == SQLite {
+		if free, ok := freeSpace(filepath.Dir(s.path)); ok {
+			s.space.freeAtFull.Store(free)
+		}
+	}
+	s.space.lastFull.Store(time.Now().UnixNano())
+}
 
 // CheckSpace reports a storage_full problem while the SQLite data
 // directory's free space is below minFreeSpace, or while a write refused
-// for lack of space is recent; for readiness.
+// for lack of space is recent and (on SQLite) no space was freed since;
+// for readiness.
 func (s *Store) CheckSpace() error {
+	freed := false
 	if s.dialect == SQLite {
 		dir := filepath.Dir(s.path)
-		if free, ok := freeSpace(dir); ok && free < minFreeSpace {
+		free, ok := freeSpace(dir)
+		if ok && free < minFreeSpace {
 			return problem.Wrap(problem.Unavailable, "storage_full", fmt.Errorf("%d bytes free in %s", free, dir), "storage is full")
 		}
+		freed = ok && free >= s.space.freeAtFull.Load()+minFreeSpace
 	}
-	if at := s.space.lastFull.Load(); at != 0 && time.Since(time.Unix(0, at)) < fullFor {
+	if at := s.space.lastFull.Load(); at != 0 && !freed && time.Since(time.Unix(0, at)) < fullFor {
 		return problem.New(problem.Unavailable, "storage_full", "storage is full: a write was refused for lack of space %s ago",
 			time.Since(time.Unix(0, at)).Round(time.Second))
 	}
