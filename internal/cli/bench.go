@@ -24,8 +24,12 @@ import (
 // Alertmanager webhooks from concurrent senders and reports the rate,
 // latency and the server's memory.
 func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
+	if len(args) > 0 && args[0] == "memory" {
+		return benchMemory(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "intake" {
-		return usageErr("bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]")
+		return usageErr("bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
+			"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]")
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	senders := fs.Int("senders", 16, "concurrent senders")
@@ -98,7 +102,9 @@ type childServer struct {
 	token string
 }
 
-func startChild(ctx context.Context, env Env, sync string) (*childServer, error) {
+// startChild starts `quench serve` on a fresh SQLite directory with an
+// Alertmanager integration; extra adds environment variables.
+func startChild(ctx context.Context, env Env, sync string, extra ...string) (*childServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -129,6 +135,7 @@ func startChild(ctx context.Context, env Env, sync string) (*childServer, error)
 	cmd := exec.Command(exe, "serve")
 	cmd.Env = append(os.Environ(), "QUENCH_DATA_DIR="+dir, "QUENCH_ADDR="+addr, "QUENCH_SQLITE_SYNCHRONOUS="+sync,
 		"QUENCH_LOG_LEVEL=error", "QUENCH_ADMIN_USER=", "QUENCH_ADMIN_PASSWORD=", "QUENCH_DATABASE_URL=")
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stderr = env.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

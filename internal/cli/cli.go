@@ -56,6 +56,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
+  quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
   quench version
 `
 
