@@ -185,6 +185,9 @@ func (in *instance) checkIntegrity(t testing.TB, ctx context.Context, db *sql.DB
 		}
 		rows.Close()
 	}
+	if in.db.dialect == "postgres" {
+		checkPostgresIndexes(t, ctx, db)
+	}
 	var count, maxNum, counter int64
 	err := db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(number), 0) FROM incidents`).Scan(&count, &maxNum)
 	if err == nil {
@@ -211,6 +214,35 @@ func (in *instance) checkIntegrity(t testing.TB, ctx context.Context, db *sql.DB
 		}
 		if n != 0 {
 			t.Errorf("%d %s", n, q.what)
+		}
+	}
+}
+
+// checkPostgresIndexes verifies every B-tree index of the database with
+// amcheck, when the extension is available (PostgreSQL's contrib, part of
+// Debian's server package).
+func checkPostgresIndexes(t testing.TB, ctx context.Context, db *sql.DB) {
+	t.Helper()
+	if _, err := db.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS amcheck`); err != nil {
+		t.Logf("amcheck not available, indexes not verified: %v", err)
+		return
+	}
+	rows, err := db.QueryContext(ctx, `SELECT c.relname FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+		WHERE a.amname = 'btree' AND c.relnamespace = 'public'::regnamespace`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := db.ExecContext(ctx, `SELECT bt_index_check($1::regclass, true)`, n); err != nil {
+			t.Errorf("index %s: %v", n, err)
 		}
 	}
 }
