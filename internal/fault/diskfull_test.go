@@ -37,19 +37,43 @@ func runDiskFull(t *testing.T, db database, mnt string) {
 	in := setup(t, db)
 	s := in.start(t)
 	l := newLedger(fmt.Sprintf("full%d", time.Now().UnixNano()%1e6))
-	ctx := context.Background()
 	c := newClient(4)
 
 	// Some history first, so there is something to read.
 	ld := in.startLoad(l, s, 2, 1)
 	time.Sleep(300 * time.Millisecond)
 	ld.stop()
+	refused := 0
+	for cycle := 1; cycle <= pick(1, 3); cycle++ {
+		refused += diskFullCycle(t, in, s, l, c, mnt, cycle)
+	}
+	in.verify(t, l)
+	l.checkUnexpected(t)
+	s.checkLog(t)
+	if !strings.Contains(readFile(s.logPath), "storage is full") {
+		t.Errorf("the log never names the cause (storage is full)")
+	}
+
+	// A fresh process finds the same, sound database.
+	s.kill(t)
+	in.start(t)
+	in.verify(t, l)
+	t.Logf("%d deliveries refused while full, all accepted when resent; %s", refused, l.summary())
+}
+
+// diskFullCycle fills the disk under a running server, checks how it
+// answers, frees the space and checks that it recovers by itself. It
+// returns how many deliveries were refused and accepted when resent.
+func diskFullCycle(t *testing.T, in *instance, s *server, l *ledger, c *http.Client, mnt string, cycle int) int {
+	t.Helper()
+	ctx := context.Background()
 	filler := fillUp(t, mnt)
+	full := l.fullCount()
 
 	// Writes meet the full disk: keep the load on until intake has been
 	// refused for lack of space a few times.
-	ld = in.startLoad(l, s, 2, 1)
-	waitUntil(t, "intake answers 503 storage_full", func() bool { return l.fullCount() >= 5 })
+	ld := in.startLoad(l, s, 2, 1)
+	waitUntil(t, "intake answers 503 storage_full", func() bool { return l.fullCount() >= full+5 })
 	ld.stop()
 	waitUntil(t, "/readyz reports storage full", func() bool {
 		r := do(ctx, c, "GET", s.url+"/readyz", "", nil)
@@ -62,7 +86,7 @@ func runDiskFull(t *testing.T, db database, mnt string) {
 	r := do(ctx, c, "POST", s.url+"/api/v1/incidents", in.apiToken, []byte(`{"title": "opened on a full disk", "severity": "minor"}`))
 	l.trackIncident(t, r)
 	outcomes := []int{r.status}
-	marker := "update " + l.run + " posted on a full disk"
+	marker := fmt.Sprintf("update %s posted on a full disk, cycle %d", l.run, cycle)
 	r = do(ctx, c, "POST", s.url+"/api/v1/incidents/1/updates", in.apiToken, []byte(`{"body": "`+marker+`", "visibility": "internal"}`))
 	l.record("post update", r, http.StatusCreated)
 	if r.status == http.StatusCreated {
@@ -71,7 +95,7 @@ func runDiskFull(t *testing.T, db database, mnt string) {
 		l.mu.Unlock()
 	}
 	outcomes = append(outcomes, r.status)
-	t.Logf("writes on a full disk answered %v", outcomes)
+	t.Logf("cycle %d: writes on a full disk answered %v", cycle, outcomes)
 	// Reads and pages work.
 	for _, path := range []string{"/api/v1/incidents", "/api/v1/incidents/1", "/api/v1/incidents/1/timeline",
 		"/api/v1/alerts?limit=20", "/", "/incidents", "/incidents/1", "/alerts", "/healthz"} {
@@ -104,18 +128,7 @@ func runDiskFull(t *testing.T, db database, mnt string) {
 	if s.exited() {
 		t.Fatalf("the server exited: %v", s.waitErr)
 	}
-	in.verify(t, l)
-	l.checkUnexpected(t)
-	s.checkLog(t)
-	if !strings.Contains(readFile(s.logPath), "storage is full") {
-		t.Errorf("the log never names the cause (storage is full)")
-	}
-
-	// A fresh process finds the same, sound database.
-	s.kill(t)
-	in.start(t)
-	in.verify(t, l)
-	t.Logf("%d deliveries refused while full, all accepted when resent; %s", len(refused), l.summary())
+	return len(refused)
 }
 
 // waitUntil polls cond until it holds; the deadline only catches a hang.
