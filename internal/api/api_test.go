@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -359,26 +361,42 @@ func TestPrivateInstance(t *testing.T) {
 
 // A person's token may mint a narrower token for the same person, never a
 // wider one, nor one for someone else.
+// People mint their own tokens with their browser session; tokens need the
+// admin scope to mint.
 func TestTokenSelfService(t *testing.T) {
 	app := testenv.StartApp(t, "sqlite")
 	rw := app.User(t, "ana", auth.RoleResponder, auth.ScopeRead, auth.ScopeWrite)
 	app.User(t, "bo", auth.RoleResponder)
-	r := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"name": "dashboards", "scopes": []string{"read"}, "expires_in": "720h"})
-	narrow := r.JSON["token"].(string)
-	if r.JSON["expires_at"] == nil || fmt.Sprint(r.JSON["scopes"]) != "[read]" {
-		t.Fatalf("created: %s", r.Body)
+	cookie, sess, err := app.Svc.Login(context.Background(), "ana", "password-ana", service.Client{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	asAna := func(method, path string, body any) *testenv.Response {
+		return app.Request(t, method, path, "", body, "Cookie", "quench_session="+cookie, "X-CSRF-Token", sess.CSRF)
+	}
+	r := asAna("POST", "/api/v1/tokens", map[string]any{"name": "dashboards", "scopes": []string{"read"}, "expires_in": "720h"})
+	if r.Status != 201 || r.JSON["expires_at"] == nil || fmt.Sprint(r.JSON["scopes"]) != "[read]" {
+		t.Fatalf("created: %d %s", r.Status, r.Body)
+	}
+	narrow := r.JSON["token"].(string)
 	for _, bad := range []struct {
 		tok  string
 		body map[string]any
 		code string
 	}{
-		{narrow, map[string]any{"scopes": []string{"read", "write"}}, "scope_not_allowed"},
-		{rw, map[string]any{"scopes": []string{"admin"}}, "scope_not_allowed"},
-		{rw, map[string]any{"user": "bo", "scopes": []string{"read"}}, "forbidden"},
-		{rw, map[string]any{"scopes": []string{"root"}}, "validation_failed"},
+		{narrow, map[string]any{"scopes": []string{"read"}}, "token_cannot_mint"},
+		{rw, map[string]any{"scopes": []string{"read"}}, "token_cannot_mint"},
+		{"", map[string]any{"scopes": []string{"admin"}}, "scope_not_allowed"},
+		{"", map[string]any{"user": "bo", "scopes": []string{"read"}}, "forbidden"},
+		{"", map[string]any{"scopes": []string{"root"}}, "validation_failed"},
 	} {
-		if r := app.Request(t, "POST", "/api/v1/tokens", bad.tok, bad.body); r.Code() != bad.code {
+		var r *testenv.Response
+		if bad.tok != "" {
+			r = app.Request(t, "POST", "/api/v1/tokens", bad.tok, bad.body)
+		} else {
+			r = asAna("POST", "/api/v1/tokens", bad.body)
+		}
+		if r.Code() != bad.code {
 			t.Errorf("%v: %d %s", bad.body, r.Status, r.Body)
 		}
 	}
@@ -393,10 +411,138 @@ func TestTokenSelfService(t *testing.T) {
 		t.Fatalf("revoked token: %d", r.Status)
 	}
 	// Expired tokens stop working when the clock passes their expiry.
-	short := app.Must(t, 201, "POST", "/api/v1/tokens", rw, map[string]any{"scopes": []string{"read"}, "expires_in": "1h"}).JSON["token"].(string)
+	short := asAna("POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}, "expires_in": "1h"}).JSON["token"].(string)
 	app.Must(t, 200, "GET", "/api/v1/incidents", short, nil)
 	app.Clock.Advance(61 * time.Minute)
 	if r := app.Request(t, "GET", "/api/v1/incidents", short, nil); r.Status != 401 {
 		t.Fatalf("expired token: %d", r.Status)
 	}
+}
+
+// A token minted by a token never outlives it: the probe's read-only
+// token with a 1 h expiry could make a token that never expired.
+func TestTokenMadeByTokenNeverOutlivesIt(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		app.User(t, "root", auth.RoleAdmin)
+		app.User(t, "ana", auth.RoleResponder)
+		mint := func(ttl time.Duration, scopes ...auth.Scope) (string, time.Time) {
+			secret, tk, err := app.Svc.CreateToken(ctx, service.System, service.NewToken{Username: "root", Name: "maker", Scopes: scopes, TTL: ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return secret, tk.ExpiresAt
+		}
+		readHour, _ := mint(time.Hour, auth.ScopeRead)
+		if r := app.Request(t, "POST", "/api/v1/tokens", readHour, map[string]any{"scopes": []string{"read"}}); r.Status != 403 || r.Code() != "token_cannot_mint" {
+			t.Fatalf("read token minted: %d %s", r.Status, r.Body)
+		}
+		adminHour, hourEnd := mint(time.Hour, auth.ScopeRead, auth.ScopeAdmin)
+		var children []string
+		expiry := func(r *testenv.Response) string {
+			if r.Status != 201 {
+				t.Fatalf("mint: %d %s", r.Status, r.Body)
+			}
+			children = append(children, r.JSON["token"].(string))
+			s, _ := r.JSON["expires_at"].(string)
+			return s
+		}
+		hour := hourEnd.UTC().Format(time.RFC3339)
+		for _, tt := range []struct {
+			body map[string]any
+			want string
+		}{
+			{map[string]any{"scopes": []string{"read"}}, hour},                       // none asked: the maker's
+			{map[string]any{"scopes": []string{"read"}, "expires_in": "720h"}, hour}, // longer: capped
+			{map[string]any{"user": "ana", "scopes": []string{"read"}}, hour},        // for someone else too
+			{map[string]any{"scopes": []string{"read"}, "expires_in": "10m"}, app.Clock.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)},
+		} {
+			if got := expiry(app.Request(t, "POST", "/api/v1/tokens", adminHour, tt.body)); got != tt.want {
+				t.Errorf("%v: expires %q, want %q", tt.body, got, tt.want)
+			}
+		}
+		// Past the maker's hour, everything it made has ended with it.
+		app.Clock.Advance(time.Hour)
+		for _, tok := range append(children, adminHour) {
+			if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 401 {
+				t.Fatalf("token after its maker's hour: %d", r.Status)
+			}
+		}
+		// A lasting admin token mints lasting tokens.
+		adminLasting, _ := mint(0, auth.ScopeRead, auth.ScopeAdmin)
+		if got := expiry(app.Request(t, "POST", "/api/v1/tokens", adminLasting, map[string]any{"scopes": []string{"read"}})); got != "" {
+			t.Errorf("lasting maker: expires %q", got)
+		}
+	})
+}
+
+// A database that cannot answer is a 503 with Retry-After, so clients try
+// again; never a 404, which says the thing is gone. On PostgreSQL the
+// locked tables are the incident's content, so each call gets past the
+// incident and fails reading its update, checklist item or link: the read
+// that used to turn every error into "not found". On SQLite the write lock
+// fails every change, and reads go on from their snapshot.
+func TestUnavailableContentIsNotNotFound(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		id := func(r *testenv.Response) int64 { return int64(r.JSON["id"].(float64)) }
+		// One incident per change, so that no change waits on another's
+		// lock of the incident row.
+		type content struct{ update, item, link int64 }
+		var c [5]content
+		for n := int64(1); n <= 4; n++ {
+			open(t, app, tok, map[string]any{"title": fmt.Sprintf("incident %d", n)})
+			c[n] = content{
+				update: id(app.Must(t, 201, "POST", path(n, "/updates"), tok, map[string]any{"body": "looking"})),
+				item:   id(app.Must(t, 201, "POST", path(n, "/checklist"), tok, map[string]any{"text": "fix config"})),
+				link:   id(app.Must(t, 201, "POST", path(n, "/links"), tok, map[string]any{"url": "https://dash.example.com/d/1"})),
+			}
+		}
+		changes := []testenv.Call{ // each answers 200 or 204 when the database is back
+			{Method: "PATCH", Path: path(1, fmt.Sprintf("/updates/%d", c[1].update)), Token: tok, Body: map[string]any{"visibility": "public"}},
+			{Method: "PATCH", Path: path(2, fmt.Sprintf("/checklist/%d", c[2].item)), Token: tok, Body: map[string]any{"done": true}},
+			{Method: "DELETE", Path: path(3, fmt.Sprintf("/checklist/%d", c[3].item)), Token: tok},
+			{Method: "DELETE", Path: path(4, fmt.Sprintf("/links/%d", c[4].link)), Token: tok},
+		}
+		reads := []testenv.Call{
+			{Method: "GET", Path: path(1, "/updates"), Token: tok},
+			{Method: "GET", Path: path(1, "/checklist"), Token: tok},
+			{Method: "GET", Path: path(1, "/links"), Token: tok},
+			{Method: "GET", Path: "/incidents/1"}, // the page, for a viewer
+		}
+		calls := append(changes, reads...)
+		got := app.Outage(t, []string{"updates", "checklist_items", "links"}, calls...)
+
+		readsFail := app.Store.Dialect() == store.Postgres
+		for i, r := range got {
+			call := calls[i]
+			if i >= len(changes) && !readsFail {
+				if r.Status != http.StatusOK {
+					t.Errorf("%s %s while SQLite is locked for writes: %d %s", call.Method, call.Path, r.Status, r.Body)
+				}
+				continue
+			}
+			if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+				t.Errorf("%s %s: %d, Retry-After %q, want 503 with Retry-After: %s", call.Method, call.Path,
+					r.Status, r.Header.Get("Retry-After"), r.Body)
+			}
+			if r.JSON != nil && r.Code() != "unavailable" {
+				t.Errorf("%s %s: code %q, want unavailable", call.Method, call.Path, r.Code())
+			}
+		}
+
+		// Nothing was half done, everything works again without a
+		// restart, and what is really missing is still a 404.
+		if items := app.Must(t, 200, "GET", path(3, "/checklist"), tok, nil).JSON["checklist"]; len(items.([]any)) != 1 {
+			t.Errorf("checklist of #3 after the outage: %v", items)
+		}
+		for _, ch := range changes {
+			if r := app.Request(t, ch.Method, ch.Path, ch.Token, ch.Body); r.Status != 200 && r.Status != 204 {
+				t.Errorf("%s %s after the outage: %d %s", ch.Method, ch.Path, r.Status, r.Body)
+			}
+		}
+		if r := app.Request(t, "DELETE", path(4, fmt.Sprintf("/links/%d", c[4].link)), tok, nil); r.Status != http.StatusNotFound || r.Code() != "not_found" {
+			t.Errorf("removed link: %d %s, want 404", r.Status, r.Body)
+		}
+	})
 }

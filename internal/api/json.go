@@ -129,9 +129,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// Status maps a problem kind to its HTTP status.
-func Status(k problem.Kind) int { return problem.HTTPStatus(k) }
-
 // WriteError answers err as {"error": {"code", "message", …}}. Causes are
 // logged, never sent; anything that is not a problem is a 500.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -144,7 +141,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	default:
 		p = problem.Wrap(problem.Internal, "internal", err, "internal error")
 	}
-	status := Status(p.Kind)
+	status := problem.HTTPStatus(p.Kind)
 	switch {
 	case status >= 500 && p.Kind == problem.Internal:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
@@ -153,14 +150,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case p.Cause != nil:
 		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	switch status {
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "5")
-	case http.StatusTooManyRequests:
-		if s, ok := p.Detail["retry_after"].(int); ok {
-			w.Header().Set("Retry-After", strconv.Itoa(s))
-		}
-	case http.StatusUnauthorized:
+	if s := problem.RetryAfter(p); s != "" {
+		w.Header().Set("Retry-After", s)
+	}
+	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="quench"`)
 	}
 	body := map[string]any{}

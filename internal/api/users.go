@@ -98,6 +98,9 @@ type patchUserRequest struct {
 	Role        *auth.Role `json:"role"`
 	Disabled    *bool      `json:"disabled"`
 	Password    *string    `json:"password"`
+	// RevokeTokens (default true) says whether a password reset also
+	// revokes the user's API tokens.
+	RevokeTokens *bool `json:"revoke_tokens"`
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -106,7 +109,8 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return 0, nil, err
 	}
 	u, err := a.svc.UpdateUser(r.Context(), p, r.PathValue("username"), service.UserPatch{DisplayName: req.DisplayName,
-		Email: req.Email, Role: req.Role, Disabled: req.Disabled, Password: req.Password})
+		Email: req.Email, Role: req.Role, Disabled: req.Disabled, Password: req.Password,
+		KeepTokens: req.RevokeTokens != nil && !*req.RevokeTokens})
 	if err != nil {
 		return 0, nil, err
 	}

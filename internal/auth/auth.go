@@ -235,8 +235,15 @@ func MaxScopes(r Role) []Scope {
 }
 
 // CheckGrant refuses to mint a token with a scope the granter lacks, so no
-// token can create a more powerful one.
+// token can create a more powerful one. Only a person (a browser session,
+// or the operator at the command line) or a token with the admin scope
+// mints tokens at all: a leaked read token must not turn itself into a
+// lasting credential.
 func CheckGrant(granter Principal, owner *User, want []Scope) error {
+	if granter.Token != nil && !slices.Contains(granter.Token.Scopes, ScopeAdmin) {
+		return problem.New(problem.Forbidden, "token_cannot_mint",
+			"only a signed-in person or a token with the admin scope may create tokens")
+	}
 	for _, s := range want {
 		if !slices.Contains(MaxScopes(owner.Role), s) {
 			return problem.New(problem.Forbidden, "scope_not_allowed", "a %s cannot hold a token with scope %s", owner.Role, s)
@@ -246,4 +253,16 @@ func CheckGrant(granter Principal, owner *User, want []Scope) error {
 		}
 	}
 	return nil
+}
+
+// CapExpiry is the expiry of a token granter mints when want was asked for
+// (zero: never): a token made by a token never outlives its maker.
+func CapExpiry(granter Principal, want time.Time) time.Time {
+	if granter.Token == nil || granter.Token.ExpiresAt.IsZero() {
+		return want
+	}
+	if want.IsZero() || want.After(granter.Token.ExpiresAt) {
+		return granter.Token.ExpiresAt
+	}
+	return want
 }

@@ -41,8 +41,12 @@ type Hasher struct {
 	Threads uint8
 }
 
-// DefaultHasher follows RFC 9106's second recommended option.
-var DefaultHasher = Hasher{Memory: 64 << 10, Time: 3, Threads: 2}
+// DefaultHasher is OWASP's minimum for argon2id (19 MiB, two passes, one
+// lane). Each hash holds its memory for the whole computation, so this is
+// what one sign-in attempt costs the server: a small server must afford one
+// per CPU at once. Hashes made with older, larger parameters (RFC 9106's
+// 64 MiB, t=3, p=2) still verify, since the parameters travel in the hash.
+var DefaultHasher = Hasher{Memory: 19 << 10, Time: 2, Threads: 1}
 
 // MinPasswordLength keeps out the shortest guessable passwords.
 const MinPasswordLength = 10
@@ -70,27 +74,43 @@ func (h Hasher) Hash(pw string) string {
 
 // VerifyPassword checks pw against a hash made by Hash, in constant time.
 func VerifyPassword(hash, pw string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
-	}
-	var p Hasher
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
-		return false
-	}
-	if p.Memory > 1<<20 || p.Time > 16 || p.Threads == 0 {
-		return false
-	}
-	enc := base64.RawStdEncoding
-	salt, err1 := enc.DecodeString(parts[4])
-	want, err2 := enc.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
+	p, salt, want, ok := parseHash(hash)
+	if !ok {
 		return false
 	}
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// Outdated reports whether hash was made with other parameters than h's, so
+// a successful sign-in can store a fresh hash.
+func (h Hasher) Outdated(hash string) bool {
+	p, _, _, ok := parseHash(hash)
+	return !ok || p != h
+}
+
+// parseHash reads a PHC-formatted argon2id hash, refusing parameters no
+// hash of ours has, so a stored value cannot make us allocate gigabytes.
+func parseHash(hash string) (p Hasher, salt, key []byte, ok bool) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, false
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, false
+	}
+	if p.Memory > 1<<20 || p.Time > 16 || p.Threads == 0 {
+		return p, nil, nil, false
+	}
+	enc := base64.RawStdEncoding
+	salt, err1 := enc.DecodeString(parts[4])
+	key, err2 := enc.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(key) == 0 {
+		return p, nil, nil, false
+	}
+	return p, salt, key, true
 }

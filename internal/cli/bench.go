@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,23 +16,34 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/bench"
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/service"
 )
 
-// benchCmd measures durable intake: it starts `quench serve` as a child on
-// a fresh SQLite directory (unless --url names a running server), posts
+const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
+	"       bench signin [--clients 200] [--duration 10s]\n" +
+	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
+
+// benchCmd runs a benchmark against a `quench serve` child process.
+func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
+	switch {
+	case len(args) > 0 && args[0] == "intake":
+		return benchIntake(ctx, env, args)
+	case len(args) > 0 && args[0] == "signin":
+		return benchSignIn(ctx, env, args)
+	case len(args) > 0 && args[0] == "memory":
+		return benchMemory(ctx, env, args)
+	}
+	return usageErr(benchUsage)
+}
+
+// benchIntake measures durable intake: it starts `quench serve` as a child
+// on a fresh SQLite directory (unless --url names a running server), posts
 // Alertmanager webhooks from concurrent senders and reports the rate,
 // latency and the server's memory.
-func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) > 0 && args[0] == "memory" {
-		return benchMemory(ctx, env, args[1:])
-	}
-	if len(args) == 0 || args[0] != "intake" {
-		return usageErr("bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
-			"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]")
-	}
+func benchIntake(ctx context.Context, env Env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	senders := fs.Int("senders", 16, "concurrent senders")
 	batches := fs.String("batches", "1,10", "alerts per request, one run each")
@@ -52,12 +65,19 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 	}
 	var srv *childServer
 	if *target == "" {
+		// Create the integration before the server starts; both open the
+		// same SQLite file, which is how operators use `quench
+		// integration add` too.
 		var err error
-		if srv, err = startChild(ctx, env, *sync); err != nil {
+		srv, err = startChild(ctx, env, *sync, func(svc *service.Service, base string) error {
+			tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
+			*target, *token = service.IntakeURL(base, in), tok
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		defer srv.stop()
-		*target, *token = srv.url, srv.token
 	}
 	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed")
 	report := func(name string, r *bench.Result) {
@@ -90,21 +110,124 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 	}
 	if srv != nil {
 		rss, hwm := srv.memory()
-		fmt.Fprintf(env.Stdout, "\nserver memory: RSS %s now, %s peak (VmHWM); database %s\n", rss, hwm, srv.dbSize())
+		fmt.Fprintf(env.Stdout, "\nserver memory: RSS %s now, %s peak (VmHWM); database %s\n", mib(rss), mib(hwm), srv.dbSize())
 	}
 	return nil
 }
 
-type childServer struct {
-	cmd   *exec.Cmd
-	dir   string
-	url   string
-	token string
+// benchSignIn measures the memory of a server under a flood of anonymous
+// sign-in attempts: idle after start, idle after its first password hash
+// (a real sign-in), the peak under Clients concurrent attempts for user
+// names that do not exist, and idle again after the flood; and how many
+// attempts were turned away with a 503 by the bound on password hashing.
+func benchSignIn(ctx context.Context, env Env, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	clients := fs.Int("clients", 200, "concurrent clients")
+	duration := fs.Duration("duration", 10*time.Second, "length of the flood")
+	settle := fs.Duration("settle", 3*time.Second, "quiet time before each idle reading")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	const user, password = "bench-admin", "bench-admin-password"
+	srv, err := startChild(ctx, env, "FULL", func(svc *service.Service, _ string) error {
+		_, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: user, Role: auth.RoleAdmin, Password: password})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	idle := func() int64 {
+		time.Sleep(*settle)
+		rss, _ := srv.memory()
+		return rss
+	}
+	started := idle()
+	status, err := signInOnce(ctx, srv.base, user, password)
+	if err != nil || status != http.StatusSeeOther {
+		return fmt.Errorf("sign in as %s: status %d, %v", user, status, err)
+	}
+	hashed := idle()
+	var peak int64
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for sampleCtx.Err() == nil {
+			if rss, _ := srv.memory(); rss > peak {
+				peak = rss
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	r, err := bench.SignIn(ctx, bench.SignInOptions{URL: srv.base, Clients: *clients, Duration: *duration})
+	stopSampling()
+	<-sampled
+	if err != nil {
+		return err
+	}
+	_, hwm := srv.memory()
+	after := idle()
+	fmt.Fprintf(env.Stdout, "sign-in flood: %d clients for %s, every attempt from its own loopback address, unknown user names\n",
+		*clients, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "  attempts           %d (%.0f/s), p50 %s, p99 %s, no answer %d\n", r.Requests,
+		float64(r.Requests)/r.Elapsed.Seconds(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors)
+	fmt.Fprintf(env.Stdout, "  answers            401 wrong: %.1f%%, 503 busy: %.1f%%, 429 throttled: %.1f%%, other: %v\n",
+		100*r.Share(http.StatusUnauthorized), 100*r.Share(http.StatusServiceUnavailable), 100*r.Share(http.StatusTooManyRequests), others(r.Statuses))
+	fmt.Fprintf(env.Stdout, "server RSS\n")
+	fmt.Fprintf(env.Stdout, "  idle after start       %s\n", mib(started))
+	fmt.Fprintf(env.Stdout, "  idle after first hash  %s\n", mib(hashed))
+	fmt.Fprintf(env.Stdout, "  peak under load        %s (sampled VmRSS), %s (VmHWM)\n", mib(peak), mib(hwm))
+	fmt.Fprintf(env.Stdout, "  idle after the flood   %s\n", mib(after))
+	return nil
 }
 
-// startChild starts `quench serve` on a fresh SQLite directory with an
-// Alertmanager integration; extra adds environment variables.
-func startChild(ctx context.Context, env Env, sync string, extra ...string) (*childServer, error) {
+// others lists the statuses that are not a sign-in's usual answers.
+func others(statuses map[int]int) map[int]int {
+	out := map[int]int{}
+	for k, v := range statuses {
+		switch k {
+		case http.StatusUnauthorized, http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func signInOnce(ctx context.Context, base, user, password string) (int, error) {
+	form := url.Values{"username": {user}, "password": {password}}
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func mib(kb int64) string {
+	if kb < 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+}
+
+type childServer struct {
+	cmd  *exec.Cmd
+	dir  string
+	base string
+}
+
+// startChild starts `quench serve` on a fresh SQLite directory after
+// prepare has set up the database (users, integrations) with base, the
+// server's URL.
+func startChild(ctx context.Context, env Env, sync string, prepare func(svc *service.Service, base string) error) (*childServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -121,13 +244,14 @@ func startChild(ctx context.Context, env Env, sync string, extra ...string) (*ch
 	ln.Close()
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Addr, cfg.BaseURL, cfg.Synchronous, cfg.LogLevel = dir, addr, "http://"+addr, sync, "error"
-	// Create the integration before the server starts; both open the same
-	// SQLite file, which is how operators use `quench integration add` too.
-	var token, url string
+	// Set up the database before the server starts; both open the same
+	// SQLite file, which is how operators use `quench migrate` and
+	// `quench integration add` too.
+	if err := migrate(ctx, cfg, Env{Stdout: io.Discard, Stderr: env.Stderr}); err != nil {
+		return nil, err
+	}
 	err = withService(ctx, cfg, Env{Stdout: env.Stdout, Stderr: env.Stderr}, func(svc *service.Service) error {
-		tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
-		token, url = tok, service.IntakeURL(cfg.BaseURL, in)
-		return err
+		return prepare(svc, cfg.BaseURL)
 	})
 	if err != nil {
 		return nil, err
@@ -135,12 +259,11 @@ func startChild(ctx context.Context, env Env, sync string, extra ...string) (*ch
 	cmd := exec.Command(exe, "serve")
 	cmd.Env = append(os.Environ(), "QUENCH_DATA_DIR="+dir, "QUENCH_ADDR="+addr, "QUENCH_SQLITE_SYNCHRONOUS="+sync,
 		"QUENCH_LOG_LEVEL=error", "QUENCH_ADMIN_USER=", "QUENCH_ADMIN_PASSWORD=", "QUENCH_DATABASE_URL=")
-	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stderr = env.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &childServer{cmd: cmd, dir: dir, url: url, token: token}
+	c := &childServer{cmd: cmd, dir: dir, base: cfg.BaseURL}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -171,19 +294,25 @@ func (c *childServer) stop() {
 	os.RemoveAll(c.dir)
 }
 
-// memory reads the child's resident set from /proc (Linux).
-func (c *childServer) memory() (rss, hwm string) {
+// memory reads the child's resident set and its peak from /proc (Linux),
+// in KiB; -1 when unknown.
+func (c *childServer) memory() (rss, hwm int64) {
+	rss, hwm = -1, -1
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
-		return "?", "?"
+		return rss, hwm
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
+		var n int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &n); err != nil {
+			continue
+		}
 		switch k {
 		case "VmRSS":
-			rss = strings.TrimSpace(v)
+			rss = n
 		case "VmHWM":
-			hwm = strings.TrimSpace(v)
+			hwm = n
 		}
 	}
 	return rss, hwm

@@ -4,83 +4,89 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"net/http"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/bench"
+	"github.com/quenchhq/quench/internal/service"
 )
 
-// benchMemory measures the resident memory of `quench serve` children:
-// idle on a fresh database, idle after the first admin's password hash,
-// and the growth per stored alert over a large ingest of new alerts (the
-// inbox path: warnings, each with a label set never sent before). Figures
-// come from /proc/PID/status: VmRSS (now) and VmHWM (peak).
+// benchMemory measures the resident memory of a `quench serve` child:
+// idle on a fresh database, idle after the first admin's password hash (a
+// real sign-in), and the growth per stored alert over a large ingest of
+// new alerts (the inbox path: warnings, each with a label set never sent
+// before). Figures come from /proc/PID/status: VmRSS (now) and VmHWM
+// (peak).
 func benchMemory(ctx context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("bench memory", flag.ContinueOnError)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	alerts := fs.Int("alerts", 1_000_000, "alerts to ingest")
 	batch := fs.Int("batch", 10, "alerts per webhook")
 	senders := fs.Int("senders", 16, "concurrent senders")
-	settle := fs.Duration("settle", 5*time.Second, "idle time before an idle sample")
-	if _, err := parse(fs, args); err != nil {
+	settle := fs.Duration("settle", 5*time.Second, "quiet time before each idle reading")
+	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *alerts <= 0 || *batch <= 0 || *batch > 1000 || *senders <= 0 {
 		return usageErr("--alerts, --senders and --batch (up to 1000) must be positive")
 	}
-	out := env.Stdout
-	fmt.Fprintf(out, "%-44s %10s %10s\n", "quench serve (SQLite, synchronous=FULL)", "VmRSS", "VmHWM")
-	row := func(what string, m procMemory) {
-		fmt.Fprintf(out, "%-44s %10s %10s\n", what, mib(m.rss), mib(m.hwm))
-	}
-	wait := func() error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(*settle):
-			return nil
+	const user, password = "bench-admin", "bench-admin-password"
+	var target, token string
+	srv, err := startChild(ctx, env, "FULL", func(svc *service.Service, base string) error {
+		if _, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: user, Role: auth.RoleAdmin, Password: password}); err != nil {
+			return err
 		}
-	}
-
-	// The admin's password is hashed when the server creates the admin at
-	// boot, as on a first start with QUENCH_ADMIN_USER.
-	adm, err := startChild(ctx, env, "FULL", "QUENCH_ADMIN_USER=bench-admin", "QUENCH_ADMIN_PASSWORD="+auth.NewSecret("")[:24])
-	if err != nil {
+		tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
+		target, token = service.IntakeURL(base, in), tok
 		return err
-	}
-	if err := wait(); err != nil {
-		adm.stop()
-		return err
-	}
-	admin := adm.procMemory()
-	adm.stop()
-
-	srv, err := startChild(ctx, env, "FULL")
+	})
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	if err := wait(); err != nil {
+	type reading struct{ rss, hwm int64 }
+	idle := func() (reading, error) {
+		select {
+		case <-ctx.Done():
+			return reading{}, ctx.Err()
+		case <-time.After(*settle):
+		}
+		rss, hwm := srv.memory()
+		return reading{rss, hwm}, nil
+	}
+	out := env.Stdout
+	row := func(what string, r reading) {
+		fmt.Fprintf(out, "  %-40s %10s %10s\n", what, mib(r.rss), mib(r.hwm))
+	}
+	fmt.Fprintf(out, "quench serve, SQLite synchronous=FULL      %10s %10s\n", "VmRSS", "VmHWM")
+
+	fresh, err := idle()
+	if err != nil {
 		return err
 	}
-	before := srv.procMemory()
-	row("idle, fresh", before)
-	row("idle, after the admin's password hash", admin)
+	row("idle, fresh", fresh)
+	if status, err := signInOnce(ctx, srv.base, user, password); err != nil || status != http.StatusSeeOther {
+		return fmt.Errorf("sign in as %s: status %d, %v", user, status, err)
+	}
+	hashed, err := idle()
+	if err != nil {
+		return err
+	}
+	row("idle, after the admin's password hash", hashed)
 
 	start := time.Now()
-	res, err := bench.Run(ctx, bench.Options{URL: srv.url, Token: srv.token, Format: bench.FormatWebhook, Senders: *senders,
+	res, err := bench.Run(ctx, bench.Options{URL: target, Token: token, Format: bench.FormatWebhook, Senders: *senders,
 		Batch: *batch, Requests: (*alerts + *batch - 1) / *batch, Run: fmt.Sprintf("mem%d", time.Now().UnixNano())})
 	if err != nil {
 		return err
 	}
 	took := time.Since(start)
-	after := srv.procMemory()
-	if err := wait(); err != nil {
+	rss, hwm := srv.memory()
+	after := reading{rss, hwm}
+	settled, err := idle()
+	if err != nil {
 		return err
 	}
-	settled := srv.procMemory()
 	stored := res.Alerts
 	row(fmt.Sprintf("after %d alerts stored", stored), after)
 	row(fmt.Sprintf("after %d alerts, idle %s", stored, *settle), settled)
@@ -90,36 +96,11 @@ func benchMemory(ctx context.Context, env Env, args []string) error {
 	if stored == 0 {
 		return fmt.Errorf("no alert was stored")
 	}
-	perAlert := func(m procMemory) string {
-		return fmt.Sprintf("%.3f KiB", float64(m.rss-before.rss)/float64(stored))
+	perAlert := func(r reading) string {
+		return fmt.Sprintf("%.3f KiB", float64(r.rss-hashed.rss)/float64(stored))
 	}
 	fmt.Fprintf(out, "\ningested %d alerts in %d-alert webhooks from %d senders in %s (%.0f alerts/s); database %s\n",
 		stored, *batch, *senders, took.Round(100*time.Millisecond), float64(stored)/took.Seconds(), srv.dbSize())
-	fmt.Fprintf(out, "RSS growth per stored alert: %s right after, %s after %s idle (peak %s)\n",
-		perAlert(after), perAlert(settled), *settle, mib(settled.hwm))
+	fmt.Fprintf(out, "RSS growth per stored alert: %s right after, %s after %s idle\n", perAlert(after), perAlert(settled), *settle)
 	return nil
 }
-
-// procMemory is a process's resident set from /proc, in KiB.
-type procMemory struct{ rss, hwm int64 }
-
-func (c *childServer) procMemory() procMemory {
-	var m procMemory
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
-	if err != nil {
-		return m
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = n
-		case "VmHWM":
-			m.hwm = n
-		}
-	}
-	return m
-}
-
-func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }

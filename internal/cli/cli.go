@@ -31,7 +31,7 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench serve                      run the server
   quench migrate                    apply database migrations
   quench user add [--admin] NAME    create a user (prints a generated password)
-  quench user list | passwd NAME | disable NAME | enable NAME | role NAME ROLE
+  quench user list | passwd [--keep-tokens] NAME | disable NAME | enable NAME | role NAME ROLE
   quench user link NAME --issuer URL --subject SUB   (single sign-on identity)
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
   quench token list | revoke ID
@@ -56,6 +56,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
+  quench bench signin [--clients 200] [--duration 10s]
   quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
   quench version
 `

@@ -3,7 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -42,6 +44,7 @@ func (r run) ok(args ...string) string {
 // The operator commands work on the database directly.
 func TestUserAndTokenCommands(t *testing.T) {
 	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": t.TempDir(), "QUENCH_LOG_LEVEL": "error"}}
+	r.ok("migrate")
 	out := r.ok("user", "add", "--admin", "ana")
 	if !strings.Contains(out, "created admin ana") || !strings.Contains(out, "password: ") {
 		t.Fatalf("user add: %q", out)
@@ -189,5 +192,102 @@ func TestIntakeCommands(t *testing.T) {
 	r.ok("integration", "remove", strings.TrimPrefix(path, "/api/v1/intake/generic/"))
 	if resp := app.Request(t, "POST", path, m[2], `{"title": "x"}`); resp.Status != 404 {
 		t.Fatalf("removed integration accepts alerts: %d", resp.Status)
+	}
+}
+
+// quench user passwd revokes the user's tokens unless told to keep them.
+func TestPasswordResetCommandRevokesTokens(t *testing.T) {
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": t.TempDir(), "QUENCH_LOG_LEVEL": "error"}}
+	r.ok("migrate")
+	r.ok("user", "add", "--admin", "ana")
+	r.ok("token", "create", "--user", "ana", "--scopes", "read", "--name", "first")
+	status := func(name string) string {
+		for _, line := range strings.Split(r.ok("token", "list"), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[2] == name {
+				return f[len(f)-1]
+			}
+		}
+		t.Fatalf("token %s not listed", name)
+		return ""
+	}
+	if out := r.ok("user", "passwd", "ana"); !strings.Contains(out, "API tokens revoked") || status("first") != "revoked" {
+		t.Fatalf("passwd: %q, token %s", out, status("first"))
+	}
+	r.ok("token", "create", "--user", "ana", "--scopes", "read", "--name", "second")
+	if out := r.ok("user", "passwd", "--keep-tokens", "ana"); strings.Contains(out, "revoked") || status("second") != "active" {
+		t.Fatalf("passwd --keep-tokens: %q, token %s", out, status("second"))
+	}
+}
+
+// Only serve and migrate change the schema. Every other command that opens
+// the database refuses a schema that is not exactly this binary's, in one
+// line, and leaves it as it was: a newer quench run for a chore must not
+// upgrade the schema under a running older server.
+func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
+	dir := t.TempDir()
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": dir, "QUENCH_LOG_LEVEL": "error", "QUENCH_ADDR": "127.0.0.1:0"}}
+	commands := [][]string{
+		{"user", "add", "--admin", "ana"}, {"user", "list"}, {"token", "list"}, {"session", "list"}, {"audit"},
+		{"integration", "list"}, {"rule", "list"},
+	}
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "quench.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func() int {
+		t.Helper()
+		var v int
+		if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+			return 0 // no schema at all
+		}
+		return v
+	}
+	refused := func(want string, cur int) {
+		t.Helper()
+		for _, c := range commands {
+			_, errs, code := r.do("", c...)
+			if code != 1 || errs != "quench: "+want+"\n" {
+				t.Errorf("quench %s: exit %d, %q; want %q", strings.Join(c, " "), code, errs, want)
+			}
+		}
+		if v := version(); v != cur {
+			t.Fatalf("schema moved from %d to %d", cur, v)
+		}
+	}
+	st := testenv.NewStore(t, store.SQLite)
+	_, latest, err := st.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	refused(fmt.Sprintf("the database has no quench schema yet (this quench needs version %d): run `quench migrate` (or start `quench serve`)", latest), 0)
+	if out := r.ok("migrate"); !strings.Contains(out, fmt.Sprintf("schema version %d", latest)) {
+		t.Fatalf("migrate: %q", out)
+	}
+	r.ok("user", "list")
+
+	// An older schema: the newest migration not recorded yet.
+	exec(fmt.Sprintf(`CREATE TABLE held AS SELECT * FROM schema_migrations WHERE version = %d`, latest))
+	exec(fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, latest))
+	refused(fmt.Sprintf("the database schema is at version %d but this quench needs %d: run `quench migrate` (or start `quench serve`)", latest-1, latest), latest-1)
+	exec(`INSERT INTO schema_migrations SELECT * FROM held`)
+	r.ok("user", "list")
+
+	// A newer one: serve and migrate refuse it too, serve before listening.
+	exec(fmt.Sprintf(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, 'future', 0)`, latest+1))
+	newer := fmt.Sprintf("the database schema is newer than this quench knows (%d > %d); use a newer quench", latest+1, latest)
+	refused(newer, latest+1)
+	for _, c := range []string{"serve", "migrate"} {
+		if _, errs, code := r.do("", c); code != 1 || errs != "quench: "+newer+"\n" {
+			t.Fatalf("%s on a newer schema: exit %d, %q", c, code, errs)
+		}
 	}
 }

@@ -24,7 +24,10 @@ import (
 	"github.com/quenchhq/quench/internal/web"
 )
 
-// openStore opens the configured database and brings its schema up to date.
+// openStore opens the configured database. With migrate (serve) it brings
+// the schema up to date; without (every maintenance command) it refuses a
+// schema other than this binary's, so a newer quench run for a chore never
+// upgrades the schema under a running older server.
 func openStore(ctx context.Context, cfg config.Config, env Env, migrate bool) (*store.Store, error) {
 	log := newLogger(cfg, env.Stderr)
 	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Synchronous: cfg.Synchronous, Log: log})
@@ -99,7 +102,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		log.Info("single sign-on", "issuer", oc.Issuer)
 	}
 	reg := prometheus.NewRegistry()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso})
+	h, err := server.New(svc, server.Options{Log: log, BaseURL: cfg.BaseURL, Registry: reg, SSO: sso, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -129,8 +132,10 @@ func migrate(ctx context.Context, cfg config.Config, env Env) error {
 
 // withService runs fn with a service on the configured database, acting as
 // the operator: these commands need shell access to the server, not a token.
+// The schema must already be this binary's: `quench migrate` or
+// `quench serve` put it there.
 func withService(ctx context.Context, cfg config.Config, env Env, fn func(*service.Service) error) error {
-	st, err := openStore(ctx, cfg, env, true)
+	st, err := openStore(ctx, cfg, env, false)
 	if err != nil {
 		return err
 	}
@@ -161,6 +166,7 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 	email := fs.String("email", "", "e-mail address")
 	issuer := fs.String("issuer", "", "identity provider issuer (user link)")
 	subject := fs.String("subject", "", "subject at the identity provider (user link)")
+	keepTokens := fs.Bool("keep-tokens", false, "passwd: leave the user's API tokens alive (default: revoke them)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -217,10 +223,14 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 			if err != nil {
 				return err
 			}
-			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw}); err != nil {
+			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw, KeepTokens: *keepTokens}); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "password of %s changed\n", pos[0])
+			fmt.Fprintf(env.Stdout, "password of %s changed; sessions ended", pos[0])
+			if !*keepTokens {
+				fmt.Fprint(env.Stdout, ", API tokens revoked")
+			}
+			fmt.Fprintln(env.Stdout)
 			if generated {
 				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
 			}

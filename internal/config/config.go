@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -29,6 +30,10 @@ type Config struct {
 	PublicViewing   bool          // QUENCH_PUBLIC_VIEWING
 	ShutdownTimeout time.Duration // QUENCH_SHUTDOWN_TIMEOUT
 	SentryDSN       string        // SENTRY_DSN (secret)
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (QUENCH_TRUSTED_PROXIES): the load balancers in front of Quench. Any
+	// other peer could claim any address and dodge the sign-in throttle.
+	TrustedProxies []netip.Prefix
 	// URL and Token are what the CLI's client commands talk to.
 	URL   string // QUENCH_URL
 	Token string // QUENCH_TOKEN (secret)
@@ -89,6 +94,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	if v := getenv("QUENCH_TRUSTED_PROXIES"); v != "" {
+		ps, err := ParsePrefixes(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("QUENCH_TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = ps
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
 	}
@@ -97,6 +109,37 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs and single addresses
+// (a single address is its own /32 or /128).
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or fd00::/8", f)
+			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				// Peers are compared as plain IPv4: so are their ranges.
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IP address or a CIDR like 10.0.0.0/8", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Validate checks the settings a server needs.
@@ -150,5 +193,14 @@ func (c Config) Redacted() map[string]string {
 		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel,
 		"public_viewing": strconv.FormatBool(c.PublicViewing), "sqlite_synchronous": c.Synchronous,
 		"admin_user": c.AdminUser, "admin_password": hide(c.AdminPassword), "sentry_dsn": hide(c.SentryDSN),
+		"trusted_proxies": joinPrefixes(c.TrustedProxies),
 	}
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }

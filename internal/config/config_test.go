@@ -55,3 +55,23 @@ func TestValidate(t *testing.T) {
 		t.Error("bad bool accepted")
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"QUENCH_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7,fd00::1/64 ,2001:db8::5,::ffff:172.16.0.0/108"}))
+	if err != nil || c.Validate() != nil {
+		t.Fatal(err, c.Validate())
+	}
+	want := "10.0.0.0/8,192.0.2.7/32,fd00::/64,2001:db8::5/128,172.16.0.0/12"
+	if got := c.Redacted()["trusted_proxies"]; got != want {
+		t.Fatalf("trusted proxies %q, want %q", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0", "192.0.2.7:80", "fe80::1%eth0"} {
+		_, err := FromEnv(env(map[string]string{"QUENCH_TRUSTED_PROXIES": bad}))
+		if err == nil || !strings.Contains(err.Error(), "QUENCH_TRUSTED_PROXIES") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if c, _ := FromEnv(env(nil)); len(c.TrustedProxies) != 0 {
+		t.Fatalf("trusted by default: %v", c.TrustedProxies)
+	}
+}

@@ -235,20 +235,30 @@ func TestEventStreamHidesConfidential(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		got := make(chan string, 1)
+		// The stream sends its retry: line once it listens for changes.
+		subscribed, got := make(chan struct{}), make(chan string, 1)
 		go func() {
 			var b strings.Builder
 			buf := make([]byte, 1024)
+			listening := false
 			for {
 				n, err := resp.Body.Read(buf)
 				b.Write(buf[:n])
+				if !listening && strings.Contains(b.String(), "retry:") {
+					listening = true
+					close(subscribed)
+				}
 				if strings.Count(b.String(), "event: change") >= 2 || err != nil {
 					got <- b.String()
 					return
 				}
 			}
 		}()
-		time.Sleep(200 * time.Millisecond) // subscribed
+		select {
+		case <-subscribed:
+		case s := <-got:
+			t.Fatalf("stream ended before it listened: %q", s)
+		}
 		app.Must(t, 201, "POST", "/api/v1/incidents/2/updates", tok, map[string]any{"body": "secret move"})
 		app.Must(t, 201, "POST", "/api/v1/incidents/1/updates", tok, map[string]any{"body": "hello", "visibility": "public"})
 		app.Must(t, 200, "PATCH", "/api/v1/incidents/2", tok, map[string]any{"title": "CANARY-stream 2"})

@@ -99,108 +99,110 @@ type Change struct {
 	To   any `json:"to"`
 }
 
-// ApplyPatch validates p and applies it to inc, returning what changed
-// (field name → change). An empty result means nothing changed.
+// ApplyPatch validates every field of p, then applies them to inc,
+// returning what changed (field name → change). A patch with one bad field
+// changes nothing, so a caller that keeps inc after an error never holds a
+// half-applied patch. An empty result means nothing changed.
 func ApplyPatch(inc *Incident, p Patch) (map[string]Change, error) {
+	p, err := p.normalize()
+	if err != nil {
+		return nil, err
+	}
 	changes := map[string]Change{}
+	set(changes, "title", &inc.Title, p.Title)
+	set(changes, "summary", &inc.Summary, p.Summary)
+	set(changes, "severity", &inc.Severity, p.Severity)
+	if p.Services != nil && !slices.Equal(*p.Services, inc.Services) {
+		changes["services"] = Change{inc.Services, *p.Services}
+		inc.Services = *p.Services
+	}
+	if p.Labels != nil && !maps.Equal(*p.Labels, inc.Labels) {
+		changes["labels"] = Change{inc.Labels, *p.Labels}
+		inc.Labels = *p.Labels
+	}
+	set(changes, "detection_source", &inc.DetectionSource, p.DetectionSource)
+	set(changes, "visibility", &inc.Visibility, p.Visibility)
+	set(changes, "detection_improvement", &inc.DetectionImprovement, p.DetectionImprovement)
+	for _, ph := range OwnedPhases {
+		who, ok := p.Owners[ph]
+		if !ok || who == inc.Owners[ph] {
+			continue
+		}
+		changes["owner_"+string(ph)] = Change{inc.Owners[ph], who}
+		if inc.Owners == nil {
+			inc.Owners = map[Phase]string{}
+		}
+		if who == "" {
+			delete(inc.Owners, ph)
+		} else {
+			inc.Owners[ph] = who
+		}
+	}
+	return changes, nil
+}
+
+// set applies one field of a patch if it was given and differs.
+func set[T comparable](changes map[string]Change, name string, field, to *T) {
+	if to != nil && *to != *field {
+		changes[name] = Change{*field, *to}
+		*field = *to
+	}
+}
+
+// normalize returns p with every given field cleaned, or the first field
+// that is not valid. It works on a copy: the caller's values stay as sent.
+func (p Patch) normalize() (Patch, error) {
 	if p.Title != nil {
 		t := text.Line(*p.Title, MaxTitleBytes)
 		if t == "" {
-			return nil, problem.Unprocessablef("title cannot be empty")
+			return p, problem.Unprocessablef("title cannot be empty")
 		}
-		if t != inc.Title {
-			changes["title"] = Change{inc.Title, t}
-			inc.Title = t
-		}
+		p.Title = &t
 	}
 	if p.Summary != nil {
 		s := text.Clean(*p.Summary, 0)
 		if len(s) > MaxSummaryBytes {
-			return nil, problem.Unprocessablef("summary is longer than %d bytes", MaxSummaryBytes)
+			return p, problem.Unprocessablef("summary is longer than %d bytes", MaxSummaryBytes)
 		}
-		if s != inc.Summary {
-			changes["summary"] = Change{inc.Summary, s}
-			inc.Summary = s
-		}
+		p.Summary = &s
 	}
 	if p.Severity != nil {
 		if err := checkSeverity(*p.Severity); err != nil {
-			return nil, err
-		}
-		if *p.Severity != inc.Severity {
-			changes["severity"] = Change{inc.Severity, *p.Severity}
-			inc.Severity = *p.Severity
+			return p, err
 		}
 	}
 	if p.Services != nil {
 		s, err := normalizeServices(*p.Services)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
-		if !slices.Equal(s, inc.Services) {
-			changes["services"] = Change{inc.Services, s}
-			inc.Services = s
-		}
+		p.Services = &s
 	}
 	if p.Labels != nil {
 		l, err := normalizeLabels(*p.Labels)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
-		if !maps.Equal(l, inc.Labels) {
-			changes["labels"] = Change{inc.Labels, l}
-			inc.Labels = l
-		}
+		p.Labels = &l
 	}
 	if p.DetectionSource != nil {
 		if err := checkSource(*p.DetectionSource); err != nil {
-			return nil, err
-		}
-		if *p.DetectionSource != inc.DetectionSource {
-			changes["detection_source"] = Change{inc.DetectionSource, *p.DetectionSource}
-			inc.DetectionSource = *p.DetectionSource
+			return p, err
 		}
 	}
 	if p.Visibility != nil {
 		if err := checkIncidentVisibility(*p.Visibility); err != nil {
-			return nil, err
-		}
-		if *p.Visibility != inc.Visibility {
-			changes["visibility"] = Change{inc.Visibility, *p.Visibility}
-			inc.Visibility = *p.Visibility
+			return p, err
 		}
 	}
 	if p.DetectionImprovement != nil {
 		s := text.Clean(strings.TrimSpace(*p.DetectionImprovement), 0)
 		if len(s) > MaxNoteBytes {
-			return nil, problem.Unprocessablef("detection_improvement is longer than %d bytes", MaxNoteBytes)
+			return p, problem.Unprocessablef("detection_improvement is longer than %d bytes", MaxNoteBytes)
 		}
-		if s != inc.DetectionImprovement {
-			changes["detection_improvement"] = Change{inc.DetectionImprovement, s}
-			inc.DetectionImprovement = s
-		}
+		p.DetectionImprovement = &s
 	}
-	if len(p.Owners) > 0 {
-		if err := checkOwners(p.Owners); err != nil {
-			return nil, err
-		}
-		if inc.Owners == nil {
-			inc.Owners = map[Phase]string{}
-		}
-		for _, ph := range OwnedPhases {
-			who, ok := p.Owners[ph]
-			if !ok || who == inc.Owners[ph] {
-				continue
-			}
-			changes["owner_"+string(ph)] = Change{inc.Owners[ph], who}
-			if who == "" {
-				delete(inc.Owners, ph)
-			} else {
-				inc.Owners[ph] = who
-			}
-		}
-	}
-	return changes, nil
+	return p, checkOwners(p.Owners)
 }
 
 func checkSeverity(s Severity) error {

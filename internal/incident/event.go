@@ -69,10 +69,14 @@ func (e *Event) Sentence(body string) string {
 	case EventReopened:
 		return fmt.Sprintf("reopened from %s: %s", get("from"), get("reason"))
 	case EventUpdatePosted:
-		if body != "" {
-			return fmt.Sprintf("posted a %s update: %s", get("visibility"), firstLine(body))
+		s := "posted a " + get("visibility") + " update"
+		if get("visibility") == string(Internal) {
+			s = "posted an internal update"
 		}
-		return fmt.Sprintf("posted a %s update", get("visibility"))
+		if body != "" {
+			s += ": " + firstLine(body)
+		}
+		return s
 	case EventUpdateVisibility:
 		return fmt.Sprintf("made an update %s", get("to"))
 	case EventChanged:

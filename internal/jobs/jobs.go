@@ -10,23 +10,36 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-// Retention removes expired sessions and old delivery ids every interval
-// until ctx ends.
+// auditFlushEvery is how soon after a throttle window ends its counted
+// audit row gets its final count when no sign-in comes to notice it.
+const auditFlushEvery = time.Minute
+
+// Retention removes expired sessions, old delivery ids and old sign-in
+// failures every interval until ctx ends, and closes counted audit rows in
+// between.
 func Retention(ctx context.Context, svc *service.Service, log *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		sessions, deliveries, err := svc.Cleanup(ctx)
+	cleanup := func() {
+		r, err := svc.Cleanup(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("retention failed", "err", err)
-		case sessions+deliveries > 0:
-			log.Info("retention", "sessions_removed", sessions, "deliveries_removed", deliveries)
+		case r.Sessions+r.Deliveries+r.AuditEntries > 0:
+			log.Info("retention", "sessions_removed", r.Sessions, "deliveries_removed", r.Deliveries, "audit_entries_removed", r.AuditEntries)
 		}
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	flush := time.NewTicker(auditFlushEvery)
+	defer flush.Stop()
+	cleanup()
+	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-flush.C:
+			svc.FlushAudit(ctx, false)
 		case <-t.C:
+			cleanup()
 		}
 	}
 }

@@ -3,7 +3,6 @@ package markdown
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
 	east "github.com/yuin/goldmark/extension/ast"
@@ -199,33 +198,4 @@ func (p plain) link(b *strings.Builder, n ast.Node, dest []byte) {
 // HTML renderer does for text.
 func unescape(b []byte) []byte {
 	return util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(b)))
-}
-
-// Excerpt returns Text(s) on one line, whitespace collapsed, cut to at
-// most n runes including a final "…" when cut. The cut falls on a word
-// boundary (before a space or punctuation) unless that would lose more
-// than half of the room.
-func Excerpt(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	t := strings.Join(strings.Fields(Text(s)), " ")
-	if utf8.RuneCountInString(t) <= n {
-		return t
-	}
-	end, count := 0, 0
-	for i := range t {
-		if count == n-1 {
-			end = i
-			break
-		}
-		count++
-	}
-	cut := t[:end]
-	if !strings.ContainsRune(" ,.;:!?)", rune(t[end])) { // mid-word
-		if sp := strings.LastIndexByte(cut, ' '); sp > 0 && utf8.RuneCountInString(cut[:sp]) >= (n-1)/2 {
-			cut = cut[:sp]
-		}
-	}
-	return strings.TrimRight(cut, " ,;:") + "…"
 }

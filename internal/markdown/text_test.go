@@ -1,10 +1,6 @@
 package markdown
 
-import (
-	"strings"
-	"testing"
-	"unicode/utf8"
-)
+import "testing"
 
 func TestText(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -31,40 +27,6 @@ func TestText(t *testing.T) {
 	for _, tt := range tests {
 		if got := Text(tt.in); got != tt.want {
 			t.Errorf("Text(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestExcerpt(t *testing.T) {
-	const long = "The consumer of the **queue** stopped after the deploy of version 4.2, and messages piled up"
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 40, "short"},
-		{"exactly ten", 11, "exactly ten"},
-		{long, 40, "The consumer of the queue stopped after…"},
-		{long, 41, "The consumer of the queue stopped after…"},
-		{long, 47, "The consumer of the queue stopped after the…"},
-		{long, 82, "The consumer of the queue stopped after the deploy of version 4.2, and messages…"},
-		{long, 66, "The consumer of the queue stopped after the deploy of version 4.2…"},
-		{"# Title\n\n- one\n- two", 100, "Title - one - two"},
-		{"https://very.long.example/with/a/path/that/does/not/end", 20, "https://very.long.e…"},
-		{"wörter über wörter über wörter", 14, "wörter über…"},
-		{"anything", 0, ""},
-		{"anything", 1, "…"},
-	}
-	for _, tt := range tests {
-		got := Excerpt(tt.in, tt.n)
-		if got != tt.want {
-			t.Errorf("Excerpt(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-		if tt.n > 0 && utf8.RuneCountInString(got) > tt.n {
-			t.Errorf("Excerpt(%q, %d) = %q: %d runes", tt.in, tt.n, got, utf8.RuneCountInString(got))
-		}
-		if strings.ContainsAny(got, "\n\t") {
-			t.Errorf("Excerpt(%q, %d) = %q: not one line", tt.in, tt.n, got)
 		}
 	}
 }

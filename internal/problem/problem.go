@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Kind classifies a problem; the API maps each kind to one HTTP status.
@@ -122,4 +123,21 @@ func HTTPStatus(k Kind) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// RetryAfter is the Retry-After header for p in seconds, or "" when trying
+// again will not help: a busy, full or unreachable database clears in
+// moments (senders such as Alertmanager retry on it), and a throttled
+// client waits as long as its retry_after detail says.
+func RetryAfter(p *Error) string {
+	if p.Kind != Unavailable && p.Kind != TooManyRequests {
+		return ""
+	}
+	if s, ok := p.Detail["retry_after"].(int); ok {
+		return strconv.Itoa(s)
+	}
+	if p.Kind == Unavailable {
+		return "5"
+	}
+	return ""
 }

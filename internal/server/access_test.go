@@ -224,8 +224,9 @@ func baseMatrix(f *fixture) map[string]cell {
 		"POST /api/v1/users":                               {"POST", "/api/v1/users", map[string]any{"username": "new1", "password": "long-password-1"}, false, adminOnly(201)},
 		"PATCH /api/v1/users/{username}":                   {"PATCH", "/api/v1/users/bo", map[string]any{"display_name": "Bo"}, false, adminOnly(200)},
 		"GET /api/v1/tokens":                               {"GET", "/api/v1/tokens", nil, false, with(all(200), anon, 401)},
-		// A token grants only scopes it holds: write and admin-only tokens lack "read".
-		"POST /api/v1/tokens":                         {"POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}}, false, with(all(201), anon, 401, writeTok, 403, adminScope, 403)},
+		// Only a person or an admin-scoped token mints, and a token grants
+		// only scopes it holds: the admin-only token lacks "read".
+		"POST /api/v1/tokens":                         {"POST", "/api/v1/tokens", map[string]any{"scopes": []string{"read"}}, false, with(all(403), anon, 401, admin, 201, session, 201)},
 		"DELETE /api/v1/tokens/{id}":                  {"DELETE", fmt.Sprintf("/api/v1/tokens/%d", f.victimToken), nil, false, with(all(204), anon, 401, readTok, 404)},
 		"GET /api/v1/incidents/{number}/attachments":  {"GET", "/api/v1/incidents/1/attachments", nil, false, publicRead()},
 		"POST /api/v1/incidents/{number}/attachments": {"POST", "/api/v1/incidents/1/attachments", uploadBody(), false, write(201)},

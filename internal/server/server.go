@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -31,6 +32,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// SSO is the single sign-on flow, nil when not configured.
 	SSO web.SSO
+	// TrustedProxies are the peers allowed to name the client in
+	// X-Forwarded-For; empty trusts nobody.
+	TrustedProxies []netip.Prefix
+	// NewTicker paces the live stream; nil is real time (see web.Options).
+	NewTicker func(d time.Duration) (tick <-chan time.Time, stop func())
 }
 
 // Handler is the whole HTTP surface of Quench.
@@ -38,10 +44,15 @@ type Handler struct {
 	http.Handler
 	// Patterns lists every registered route, for the access-matrix test.
 	Patterns []string
+	pages    *web.Web
 }
 
+// CloseStreams ends the open live streams; Serve calls it at shutdown.
+func (h *Handler) CloseStreams() { h.pages.CloseStreams() }
+
 // New builds the handler: routes plus the middleware chain, outermost first:
-// recover → log and measure → security headers → authenticate → route.
+// recover → client address → log and measure → security headers →
+// cross-origin protection → authenticate → CSRF → route.
 func New(svc *service.Service, opt Options) (*Handler, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
@@ -49,7 +60,7 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
-	pages, err := web.New(svc, web.Options{Log: opt.Log, BaseURL: opt.BaseURL, SSO: opt.SSO})
+	pages, err := web.New(svc, web.Options{Log: opt.Log, BaseURL: opt.BaseURL, SSO: opt.SSO, NewTicker: opt.NewTicker})
 	if err != nil {
 		return nil, err
 	}
@@ -98,14 +109,16 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, opt.Log, pages, problem.New(problem.Forbidden, "cross_origin", "cross-origin request refused"))
 	}))
+	secure := strings.HasPrefix(opt.BaseURL, "https://")
 	var h http.Handler = recordRoute(mux)
 	h = checkCSRF(opt.Log, pages, h)
-	h = authenticate(svc, opt.Log, pages, strings.HasPrefix(opt.BaseURL, "https://"), h)
+	h = authenticate(svc, opt.Log, pages, secure, h)
 	h = cop.Handler(h)
-	h = securityHeaders(h)
+	h = securityHeaders(secure, h)
 	h = m.instrument(opt.Log, h)
-	h = recoverPanics(opt.Log, h)
-	return &Handler{Handler: h, Patterns: patterns}, nil
+	h = clientAddress(opt.TrustedProxies, h)
+	h = recoverPanics(opt.Log, pages, h)
+	return &Handler{Handler: h, Patterns: patterns, pages: pages}, nil
 }
 
 func isAPI(r *http.Request) bool {
@@ -222,9 +235,19 @@ func checkCSRF(log *slog.Logger, pages *web.Web, next http.Handler) http.Handler
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every answer carries. When Quench is
+// reached over https, Strict-Transport-Security makes browsers refuse plain
+// http to it, where someone on the network could answer with a look-alike
+// sign-in page; it is sent whatever the request's own scheme, since TLS
+// usually ends at a proxy in front. No includeSubDomains: it would pin
+// every host below Quench's (all of an organisation's, when Quench runs at
+// the apex) to https, which is for whoever runs the domain to decide.
+func securityHeaders(secure bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
@@ -234,7 +257,10 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+// recoverPanics turns a panic into the same 500 as any internal error: an
+// error page for browsers, JSON for the API. The panic and its stack are
+// logged; the client learns nothing of them.
+func recoverPanics(log *slog.Logger, pages *web.Web, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -242,7 +268,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				api.WriteError(w, r, log, problem.New(problem.Internal, "internal", "internal error"))
+				fail(w, r, log, pages, problem.New(problem.Internal, "internal", "Something went wrong on our side."))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -252,9 +278,8 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 // Serve runs an http.Server on ln until ctx ends, then drains in-flight
 // requests for up to drain before closing.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, drain time.Duration) error {
-	streams := newStreamEnder()
 	srv := &http.Server{
-		Handler:           streams.wrap(h),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -263,7 +288,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	srv.RegisterOnShutdown(streams.stop)
+	// Requests in flight get the drain to finish, but a live stream never
+	// finishes by itself: it is told to end as soon as shutdown starts, so
+	// the drain is not spent waiting for it.
+	if s, ok := h.(interface{ CloseStreams() }); ok {
+		srv.RegisterOnShutdown(s.CloseStreams)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

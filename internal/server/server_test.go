@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
+	"github.com/quenchhq/quench/internal/web"
 )
 
 func TestHealthAndMetrics(t *testing.T) {
@@ -57,7 +59,6 @@ func TestReadyzFailsWhenDatabaseGone(t *testing.T) {
 	if r := app.Request(t, "GET", "/readyz", "", nil); r.Status != 503 {
 		t.Fatalf("readyz with closed DB: %d", r.Status)
 	}
-	app.Log.Expect("")
 }
 
 // A request in flight when shutdown starts still gets its answer.
@@ -96,5 +97,86 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+// Reached over https, every answer tells browsers to stay on https; over
+// plain http nothing is pinned.
+func TestStrictTransportSecurity(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tls := app.WithServer(t, func(o *server.Options) { o.BaseURL = "https://quench.example" })
+	for _, path := range []string{"/login", "/api/v1/incidents", "/healthz", "/no-such-page"} {
+		if got := tls.Request(t, "GET", path, "", nil).Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("https %s: Strict-Transport-Security %q", path, got)
+		}
+		if got := app.Request(t, "GET", path, "", nil).Header.Values("Strict-Transport-Security"); len(got) != 0 {
+			t.Errorf("http %s: Strict-Transport-Security %q", path, got)
+		}
+	}
+}
+
+// A panic is an internal error like any other: browsers get the error
+// page, API clients and Prometheus get JSON, nobody gets the panic value.
+func TestPanicAnswersInTheCallersLanguage(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	app.Log.Expect("panic")
+	app.Log.Expect("request failed") // the API's own line for any 500
+	log := slog.New(app.Log)
+	pages, err := web.New(app.Svc, web.Options{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.RecoverPanics(log, pages, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("SECRET-panic-value")
+	}))
+	for path, wantType := range map[string]string{
+		"/":                   "text/html",
+		"/incidents/1":        "text/html",
+		"/admin/users":        "text/html",
+		"/api/v1/incidents/1": "application/json",
+		"/metrics":            "application/json",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		body := rec.Body.String()
+		if rec.Code != 500 || !strings.HasPrefix(rec.Header().Get("Content-Type"), wantType) || strings.Contains(body, "SECRET") {
+			t.Fatalf("%s: %d %s %q", path, rec.Code, rec.Header().Get("Content-Type"), body)
+		}
+		if wantType == "text/html" && (!strings.Contains(body, "<html") || !strings.Contains(body, "Something went wrong")) {
+			t.Errorf("%s: not the error page: %q", path, body)
+		}
+		if wantType == "application/json" && !strings.Contains(body, `"code":"internal"`) {
+			t.Errorf("%s: %q", path, body)
+		}
+	}
+}
+
+// SIGTERM with live streams open: the streams end as soon as shutdown
+// starts, so the drain is not spent waiting for them and Serve returns
+// cleanly (not at its deadline, which would be an error).
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, ln, app.Handler, slog.New(app.Log), time.Minute) }()
+	tok := app.User(t, "ana", auth.RoleResponder)
+	url := "http://" + ln.Addr().String()
+	var streams []*stream
+	for _, token := range []string{"", tok} {
+		streams = append(streams, openStream(t, url, "Authorization", bearer(token)))
+	}
+	cancel()
+	for _, s := range streams {
+		if rest := s.rest(); strings.Contains(rest, "event:") {
+			t.Errorf("stream at shutdown: %q", rest)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }

@@ -170,11 +170,17 @@ func TestLoginFailuresAndThrottling(t *testing.T) {
 	admin := app.User(t, "root", auth.RoleAdmin, auth.ScopeRead, auth.ScopeAdmin)
 	entries := app.Must(t, 200, "GET", "/api/v1/audit?limit=100", admin, nil).JSON["audit"].([]any)
 	count := map[string]int{}
+	var throttled float64
 	for _, e := range entries {
-		count[e.(map[string]any)["action"].(string)]++
+		e := e.(map[string]any)
+		count[e["action"].(string)]++
+		if e["action"] == "login_throttled" {
+			throttled = e["detail"].(map[string]any)["count"].(float64)
+		}
 	}
-	if count["login_failed"] != 6 || count["login_throttled"] != 2 || count["login"] != 1 || count["token_created"] < 1 {
-		t.Fatalf("audit counts %v", count)
+	// Both throttled attempts are one row, counted once the window ended.
+	if count["login_failed"] != 6 || count["login_throttled"] != 1 || throttled != 2 || count["login"] != 1 || count["token_created"] < 1 {
+		t.Fatalf("audit counts %v, throttled %v", count, throttled)
 	}
 	if r := app.Request(t, "GET", "/api/v1/audit", app.Token(t, "root", auth.ScopeRead), nil); r.Status != 403 {
 		t.Fatalf("audit with a read token: %d", r.Status)
@@ -182,7 +188,7 @@ func TestLoginFailuresAndThrottling(t *testing.T) {
 }
 
 // Disabling a user, resetting or changing a password end sessions and
-// tokens on the next request.
+// tokens on the next request; tokens ended by disabling stay ended.
 func TestRevocation(t *testing.T) {
 	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
 		admin := app.User(t, "root", auth.RoleAdmin, auth.ScopeRead, auth.ScopeWrite, auth.ScopeAdmin)
@@ -227,16 +233,46 @@ func TestRevocation(t *testing.T) {
 		if resp := newBrowser(t, app).login("ana", "a-new-password-1"); resp.StatusCode != 401 {
 			t.Fatalf("disabled user logs in: %d", resp.StatusCode)
 		}
-		// Re-enabled, an admin password reset ends every session.
+		// Re-enabled, the old token stays revoked; an admin password reset
+		// ends every session and, by default, every token.
 		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"disabled": false})
+		if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 401 {
+			t.Fatalf("token after re-enable: %d", r.Status)
+		}
 		five := newBrowser(t, app)
 		five.login("ana", "a-new-password-1")
+		fresh := app.Token(t, "ana")
 		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"password": "reset-by-admin-1"})
 		if me(five) != 401 {
 			t.Fatal("session survived an admin password reset")
 		}
-		if r := app.Request(t, "GET", "/api/v1/incidents", tok, nil); r.Status != 200 {
-			t.Fatalf("token after re-enable: %d", r.Status)
+		if r := app.Request(t, "GET", "/api/v1/incidents", fresh, nil); r.Status != 401 {
+			t.Fatalf("token after a password reset: %d", r.Status)
+		}
+		// Asked to, a reset leaves the tokens alone (sessions still end).
+		kept := app.Token(t, "ana")
+		six := newBrowser(t, app)
+		six.login("ana", "reset-by-admin-1")
+		app.Must(t, 200, "PATCH", "/api/v1/users/ana", admin, map[string]any{"password": "reset-by-admin-2", "revoke_tokens": false})
+		if me(six) != 401 {
+			t.Fatal("session survived a password reset that kept tokens")
+		}
+		if r := app.Request(t, "GET", "/api/v1/incidents", kept, nil); r.Status != 200 {
+			t.Fatalf("kept token after a password reset: %d", r.Status)
+		}
+		// The audit log says what ended.
+		details := map[string]map[string]any{}
+		for _, e := range app.Must(t, 200, "GET", "/api/v1/audit?limit=100", admin, nil).JSON["audit"].([]any) {
+			e := e.(map[string]any)
+			if _, seen := details[e["action"].(string)]; !seen { // newest first
+				details[e["action"].(string)] = e["detail"].(map[string]any)
+			}
+		}
+		if d := details["user_disabled"]; d["tokens_revoked"] != 1.0 || d["sessions_ended"] != 1.0 {
+			t.Errorf("user_disabled detail %v", d)
+		}
+		if d := details["password_reset"]; d["revoke_tokens"] != false || d["tokens_revoked"] != nil || d["sessions_ended"] != 1.0 {
+			t.Errorf("last password_reset detail %v", d)
 		}
 	})
 }

@@ -73,11 +73,8 @@ func (s *Service) AddAttachment(ctx context.Context, p auth.Principal, number in
 	_, err = s.mutate(ctx, p, number, "add attachments", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
 		if a.Update != 0 {
 			u, err := tx.Update(ctx, number, a.Update)
-			if errors.Is(err, store.ErrNotFound) {
-				return problem.New(problem.NotFound, "not_found", "update %d not found on incident #%d", a.Update, number)
-			}
 			if err != nil {
-				return err
+				return missing(err, "update %d not found on incident #%d", a.Update, number)
 			}
 			a.Visibility = u.Visibility
 			ev.UpdateID = u.ID

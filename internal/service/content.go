@@ -83,7 +83,7 @@ func (s *Service) SetUpdateVisibility(ctx context.Context, p auth.Principal, num
 	var u *incident.Update
 	_, err := s.mutate(ctx, p, number, "change updates", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) (err error) {
 		if u, err = tx.Update(ctx, number, id); err != nil {
-			return problem.New(problem.NotFound, "not_found", "update %d not found on incident #%d", id, number)
+			return missing(err, "update %d not found on incident #%d", id, number)
 		}
 		if u.Visibility == vis {
 			return problem.New(problem.Conflict, "unchanged", "update %d is already %s", id, vis)
@@ -157,7 +157,7 @@ func (s *Service) ChangeChecklistItem(ctx context.Context, p auth.Principal, num
 	var it *incident.ChecklistItem
 	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) (err error) {
 		if it, err = tx.ChecklistItem(ctx, number, id); err != nil {
-			return problem.New(problem.NotFound, "not_found", "checklist item %d not found on incident #%d", id, number)
+			return missing(err, "checklist item %d not found on incident #%d", id, number)
 		}
 		ev.Kind = incident.EventChecklistChanged
 		ev.Data["item"], ev.Data["text"] = it.ID, it.Text
@@ -198,7 +198,7 @@ func (s *Service) RemoveChecklistItem(ctx context.Context, p auth.Principal, num
 	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
 		it, err := tx.ChecklistItem(ctx, number, id)
 		if err != nil {
-			return problem.New(problem.NotFound, "not_found", "checklist item %d not found on incident #%d", id, number)
+			return missing(err, "checklist item %d not found on incident #%d", id, number)
 		}
 		ev.Kind = incident.EventChecklistRemoved
 		ev.Data["item"], ev.Data["text"], ev.Data["phase"] = it.ID, it.Text, it.Phase
@@ -271,7 +271,7 @@ func (s *Service) RemoveLink(ctx context.Context, p auth.Principal, number, id i
 	_, err := s.mutate(ctx, p, number, "change links", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
 		l, err := tx.Link(ctx, number, id)
 		if err != nil {
-			return problem.New(problem.NotFound, "not_found", "link %d not found on incident #%d", id, number)
+			return missing(err, "link %d not found on incident #%d", id, number)
 		}
 		ev.Kind = incident.EventLinkRemoved
 		ev.Data["link"], ev.Data["kind"], ev.Data["url"] = l.ID, l.Kind, l.URL

@@ -388,11 +388,8 @@ func loadFreeAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Re
 	out := make([]*alert.Record, 0, len(ids))
 	for _, id := range ids {
 		rec, err := tx.Alert(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, problem.New(problem.NotFound, "not_found", "alert %d not found", id)
-		}
 		if err != nil {
-			return nil, err
+			return nil, missing(err, "alert %d not found", id)
 		}
 		if rec.Incident != 0 {
 			inc, err := tx.Incident(ctx, rec.Incident)

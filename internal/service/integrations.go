@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -89,10 +88,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 		}
 		return s.auditBy(ctx, tx, p, "integration_deleted", id, nil)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(problem.NotFound, "not_found", "integration %s not found", id)
-	}
-	return err
+	return missing(err, "integration %s not found", id)
 }
 
 // IntegrationForIntake reads a live integration for authenticating a
@@ -217,8 +213,5 @@ func (s *Service) DeleteRule(ctx context.Context, p auth.Principal, id int64) er
 		}
 		return s.auditBy(ctx, tx, p, "rule_deleted", fmt.Sprint(id), nil)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(problem.NotFound, "not_found", "rule %d not found", id)
-	}
-	return err
+	return missing(err, "rule %d not found", id)
 }

@@ -8,22 +8,34 @@ import (
 )
 
 // Retention: ended sessions are kept a week for the account page and the
-// audit trail's context, then removed; Sentry delivery ids for 7 days.
+// audit trail's context, then removed; Sentry delivery ids for 7 days;
+// failed and throttled sign-ins for 90 days (keepFailures), the rest of the
+// audit log for good.
 const (
 	keepEndedSessions = 7 * 24 * time.Hour
 	keepDeliveries    = 7 * 24 * time.Hour
 )
 
-// Cleanup removes expired sessions and old delivery ids; it returns how
-// many rows went.
-func (s *Service) Cleanup(ctx context.Context) (sessions, deliveries int64, err error) {
+// Removed counts the rows a cleanup removed.
+type Removed struct {
+	Sessions, Deliveries, AuditEntries int64
+}
+
+// Cleanup writes pending audit counts, then removes expired sessions, old
+// delivery ids and old sign-in failures.
+func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
+	s.FlushAudit(ctx, true)
 	now := s.Now()
-	err = s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		if sessions, err = tx.DeleteExpiredSessions(ctx, now.Add(-keepEndedSessions)); err != nil {
+	var r Removed
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if r.Sessions, err = tx.DeleteExpiredSessions(ctx, now.Add(-keepEndedSessions)); err != nil {
 			return err
 		}
-		deliveries, err = tx.DeleteDeliveriesBefore(ctx, now.Add(-keepDeliveries))
+		if r.Deliveries, err = tx.DeleteDeliveriesBefore(ctx, now.Add(-keepDeliveries)); err != nil {
+			return err
+		}
+		r.AuditEntries, err = tx.DeleteAuditBefore(ctx, failureActions, now.Add(-keepFailures))
 		return err
 	})
-	return sessions, deliveries, err
+	return r, err
 }

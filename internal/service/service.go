@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -26,10 +27,14 @@ type Service struct {
 	// publicViewing lets anonymous visitors read public incidents.
 	publicViewing bool
 	throttle      *throttle
+	// hashing bounds concurrent password hashing (passwords.go).
+	hashing *gate
 	// dummyHash is verified against when a user does not exist, so an
 	// unknown name costs as much as a wrong password.
 	dummyOnce sync.Once
 	dummyHash string
+	// tally folds floods of refused sign-ins into counted audit rows.
+	tally *tally
 
 	mu        sync.Mutex
 	listeners map[int]func(Change)
@@ -44,6 +49,9 @@ type Options struct {
 	Hasher auth.Hasher
 	// PrivateInstance turns public viewing off: everything needs a login.
 	PrivateInstance bool
+	// HashSlots is how many password hashes run at once (0: one per CPU);
+	// HashQueue how many more may wait (0: a few per slot, -1: none).
+	HashSlots, HashQueue int
 }
 
 // New returns a Service over st.
@@ -57,14 +65,20 @@ func New(st *store.Store, opt Options) *Service {
 	if opt.Hasher == (auth.Hasher{}) {
 		opt.Hasher = auth.DefaultHasher
 	}
+	if opt.HashSlots <= 0 {
+		opt.HashSlots = runtime.NumCPU()
+	}
+	switch {
+	case opt.HashQueue == 0:
+		opt.HashQueue = hashQueuePerCPU * opt.HashSlots
+	case opt.HashQueue < 0:
+		opt.HashQueue = 0
+	}
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
 		throttle:  &throttle{failures: map[string][]time.Time{}},
+		hashing:   newGate(opt.HashSlots, opt.HashQueue),
+		tally:     &tally{rows: map[string]*tallyRow{}},
 		listeners: map[int]func(Change){}}
-}
-
-func (s *Service) dummy() string {
-	s.dummyOnce.Do(func() { s.dummyHash = s.hasher.Hash(auth.NewSecret("")) })
-	return s.dummyHash
 }
 
 // PublicViewing reports whether anonymous visitors may read public incidents.
@@ -148,6 +162,17 @@ func (s *Service) audience(p auth.Principal) (publicOnly bool, err error) {
 // it did not exist so its existence is not confirmed.
 func notFound(number int64) error {
 	return problem.New(problem.NotFound, "not_found", "incident #%d not found", number)
+}
+
+// missing names what a use case looked for when the store says it does not
+// exist. Only store.ErrNotFound becomes a 404; any other error (a busy or
+// unavailable database) passes through to become the 503 a client retries,
+// never a "not found" that tells it to give up. A nil err stays nil.
+func missing(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(problem.NotFound, "not_found", format, args...)
+	}
+	return err
 }
 
 // visibleIncident reads an incident p may see, for reads (forUpdate false)

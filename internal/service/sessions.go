@@ -11,6 +11,7 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/text"
 )
 
 // Session lifetimes: a login lasts 30 days, or 7 days without use.
@@ -36,12 +37,17 @@ type Client struct {
 	UserAgent string
 }
 
-// Host is the remote address without its port.
+// maxUserAgent caps the user agent a session keeps.
+const maxUserAgent = 300
+
+// Host is the remote address without its port, cut to the length of the
+// longest real one: it keys the throttle and lands in the audit log.
 func (c Client) Host() string {
-	if h, _, err := net.SplitHostPort(c.Remote); err == nil {
-		return h
+	h, _, err := net.SplitHostPort(c.Remote)
+	if err != nil {
+		h = c.Remote
 	}
-	return c.Remote
+	return text.Line(h, maxAuditRemote)
 }
 
 var errBadLogin = problem.New(problem.Unauthenticated, "bad_credentials", "wrong user name or password")
@@ -61,6 +67,13 @@ func (t *throttle) blocked(key string, max int, now time.Time) (time.Duration, b
 		return 0, false
 	}
 	return recent[0].Add(throttleWindow).Sub(now), true
+}
+
+// count is how many failures key had in the window before now.
+func (t *throttle) count(key string, now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.prune(key, now))
 }
 
 func (t *throttle) fail(key string, now time.Time) {
@@ -96,41 +109,98 @@ func (t *throttle) prune(key string, now time.Time) []time.Time {
 	return list
 }
 
+// unknownRowsPerAddress is how many failed sign-ins for accounts that do
+// not exist one address gets a row each for in a throttle window; the rest
+// of that window's are counted in one row.
+const unknownRowsPerAddress = 5
+
 // Login checks a user name and password and opens a session. Unknown users,
 // disabled users and wrong passwords get the same answer after the same
-// work, so the answer says nothing about which accounts exist.
+// work, so the answer says nothing about which accounts exist. Failures go
+// to the audit log, floods of them as counted rows (audit.go).
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (string, *auth.Session, error) {
 	now := s.Now()
+	s.FlushAudit(ctx, false)
 	username = strings.ToLower(strings.TrimSpace(username))
+	// A name no account can have is not looked up, has no account to
+	// throttle, and is kept in the audit log only as long as a real one.
+	valid := usernameRE.MatchString(username)
+	name := text.Line(username, maxUsername)
 	accountKey, addressKey := "user:"+username, "addr:"+c.Host()
-	for _, k := range []struct {
-		key string
-		max int
-	}{{accountKey, maxAccountFailures}, {addressKey, maxAddressFailures}} {
+	keys := []struct {
+		key, by string
+		max     int
+	}{{accountKey, "account", maxAccountFailures}, {addressKey, "address", maxAddressFailures}}
+	if !valid {
+		keys = keys[1:]
+	}
+	for _, k := range keys {
 		if wait, ok := s.throttle.blocked(k.key, k.max, now); ok {
-			s.auditAlone(ctx, username, "login_throttled", username, c, nil)
+			s.countAudit(ctx, "login_throttled "+k.key, now.Add(wait), &auth.AuditEntry{At: now, Actor: name, Action: "login_throttled",
+				Target: name, Remote: c.Host(), Detail: map[string]any{"by": k.by}})
 			return "", nil, problem.New(problem.TooManyRequests, "too_many_attempts",
 				"too many failed sign-ins; try again in %d minute(s)", int(wait.Minutes())+1).With("retry_after", int(wait.Seconds())+1)
 		}
 	}
 	var u *auth.User
-	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { u, err = tx.UserByName(ctx, username); return err })
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", nil, err
+	if valid {
+		err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { u, err = tx.UserByName(ctx, username); return err })
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", nil, err
+		}
 	}
-	hash := s.dummy()
-	if u != nil && u.PasswordHash != "" {
+	hash := ""
+	if u != nil {
 		hash = u.PasswordHash
 	}
-	ok := auth.VerifyPassword(hash, password) && u != nil && !u.Disabled
-	if !ok {
-		s.throttle.fail(accountKey, now)
+	ok, fresh, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok || u.Disabled {
+		earlier := s.throttle.count(addressKey, now)
+		if valid {
+			s.throttle.fail(accountKey, now)
+		}
 		s.throttle.fail(addressKey, now)
-		s.auditAlone(ctx, username, "login_failed", username, c, nil)
+		e := &auth.AuditEntry{At: now, Actor: name, Action: "login_failed", Target: name, Remote: c.Host()}
+		switch {
+		case u == nil:
+			e.Detail = map[string]any{"reason": "unknown user"}
+			if earlier >= unknownRowsPerAddress {
+				s.countAudit(ctx, "login_failed "+addressKey, now.Add(throttleWindow), e)
+				return "", nil, errBadLogin
+			}
+		case ok:
+			e.Detail = map[string]any{"reason": "disabled"}
+		default:
+			e.Detail = map[string]any{"reason": "wrong password"}
+		}
+		s.appendAudit(ctx, e)
 		return "", nil, errBadLogin
 	}
 	s.throttle.clear(accountKey)
+	if fresh != "" {
+		s.rehash(ctx, u, fresh)
+	}
 	return s.openSession(ctx, u, "password", c)
+}
+
+// rehash stores a password hash made with today's parameters after a
+// successful sign-in, unless the password changed meanwhile. It is
+// bookkeeping: a failure only leaves the old hash in place.
+func (s *Service) rehash(ctx context.Context, u *auth.User, fresh string) {
+	var done bool
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		done, err = tx.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, fresh, s.Now())
+		return err
+	})
+	switch {
+	case err != nil:
+		s.log.Warn("password not re-hashed", "user", u.Username, "err", err)
+	case done:
+		s.log.Info("password re-hashed with today's parameters", "user", u.Username)
+	}
 }
 
 // openSession creates a session for u and records the sign-in.
@@ -138,7 +208,7 @@ func (s *Service) openSession(ctx context.Context, u *auth.User, via string, c C
 	now := s.Now()
 	secret := auth.NewSecret(SessionPrefix)
 	sess := &auth.Session{ID: auth.NewSecret("")[:16], UserID: u.ID, Username: u.Username, CSRF: auth.NewSecret(""), Via: via,
-		UserAgent: truncate(c.UserAgent, 300), Remote: c.Host(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionLifetime)}
+		UserAgent: text.Line(c.UserAgent, maxUserAgent), Remote: c.Host(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionLifetime)}
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertSession(ctx, sess, auth.HashToken(secret)); err != nil {
 			return err
@@ -242,23 +312,36 @@ func (s *Service) ChangePassword(ctx context.Context, p auth.Principal, old, new
 	if err := auth.CheckPassword(new); err != nil {
 		return problem.Unprocessablef("%v", err)
 	}
+	var u *auth.User
+	if err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { u, err = tx.UserByID(ctx, p.User.ID); return err }); err != nil {
+		return err
+	}
+	// Hashing happens outside the transaction, which holds the only
+	// writer; the swap below refuses if the password changed meanwhile.
+	ok, _, err := s.checkPassword(ctx, u.PasswordHash, old)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return problem.New(problem.Forbidden, "bad_credentials", "the current password is wrong")
+	}
+	hash, err := s.hashPassword(ctx, new)
+	if err != nil {
+		return err
+	}
 	return s.store.Write(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByID(ctx, p.User.ID)
+		swapped, err := tx.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, hash, s.Now())
 		if err != nil {
 			return err
 		}
-		if !auth.VerifyPassword(u.PasswordHash, old) {
-			return problem.New(problem.Forbidden, "bad_credentials", "the current password is wrong")
-		}
-		u.PasswordHash, u.UpdatedAt = s.hasher.Hash(new), s.Now()
-		if err := tx.SaveUser(ctx, u); err != nil {
-			return err
+		if !swapped {
+			return problem.New(problem.Conflict, "password_changed", "the password was changed meanwhile; sign in again")
 		}
 		keep := ""
 		if p.Session != nil {
 			keep = p.Session.ID
 		}
-		if err := tx.RevokeUserSessions(ctx, u.ID, keep, s.Now()); err != nil {
+		if _, err := tx.RevokeUserSessions(ctx, u.ID, keep, s.Now()); err != nil {
 			return err
 		}
 		return audit(ctx, tx, s.Now(), p.Name(), "password_changed", u.Username, c, nil)
@@ -273,30 +356,4 @@ func (s *Service) Audit(ctx context.Context, p auth.Principal, limit int, before
 	var out []*auth.AuditEntry
 	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Audit(ctx, limit, before); return err })
 	return out, err
-}
-
-// audit records an entry inside the transaction of the change it describes.
-func audit(ctx context.Context, tx *store.Tx, at time.Time, actor, action, target string, c Client, detail map[string]any) error {
-	return tx.AppendAudit(ctx, &auth.AuditEntry{At: at, Actor: actor, Action: action, Target: target, Remote: c.Host(), Detail: detail})
-}
-
-// auditBy records an act of principal p inside tx.
-func (s *Service) auditBy(ctx context.Context, tx *store.Tx, p auth.Principal, action, target string, detail map[string]any) error {
-	return audit(ctx, tx, s.Now(), p.Name(), action, target, Client{Remote: p.Remote}, detail)
-}
-
-// auditAlone records an entry that has no change to go with (a failed
-// sign-in); losing it must not fail the request.
-func (s *Service) auditAlone(ctx context.Context, actor, action, target string, c Client, detail map[string]any) {
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return audit(ctx, tx, s.Now(), actor, action, target, c, detail) })
-	if err != nil {
-		s.log.Warn("audit entry not recorded", "action", action, "err", err)
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

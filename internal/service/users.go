@@ -46,10 +46,14 @@ func (s *Service) CreateUser(ctx context.Context, p auth.Principal, n NewUser) (
 	if err := auth.CheckPassword(n.Password); err != nil {
 		return nil, problem.Unprocessablef("%v", err)
 	}
+	hash, err := s.hashPassword(ctx, n.Password)
+	if err != nil {
+		return nil, err
+	}
 	now := s.Now()
 	u := &auth.User{Username: n.Username, DisplayName: text.Line(n.DisplayName, 200), Email: text.Line(n.Email, 254),
-		Role: n.Role, PasswordHash: s.hasher.Hash(n.Password), CreatedAt: now, UpdatedAt: now}
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		Role: n.Role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertUser(ctx, u); err != nil {
 			return err
 		}
@@ -96,13 +100,29 @@ type UserPatch struct {
 	Role        *auth.Role
 	Disabled    *bool
 	Password    *string
+	// KeepTokens leaves the user's API tokens alive through a password
+	// reset; by default a reset revokes them with the sessions.
+	KeepTokens bool
 }
 
 // UpdateUser changes an account. The last enabled admin cannot be demoted
-// or disabled, so the instance never locks its operators out.
+// or disabled, so the instance never locks its operators out. Disabling a
+// user ends their sessions and revokes their tokens for good: enabling
+// them again brings neither back. A password reset ends their sessions and,
+// unless asked to keep them, revokes their tokens.
 func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username string, c UserPatch) (*auth.User, error) {
 	if err := require(p, auth.Administer, "manage users"); err != nil {
 		return nil, err
+	}
+	var hash string
+	if c.Password != nil {
+		if err := auth.CheckPassword(*c.Password); err != nil {
+			return nil, problem.Unprocessablef("%v", err)
+		}
+		var err error
+		if hash, err = s.hashPassword(ctx, *c.Password); err != nil {
+			return nil, err
+		}
 	}
 	var u *auth.User
 	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
@@ -130,10 +150,7 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 			u.Disabled = *c.Disabled
 		}
 		if c.Password != nil {
-			if err := auth.CheckPassword(*c.Password); err != nil {
-				return problem.Unprocessablef("%v", err)
-			}
-			u.PasswordHash = s.hasher.Hash(*c.Password)
+			u.PasswordHash = hash
 		}
 		if wasAdmin && (u.Role != auth.RoleAdmin || u.Disabled) {
 			n, err := tx.CountAdmins(ctx)
@@ -148,13 +165,21 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 		if err := tx.SaveUser(ctx, u); err != nil {
 			return err
 		}
+		now := s.Now()
 		if c.Password != nil {
 			// An admin reset ends every session: whoever knew the old
-			// password is out.
-			if err := tx.RevokeUserSessions(ctx, u.ID, "", s.Now()); err != nil {
+			// password is out, and by default so is any token they made.
+			sessions, err := tx.RevokeUserSessions(ctx, u.ID, "", now)
+			if err != nil {
 				return err
 			}
-			if err := s.auditBy(ctx, tx, p, "password_reset", u.Username, nil); err != nil {
+			detail := map[string]any{"sessions_ended": sessions, "revoke_tokens": !c.KeepTokens}
+			if !c.KeepTokens {
+				if detail["tokens_revoked"], err = tx.RevokeUserTokens(ctx, u.ID, now); err != nil {
+					return err
+				}
+			}
+			if err := s.auditBy(ctx, tx, p, "password_reset", u.Username, detail); err != nil {
 				return err
 			}
 		}
@@ -164,11 +189,20 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, username str
 			}
 		}
 		if u.Disabled != before.Disabled {
-			action := "user_enabled"
+			action, detail := "user_enabled", map[string]any(nil)
 			if u.Disabled {
 				action = "user_disabled"
+				sessions, err := tx.RevokeUserSessions(ctx, u.ID, "", now)
+				if err != nil {
+					return err
+				}
+				tokens, err := tx.RevokeUserTokens(ctx, u.ID, now)
+				if err != nil {
+					return err
+				}
+				detail = map[string]any{"sessions_ended": sessions, "tokens_revoked": tokens}
 			}
-			if err := s.auditBy(ctx, tx, p, action, u.Username, nil); err != nil {
+			if err := s.auditBy(ctx, tx, p, action, u.Username, detail); err != nil {
 				return err
 			}
 		}
@@ -189,8 +223,9 @@ type NewToken struct {
 }
 
 // CreateToken mints an API token and returns its secret, shown only now.
-// Admins mint for anyone; others only for themselves. No token can grant
-// more than its own scopes.
+// Admins mint for anyone; others only for themselves. Tokens mint only
+// with the admin scope, never grant more than their own scopes and never
+// outlive themselves: a token made by an expiring token expires with it.
 func (s *Service) CreateToken(ctx context.Context, p auth.Principal, n NewToken) (string, *auth.Token, error) {
 	if p.IsAnonymous() {
 		return "", nil, errLogin
@@ -229,13 +264,22 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, n NewToken)
 		}
 		now := s.Now()
 		tk = &auth.Token{UserID: owner.ID, Username: owner.Username, Name: name, Scopes: n.Scopes, CreatedAt: now}
+		var want time.Time
 		if n.TTL > 0 {
-			tk.ExpiresAt = now.Add(n.TTL)
+			want = now.Add(n.TTL)
 		}
+		tk.ExpiresAt = auth.CapExpiry(p, want)
 		if err := tx.InsertToken(ctx, tk, auth.HashToken(secret)); err != nil {
 			return err
 		}
-		return s.auditBy(ctx, tx, p, "token_created", owner.Username, map[string]any{"token": tk.ID, "name": tk.Name, "scopes": auth.JoinScopes(tk.Scopes)})
+		detail := map[string]any{"token": tk.ID, "name": tk.Name, "scopes": auth.JoinScopes(tk.Scopes)}
+		if p.Token != nil {
+			detail["by_token"] = p.Token.ID
+		}
+		if !tk.ExpiresAt.IsZero() {
+			detail["expires_at"] = tk.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		return s.auditBy(ctx, tx, p, "token_created", owner.Username, detail)
 	})
 	if err != nil {
 		return "", nil, err

@@ -291,9 +291,13 @@ func (t *Tx) Rules(ctx context.Context) ([]*alert.Rule, error) {
 
 // InsertRule stores a rule and sets its ID.
 func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
-	err := t.q.QueryRowContext(ctx, `INSERT INTO rules (position, name, matchers, action, integration_id, severity, visibility, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		r.Position, r.Name, r.MatchersString(), r.Action, nullString(r.Integration), r.Severity, r.Visibility, micros(r.CreatedAt)).Scan(&r.ID)
+	cols := `position, name, matchers, action, integration_id, severity, visibility, created_at`
+	a := args{r.Position, r.Name, r.MatchersString(), r.Action, nullString(r.Integration), r.Severity, r.Visibility, micros(r.CreatedAt)}
+	id, err := t.insertID(ctx, "rules", &cols, &a)
+	if err != nil {
+		return err
+	}
+	err = t.q.QueryRowContext(ctx, `INSERT INTO rules (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8`+id+`) RETURNING id`, a...).Scan(&r.ID)
 	t.rules = nil
 	if isForeignKey(err) {
 		return problem.Wrap(problem.Unprocessable, "unknown_integration", err, "integration %q does not exist", r.Integration)

@@ -28,12 +28,20 @@ func (s *Store) checkpointer(db *sql.DB) {
 			db.Close()
 			return
 		case <-t.C:
-			frames := s.checkpoint(db, "PASSIVE")
-			if frames*int64(s.pageSize) > maxWAL {
-				s.checkpoint(db, "TRUNCATE")
-			}
+			s.checkpointStep(db, maxWAL)
 		}
 	}
+}
+
+// checkpointStep is one tick of the checkpointer: PASSIVE, then TRUNCATE
+// when the WAL had grown past limit bytes. It returns the WAL's size in
+// frames before the step.
+func (s *Store) checkpointStep(db *sql.DB, limit int64) int64 {
+	frames := s.checkpoint(db, "PASSIVE")
+	if frames*int64(s.pageSize) > limit {
+		s.checkpoint(db, "TRUNCATE")
+	}
+	return frames
 }
 
 // checkpoint runs one checkpoint and returns the WAL's size in frames.

@@ -78,10 +78,3 @@ func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*Ti
 	}
 	return out, rows.Err()
 }
-
-// EventCount counts an incident's timeline entries (for tests and checks).
-func (t *Tx) EventCount(ctx context.Context, number int64) (int, error) {
-	var n int
-	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE incident_number = $1`, number).Scan(&n)
-	return n, err
-}

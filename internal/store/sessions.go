@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
@@ -77,10 +78,14 @@ func (t *Tx) RevokeSession(ctx context.Context, id string, at time.Time) error {
 	return err
 }
 
-// RevokeUserSessions ends every session of a user except keep (may be "").
-func (t *Tx) RevokeUserSessions(ctx context.Context, userID int64, keep string, at time.Time) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL`, micros(at), userID, keep)
-	return err
+// RevokeUserSessions ends every session of a user except keep (may be "")
+// and returns how many it ended.
+func (t *Tx) RevokeUserSessions(ctx context.Context, userID int64, keep string, at time.Time) (int64, error) {
+	res, err := t.q.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL`, micros(at), userID, keep)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // TouchSession records when a session was last used.
@@ -128,6 +133,35 @@ func (t *Tx) AppendAudit(ctx context.Context, e *auth.AuditEntry) error {
 	}
 	return t.q.QueryRowContext(ctx, `INSERT INTO audit (at, actor, action, target, remote, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		micros(e.At), e.Actor, e.Action, e.Target, e.Remote, string(detail)).Scan(&e.ID)
+}
+
+// SetAuditDetail replaces an entry's detail: a counted entry (a flood of
+// refused sign-ins) gets its final count.
+func (t *Tx) SetAuditDetail(ctx context.Context, id int64, detail map[string]any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = t.q.ExecContext(ctx, `UPDATE audit SET detail = $1 WHERE id = $2`, string(b), id)
+	return err
+}
+
+// DeleteAuditBefore removes entries of the given actions older than cutoff
+// and returns how many went.
+func (t *Tx) DeleteAuditBefore(ctx context.Context, actions []string, cutoff time.Time) (int64, error) {
+	if len(actions) == 0 {
+		return 0, nil
+	}
+	a := args{micros(cutoff)}
+	in := make([]string, len(actions))
+	for i, act := range actions {
+		in[i] = a.add(act)
+	}
+	res, err := t.q.ExecContext(ctx, `DELETE FROM audit WHERE at < $1 AND action IN (`+strings.Join(in, ", ")+`)`, a...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Audit lists the newest audit entries, before ID before when not 0.

@@ -67,11 +67,20 @@ type Store struct {
 	path    string
 	log     *slog.Logger
 
+	// closing guards enqueueing against Close: Write checks closed and
+	// hands its job over under the read lock, Close sets closed under the
+	// write lock before it closes quit. Every job queued is then queued
+	// before quit closes, and the writer's drain answers it.
+	closing sync.RWMutex
+	closed  bool
+
 	jobs  chan *job
 	quit  chan struct{}
 	done  chan struct{}
 	stmts *stmtCache // SQLite writer only
-	// ckptDone closes when the SQLite checkpointer has stopped.
+	// ckpt is the SQLite checkpointer's own connection; ckptDone closes
+	// when the checkpointer has stopped.
+	ckpt     *sql.DB
 	ckptDone chan struct{}
 	pageSize int
 
@@ -81,6 +90,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// lockWait overrides migrationLockWait in tests.
+	lockWait time.Duration
 }
 
 type job struct {
@@ -173,7 +185,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 		ck.Close()
 		return nil, err
 	}
-	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckptDone: make(chan struct{}), pageSize: pageSize,
+	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
 	go s.writer()
@@ -188,8 +200,12 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) Path() string { return s.path }
 
 // Close stops the writer and closes the pools; later calls do nothing.
+// Writes already handed over finish first; later ones are refused.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Lock()
+		s.closed = true
+		s.closing.Unlock()
 		if s.quit != nil {
 			close(s.quit)
 			<-s.done
@@ -232,22 +248,35 @@ func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
 // Write runs fn in a read-write transaction and returns after it committed
 // (nil) or rolled back (the error). fn may run again on PostgreSQL after a
 // serialization failure, so it must not have side effects outside tx.
+//
+// After Close, Write returns errShuttingDown without running fn.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errShuttingDown
+	}
 	if s.dialect == Postgres {
+		// Held to the end, so Close waits for the transaction instead of
+		// closing the pool under it.
+		defer s.closing.RUnlock()
 		return s.writePostgres(ctx, fn)
 	}
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
-	case <-s.quit:
-		return problem.New(problem.Unavailable, "unavailable", "the server is shutting down")
+		s.closing.RUnlock()
 	case <-ctx.Done():
+		s.closing.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued the job may commit, so wait for the verdict: answering
 	// before it would break "2xx only after commit" in the other direction.
 	return <-j.done
 }
+
+// errShuttingDown refuses a write that arrives after Close: it did not run.
+var errShuttingDown = problem.New(problem.Unavailable, "unavailable", "the server is shutting down")
 
 func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 	for attempt := 1; ; attempt++ {
@@ -299,7 +328,9 @@ func (s *Store) writer() {
 	}
 }
 
-// drain answers jobs queued when Close raced with Write.
+// drain commits the jobs still queued when Close began. Close closed quit
+// only after no Write could queue any more, so once the channel is empty
+// it stays empty.
 func (s *Store) drain() {
 	for {
 		select {
@@ -542,19 +573,28 @@ func (a *args) add(v any) string {
 	return fmt.Sprintf("$%d", len(*a))
 }
 
+// insertID adds the id column to an INSERT into table on SQLite, where an
+// INTEGER PRIMARY KEY without AUTOINCREMENT gives a new row the id of the
+// newest deleted one: a stale "remove rule 7" would then remove the rule
+// created since. The id comes from a counter that only grows, seeded from
+// the table's highest id. PostgreSQL's identity columns never reuse an id,
+// so there cols and a stay as they are.
+func (t *Tx) insertID(ctx context.Context, table string, cols *string, a *args) (string, error) {
+	if t.dialect != SQLite {
+		return "", nil
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, `INSERT INTO counters (name, value) SELECT $1, COALESCE(MAX(id), 0) + 1 FROM `+table+` WHERE true
+		ON CONFLICT (name) DO UPDATE SET value = max(counters.value + 1, excluded.value) RETURNING value`, "id:"+table).Scan(&id)
+	if err != nil {
+		return "", err
+	}
+	*cols += ", id"
+	return ", " + a.add(id), nil
+}
+
 // likePattern escapes LIKE metacharacters so user text matches literally.
 func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
-}
-
-// Exec runs a statement; for migrations-like maintenance and tests.
-func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := t.q.ExecContext(ctx, query, args...)
-	return err
-}
-
-// QueryCount scans a single integer; for checks and tests.
-func (t *Tx) QueryCount(ctx context.Context, query string, dst *int, args ...any) error {
-	return t.q.QueryRowContext(ctx, query, args...).Scan(dst)
 }

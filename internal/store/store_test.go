@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -52,40 +53,6 @@ func read[T any](t *testing.T, s *store.Store, fn func(tx *store.Tx) (T, error))
 		t.Fatal(err)
 	}
 	return v
-}
-
-func TestMigrate(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		if n, err := s.Migrate(ctx); err != nil || n != 0 {
-			t.Fatalf("second migrate applied %d, %v", n, err)
-		}
-		if err := s.CheckSchema(ctx); err != nil {
-			t.Fatal(err)
-		}
-		cur, latest, _ := s.SchemaVersion(ctx)
-		if cur != latest || cur < 1 {
-			t.Fatalf("version %d of %d", cur, latest)
-		}
-	})
-}
-
-func TestNewerSchemaRefused(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		err := s.Write(ctx, func(tx *store.Tx) error {
-			return tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.CheckSchema(ctx); err == nil {
-			t.Fatal("newer schema accepted by CheckSchema")
-		}
-		if _, err := s.Migrate(ctx); err == nil {
-			t.Fatal("newer schema accepted by Migrate")
-		}
-	})
 }
 
 func TestIncidentRoundTrip(t *testing.T) {
@@ -424,8 +391,10 @@ func TestCancelledJobDoesNotFailBatch(t *testing.T) {
 	}
 }
 
-// Checkpoints run off the writer's path, in the background; writes around
-// one stay intact, and closing leaves the WAL empty.
+// Checkpoints run on their own connection, off the writer's path: a
+// PASSIVE step copies the whole WAL back so the next commit starts it
+// over, a WAL past the limit is truncated, writes around them stay intact,
+// and closing leaves the WAL empty.
 func TestBackgroundCheckpoint(t *testing.T) {
 	s := testenv.NewStore(t, store.SQLite)
 	inc := newIncident(t, s, nil)
@@ -438,19 +407,84 @@ func TestBackgroundCheckpoint(t *testing.T) {
 			}))
 		}
 	}
+	walSize := func() int64 {
+		t.Helper()
+		st, err := os.Stat(wal)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		must(t, err)
+		return st.Size()
+	}
+	const noLimit = 1 << 62
 	write(300)
-	time.Sleep(1500 * time.Millisecond) // one checkpoint interval
-	write(1)                            // the next commit restarts the checkpointed WAL
+	if frames := store.CheckpointStep(s, noLimit); frames < 300 {
+		t.Fatalf("%d frames in the WAL after 300 commits", frames)
+	}
+	write(1) // starts the fully checkpointed WAL over
+	if frames := store.CheckpointStep(s, noLimit); frames > 10 {
+		t.Fatalf("%d frames in the WAL after one commit: the checkpoint did not let it start over", frames)
+	}
+	if walSize() == 0 {
+		t.Fatal("a PASSIVE step truncated the WAL")
+	}
+	store.CheckpointStep(s, 0) // past the limit: truncated
+	if n := walSize(); n != 0 {
+		t.Fatalf("WAL is %d bytes after a step past the limit", n)
+	}
+	write(1)
 	var count int
 	must(t, s.Read(context.Background(), func(tx *store.Tx) error {
 		return tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &count)
 	}))
-	if count != 301 {
+	if count != 302 {
 		t.Fatalf("%d updates", count)
 	}
 	s.Close()
-	st, err := os.Stat(wal)
-	if err == nil && st.Size() != 0 {
-		t.Fatalf("WAL is %d bytes after close", st.Size())
+	if n := walSize(); n != 0 {
+		t.Fatalf("WAL is %d bytes after close", n)
 	}
+}
+
+// A row created after the newest one was deleted gets a new id, on SQLite
+// as on PostgreSQL: a stale "remove rule 7" or "tick item 7" then finds
+// nothing instead of the row created since.
+func TestDeletedIDsNotReused(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		inc := newIncident(t, s, nil)
+		kinds := []struct {
+			name   string
+			insert func(ctx context.Context, tx *store.Tx) (int64, error)
+			delete func(ctx context.Context, tx *store.Tx, id int64) error
+		}{
+			{"rule", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				r := &alert.Rule{Position: 1, Name: "r", Action: alert.ActionInbox, CreatedAt: t0}
+				err := tx.InsertRule(ctx, r)
+				return r.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteRule(ctx, id) }},
+			{"checklist item", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				it := &incident.ChecklistItem{Incident: inc.Number, Text: "x", Phase: incident.Active, CreatedBy: "ana", CreatedAt: t0}
+				err := tx.InsertChecklistItem(ctx, it)
+				return it.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteChecklistItem(ctx, id) }},
+			{"link", func(ctx context.Context, tx *store.Tx) (int64, error) {
+				l := &incident.Link{Incident: inc.Number, Kind: "runbook", URL: "https://x.example", CreatedBy: "ana", CreatedAt: t0}
+				err := tx.InsertLink(ctx, l)
+				return l.ID, err
+			}, func(ctx context.Context, tx *store.Tx, id int64) error { return tx.DeleteLink(ctx, id) }},
+		}
+		for _, k := range kinds {
+			insert := func() int64 {
+				var id int64
+				must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) { id, err = k.insert(ctx, tx); return err }))
+				return id
+			}
+			insert()
+			newest := insert()
+			must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return k.delete(ctx, tx, newest) }))
+			if next := insert(); next <= newest {
+				t.Errorf("%s: id %d after deleting %d", k.name, next, newest)
+			}
+		}
+	})
 }

@@ -67,9 +67,13 @@ func scanItem(row scanner) (*incident.ChecklistItem, error) {
 
 // InsertChecklistItem stores a new item and sets its ID.
 func (t *Tx) InsertChecklistItem(ctx context.Context, it *incident.ChecklistItem) error {
-	err := t.q.QueryRowContext(ctx, `INSERT INTO checklist_items (incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		it.Incident, it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.CreatedBy, micros(it.CreatedAt)).Scan(&it.ID)
+	cols := `incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at`
+	a := args{it.Incident, it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.CreatedBy, micros(it.CreatedAt)}
+	id, err := t.insertID(ctx, "checklist_items", &cols, &a)
+	if err != nil {
+		return err
+	}
+	err = t.q.QueryRowContext(ctx, `INSERT INTO checklist_items (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9`+id+`) RETURNING id`, a...).Scan(&it.ID)
 	return ownerError(err)
 }
 
@@ -111,8 +115,13 @@ func scanLink(row scanner) (*incident.Link, error) {
 
 // InsertLink stores a new link and sets its ID.
 func (t *Tx) InsertLink(ctx context.Context, l *incident.Link) error {
-	return t.q.QueryRowContext(ctx, `INSERT INTO links (incident_number, kind, url, title, created_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, l.Incident, l.Kind, l.URL, l.Title, l.CreatedBy, micros(l.CreatedAt)).Scan(&l.ID)
+	cols := `incident_number, kind, url, title, created_by, created_at`
+	a := args{l.Incident, l.Kind, l.URL, l.Title, l.CreatedBy, micros(l.CreatedAt)}
+	id, err := t.insertID(ctx, "links", &cols, &a)
+	if err != nil {
+		return err
+	}
+	return t.q.QueryRowContext(ctx, `INSERT INTO links (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6`+id+`) RETURNING id`, a...).Scan(&l.ID)
 }
 
 // Link reads one link of an incident.

@@ -69,6 +69,19 @@ func (t *Tx) SaveUser(ctx context.Context, u *auth.User) error {
 	return err
 }
 
+// ReplacePasswordHash swaps a user's password hash if it is still old, so a
+// hash computed outside the transaction cannot overwrite a change made
+// meanwhile; it reports whether it did.
+func (t *Tx) ReplacePasswordHash(ctx context.Context, userID int64, old, new string, at time.Time) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4`,
+		new, micros(at), userID, old)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // CountAdmins counts enabled admins, so the last one cannot be removed.
 func (t *Tx) CountAdmins(ctx context.Context) (int, error) {
 	var n int
@@ -151,6 +164,17 @@ func (t *Tx) Tokens(ctx context.Context, userID int64) ([]*auth.Token, error) {
 func (t *Tx) RevokeToken(ctx context.Context, id int64, at time.Time) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, micros(at), id)
 	return err
+}
+
+// RevokeUserTokens revokes every live token of a user at at and returns
+// how many it revoked; revoked tokens stay revoked whatever happens to the
+// user later.
+func (t *Tx) RevokeUserTokens(ctx context.Context, userID int64, at time.Time) (int64, error) {
+	res, err := t.q.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, micros(at), userID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // TouchToken records when a token was last used.

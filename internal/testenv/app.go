@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,8 +22,17 @@ import (
 
 // Clock is a fake clock the test advances.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	tickers map[*fakeTicker]bool
+}
+
+// fakeTicker fires when the clock passes next, like a time.Ticker that
+// drops ticks a slow reader missed.
+type fakeTicker struct {
+	c      chan time.Time
+	period time.Duration
+	next   time.Time
 }
 
 // NewClock starts at a fixed, readable instant.
@@ -35,11 +45,41 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward.
+// Advance moves the clock forward and fires the tickers whose time it
+// passes: when Advance returns, their ticks wait in their channels.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	for t := range c.tickers {
+		if c.now.Before(t.next) {
+			continue
+		}
+		select {
+		case t.c <- c.now:
+		default:
+		}
+		for !c.now.Before(t.next) {
+			t.next = t.next.Add(t.period)
+		}
+	}
+}
+
+// NewTicker is time.NewTicker on the fake clock: it ticks when Advance
+// passes each period, never on its own.
+func (c *Clock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTicker{c: make(chan time.Time, 1), period: d, next: c.now.Add(d)}
+	if c.tickers == nil {
+		c.tickers = map[*fakeTicker]bool{}
+	}
+	c.tickers[t] = true
+	return t.c, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.tickers, t)
+	}
 }
 
 // CheapHasher keeps password hashing fast in tests; the format is the same.
@@ -47,19 +87,23 @@ var CheapHasher = auth.Hasher{Memory: 1024, Time: 1, Threads: 1}
 
 // App is the whole of Quench in-process behind a real loopback listener.
 type App struct {
-	URL     string
-	Store   *store.Store
-	Svc     *service.Service
-	Clock   *Clock
-	Handler *server.Handler
-	Log     *LogCapture
+	URL   string
+	Store *store.Store
+	// StoreOptions say where the database is, for tests that reach it
+	// behind the app's back (to lock it, for one).
+	StoreOptions store.Options
+	Svc          *service.Service
+	Clock        *Clock
+	Handler      *server.Handler
+	Log          *LogCapture
 }
 
 // StartApp boots Quench on a fresh database of dialect d; opts adjust the
 // service options.
 func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *App {
 	t.Helper()
-	st := NewStore(t, d)
+	opt := StoreOptions(t, d)
+	st := openStore(t, opt)
 	clock := NewClock()
 	logs := NewLogCapture()
 	log := slog.New(logs)
@@ -68,23 +112,43 @@ func StartApp(t testing.TB, d store.Dialect, opts ...func(*service.Options)) *Ap
 		o(&so)
 	}
 	svc := service.New(st, so)
-	srv := httptest.NewUnstartedServer(nil)
-	app := &App{Store: st, Svc: svc, Clock: clock, Log: logs}
-	app.URL = "http://" + srv.Listener.Addr().String()
-	h, err := server.New(svc, server.Options{Log: log, BaseURL: app.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Handler = h
-	srv.Config.Handler = app.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
+	app := &App{Store: st, StoreOptions: opt, Svc: svc, Clock: clock, Log: logs}
+	app = app.serve(t, nil)
 	t.Cleanup(func() {
 		if errs := logs.Errors(); len(errs) > 0 && !t.Failed() {
 			t.Errorf("unexpected error logs:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 	return app
+}
+
+// WithServer serves the same app (database, service, clock, log) on
+// another listener with server options adjusted by opt, for tests of
+// deployment settings such as https or trusted proxies. BaseURL is the new
+// listener's unless opt sets it.
+func (a *App) WithServer(t testing.TB, opt func(*server.Options)) *App {
+	t.Helper()
+	return a.serve(t, opt)
+}
+
+func (a *App) serve(t testing.TB, adjust func(*server.Options)) *App {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	b := *a
+	b.URL = "http://" + srv.Listener.Addr().String()
+	opt := server.Options{Log: slog.New(a.Log), BaseURL: b.URL, NewTicker: a.Clock.NewTicker}
+	if adjust != nil {
+		adjust(&opt)
+	}
+	h, err := server.New(a.Svc, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Handler = h
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &b
 }
 
 // User creates an account with role r and returns a token with scopes.
@@ -134,6 +198,15 @@ func (r *Response) Code() string {
 // value encoded as JSON. Content type is JSON unless set in headers.
 func (a *App) Request(t testing.TB, method, path, token string, body any, headers ...string) *Response {
 	t.Helper()
+	r, err := a.send(method, path, token, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is Request without a test: for requests sent from other goroutines.
+func (a *App) send(method, path, token string, body any, headers ...string) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -144,13 +217,13 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, a.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -167,7 +240,7 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 	}
 	resp, err := noRedirects.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out := &Response{Status: resp.StatusCode, Header: resp.Header}
@@ -176,15 +249,15 @@ func (a *App) Request(t testing.TB, method, path, token string, body any, header
 		buf := make([]byte, 4096)
 		n, _ := resp.Body.Read(buf)
 		out.Body = buf[:n]
-		return out
+		return out, nil
 	}
 	out.Body, _ = io.ReadAll(resp.Body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && len(out.Body) > 0 {
 		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {
-			t.Fatalf("%s %s: bad JSON %q: %v", method, path, out.Body, err)
+			return nil, fmt.Errorf("%s %s: bad JSON %q: %v", method, path, out.Body, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Must is Request that fails the test unless the status is want.
@@ -213,8 +286,12 @@ func NewLogCapture() *LogCapture {
 	return &LogCapture{buf: buf, inner: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})}
 }
 
-// Expect declares that error logs containing s are part of the test.
+// Expect declares that error logs containing s are part of the test. Name
+// the line: an empty s would match every line and switch the guard off.
 func (l *LogCapture) Expect(s string) {
+	if strings.TrimSpace(s) == "" {
+		panic("LogCapture.Expect: name the error line you expect; an empty one matches them all")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expected = append(l.expected, s)

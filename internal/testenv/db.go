@@ -48,8 +48,13 @@ func EachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // NewStore opens a fresh, migrated store of dialect d, closed at cleanup.
 func NewStore(t testing.TB, d store.Dialect) *store.Store {
 	t.Helper()
+	return openStore(t, StoreOptions(t, d))
+}
+
+func openStore(t testing.TB, opt store.Options) *store.Store {
+	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, StoreOptions(t, d))
+	s, err := store.Open(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

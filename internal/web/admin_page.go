@@ -184,6 +184,9 @@ func (w *Web) changeUserAction(r *http.Request, p auth.Principal) (string, admin
 	case "reset":
 		pw = auth.NewSecret("")[:20]
 		c.Password = &pw
+		// The form's box is ticked by default; unticked, the browser
+		// sends nothing.
+		c.KeepTokens = r.PostForm.Get("revoke_tokens") == ""
 	default:
 		return "", w.adminUsers, nil, problem.Invalidf("unknown user action")
 	}
@@ -191,8 +194,12 @@ func (w *Web) changeUserAction(r *http.Request, p auth.Principal) (string, admin
 		return "", w.adminUsers, nil, err
 	}
 	if pw != "" {
+		hint := "Every session and API token of " + name + " has ended."
+		if c.KeepTokens {
+			hint = "Every session of " + name + " has ended; their API tokens still work."
+		}
 		return "", nil, &shown{Title: "Password reset", Data: secretData{What: "new password for " + name, Secret: pw, Back: "/admin/users",
-			Hint: "Every session of " + name + " has ended."}}, nil
+			Hint: hint}}, nil
 	}
 	return notice("/admin/users", "Changed "+name+"."), nil, nil, nil
 }

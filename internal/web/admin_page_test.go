@@ -88,3 +88,41 @@ func TestAdminPages(t *testing.T) {
 		}
 	})
 }
+
+// Resetting a password on the users page revokes the user's API tokens
+// unless the admin unticks the box, which is ticked by default; disabling
+// revokes them for good.
+func TestAdminResetAndDisableEndTokens(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		app.User(t, "root", auth.RoleAdmin)
+		tok := app.User(t, "ana", auth.RoleResponder)
+		s := signIn(t, app, "root")
+		works := func(tok string) bool { return app.Request(t, "GET", "/api/v1/incidents", tok, nil).Status == 200 }
+		_, page := s.get("/admin/users")
+		if !regexp.MustCompile(`<input type="checkbox" name="revoke_tokens" value="1" checked>`).MatchString(page) {
+			t.Fatal("the reset form has no ticked revoke-tokens box")
+		}
+		// Unticked: the browser sends no revoke_tokens field.
+		resp, body := s.post("/admin/users/ana", url.Values{"do": {"reset"}})
+		if resp.StatusCode != 200 || !strings.Contains(body, "API tokens still work") || !works(tok) {
+			t.Fatalf("reset keeping tokens: %d, token works %v", resp.StatusCode, works(tok))
+		}
+		resp, body = s.post("/admin/users/ana", url.Values{"do": {"reset"}, "revoke_tokens": {"1"}})
+		if resp.StatusCode != 200 || !strings.Contains(body, "Every session and API token of ana has ended") || works(tok) {
+			t.Fatalf("reset revoking tokens: %d, token works %v", resp.StatusCode, works(tok))
+		}
+		fresh := app.Token(t, "ana")
+		if resp, _ := s.post("/admin/users/ana", url.Values{"do": {"disable"}}); resp.StatusCode != 303 {
+			t.Fatalf("disable: %d", resp.StatusCode)
+		}
+		if resp, _ := s.post("/admin/users/ana", url.Values{"do": {"enable"}}); resp.StatusCode != 303 {
+			t.Fatalf("enable: %d", resp.StatusCode)
+		}
+		if works(fresh) {
+			t.Fatal("a token came back with its re-enabled user")
+		}
+		if _, audit := s.get("/admin/audit"); !strings.Contains(audit, "tokens_revoked") {
+			t.Fatal("the audit page does not say tokens were revoked")
+		}
+	})
+}

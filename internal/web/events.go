@@ -4,24 +4,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
 )
+
+// streamTick paces the live stream: a keep-alive for proxies and a fresh
+// look at the viewer's session, so a stream ends within this long of a
+// sign-out even when nothing changes.
+const streamTick = 25 * time.Second
 
 // events streams committed changes as server-sent events, so boards and
 // incident pages refresh when anyone changes an incident or an alert
 // arrives. Viewers only hear of changes to public incidents, and only the
 // incident number and kind: pages fetch what changed under their own
 // permissions.
+//
+// A stream lives for hours, far past the request that authenticated it, so
+// a signed-in stream asks again whether its session or token still holds
+// before every event and on every tick, and ends when it does not: a
+// revoked session, a disabled user or an expired login stop hearing of
+// the team's incidents at once.
 func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 	p := auth.From(r.Context())
-	team := p.Can(auth.ReadAll)
 	if p.IsAnonymous() && !w.svc.PublicViewing() {
 		w.fail(rw, r, errSignIn)
 		return
 	}
+	var team atomic.Bool
+	team.Store(p.Can(auth.ReadAll))
 	rc := http.NewResponseController(rw)
 	// The stream outlives the server's write timeout.
 	rc.SetWriteDeadline(time.Time{})
@@ -32,7 +46,7 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 	rw.WriteHeader(http.StatusOK)
 	changes := make(chan service.Change, 64)
 	cancel := w.svc.Subscribe(func(c service.Change) {
-		if !c.Public && !team {
+		if !c.Public && !team.Load() {
 			return
 		}
 		select {
@@ -41,17 +55,53 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer cancel()
+	tick, stop := w.ticker(streamTick)
+	defer stop()
+	// The opening goes out after subscribing: a client that has read it
+	// hears of every later change.
 	fmt.Fprint(rw, "retry: 3000\n\n")
 	rc.Flush()
-	ping := time.NewTicker(25 * time.Second)
-	defer ping.Stop()
+	// recheck looks again at a signed-in viewer's session or token: ended
+	// means it no longer holds and the stream closes; an error means no
+	// answer (the database is unavailable), so nothing is sent until a
+	// later look succeeds.
+	recheck := func() (ended bool, err error) {
+		if p.IsAnonymous() {
+			return false, nil
+		}
+		fresh, err := w.svc.Recheck(r.Context(), p)
+		if pr, ok := problem.As(err); ok && pr.Kind == problem.Unauthenticated {
+			return true, err
+		}
+		if err != nil {
+			if r.Context().Err() == nil {
+				w.log.Warn("live stream: session not rechecked", "err", err)
+			}
+			return false, err
+		}
+		p = fresh
+		team.Store(p.Can(auth.ReadAll))
+		return false, nil
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-ping.C:
+		case <-w.closing:
+			return
+		case <-tick:
+			if ended, _ := recheck(); ended {
+				return
+			}
 			fmt.Fprint(rw, ": ping\n\n")
 		case c := <-changes:
+			ended, err := recheck()
+			if ended {
+				return
+			}
+			if err != nil || (!c.Public && !team.Load()) {
+				continue
+			}
 			b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
 			fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
 		}
@@ -60,3 +110,9 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// CloseStreams ends every live stream, now and from now on: the server
+// calls it when shutting down, since a stream never finishes by itself and
+// would hold the drain until its deadline. Browsers reconnect to whichever
+// server answers next.
+func (w *Web) CloseStreams() { w.closeOnce.Do(func() { close(w.closing) }) }

@@ -1,9 +1,10 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -73,12 +74,16 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		pg := w.newPage(r, "Sign in", w.loginData(next, username))
 		p, _ := problem.As(err)
+		if p == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// The client gave up while its attempt waited: nobody to blame.
+			p = problem.Wrap(problem.Unavailable, "unavailable", err, "the request was cancelled")
+		}
 		status := http.StatusInternalServerError
 		pg.Error = "Something went wrong on our side; try again."
 		if p != nil {
 			status, pg.Error = problem.HTTPStatus(p.Kind), p.Message
-			if s, ok := p.Detail["retry_after"].(int); ok {
-				rw.Header().Set("Retry-After", strconv.Itoa(s))
+			if s := problem.RetryAfter(p); s != "" {
+				rw.Header().Set("Retry-After", s)
 			}
 		} else {
 			w.log.Error("login failed", "err", err)
@@ -201,6 +206,9 @@ func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, err error) {
 	}
 	pg := w.newPage(r, "Your account", accountData{})
 	pg.Error = p.Message
+	if s := problem.RetryAfter(p); s != "" {
+		rw.Header().Set("Retry-After", s)
+	}
 	w.render(rw, r, problem.HTTPStatus(p.Kind), "account", pg)
 }
 

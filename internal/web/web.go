@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
@@ -36,6 +37,10 @@ type Options struct {
 	BaseURL string
 	// SSO is set when OpenID Connect login is configured.
 	SSO SSO
+	// NewTicker paces the live stream's keep-alives and session checks;
+	// nil is real time. Tests pass their fake clock's, so a check runs
+	// when the test advances the clock, not after a real wait.
+	NewTicker func(d time.Duration) (tick <-chan time.Time, stop func())
 }
 
 // SSO is the single sign-on flow the login page offers; nil if none.
@@ -56,6 +61,10 @@ type Web struct {
 	sso     SSO
 	assets  *assets
 	pages   map[string]*template.Template
+	ticker  func(time.Duration) (<-chan time.Time, func())
+	// closing ends the live streams when the server shuts down.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New parses every template; a broken template stops the server at start.
@@ -67,8 +76,14 @@ func New(svc *service.Service, opt Options) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.NewTicker == nil {
+		opt.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
+	}
 	w := &Web{svc: svc, log: opt.Log, baseURL: opt.BaseURL, secure: strings.HasPrefix(opt.BaseURL, "https://"),
-		sso: opt.SSO, assets: a, pages: map[string]*template.Template{}}
+		sso: opt.SSO, assets: a, pages: map[string]*template.Template{}, ticker: opt.NewTicker, closing: make(chan struct{})}
 	if err := w.parse(); err != nil {
 		return nil, err
 	}
@@ -212,6 +227,9 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		}
 		http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
+	}
+	if s := problem.RetryAfter(p); s != "" {
+		rw.Header().Set("Retry-After", s)
 	}
 	pg := w.newPage(r, http.StatusText(status), nil)
 	pg.Error = p.Message

@@ -1,34 +1,15 @@
 package alertmanager
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/intake/internal/intaketest"
 )
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func at(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
 
 // The generator URLs of the fixtures, with Go's \u0026 decoded to &.
 const (
@@ -52,7 +33,7 @@ func serviceDown(groupKey string) alert.Alert {
 			"runbook_url": "https://runbooks.example.com/demo-service-down",
 			"summary":     "Demo service is down",
 		},
-		StartsAt: at("2026-11-23T20:11:18.867Z"),
+		StartsAt: intaketest.At("2026-11-23T20:11:18.867Z"),
 		GroupKey: groupKey,
 		Title:    "Demo service is down",
 		Links: []alert.Link{
@@ -69,13 +50,13 @@ func latency(web int, fp string, status alert.Status, startsAt, endsAt string, g
 		Status:      status,
 		Labels:      map[string]string{"alertname": "DemoHighLatency", "env": "e2e", "instance": fmt.Sprintf("web-%d:8080", web), "service": "checkout", "severity": "warning"},
 		Annotations: map[string]string{"summary": fmt.Sprintf("p99 latency on web-%d:8080 is %s", web, summary)},
-		StartsAt:    at(startsAt),
+		StartsAt:    intaketest.At(startsAt),
 		GroupKey:    groupKey,
 		Title:       fmt.Sprintf("p99 latency on web-%d:8080 is %s", web, summary),
 		Links:       []alert.Link{{Kind: "source", URL: latencyExpr}},
 	}
 	if endsAt != "" {
-		a.EndsAt = at(endsAt)
+		a.EndsAt = intaketest.At(endsAt)
 	}
 	return a
 }
@@ -86,13 +67,13 @@ func warmup(status alert.Status, age, endsAt string) alert.Alert {
 		Status:      status,
 		Labels:      map[string]string{"alertname": "DemoWarmup", "env": "e2e", "instance": "127.0.0.1:19090", "job": "prometheus", "service": "demo", "severity": "warning"},
 		Annotations: map[string]string{"summary": "Prometheus 127.0.0.1:19090 started " + age + " ago"},
-		StartsAt:    at("2026-11-23T20:11:28.867Z"),
+		StartsAt:    intaketest.At("2026-11-23T20:11:28.867Z"),
 		GroupKey:    groupWarmup,
 		Title:       "Prometheus 127.0.0.1:19090 started " + age + " ago",
 		Links:       []alert.Link{{Kind: "source", URL: warmupExpr}},
 	}
 	if endsAt != "" {
-		a.EndsAt = at(endsAt)
+		a.EndsAt = intaketest.At(endsAt)
 	}
 	return a
 }
@@ -102,63 +83,38 @@ func warmup(status alert.Status, age, endsAt string) alert.Alert {
 func TestFixtures(t *testing.T) {
 	const s1, s3 = "2026-11-23T20:11:18.867Z", "2026-11-23T20:11:28.867Z"
 	truncatedGroup := `{}/{alertname="DemoHighLatency"}:{alertname="DemoHighLatency", service="checkout"}`
-	tests := []struct {
-		file string
-		want []alert.Alert
-	}{
-		{"firing-single.json", []alert.Alert{serviceDown(groupDown)}},
-		{"firing-single-bearer-token.json", []alert.Alert{serviceDown(groupDownSubroute)}},
-		{"firing-single-basic-auth.json", []alert.Alert{serviceDown(groupDownSubroute)}},
-		{"firing-single-with-instance-labels.json", []alert.Alert{warmup(alert.Firing, "10.75s", "")}},
-		{"firing-group-2-alerts.json", []alert.Alert{
-			latency(1, "e6e1075603b6e7c9", alert.Firing, s1, "", groupLatency),
-			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", groupLatency),
-		}},
-		{"firing-group-3-alerts.json", []alert.Alert{
-			latency(1, "e6e1075603b6e7c9", alert.Firing, s1, "", groupLatency),
-			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", groupLatency),
-			latency(3, "1f837009838e12c7", alert.Firing, s3, "", groupLatency),
-		}},
-		{"firing-group-truncated-max-alerts-2.json", []alert.Alert{
-			latency(1, "e6e1075603b6e7c9", alert.Firing, s1, "", truncatedGroup),
-			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", truncatedGroup),
-		}},
-		{"firing-group-partially-resolved.json", []alert.Alert{
-			latency(1, "e6e1075603b6e7c9", alert.Firing, s1, "", groupLatency),
-			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", groupLatency),
-			latency(3, "1f837009838e12c7", alert.Resolved, s3, "2026-11-23T20:12:18.867Z", groupLatency),
-		}},
-		{"resolved-single.json", []alert.Alert{warmup(alert.Resolved, "38.75s", "2026-11-23T20:11:58.867Z")}},
-		{"resolved-group-last-alert.json", []alert.Alert{
-			latency(3, "1f837009838e12c7", alert.Resolved, "2026-11-23T20:09:18.867Z", "2026-11-23T20:10:08.867Z", groupLatency),
-		}},
+	// web-1 and web-2 fire first, in every group body.
+	firstTwo := func(groupKey string) []alert.Alert {
+		return []alert.Alert{
+			latency(1, "e6e1075603b6e7c9", alert.Firing, s1, "", groupKey),
+			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", groupKey),
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := Parse(fixture(t, tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d alerts, want %d", len(got), len(tt.want))
-			}
-			for i := range got {
-				if !reflect.DeepEqual(got[i], tt.want[i]) {
-					t.Errorf("alert %d:\n got %+v\nwant %+v", i, got[i], tt.want[i])
-				}
-				if err := alert.CheckNormalized(got[i]); err != nil {
-					t.Errorf("alert %d: %v", i, err)
-				}
-				if fp := alert.Fingerprint(got[i].Labels); fp != got[i].Fingerprint {
-					t.Errorf("alert %d: alert.Fingerprint(labels) = %s, Alertmanager sent %s", i, fp, got[i].Fingerprint)
-				}
+	tests := map[string][]alert.Alert{
+		"firing-single.json":                       {serviceDown(groupDown)},
+		"firing-single-bearer-token.json":          {serviceDown(groupDownSubroute)},
+		"firing-single-basic-auth.json":            {serviceDown(groupDownSubroute)},
+		"firing-single-with-instance-labels.json":  {warmup(alert.Firing, "10.75s", "")},
+		"firing-group-2-alerts.json":               firstTwo(groupLatency),
+		"firing-group-3-alerts.json":               append(firstTwo(groupLatency), latency(3, "1f837009838e12c7", alert.Firing, s3, "", groupLatency)),
+		"firing-group-truncated-max-alerts-2.json": firstTwo(truncatedGroup),
+		"firing-group-partially-resolved.json": append(firstTwo(groupLatency),
+			latency(3, "1f837009838e12c7", alert.Resolved, s3, "2026-11-23T20:12:18.867Z", groupLatency)),
+		"resolved-single.json": {warmup(alert.Resolved, "38.75s", "2026-11-23T20:11:58.867Z")},
+		"resolved-group-last-alert.json": {
+			latency(3, "1f837009838e12c7", alert.Resolved, "2026-11-23T20:09:18.867Z", "2026-11-23T20:10:08.867Z", groupLatency),
+		},
+	}
+	intaketest.Golden(t, tests, func(_ string, body []byte) ([]alert.Alert, error) { return Parse(body) },
+		func(t testing.TB, a alert.Alert) {
+			if fp := alert.Fingerprint(a.Labels); fp != a.Fingerprint {
+				t.Errorf("alert.Fingerprint(labels) = %s, Alertmanager sent %s", fp, a.Fingerprint)
 			}
 		})
-	}
 }
 
 func TestPartiallyResolved(t *testing.T) {
-	got, err := Parse(fixture(t, "firing-group-partially-resolved.json"))
+	got, err := Parse(intaketest.Fixture(t, "firing-group-partially-resolved.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +169,7 @@ func TestNewerVersionBody(t *testing.T) {
 	if a.Fingerprint != "c1fd535dc93659ef" || a.GroupKey != `{}:{alertname="DemoServiceDown"}` || a.Title != "Demo service is down" {
 		t.Errorf("got %+v", a)
 	}
-	if want := at("2026-11-23T19:11:18.867123Z"); !a.StartsAt.Equal(want) || a.StartsAt.Location() != time.UTC {
+	if want := intaketest.At("2026-11-23T19:11:18.867123Z"); !a.StartsAt.Equal(want) || a.StartsAt.Location() != time.UTC {
 		t.Errorf("StartsAt = %v, want %v in UTC with microseconds", a.StartsAt, want)
 	}
 	wantLinks := []alert.Link{
@@ -249,47 +205,27 @@ func TestEmptyAlerts(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	valid := string(fixture(t, "firing-single.json"))
-	tests := []struct {
-		name, body, wantMsg string
-	}{
-		{"empty body", ``, "unexpected end"},
-		{"malformed JSON", `{"version":"4",`, "invalid JSON"},
-		{"not an object", `[1,2]`, "body: expected an object"},
-		{"trailing garbage", valid + `garbage`, "invalid JSON"},
-		{"second JSON value", valid + `{}`, "invalid JSON"},
-		{"wrong version", strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), `version: got "3", want "4"`},
-		{"missing version", `{"alerts":[]}`, `version: got ""`},
-		{"grafana body", `{"version":"1","orgId":1,"alerts":[]}`, `version: got "1"`},
-		{"unknown status", strings.Replace(valid, `"status":"firing","labels"`, `"status":"pending","labels"`, 1), `alerts[0].status: unknown status "pending"`},
-		{"missing status", `{"version":"4","alerts":[{"labels":{}}]}`, `alerts[0].status: unknown status ""`},
-		{"null alert", `{"version":"4","alerts":[null]}`, `alerts[0].status`},
-		{"label value not a string", `{"version":"4","alerts":[{"status":"firing","labels":{"a":1}}]}`, "alerts.labels: expected a string, got JSON number"},
-		{"bad startsAt", `{"version":"4","alerts":[{"status":"firing","startsAt":"yesterday"}]}`, `alerts[0].startsAt: "yesterday" is not an RFC 3339 time`},
-		{"alerts not an array", `{"version":"4","alerts":{}}`, "alerts: expected an array"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.body))
-			var invalid *alert.InvalidError
-			if !errors.As(err, &invalid) {
-				t.Fatalf("got %v, %v; want an *alert.InvalidError", got, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
-			}
-		})
-	}
+	valid := string(intaketest.Fixture(t, "firing-single.json"))
+	intaketest.Refuses(t, []intaketest.Bad{
+		{Name: "empty body", Body: ``, Msg: "unexpected end"},
+		{Name: "malformed JSON", Body: `{"version":"4",`, Msg: "invalid JSON"},
+		{Name: "not an object", Body: `[1,2]`, Msg: "body: expected an object"},
+		{Name: "trailing garbage", Body: valid + `garbage`, Msg: "invalid JSON"},
+		{Name: "second JSON value", Body: valid + `{}`, Msg: "invalid JSON"},
+		{Name: "wrong version", Body: strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), Msg: `version: got "3", want "4"`},
+		{Name: "missing version", Body: `{"alerts":[]}`, Msg: `version: got ""`},
+		{Name: "grafana body", Body: `{"version":"1","orgId":1,"alerts":[]}`, Msg: `version: got "1"`},
+		{Name: "unknown status", Body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"pending","labels"`, 1), Msg: `alerts[0].status: unknown status "pending"`},
+		{Name: "missing status", Body: `{"version":"4","alerts":[{"labels":{}}]}`, Msg: `alerts[0].status: unknown status ""`},
+		{Name: "null alert", Body: `{"version":"4","alerts":[null]}`, Msg: `alerts[0].status`},
+		{Name: "label value not a string", Body: `{"version":"4","alerts":[{"status":"firing","labels":{"a":1}}]}`, Msg: "alerts.labels: expected a string, got JSON number"},
+		{Name: "bad startsAt", Body: `{"version":"4","alerts":[{"status":"firing","startsAt":"yesterday"}]}`, Msg: `alerts[0].startsAt: "yesterday" is not an RFC 3339 time`},
+		{Name: "alerts not an array", Body: `{"version":"4","alerts":{}}`, Msg: "alerts: expected an array"},
+	}, Parse)
 }
 
 func TestTooManyAlerts(t *testing.T) {
-	body := syntheticBody(alert.MaxBatch + 1)
-	if _, err := Parse(body); err == nil || !strings.Contains(err.Error(), "at most 1000") {
-		t.Errorf("err = %v", err)
-	}
-	if got, err := Parse(syntheticBody(alert.MaxBatch)); err != nil || len(got) != alert.MaxBatch {
-		t.Errorf("%d alerts: %d, %v", alert.MaxBatch, len(got), err)
-	}
+	intaketest.BatchLimit(t, Parse, syntheticBody)
 }
 
 func TestUncleanTextIsNormalizedNotRefused(t *testing.T) {
@@ -351,7 +287,7 @@ func BenchmarkParse(b *testing.B) {
 		name string
 		body []byte
 	}{
-		{"fixture-3-alerts", fixture(b, "firing-group-3-alerts.json")},
+		{"fixture-3-alerts", intaketest.Fixture(b, "firing-group-3-alerts.json")},
 		{"synthetic-10-alerts", syntheticBody(10)},
 	}
 	for _, bb := range bodies {

@@ -1,49 +1,25 @@
 package generic
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/intake/internal/intaketest"
 )
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func at(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t.UTC()
-}
 
 func TestFixtures(t *testing.T) {
 	backup := map[string]string{"alertname": "Nightly backup failed"}
-	tests := []struct {
-		file string
-		want []alert.Alert
-	}{
-		{"single-minimal.json", []alert.Alert{{
+	tests := map[string][]alert.Alert{
+		"single-minimal.json": {{
 			Fingerprint: alert.Fingerprint(backup),
 			Status:      alert.Firing,
 			Labels:      backup,
 			Annotations: map[string]string{},
 			Title:       "Nightly backup failed",
 			Links:       []alert.Link{},
-		}}},
-		{"single-full.json", []alert.Alert{{
+		}},
+		"single-full.json": {{
 			Fingerprint: "backup-db-1",
 			Status:      alert.Firing,
 			Labels:      map[string]string{"alertname": "Nightly backup failed", "host": "db-1", "job": "backup", "severity": "major", "service": "billing"},
@@ -52,24 +28,24 @@ func TestFixtures(t *testing.T) {
 				"summary":     "pg_dump exited with status 1 on db-1",
 				"description": "The 02:00 backup of the billing database did not complete.\nSee the job log for details.",
 			},
-			StartsAt: at("2026-11-23T01:04:11Z"),
+			StartsAt: intaketest.At("2026-11-23T01:04:11Z"),
 			GroupKey: "backups",
 			Title:    "pg_dump exited with status 1 on db-1",
 			Links: []alert.Link{
 				{Kind: "runbook", URL: "https://wiki.example.com/runbooks/backup", Title: "Backup runbook"},
 				{Kind: "other", URL: "https://ci.example.com/jobs/backup/1234"},
 			},
-		}}},
-		{"resolved.json", []alert.Alert{{
+		}},
+		"resolved.json": {{
 			Fingerprint: "backup-db-1",
 			Status:      alert.Resolved,
 			Labels:      backup,
 			Annotations: map[string]string{},
-			EndsAt:      at("2026-11-23T03:10:00Z"),
+			EndsAt:      intaketest.At("2026-11-23T03:10:00Z"),
 			Title:       "Nightly backup failed",
 			Links:       []alert.Link{},
-		}}},
-		{"batch.json", []alert.Alert{
+		}},
+		"batch.json": {
 			{
 				Fingerprint: alert.Fingerprint(map[string]string{"alertname": "CertificateExpiring", "domain": "shop.example.com", "severity": "minor"}),
 				Status:      alert.Firing,
@@ -83,31 +59,13 @@ func TestFixtures(t *testing.T) {
 				Status:      alert.Resolved,
 				Labels:      map[string]string{"alertname": "CertificateExpiring", "domain": "api.example.com"},
 				Annotations: map[string]string{},
-				EndsAt:      at("2026-11-23T06:00:00Z"),
+				EndsAt:      intaketest.At("2026-11-23T06:00:00Z"),
 				Title:       "CertificateExpiring",
 				Links:       []alert.Link{},
 			},
-		}},
+		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := Parse(fixture(t, tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d alerts, want %d", len(got), len(tt.want))
-			}
-			for i := range got {
-				if !reflect.DeepEqual(got[i], tt.want[i]) {
-					t.Errorf("alert %d:\n got %+v\nwant %+v", i, got[i], tt.want[i])
-				}
-				if err := alert.CheckNormalized(got[i]); err != nil {
-					t.Errorf("alert %d: %v", i, err)
-				}
-			}
-		})
-	}
+	intaketest.Golden(t, tests, func(_ string, body []byte) ([]alert.Alert, error) { return Parse(body) })
 }
 
 func TestFingerprintDefaults(t *testing.T) {
@@ -153,47 +111,33 @@ func TestEmptyBatch(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	tests := []struct {
-		name, body, wantMsg string
-	}{
-		{"empty body", ``, "unexpected end"},
-		{"malformed JSON", `{"title":`, "invalid JSON"},
-		{"trailing garbage", `{"title":"x"} y`, "unexpected data after the JSON value"},
-		{"two objects", `{"title":"x"}{"title":"y"}`, "unexpected data after the JSON value"},
-		{"null body", `null`, "expected an object"},
-		{"array body", `[{"title":"x"}]`, "body: expected an object, got JSON array"},
-		{"no title", `{"severity":"critical"}`, "title: required unless labels.alertname is set"},
-		{"blank title", `{"title":"   "}`, "title: required"},
-		{"unknown field", `{"title":"x","sumary":"typo"}`, `body: unknown field "sumary"`},
-		{"unknown field in batch alert", `{"alerts":[{"title":"x"},{"title":"y","colour":"red"}]}`, `alerts[1]: unknown field "colour"`},
-		{"unknown field next to alerts", `{"alerts":[],"source":"cron"}`, `body: unknown field "source" next to alerts`},
-		{"unknown link field", `{"title":"x","links":[{"url":"https://a.example","href":"b"}]}`, `unknown field "href"`},
-		{"unknown status", `{"title":"x","status":"pending"}`, `status: unknown status "pending"`},
-		{"unknown status in batch", `{"alerts":[{"title":"a"},{"title":"b"},{"title":"c","status":"acknowledged"}]}`, `alerts[2].status: unknown status "acknowledged"`},
-		{"null alert in batch", `{"alerts":[null]}`, "alerts[0]: expected an alert object"},
-		{"alerts not an array", `{"alerts":{"title":"x"}}`, "alerts: expected an array"},
-		{"label not a string", `{"title":"x","labels":{"port":8080}}`, "labels: expected a string, got JSON number"},
-		{"empty label name", `{"title":"x","labels":{"":"v"}}`, "labels: empty name"},
-		{"severity conflict", `{"title":"x","severity":"major","labels":{"severity":"minor"}}`, `severity: "major" conflicts with labels.severity "minor"`},
-		{"summary conflict", `{"title":"x","summary":"a","annotations":{"summary":"b"}}`, `summary: "a" conflicts with annotations.summary "b"`},
-		{"bad time", `{"title":"x","starts_at":"2026-11-23 02:04"}`, `starts_at: "2026-11-23 02:04" is not an RFC 3339 time`},
-		{"bad link kind", `{"title":"x","links":[{"kind":"wiki","url":"https://a.example"}]}`, `links[0].kind: unknown kind "wiki"`},
-		{"link without URL", `{"title":"x","links":[{"kind":"runbook"}]}`, `links[0].url: "" is not an absolute http or https URL`},
-		{"javascript link", `{"title":"x","links":[{"url":"javascript:alert(1)"}]}`, `links[0].url`},
-		{"relative link", `{"title":"x","links":[{"url":"/runbooks/x"}]}`, `links[0].url`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.body))
-			var invalid *alert.InvalidError
-			if !errors.As(err, &invalid) {
-				t.Fatalf("got %v, %v; want an *alert.InvalidError", got, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
-			}
-		})
-	}
+	intaketest.Refuses(t, []intaketest.Bad{
+		{Name: "empty body", Body: ``, Msg: "unexpected end"},
+		{Name: "malformed JSON", Body: `{"title":`, Msg: "invalid JSON"},
+		{Name: "trailing garbage", Body: `{"title":"x"} y`, Msg: "unexpected data after the JSON value"},
+		{Name: "two objects", Body: `{"title":"x"}{"title":"y"}`, Msg: "unexpected data after the JSON value"},
+		{Name: "null body", Body: `null`, Msg: "expected an object"},
+		{Name: "array body", Body: `[{"title":"x"}]`, Msg: "body: expected an object, got JSON array"},
+		{Name: "no title", Body: `{"severity":"critical"}`, Msg: "title: required unless labels.alertname is set"},
+		{Name: "blank title", Body: `{"title":"   "}`, Msg: "title: required"},
+		{Name: "unknown field", Body: `{"title":"x","sumary":"typo"}`, Msg: `body: unknown field "sumary"`},
+		{Name: "unknown field in batch alert", Body: `{"alerts":[{"title":"x"},{"title":"y","colour":"red"}]}`, Msg: `alerts[1]: unknown field "colour"`},
+		{Name: "unknown field next to alerts", Body: `{"alerts":[],"source":"cron"}`, Msg: `body: unknown field "source" next to alerts`},
+		{Name: "unknown link field", Body: `{"title":"x","links":[{"url":"https://a.example","href":"b"}]}`, Msg: `unknown field "href"`},
+		{Name: "unknown status", Body: `{"title":"x","status":"pending"}`, Msg: `status: unknown status "pending"`},
+		{Name: "unknown status in batch", Body: `{"alerts":[{"title":"a"},{"title":"b"},{"title":"c","status":"acknowledged"}]}`, Msg: `alerts[2].status: unknown status "acknowledged"`},
+		{Name: "null alert in batch", Body: `{"alerts":[null]}`, Msg: "alerts[0]: expected an alert object"},
+		{Name: "alerts not an array", Body: `{"alerts":{"title":"x"}}`, Msg: "alerts: expected an array"},
+		{Name: "label not a string", Body: `{"title":"x","labels":{"port":8080}}`, Msg: "labels: expected a string, got JSON number"},
+		{Name: "empty label name", Body: `{"title":"x","labels":{"":"v"}}`, Msg: "labels: empty name"},
+		{Name: "severity conflict", Body: `{"title":"x","severity":"major","labels":{"severity":"minor"}}`, Msg: `severity: "major" conflicts with labels.severity "minor"`},
+		{Name: "summary conflict", Body: `{"title":"x","summary":"a","annotations":{"summary":"b"}}`, Msg: `summary: "a" conflicts with annotations.summary "b"`},
+		{Name: "bad time", Body: `{"title":"x","starts_at":"2026-11-23 02:04"}`, Msg: `starts_at: "2026-11-23 02:04" is not an RFC 3339 time`},
+		{Name: "bad link kind", Body: `{"title":"x","links":[{"kind":"wiki","url":"https://a.example"}]}`, Msg: `links[0].kind: unknown kind "wiki"`},
+		{Name: "link without URL", Body: `{"title":"x","links":[{"kind":"runbook"}]}`, Msg: `links[0].url: "" is not an absolute http or https URL`},
+		{Name: "javascript link", Body: `{"title":"x","links":[{"url":"javascript:alert(1)"}]}`, Msg: `links[0].url`},
+		{Name: "relative link", Body: `{"title":"x","links":[{"url":"/runbooks/x"}]}`, Msg: `links[0].url`},
+	}, Parse)
 }
 
 func TestShortcutsThatAgree(t *testing.T) {
@@ -204,10 +148,9 @@ func TestShortcutsThatAgree(t *testing.T) {
 }
 
 func TestTooManyAlerts(t *testing.T) {
-	body := `{"alerts":[` + strings.Repeat(`{"title":"x"},`, alert.MaxBatch) + `{"title":"x"}]}`
-	if _, err := Parse([]byte(body)); err == nil || !strings.Contains(err.Error(), "at most 1000") {
-		t.Errorf("err = %v", err)
-	}
+	intaketest.BatchLimit(t, Parse, func(n int) []byte {
+		return []byte(`{"alerts":[` + strings.Repeat(`{"title":"x"},`, n-1) + `{"title":"x"}]}`)
+	})
 }
 
 func TestUncleanText(t *testing.T) {

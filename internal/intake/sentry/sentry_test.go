@@ -1,39 +1,19 @@
 package sentry
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/intake/internal/intaketest"
 )
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // resourceOf takes the Sentry-Hook-Resource from a testdata file name,
 // "<resource>.<action>.json".
 func resourceOf(file string) string {
 	resource, _, _ := strings.Cut(filepath.Base(file), ".")
 	return resource
-}
-
-func at(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }
 
 func frontEndIssue(action string, status alert.Status, extra map[string]string) alert.Alert {
@@ -59,7 +39,7 @@ func frontEndIssue(action string, status alert.Status, extra map[string]string) 
 			"culprit":   "?(runner)",
 		},
 		Annotations: annotations,
-		StartsAt:    at("2019-08-19T20:58:37.391Z"),
+		StartsAt:    intaketest.At("2019-08-19T20:58:37.391Z"),
 		Title:       "ReferenceError: blooopy is not defined",
 		Links:       []alert.Link{{Kind: "exception", URL: "https://test-org.sentry.io/issues/1170820242/", Title: "FRONT-END-9"}},
 	}
@@ -76,12 +56,12 @@ func tooManyErrors(action string, status alert.Status) alert.Alert {
 			"query":         "level:error",
 			"aggregate":     "count()",
 		},
-		StartsAt: at("2020-09-13T12:26:40Z"),
+		StartsAt: intaketest.At("2020-09-13T12:26:40Z"),
 		Title:    "Too many errors",
 		Links:    []alert.Link{{Kind: "source", URL: "https://sentry.io/organizations/baz/alerts/1/", Title: "Sentry metric alert"}},
 	}
 	if status == alert.Resolved {
-		a.EndsAt = at("2020-09-13T12:46:40Z")
+		a.EndsAt = intaketest.At("2020-09-13T12:46:40Z")
 		a.Annotations["description_title"] = "Resolved: Too many errors"
 		a.Annotations["description"] = "1000 events in the last 10 minutes\nFilter: level:error"
 	} else {
@@ -94,16 +74,13 @@ func tooManyErrors(action string, status alert.Status) alert.Alert {
 }
 
 func TestFixtures(t *testing.T) {
-	tests := []struct {
-		file string
-		want []alert.Alert
-	}{
-		{"issue.created.json", []alert.Alert{frontEndIssue("created", alert.Firing, map[string]string{"status": "unresolved", "substatus": "new"})}},
-		{"issue.unresolved.json", []alert.Alert{frontEndIssue("unresolved", alert.Firing, map[string]string{"status": "unresolved", "substatus": "regressed"})}},
-		{"issue.assigned.json", []alert.Alert{frontEndIssue("assigned", alert.Firing, map[string]string{"status": "unresolved", "substatus": "ongoing", "assignee": "Jane Doe"})}},
-		{"issue.ignored.json", []alert.Alert{frontEndIssue("ignored", alert.Firing, map[string]string{"status": "ignored", "substatus": "archived_until_escalating"})}},
-		{"issue.resolved.json", []alert.Alert{frontEndIssue("resolved", alert.Resolved, map[string]string{"status": "resolved", "resolution_type": "in_next_release"})}},
-		{"event_alert.triggered.json", []alert.Alert{{
+	tests := map[string][]alert.Alert{
+		"issue.created.json":    {frontEndIssue("created", alert.Firing, map[string]string{"status": "unresolved", "substatus": "new"})},
+		"issue.unresolved.json": {frontEndIssue("unresolved", alert.Firing, map[string]string{"status": "unresolved", "substatus": "regressed"})},
+		"issue.assigned.json":   {frontEndIssue("assigned", alert.Firing, map[string]string{"status": "unresolved", "substatus": "ongoing", "assignee": "Jane Doe"})},
+		"issue.ignored.json":    {frontEndIssue("ignored", alert.Firing, map[string]string{"status": "ignored", "substatus": "archived_until_escalating"})},
+		"issue.resolved.json":   {frontEndIssue("resolved", alert.Resolved, map[string]string{"status": "resolved", "resolution_type": "in_next_release"})},
+		"event_alert.triggered.json": {{
 			Fingerprint: "issue:1117540176",
 			GroupKey:    "issue:1117540176",
 			Status:      alert.Firing,
@@ -123,12 +100,12 @@ func TestFixtures(t *testing.T) {
 				"event_id":      "e4874d664c3540c1a32eab185f12c5ab",
 				"sentry_action": "triggered",
 			},
-			StartsAt: at("2019-08-19T21:06:17.677Z"),
+			StartsAt: intaketest.At("2019-08-19T21:06:17.677Z"),
 			Title:    "ReferenceError: heck is not defined",
 			Links: []alert.Link{{Kind: "exception", Title: "Sentry event",
 				URL: "https://sentry.io/organizations/test-org/issues/1117540176/events/e4874d664c3540c1a32eab185f12c5ab/"}},
-		}}},
-		{"error.created.json", []alert.Alert{{
+		}},
+		"error.created.json": {{
 			Fingerprint: "issue:1170820242", // the same alert as the issue webhooks
 			GroupKey:    "issue:1170820242",
 			Status:      alert.Firing,
@@ -148,43 +125,18 @@ func TestFixtures(t *testing.T) {
 				"release":       "front-end@2.4.1",
 				"sentry_action": "created",
 			},
-			StartsAt: at("2019-08-19T20:58:37.391Z"),
+			StartsAt: intaketest.At("2019-08-19T20:58:37.391Z"),
 			Title:    "ReferenceError: blooopy is not defined",
 			Links: []alert.Link{{Kind: "exception", Title: "Sentry event",
 				URL: "https://sentry.io/organizations/test-org/issues/1170820242/events/bb78c1407cea4519aa397afc059c793d/"}},
-		}}},
-		{"metric_alert.critical.json", []alert.Alert{tooManyErrors("critical", alert.Firing)}},
-		{"metric_alert.warning.json", []alert.Alert{tooManyErrors("warning", alert.Firing)}},
-		{"metric_alert.resolved.json", []alert.Alert{tooManyErrors("resolved", alert.Resolved)}},
-		{"installation.created.json", []alert.Alert{}},
-		{"comment.created.json", []alert.Alert{}},
+		}},
+		"metric_alert.critical.json": {tooManyErrors("critical", alert.Firing)},
+		"metric_alert.warning.json":  {tooManyErrors("warning", alert.Firing)},
+		"metric_alert.resolved.json": {tooManyErrors("resolved", alert.Resolved)},
+		"installation.created.json":  {},
+		"comment.created.json":       {},
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := Parse(resourceOf(tt.file), fixture(t, tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got == nil || len(got) != len(tt.want) {
-				t.Fatalf("got %d alerts (nil: %v), want %d", len(got), got == nil, len(tt.want))
-			}
-			for i := range got {
-				if !reflect.DeepEqual(got[i], tt.want[i]) {
-					t.Errorf("alert %d:\n got %+v\nwant %+v", i, got[i], tt.want[i])
-				}
-				if err := alert.CheckNormalized(got[i]); err != nil {
-					t.Errorf("alert %d: %v", i, err)
-				}
-			}
-		})
-	}
-}
-
-func TestEveryFixtureIsTested(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if len(files) != 12 {
-		t.Errorf("%d testdata files; add the new ones to TestFixtures", len(files))
-	}
+	intaketest.Golden(t, tests, func(file string, body []byte) ([]alert.Alert, error) { return Parse(resourceOf(file), body) })
 }
 
 func TestResourcesWithoutAlerts(t *testing.T) {
@@ -264,13 +216,7 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse(tt.resource, []byte(tt.body))
-			var invalid *alert.InvalidError
-			if !errors.As(err, &invalid) {
-				t.Fatalf("err = %v, want an *alert.InvalidError", err)
-			}
-			if !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q does not mention %q", err, tt.wantMsg)
-			}
+			intaketest.Refused(t, err, tt.wantMsg)
 		})
 	}
 }

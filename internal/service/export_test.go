@@ -1,0 +1,18 @@
+package service
+
+// HoldHashing takes every slot of the password-hashing gate until release
+// is called, so a test sees what callers beyond the bound get.
+func (s *Service) HoldHashing() (release func()) {
+	n := cap(s.hashing.slots)
+	for range n {
+		s.hashing.slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			s.hashing.leave()
+		}
+	}
+}
+
+// DummyHash is the hash unknown user names are checked against.
+func (s *Service) DummyHash() string { return s.dummy() }

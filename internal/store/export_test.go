@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Test-only access to the package's internals, for the external tests.
+
+// ErrShuttingDown is what Write returns after Close.
+var ErrShuttingDown = errShuttingDown
+
+// MigrateTo applies the migrations up to version target only: a database
+// an older quench left.
+func MigrateTo(ctx context.Context, s *Store, target int) (int, error) { return s.migrate(ctx, target) }
+
+// SetMigrationLockWait shortens how long Migrate waits for the lock.
+func SetMigrationLockWait(s *Store, d time.Duration) { s.lockWait = d }
+
+// CheckpointStep runs one step of the SQLite checkpointer now, with limit
+// in place of maxWAL, and returns the WAL's frames before it.
+func CheckpointStep(s *Store, limit int64) int64 { return s.checkpointStep(s.ckpt, limit) }
+
+// Exec runs a statement.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.q.ExecContext(ctx, query, args...)
+	return err
+}
+
+// QueryCount scans a single integer.
+func (t *Tx) QueryCount(ctx context.Context, query string, dst *int, args ...any) error {
+	return t.q.QueryRowContext(ctx, query, args...).Scan(dst)
+}
+
+// Names scans a single column of strings.
+func (t *Tx) Names(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
