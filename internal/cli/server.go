@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -63,10 +62,6 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		if created, err = svc.EnsureAdmin(ctx, cfg.AdminUser, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create admin %s: %w", cfg.AdminUser, err)
 		}
-		// The password hash's working memory (argon2id's) is garbage now,
-		// but an idle server would hold it for minutes, until forced
-		// collections let the scavenger return it: return it before serving.
-		debug.FreeOSMemory()
 	}
 	users, err := svc.CountUsers(ctx)
 	if err != nil {
