@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -50,5 +52,22 @@ func TestStorageFull(t *testing.T) {
 	}
 	if err := exec(`INSERT INTO filler VALUES (zeroblob(1000000))`); err != nil {
 		t.Fatalf("write after space came back: %v", err)
+	}
+}
+
+// A data folder whose name has URI metacharacters is the folder used: an
+// unescaped '#' or '?' would open a database somewhere else.
+func TestDataDirWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ops#2?x=1%41")
+	s, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "quench.db")); err != nil {
+		t.Fatalf("the database is not in the data folder: %v", err)
 	}
 }

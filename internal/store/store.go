@@ -152,7 +152,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
 	// writer's path.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
+	w, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -164,14 +164,14 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	ck, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous("+sync+")")
+	ck, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+"&_pragma=synchronous("+sync+")")
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -491,6 +491,13 @@ func isForeignKey(err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+// uriPath escapes a file path for an SQLite URI filename, where '?' starts
+// the parameters and '#' a fragment: unescaped, a data folder named
+// "ops#2" would open the database "ops" instead.
+func uriPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
 func redactURL(u string) string {
