@@ -23,12 +23,12 @@ import (
 // same process.
 func TestDiskFull(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		mnt := mountTmpfs(t, "24m")
+		mnt := mountTmpfs(t, "64m")
 		runDiskFull(t, sqliteAt(filepath.Join(mnt, "data")), mnt)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		pg := privateCluster(t)
-		mnt := mountTmpfs(t, "24m")
+		mnt := mountTmpfs(t, "64m")
 		runDiskFull(t, postgresAt(pg.databaseOn(t, mnt)), mnt)
 	})
 }

@@ -20,8 +20,9 @@ import (
 // alert is on disk.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	const grace = 20 * time.Second
-	eachDatabase(t, func(t *testing.T, db database) {
-		for round := 1; round <= pick(1, 5); round++ {
+	// Each round on fresh databases.
+	for round := 1; round <= pick(1, 5); round++ {
+		eachDatabase(t, func(t *testing.T, db database) {
 			in := setup(t, db)
 			l := newLedger(fmt.Sprintf("term%d", time.Now().UnixNano()%1e6))
 			s := in.start(t, "QUENCH_SHUTDOWN_TIMEOUT="+grace.String())
@@ -87,8 +88,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 			in.verify(t, l)
 			checkUnanswered(t, in, l)
 			t.Logf("exit %s after SIGTERM; %s", took.Round(time.Millisecond), l.summary())
-		}
-	})
+		})
+	}
 }
 
 // checkUnanswered fails for a delivery that got no answer but whose alerts
