@@ -37,6 +37,9 @@ type Options struct {
 	Senders  int
 	Batch    int
 	Duration time.Duration
+	// Requests, when positive, ends the run after this many requests;
+	// Duration may then be zero (no time limit).
+	Requests int
 	// Run distinguishes label sets between runs against one server.
 	Run string
 }
@@ -60,14 +63,19 @@ func (r *Result) AlertsPerSecond() float64 { return float64(r.Alerts) / r.Elapse
 // request carrying Batch alerts with label sets never sent before, so every
 // alert is new work for the receiver.
 func Run(ctx context.Context, opt Options) (*Result, error) {
-	if opt.Senders <= 0 || opt.Batch <= 0 || opt.Duration <= 0 {
-		return nil, fmt.Errorf("senders, batch and duration must be positive")
+	if opt.Senders <= 0 || opt.Batch <= 0 || opt.Duration < 0 || (opt.Duration == 0 && opt.Requests <= 0) {
+		return nil, fmt.Errorf("senders, batch and duration (or requests) must be positive")
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: opt.Senders * 2, MaxIdleConnsPerHost: opt.Senders * 2, IdleConnTimeout: time.Minute,
 	}}
 	defer client.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
+	var cancel context.CancelFunc
+	if opt.Duration > 0 {
+		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	var (
 		mu        sync.Mutex
@@ -75,6 +83,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		statuses  = map[int]int{}
 		alerts    atomic.Int64
 		failed    atomic.Int64
+		issued    atomic.Int64
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
@@ -85,6 +94,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			var mine []time.Duration
 			local := map[int]int{}
 			for seq := 0; ctx.Err() == nil; seq++ {
+				if opt.Requests > 0 && issued.Add(1) > int64(opt.Requests) {
+					break
+				}
 				body := payload(opt, s, seq)
 				t0 := time.Now()
 				status, err := post(ctx, client, opt, body)

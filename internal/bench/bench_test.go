@@ -54,3 +54,17 @@ func TestRunCounts(t *testing.T) {
 		t.Fatalf("percentiles %v %v %v", res.P50, res.P99, res.Max)
 	}
 }
+
+// A run bounded by a request count sends exactly that many.
+func TestRunRequests(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{URL: srv.URL, Format: FormatWebhook, Senders: 3, Batch: 10, Requests: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 25 || res.Requests != 25 || res.Alerts != 250 {
+		t.Fatalf("server saw %d requests; result %d requests, %d alerts; want 25, 25, 250", n.Load(), res.Requests, res.Alerts)
+	}
+}

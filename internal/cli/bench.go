@@ -23,7 +23,8 @@ import (
 )
 
 const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
-	"       bench signin [--clients 200] [--duration 10s]"
+	"       bench signin [--clients 200] [--duration 10s]\n" +
+	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
 
 // benchCmd runs a benchmark against a `quench serve` child process.
 func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -32,6 +33,8 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		return benchIntake(ctx, env, args)
 	case len(args) > 0 && args[0] == "signin":
 		return benchSignIn(ctx, env, args)
+	case len(args) > 0 && args[0] == "memory":
+		return benchMemory(ctx, env, args)
 	}
 	return usageErr(benchUsage)
 }

@@ -62,6 +62,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench bench signin [--clients 200] [--duration 10s]
+  quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
   quench version
 `
 

@@ -143,10 +143,17 @@ func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 		if err == nil {
 			err = st.CheckSchema(ctx)
 		}
+		if err == nil {
+			err = st.CheckSpace()
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err != nil {
 			log.Warn("not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if problem.Is(err, "storage_full") {
+				w.Write([]byte("not ready: storage full\n"))
+				return
+			}
 			w.Write([]byte("not ready: database unavailable or schema not current\n"))
 			return
 		}

@@ -14,11 +14,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -83,6 +86,7 @@ type Store struct {
 
 	matchers  *matcherCache
 	readStmts *readStmts
+	space     space
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,7 +152,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
 	// writer's path.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
+	w, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -160,14 +164,14 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	ck, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous("+sync+")")
+	ck, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+"&_pragma=synchronous("+sync+")")
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -418,12 +422,18 @@ func (s *Store) classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, sql.ErrTxDone) {
+		// database/sql rolled the transaction back under the statement:
+		// its context ended (the client left) or the connection broke.
+		return problem.Wrap(problem.Unavailable, "unavailable", err, "the transaction was interrupted, try again")
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is busy, try again")
 		case sqlite3.SQLITE_FULL:
+			s.noteFull()
 			return problem.Wrap(problem.Unavailable, "storage_full", err, "storage is full")
 		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "storage is unavailable")
@@ -433,7 +443,10 @@ func (s *Store) classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53100", pe.Code == "53300",
+		case pe.Code == "53100": // disk_full
+			s.noteFull()
+			return problem.Wrap(problem.Unavailable, "storage_full", err, "storage is full")
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300",
 			pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":
 			return problem.Wrap(problem.Unavailable, "unavailable", err, "the database is unavailable, try again")
 		}
@@ -448,6 +461,12 @@ func (s *Store) classify(err error) error {
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	// The connection broke under a statement: PostgreSQL restarted or the
+	// network failed ("connection reset by peer", a read timeout).
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
 	msg := err.Error()
@@ -472,6 +491,13 @@ func isForeignKey(err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+// uriPath escapes a file path for an SQLite URI filename, where '?' starts
+// the parameters and '#' a fragment: unescaped, a data folder named
+// "ops#2" would open the database "ops" instead.
+func uriPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
 func redactURL(u string) string {
