@@ -12,12 +12,6 @@ import (
 	"github.com/quenchhq/quench/internal/store"
 )
 
-func (w *Web) boardRoutes() []Route {
-	return []Route{
-		{"GET /{$}", w.board},
-	}
-}
-
 type column struct {
 	Phase incident.Phase
 	Next  incident.Phase

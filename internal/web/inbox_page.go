@@ -19,19 +19,6 @@ import (
 	"github.com/quenchhq/quench/internal/store"
 )
 
-func (w *Web) inboxRoutes() []Route {
-	return []Route{
-		{"GET /alerts", w.alertsPage},
-		{"POST /alerts/declare", w.declareAction},
-		{"POST /alerts/attach", w.attachAction},
-		{"GET /incidents/new", w.newIncidentPage},
-		{"POST /incidents", w.createIncident},
-		{"GET /incidents", w.logPage},
-		{"GET /incidents.csv", w.exportCSV},
-		{"GET /incidents.json", w.exportJSON},
-	}
-}
-
 type alertsData struct {
 	Alerts     []*alert.Record
 	Open       []*incident.Incident

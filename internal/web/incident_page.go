@@ -21,21 +21,6 @@ import (
 	"github.com/quenchhq/quench/internal/store"
 )
 
-func (w *Web) incidentRoutes() []Route {
-	return []Route{
-		{"GET /incidents/{number}", w.incidentPage},
-		{"POST /incidents/{number}/transition", w.act(w.transitionAction)},
-		{"POST /incidents/{number}/updates", w.act(w.postUpdateAction)},
-		{"POST /incidents/{number}/updates/{id}/visibility", w.act(w.updateVisibilityAction)},
-		{"POST /incidents/{number}/checklist", w.act(w.addItemAction)},
-		{"POST /incidents/{number}/checklist/{id}", w.act(w.changeItemAction)},
-		{"POST /incidents/{number}/links", w.act(w.addLinkAction)},
-		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
-		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
-		{"POST /incidents/{number}/edit", w.act(w.editAction)},
-	}
-}
-
 // phaseRow is one step of the phase track.
 type phaseRow struct {
 	Phase     incident.Phase
