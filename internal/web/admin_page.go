@@ -340,7 +340,7 @@ func (w *Web) adminSettings(r *http.Request, p auth.Principal) (string, string, 
 	return "Settings", "admin_settings", []setting{
 		{"Public viewing", fmt.Sprint(w.svc.PublicViewing()), "QUENCH_PUBLIC_VIEWING"},
 		{"Address people use", w.baseURL, "QUENCH_BASE_URL"},
-		{"Database", string(w.svc.Store().Dialect()), "QUENCH_DATA_DIR or QUENCH_DATABASE_URL"},
+		{"Database", w.svc.Database(), "QUENCH_DATA_DIR or QUENCH_DATABASE_URL"},
 		{"Single sign-on", sso, "QUENCH_OIDC_ISSUER, QUENCH_OIDC_CLIENT_ID, QUENCH_OIDC_CLIENT_SECRET"},
 	}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/quenchhq/quench/internal/markdown"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
 
 // phaseRow is one step of the phase track.
@@ -43,7 +42,7 @@ type itemGroup struct {
 }
 
 type eventView struct {
-	*store.TimelineEntry
+	*incident.TimelineEntry
 	Sentence string
 }
 
