@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 
 	"github.com/quenchhq/quench/internal/config"
@@ -41,6 +40,10 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench integration list | remove ID
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
+  quench backup FILE                SQLite: a consistent copy, attachments included, while serving
+  quench restore FILE               SQLite: put a backup into an empty QUENCH_DATA_DIR
+  quench config check               print the effective configuration (secrets redacted), fail on a bad setting
+  quench healthcheck [URL]          exit 0 when the server's /healthz answers (for container HEALTHCHECK)
 
 Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
@@ -76,7 +79,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return 2
 	}
 	cfg, err := config.FromEnv(env.Getenv)
-	if err != nil {
+	if err != nil && args[0] != "config" {
 		fmt.Fprintf(env.Stderr, "quench: configuration: %v\n", err)
 		return 2
 	}
@@ -110,8 +113,16 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = meCmd(ctx, cfg, env, args)
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
+	case "backup":
+		cmdErr = backup(ctx, cfg, env, args[1:])
+	case "restore":
+		cmdErr = restore(ctx, cfg, env, args[1:])
+	case "config":
+		cmdErr = configCmd(cfg, err, env, args[1:])
+	case "healthcheck":
+		cmdErr = healthcheck(ctx, cfg, env, args[1:])
 	case "version", "--version":
-		fmt.Fprintln(env.Stdout, "quench", version())
+		cmdErr = versionCmd(env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
@@ -140,13 +151,6 @@ func message(err error) string {
 
 func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // parse parses flags that may come before, between or after positional

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/build"
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/jobs"
@@ -53,7 +54,8 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 		return err
 	}
 	log := newLogger(cfg, env.Stderr)
-	log.Info("starting quench", "version", version(), "config", cfg.Redacted())
+	info := build.Read()
+	log.Info("starting quench", "version", info.Version, "revision", info.Revision, "go", info.GoVersion, "config", cfg.Redacted())
 	st, err := openStore(ctx, cfg, env, true)
 	if err != nil {
 		return err

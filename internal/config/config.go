@@ -30,6 +30,9 @@ type Config struct {
 	PublicViewing   bool          // QUENCH_PUBLIC_VIEWING
 	ShutdownTimeout time.Duration // QUENCH_SHUTDOWN_TIMEOUT
 	SentryDSN       string        // SENTRY_DSN (secret)
+	// SentryEnvironment tags error reports (SENTRY_ENVIRONMENT, default
+	// production), so staging and production are told apart.
+	SentryEnvironment string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (QUENCH_TRUSTED_PROXIES): the load balancers in front of Quench. Any
 	// other peer could claim any address and dodge the sign-in throttle.
@@ -71,7 +74,7 @@ func (s SMTP) Enabled() bool { return s.Host != "" }
 func Defaults() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./quench-data", LogLevel: "info", LogFormat: "json",
-		Synchronous: "FULL", PublicViewing: true, ShutdownTimeout: 30 * time.Second,
+		Synchronous: "FULL", PublicViewing: true, ShutdownTimeout: 30 * time.Second, SentryEnvironment: "production",
 		URL: "http://127.0.0.1:8080", SMTP: SMTP{TLS: "starttls"}, UnownedAfter: 10 * time.Minute,
 		StuckAfter: map[string]time.Duration{"active": 24 * time.Hour, "mitigated": 7 * 24 * time.Hour, "resolved": 14 * 24 * time.Hour},
 	}
@@ -107,6 +110,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str(&c.LogFormat, "QUENCH_LOG_FORMAT")
 	str(&c.Synchronous, "QUENCH_SQLITE_SYNCHRONOUS")
 	secret(&c.SentryDSN, "SENTRY_DSN")
+	str(&c.SentryEnvironment, "SENTRY_ENVIRONMENT")
 	str(&c.URL, "QUENCH_URL")
 	secret(&c.Token, "QUENCH_TOKEN")
 	if v := getenv("QUENCH_PUBLIC_VIEWING"); v != "" {
@@ -258,6 +262,11 @@ func (c Config) Validate() error {
 	if (c.AdminUser == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("set both QUENCH_ADMIN_USER and QUENCH_ADMIN_PASSWORD, or neither"))
 	}
+	if c.SentryDSN != "" {
+		if u, err := url.Parse(c.SentryDSN); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil {
+			errs = append(errs, errors.New("SENTRY_DSN is not a DSN like https://KEY@sentry.example.com/1"))
+		}
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("QUENCH_SHUTDOWN_TIMEOUT must be positive"))
 	}
@@ -277,7 +286,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Redacted lists the settings for logs, with secrets hidden.
+// Redacted lists the settings for logs and `quench config check`, with
+// secrets hidden: a secret shows only whether it is set.
 func (c Config) Redacted() map[string]string {
 	hide := func(s string) string {
 		if s == "" {
@@ -290,9 +300,11 @@ func (c Config) Redacted() map[string]string {
 		db = "postgres:" + hide(c.DatabaseURL)
 	}
 	return map[string]string{
-		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel,
+		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel, "log_format": c.LogFormat,
 		"public_viewing": strconv.FormatBool(c.PublicViewing), "sqlite_synchronous": c.Synchronous,
-		"admin_user": c.AdminUser, "admin_password": hide(c.AdminPassword), "sentry_dsn": hide(c.SentryDSN),
+		"shutdown_timeout": c.ShutdownTimeout.String(),
+		"admin_user":       c.AdminUser, "admin_password": hide(c.AdminPassword),
+		"sentry_dsn": hide(c.SentryDSN), "sentry_environment": c.SentryEnvironment,
 		"trusted_proxies": joinPrefixes(c.TrustedProxies),
 		"smtp":            smtpSummary(c.SMTP), "smtp_password": hide(c.SMTP.Password),
 		"outbound_allow": strings.Join(c.OutboundAllow, ","), "unowned_after": c.UnownedAfter.String(),

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/quenchhq/quench/internal/build"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -30,7 +31,13 @@ func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration, &incidentCollector{svc: svc},
+	bi := build.Read()
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "quench_build_info", Help: "Always 1; the labels say which Quench runs (join on it to see a rollout).",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion},
+	})
+	info.Set(1)
+	reg.MustRegister(m.requests, m.duration, info, &incidentCollector{svc: svc},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/build"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
@@ -33,12 +35,17 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("anonymous metrics: %d", r.Status)
 	}
 	m := string(app.Must(t, 200, "GET", "/metrics", app.Token(t, "ana", auth.ScopeRead), nil).Body)
+	bi := build.Read()
+	if bi.Version == "" || !strings.HasPrefix(bi.GoVersion, "go") {
+		t.Fatalf("build info %+v", bi)
+	}
 	for _, want := range []string{
 		`quench_http_requests_total{code="201",method="POST",route="POST /api/v1/incidents"} 1`,
 		`quench_http_requests_total{code="404",method="GET",route="GET /api/v1/incidents/{number}"} 1`,
 		`quench_incidents{phase="active",severity="critical"} 1`,
 		`quench_incidents{phase="closed",severity="minor"} 0`,
 		`quench_http_request_duration_seconds_bucket`,
+		fmt.Sprintf(`quench_build_info{goversion=%q,revision=%q,version=%q} 1`, bi.GoVersion, bi.Revision, bi.Version),
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

@@ -148,7 +148,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	if sync != "FULL" && sync != "NORMAL" {
 		return nil, fmt.Errorf("synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
 	}
-	path := filepath.Join(opt.DataDir, "quench.db")
+	path := filepath.Join(opt.DataDir, dbFile)
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
 	// writer's path.
