@@ -143,8 +143,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	status := problem.HTTPStatus(p.Kind)
 	switch {
-	case status >= 500 && p.Kind == problem.Internal:
+	case status >= 500 && p.Kind == problem.Internal && p.Cause != nil:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case status >= 500 && p.Kind == problem.Internal:
+		// No cause: whoever made the problem logged what happened (the
+		// panic recovery does, with the stack); one ERROR per failure.
+		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case status >= 500:
 		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case p.Cause != nil:

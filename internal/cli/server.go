@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/build"
 	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/crash"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/jobs"
 	"github.com/quenchhq/quench/internal/notify"
@@ -55,7 +57,16 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	log := newLogger(cfg, env.Stderr)
 	info := build.Read()
-	log.Info("starting quench", "version", info.Version, "revision", info.Revision, "go", info.GoVersion, "config", cfg.Redacted())
+	// Panics and the causes of 500s are logged at ERROR; with SENTRY_DSN
+	// they go to Sentry too, and whatever is queued is sent before exit.
+	reports, err := crash.New(crash.Options{DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: "quench@" + info.Version})
+	if err != nil {
+		return err
+	}
+	defer reports.Flush(5 * time.Second)
+	log = slog.New(reports.Handler(log.Handler()))
+	log.Info("starting quench", "version", info.Version, "revision", info.Revision, "go", info.GoVersion, "config", cfg.Redacted(),
+		"error_reports", reports.Enabled())
 	st, err := openStore(ctx, cfg, env, true)
 	if err != nil {
 		return err

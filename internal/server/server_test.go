@@ -14,6 +14,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/build"
+	"github.com/quenchhq/quench/internal/crash"
 	"github.com/quenchhq/quench/internal/server"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
@@ -127,7 +128,6 @@ func TestStrictTransportSecurity(t *testing.T) {
 func TestPanicAnswersInTheCallersLanguage(t *testing.T) {
 	app := testenv.StartApp(t, store.SQLite)
 	app.Log.Expect("panic")
-	app.Log.Expect("request failed") // the API's own line for any 500
 	log := slog.New(app.Log)
 	pages, err := web.New(app.Svc, web.Options{Log: log})
 	if err != nil {
@@ -186,4 +186,115 @@ func TestShutdownEndsLiveStreams(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
+}
+
+// A panic in a handler and the cause of a 500 from the API both reach
+// Sentry, with the release, the environment and the failing stack, and
+// without the request's token, cookie, body or any incident content.
+func TestPanicsAndServerErrorsReachSentry(t *testing.T) {
+	sink := testenv.NewSentrySink(t)
+	rep, err := crash.New(crash.Options{DSN: sink.DSN(), Environment: "staging", Release: "quench@v9.9.9-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder, auth.ScopeRead, auth.ScopeWrite)
+	const title = "Payroll export leaks salaries of the board"
+	const note = "the CFO's laptop was stolen at the airport"
+	app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": title, "summary": note, "visibility": "confidential"})
+	reporting := app.WithServer(t, func(o *server.Options) { o.Log = slog.New(rep.Handler(o.Log.Handler())) })
+
+	// A 500 with a real cause: the links table is gone under the server.
+	testenv.LoseTable(t, app.StoreOptions.DataDir, "links")
+	app.Log.Expect("request failed")
+	r := reporting.Request(t, "POST", "/api/v1/incidents/1/links", tok,
+		map[string]any{"kind": "runbook", "url": "https://wiki.example.com/payroll", "title": title},
+		"Cookie", "quench_session=qs_cookie-secret-value-0123456789")
+	if r.Status != 500 {
+		t.Fatalf("link without a links table: %d %s", r.Status, r.Body)
+	}
+
+	// A panic behind Quench's recovery, whose value carries what must
+	// never leave: content, a password, a token.
+	boom := server.RecoverPanics(slog.New(rep.Handler(slog.DiscardHandler)), nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		renderIncidentForTest(title, tok)
+	}))
+	srv := httptest.NewServer(boom)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/incidents/1?token="+tok, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Cookie", "quench_session=qs_cookie-secret-value-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Fatalf("panic answered %d", resp.StatusCode)
+	}
+
+	if !rep.Flush(30 * time.Second) {
+		t.Fatal("events not sent within 30 s")
+	}
+	evs, raw := sink.Events()
+	if len(evs) != 2 {
+		t.Fatalf("%d events reached Sentry, want 2:\n%s", len(evs), raw)
+	}
+	for _, secret := range []string{title, note, tok, strings.TrimPrefix(tok, auth.TokenPrefix), "hunter2", "cookie-secret-value", "salaries", "Bearer qnch"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("an event carries %q:\n%s", secret, raw)
+		}
+	}
+	var sawPanic, sawCause bool
+	for _, ev := range evs {
+		if ev["release"] != "quench@v9.9.9-test" || ev["environment"] != "staging" {
+			t.Errorf("release %v, environment %v", ev["release"], ev["environment"])
+		}
+		if user, _ := ev["user"].(map[string]any); ev["request"] != nil || len(user) > 0 {
+			t.Errorf("event carries the request or user: %v %v", ev["request"], ev["user"])
+		}
+		exc := testenv.SentryException(t, ev)
+		frames := frameFunctions(exc)
+		switch {
+		case exc["type"] == "panic":
+			sawPanic = true
+			if ev["level"] != "fatal" || !strings.Contains(exc["value"].(string), "cannot render") {
+				t.Errorf("panic event: level %v, value %v", ev["level"], exc["value"])
+			}
+			if !strings.Contains(frames, "renderIncidentForTest") {
+				t.Errorf("the panic's stack lacks the panicking function: %s", frames)
+			}
+		case strings.Contains(fmt.Sprint(exc["value"]), "no such table: links"):
+			sawCause = true
+			tags, _ := ev["tags"].(map[string]any)
+			if tags["method"] != "POST" || tags["status"] != "500" {
+				t.Errorf("500 event tags: %v", tags)
+			}
+			if !strings.Contains(frames, "internal/api") {
+				t.Errorf("the 500's stack does not reach the API: %s", frames)
+			}
+		default:
+			t.Errorf("unexpected event: %v", exc)
+		}
+	}
+	if !sawPanic || !sawCause {
+		t.Errorf("panic reported: %v; 500 cause reported: %v", sawPanic, sawCause)
+	}
+}
+
+// renderIncidentForTest fails the way a bug would: with everything it
+// had at hand in the panic value.
+func renderIncidentForTest(title, token string) {
+	panic(fmt.Sprintf("cannot render %q for Authorization: Bearer %s (password=hunter2)", title, token))
+}
+
+func frameFunctions(exc map[string]any) string {
+	st, _ := exc["stacktrace"].(map[string]any)
+	frames, _ := st["frames"].([]any)
+	var names []string
+	for _, f := range frames {
+		m := f.(map[string]any)
+		names = append(names, fmt.Sprint(m["module"], ".", m["function"]))
+	}
+	return strings.Join(names, " ")
 }
