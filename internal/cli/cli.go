@@ -40,8 +40,8 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench integration list | remove ID
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
-  quench backup FILE                SQLite: a consistent copy, attachments included, while serving
-  quench restore FILE               SQLite: put a backup into an empty QUENCH_DATA_DIR
+  quench backup FILE|-              SQLite: a consistent copy, attachments included, while serving (- : stdout)
+  quench restore FILE|-             SQLite: put a backup into an empty QUENCH_DATA_DIR (- : stdin)
   quench config check               print the effective configuration (secrets redacted), fail on a bad setting
   quench healthcheck [URL]          exit 0 when the server's /healthz answers (for container HEALTHCHECK)
 

@@ -94,9 +94,10 @@ func TestHealthcheck(t *testing.T) {
 	}
 }
 
-// What backup and restore refuse; the copy itself is tested under load
-// against the real binary (internal/fault TestBackupUnderLoad).
-func TestBackupRestoreRefusals(t *testing.T) {
+// What backup and restore refuse, and the copy through stdout and stdin;
+// the copy under load is tested against the real binary (internal/fault
+// TestBackupUnderLoad).
+func TestBackupRestoreCommands(t *testing.T) {
 	data := t.TempDir()
 	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": data, "QUENCH_LOG_LEVEL": "error"}}
 	if _, errs, code := r.do("", "backup", filepath.Join(t.TempDir(), "b.db")); code != 1 || !strings.Contains(errs, "no Quench database") {
@@ -130,6 +131,18 @@ func TestBackupRestoreRefusals(t *testing.T) {
 	rf.ok("restore", dest)
 	if out := rf.ok("user", "list"); !strings.Contains(out, "ana") {
 		t.Fatalf("restored users: %q", out)
+	}
+	// Through stdout and stdin, for images without a shell or tar.
+	stream, errs, code := r.do("", "backup", "-")
+	if code != 0 || !strings.HasPrefix(stream, "SQLite format 3\x00") || !strings.Contains(errs, "backup written to stdout") {
+		t.Fatalf("backup -: exit %d, %d bytes, %q", code, len(stream), errs)
+	}
+	piped := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": filepath.Join(t.TempDir(), "piped"), "QUENCH_LOG_LEVEL": "error"}}
+	if _, errs, code := piped.do(stream, "restore", "-"); code != 0 {
+		t.Fatalf("restore -: exit %d %q", code, errs)
+	}
+	if out := piped.ok("user", "list"); !strings.Contains(out, "ana") {
+		t.Fatalf("users restored from stdin: %q", out)
 	}
 	pg := run{t: t, env: map[string]string{"QUENCH_DATABASE_URL": "postgres://x@127.0.0.1:1/x"}}
 	if _, errs, code := pg.do("", "backup", dest+"2"); code != 1 || !strings.Contains(errs, "pg_dump") {
