@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +48,13 @@ func Backup(ctx context.Context, dataDir, dest string) (BackupInfo, error) {
 	if _, err := os.Lstat(dest); err == nil {
 		return BackupInfo{}, fmt.Errorf("%s exists: a backup never overwrites a file, choose a new name", dest)
 	}
-	tmp, err := tempName(dest)
+	// VACUUM INTO writes into a file that does not exist or is empty.
+	f, err := os.CreateTemp(filepath.Dir(dest), filepath.Base(dest)+".partial-*")
 	if err != nil {
 		return BackupInfo{}, err
 	}
+	tmp := f.Name()
+	f.Close()
 	defer os.Remove(tmp) // gone after the rename; a leftover on failure
 	// VACUUM INTO only reads the live database (SQLite refuses it on a
 	// query_only connection, although it writes nothing there). The busy
@@ -185,15 +186,6 @@ func inspect(ctx context.Context, path string) (BackupInfo, error) {
 		}
 	}
 	return info, nil
-}
-
-// tempName is a fresh name beside path.
-func tempName(path string) (string, error) {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return path + ".partial-" + hex.EncodeToString(b), nil
 }
 
 func copyFile(src, dest string) error {
