@@ -30,7 +30,7 @@ func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration, &incidentCollector{svc: svc},
+	reg.MustRegister(m.requests, m.duration, &incidentCollector{svc: svc}, &reviewCollector{svc: svc},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
