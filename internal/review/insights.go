@@ -11,7 +11,9 @@ import (
 // team's monitoring (an alert, an exception in Sentry) rather than by a
 // person (a customer, the team, anything else): the insights' "found by
 // monitoring before customers".
-func Monitored(s incident.Source) bool { return s == incident.SourceAlert || s == incident.SourceException }
+func Monitored(s incident.Source) bool {
+	return s == incident.SourceAlert || s == incident.SourceException
+}
 
 // Fact is what the insights read of one incident that counts (the store
 // decides which do, in one place: see store.countedIncidents).
