@@ -205,10 +205,10 @@ type logData struct {
 	Total, Offset, Limit        int
 	Phase, Service, Severity, Q string
 	Source, From, To            string
-	Query                       string // the filters, for export and paging links
 	Prev, Next                  string
 	Presets                     []preset
 	Sources                     []incident.Source
+	Exports                     []preset
 }
 
 const logPageSize = 50
@@ -245,7 +245,16 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	d.Query = filters.Encode()
+	for _, f := range []struct {
+		name   string
+		format service.LogFormat
+	}{{"Markdown", service.LogMarkdown}, {"CSV", service.LogCSV}, {"JSON", service.LogJSON}} {
+		v := url.Values{"format": {string(f.format)}}
+		for k, vs := range filters {
+			v[k] = vs
+		}
+		d.Exports = append(d.Exports, preset{Name: f.name, URL: "/api/v1/log?" + v.Encode()})
+	}
 	pageLink := func(off int) string {
 		v := url.Values{}
 		for k, vs := range filters {

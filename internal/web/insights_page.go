@@ -24,6 +24,8 @@ type chart struct {
 	Table     [][]string
 	CSVHead   []string
 	CSV       [][]string
+	// CSVURL downloads CSV for the page's period.
+	CSVURL string
 }
 
 // duration writes a summary's figure for people, "–" when nothing got
@@ -142,10 +144,8 @@ func insightCharts(in *review.Insights) []chart {
 }
 
 type insightsData struct {
-	In     *review.Insights
-	Charts []chart
-	// Query is the period, for the CSV links.
-	Query         string
+	In            *review.Insights
+	Charts        []chart
 	Since, Until  string
 	Presets       []preset
 	Headline      int
@@ -183,9 +183,16 @@ func (w *Web) insightsPage(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	d := insightsData{In: in, Charts: insightCharts(in), Query: period.Encode(), Since: in.Since.Format("2006-01-02"),
+	d := insightsData{In: in, Charts: insightCharts(in), Since: in.Since.Format("2006-01-02"),
 		Until: in.Until.Add(-1).Format("2006-01-02"), Headline: review.Percent(in.Detection.MonitoringShare),
 		Presets: presets(w.svc.Now(), "/insights", "since", "until", r.URL.Query())}
+	for i := range d.Charts {
+		v := url.Values{"chart": {d.Charts[i].ID}}
+		for k, vs := range period {
+			v[k] = vs
+		}
+		d.Charts[i].CSVURL = "/insights.csv?" + v.Encode()
+	}
 	if in.Alerts != nil {
 		d.PerIncident = strconv.FormatFloat(in.Alerts.PerIncident, 'f', 1, 64)
 	}
