@@ -167,7 +167,7 @@ func (t *Tx) OpenChecklist(ctx context.Context) ([]*incident.ChecklistItem, erro
 		it.Owner = owner.String
 		return &it, err
 	})(t.q.QueryContext(ctx, `SELECT incident_number, id, text, phase, owner FROM checklist_items
-		WHERE NOT done AND incident_number IN (SELECT number FROM incidents WHERE phase <> 'closed')
+		WHERE NOT done AND incident_number IN (SELECT number FROM incidents WHERE phase IN ('active', 'mitigated', 'resolved'))
 		ORDER BY COALESCE(owner, ''), incident_number, id`))
 }
 

@@ -37,12 +37,20 @@ CREATE TABLE review_schedule (
 );
 
 -- Periods: the agenda's "opened", the insights and the log's from/to
--- select incidents by when they were opened.
+-- select incidents by when they were opened, and the insights count
+-- their services (the primary key leads with the service, so an
+-- incident's services were found by a full scan; replacing them too).
 CREATE INDEX incidents_created ON incidents (created_at);
+CREATE INDEX incident_services_incident ON incident_services (incident_number, service);
 
 -- The agenda's phase changes: only transitions and reopens, so the other
 -- events (alerts attached in a storm among them) cost this index nothing.
 CREATE INDEX events_phase_changes ON events (at) WHERE kind IN ('transitioned', 'reopened');
+
+-- The alerts of a period (noise candidates, alerts per incident): one
+-- more index entry per new alert, at the end of the index since times
+-- grow, instead of a scan of every alert ever received.
+CREATE INDEX alerts_first_seen ON alerts (first_seen);
 
 -- Noise candidates and the noisiest alerts group by alertname. Virtual:
 -- computed when read, nothing more is written at intake.
