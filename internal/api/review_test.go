@@ -16,7 +16,6 @@ import (
 	"github.com/quenchhq/quench/internal/notify/email"
 	"github.com/quenchhq/quench/internal/review"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -462,34 +461,19 @@ func TestAgendaAndRecordedReview(t *testing.T) {
 // seedIncidents writes n incidents straight into the store, one an hour
 // back from now, every tenth confidential, with their phase notes.
 func seedIncidents(t *testing.T, app *testenv.App, n int) {
-	t.Helper()
-	ctx := context.Background()
 	now := app.Clock.Now()
-	err := app.Store.Write(ctx, func(tx *store.Tx) error {
-		for i := range n {
-			created := now.Add(-time.Duration(n-i) * time.Hour)
-			inc := &incident.Incident{Title: fmt.Sprintf("incident %d", i+1), Severity: incident.Severities[i%3],
-				Services: []string{fmt.Sprintf("svc-%d", i%7)}, Labels: map[string]string{}, DetectionSource: incident.Sources[i%5],
-				Visibility: incident.Public, Phase: incident.Mitigated, CreatedBy: "ana", CreatedAt: created, UpdatedAt: created,
-				EnteredAt: map[incident.Phase]time.Time{incident.Active: created, incident.Mitigated: created.Add(time.Minute)},
-				Notes:     map[incident.Phase]string{incident.Mitigated: "restarted it"}}
-			if i%10 == 9 {
-				inc.Visibility = incident.Confidential
-			}
-			num, err := tx.NextIncidentNumber(ctx)
-			if err != nil {
-				return err
-			}
-			inc.Number = num
-			if err := tx.InsertIncident(ctx, inc); err != nil {
-				return err
-			}
+	testenv.Seed(t, app.Store, n, func(i int) *incident.Incident {
+		created := now.Add(-time.Duration(n-i) * time.Hour)
+		inc := &incident.Incident{Title: fmt.Sprintf("incident %d", i+1), Severity: incident.Severities[i%3],
+			Services: []string{fmt.Sprintf("svc-%d", i%7)}, Labels: map[string]string{}, DetectionSource: incident.Sources[i%5],
+			Visibility: incident.Public, Phase: incident.Mitigated, CreatedBy: "ana", CreatedAt: created, UpdatedAt: created,
+			EnteredAt: map[incident.Phase]time.Time{incident.Active: created, incident.Mitigated: created.Add(time.Minute)},
+			Notes:     map[incident.Phase]string{incident.Mitigated: "restarted it"}}
+		if i%10 == 9 {
+			inc.Visibility = incident.Confidential
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+		return inc
+	}, nil)
 }
 
 // An export holds every matching incident: 1,200 of them, where lists

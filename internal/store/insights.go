@@ -62,22 +62,21 @@ func (t *Tx) EachFact(ctx context.Context, p Period, fn func(review.Fact)) error
 // ServiceCounts counts p's incidents per service, most first.
 func (t *Tx) ServiceCounts(ctx context.Context, p Period) ([]review.Count, error) {
 	var a args
-	rows, err := t.q.QueryContext(ctx, `SELECT s.service, count(*) FROM incident_services s
-		JOIN incidents ON incidents.number = s.incident_number`+p.where(&a)+`
-		GROUP BY s.service ORDER BY count(*) DESC, s.service`, a...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []review.Count{}
-	for rows.Next() {
+	return values(collect(func(row scanner) (*review.Count, error) {
 		var c review.Count
-		if err := rows.Scan(&c.Name, &c.Incidents); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		return &c, row.Scan(&c.Name, &c.Incidents)
+	})(t.q.QueryContext(ctx, `SELECT s.service, count(*) FROM incident_services s
+		JOIN incidents ON incidents.number = s.incident_number`+p.where(&a)+`
+		GROUP BY s.service ORDER BY count(*) DESC, s.service`, a...)))
+}
+
+// values turns collect's pointers into values, never nil.
+func values[T any](list []*T, err error) ([]T, error) {
+	out := make([]T, len(list))
+	for i, v := range list {
+		out[i] = *v
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // AlertCounts counts the alerts first seen in [since, until) and those of
@@ -89,29 +88,20 @@ func (t *Tx) AlertCounts(ctx context.Context, since, until time.Time) (all, atta
 }
 
 // AlertNames groups the alerts first seen in [since, until) by alertname
-// (the title when an alert has none), the most first, at most limit;
+// (the column: the title when an alert has no alertname label), the most
+// first, at most limit;
 // unattachedOnly keeps the alerts that are part of no incident.
 func (t *Tx) AlertNames(ctx context.Context, since, until time.Time, unattachedOnly bool, limit int) ([]review.AlertName, error) {
-	q := `SELECT COALESCE(alertname, title), count(*), COALESCE(SUM(CASE WHEN incident_number IS NULL THEN 1 ELSE 0 END), 0)
+	q := `SELECT alertname, count(*), COALESCE(SUM(CASE WHEN incident_number IS NULL THEN 1 ELSE 0 END), 0)
 		FROM alerts WHERE first_seen >= $1 AND first_seen < $2`
 	if unattachedOnly {
 		q += ` AND incident_number IS NULL`
 	}
-	q += ` GROUP BY COALESCE(alertname, title) ORDER BY count(*) DESC, COALESCE(alertname, title) LIMIT $3`
-	rows, err := t.q.QueryContext(ctx, q, micros(since), micros(until), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []review.AlertName{}
-	for rows.Next() {
+	q += ` GROUP BY alertname ORDER BY count(*) DESC, alertname LIMIT $3`
+	return values(collect(func(row scanner) (*review.AlertName, error) {
 		var n review.AlertName
-		if err := rows.Scan(&n.Name, &n.Alerts, &n.Unattached); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		return &n, row.Scan(&n.Name, &n.Alerts, &n.Unattached)
+	})(t.q.QueryContext(ctx, q, micros(since), micros(until), limit)))
 }
 
 // leading scans extra columns before an incident's.

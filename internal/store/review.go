@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,11 +37,7 @@ func scanReview(row scanner) (*review.Review, error) {
 		held, since, until int64
 		attendees          string
 	)
-	err := row.Scan(&r.ID, &held, &since, &until, &attendees, &r.Minutes, &r.RecordedBy)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
+	if err := noRows(row.Scan(&r.ID, &held, &since, &until, &attendees, &r.Minutes, &r.RecordedBy)); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(attendees), &r.Attendees); err != nil {

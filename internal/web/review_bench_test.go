@@ -34,98 +34,77 @@ const (
 func fillHistory(b testing.TB, st *store.Store, now time.Time) {
 	ctx := context.Background()
 	step := 10 * 365 * 24 * time.Hour / benchIncidents
-	start := time.Now()
 	in := &alert.Integration{ID: "bench", Type: "generic", Name: "bench", CreatedBy: "ana", CreatedAt: now.Add(-11 * 365 * 24 * time.Hour)}
 	if err := st.Write(ctx, func(tx *store.Tx) error { return tx.InsertIntegration(ctx, in) }); err != nil {
 		b.Fatal(err)
 	}
-	const batch = 2000
-	for first := 0; first < benchIncidents; first += batch {
-		err := st.Write(ctx, func(tx *store.Tx) error {
-			var alerts []*alert.Record
-			for i := first; i < min(first+batch, benchIncidents); i++ {
-				created := now.Add(-time.Duration(benchIncidents-i) * step)
-				inc := &incident.Incident{Title: fmt.Sprintf("Incident %d: queue backlog on umb-messenger", i),
-					Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)}, Labels: map[string]string{"team": "ci"},
-					DetectionSource: incident.Sources[i%5], Visibility: incident.Public, Phase: incident.Closed,
-					Owners:    map[incident.Phase]string{incident.Active: "ana"},
-					EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{}, CreatedBy: "ana", CreatedAt: created}
-				if i%10 == 0 {
-					inc.Visibility = incident.Confidential
-				}
-				open := i >= benchIncidents-benchOpen
-				if open {
-					inc.Phase = incident.OwnedPhases[i%3]
-				}
-				if inc.DetectionSource.NeedsDetectionImprovement() && !open {
-					inc.DetectionImprovement = "probe it"
-				}
-				at := created
-				for k, p := range incident.Phases {
-					at = created.Add(time.Duration(k*(i%17+1)) * 37 * time.Minute)
-					inc.EnteredAt[p] = at
-					if p != incident.Active {
-						inc.Notes[p] = "did the work for " + string(p)
-					}
-					if p == inc.Phase {
-						break
-					}
-				}
-				inc.UpdatedAt = at
-				num, err := tx.NextIncidentNumber(ctx)
-				if err != nil {
-					return err
-				}
-				inc.Number = num
-				if err := tx.InsertIncident(ctx, inc); err != nil {
-					return err
-				}
-				events := []*incident.Event{{Kind: incident.EventCreated, At: created, Data: map[string]any{"title": inc.Title}}}
-				prev := incident.Active
-				for _, p := range incident.Phases[1:] {
-					t, ok := inc.EnteredAt[p]
-					if !ok {
-						break
-					}
-					events = append(events, &incident.Event{Kind: incident.EventTransitioned, At: t,
-						Data: map[string]any{"from": prev, "to": p, "note": inc.Notes[p]}})
-					prev = p
-				}
-				for len(events) < benchEvents {
-					events = append(events, &incident.Event{Kind: incident.EventLinkAdded, At: created.Add(time.Duration(len(events)) * time.Minute),
-						Data: map[string]any{"kind": "dashboard", "url": "https://grafana.example.com/d/umb"}})
-				}
-				for _, e := range events {
-					e.Incident, e.Actor = num, "ana"
-					if err := tx.AppendEvent(ctx, e); err != nil {
-						return err
-					}
-				}
-				if open {
-					for k := 0; k < 3; k++ {
-						it := &incident.ChecklistItem{Incident: num, Text: "send missing messages", Phase: inc.Phase, Owner: []string{"", "ana"}[k%2],
-							CreatedBy: "ana", CreatedAt: created}
-						if err := tx.InsertChecklistItem(ctx, it); err != nil {
-							return err
-						}
-					}
-				}
-				r := &alert.Record{Alert: alert.Alert{Fingerprint: fmt.Sprintf("fp-%d", i), Status: alert.Firing, Title: "Queue backlog",
-					Labels: map[string]string{"alertname": fmt.Sprintf("Alert%02d", i%50), "host": fmt.Sprint("h", i)}, StartsAt: created},
-					IntegrationID: in.ID, FirstSeen: created.Add(-time.Minute), LastSeen: created, Received: 1}
-				if i%2 == 0 {
-					r.Incident = num
-				}
-				alerts = append(alerts, r)
-			}
-			return tx.InsertAlerts(ctx, alerts)
-		})
-		if err != nil {
-			b.Fatal(err)
+	testenv.Seed(b, st, benchIncidents, func(i int) *incident.Incident {
+		created := now.Add(-time.Duration(benchIncidents-i) * step)
+		inc := &incident.Incident{Title: fmt.Sprintf("Incident %d: queue backlog on umb-messenger", i),
+			Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)}, Labels: map[string]string{"team": "ci"},
+			DetectionSource: incident.Sources[i%5], Visibility: incident.Public, Phase: incident.Closed,
+			Owners:    map[incident.Phase]string{incident.Active: "ana"},
+			EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{}, CreatedBy: "ana", CreatedAt: created}
+		if i%10 == 0 {
+			inc.Visibility = incident.Confidential
 		}
-	}
-	b.Logf("history: %d incidents, %d events, %d alerts written in %s", benchIncidents, benchIncidents*benchEvents, benchIncidents,
-		time.Since(start).Round(time.Second))
+		open := i >= benchIncidents-benchOpen
+		if open {
+			inc.Phase = incident.OwnedPhases[i%3]
+		}
+		if inc.DetectionSource.NeedsDetectionImprovement() && !open {
+			inc.DetectionImprovement = "probe it"
+		}
+		for k, p := range incident.Phases {
+			inc.UpdatedAt = created.Add(time.Duration(k*(i%17+1)) * 37 * time.Minute)
+			inc.EnteredAt[p] = inc.UpdatedAt
+			if p != incident.Active {
+				inc.Notes[p] = "did the work for " + string(p)
+			}
+			if p == inc.Phase {
+				break
+			}
+		}
+		return inc
+	}, func(tx *store.Tx, i int, inc *incident.Incident) error {
+		events := []*incident.Event{{Kind: incident.EventCreated, At: inc.CreatedAt, Data: map[string]any{"title": inc.Title}}}
+		prev := incident.Active
+		for _, p := range incident.Phases[1:] {
+			t, ok := inc.EnteredAt[p]
+			if !ok {
+				break
+			}
+			events = append(events, &incident.Event{Kind: incident.EventTransitioned, At: t,
+				Data: map[string]any{"from": prev, "to": p, "note": inc.Notes[p]}})
+			prev = p
+		}
+		for len(events) < benchEvents {
+			events = append(events, &incident.Event{Kind: incident.EventLinkAdded, At: inc.CreatedAt.Add(time.Duration(len(events)) * time.Minute),
+				Data: map[string]any{"kind": "dashboard", "url": "https://grafana.example.com/d/umb"}})
+		}
+		for _, e := range events {
+			e.Incident, e.Actor = inc.Number, "ana"
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		if inc.Phase != incident.Closed {
+			for k := 0; k < 3; k++ {
+				it := &incident.ChecklistItem{Incident: inc.Number, Text: "send missing messages", Phase: inc.Phase,
+					Owner: []string{"", "ana"}[k%2], CreatedBy: "ana", CreatedAt: inc.CreatedAt}
+				if err := tx.InsertChecklistItem(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
+		r := &alert.Record{Alert: alert.Alert{Fingerprint: fmt.Sprintf("fp-%d", i), Status: alert.Firing, Title: "Queue backlog",
+			Labels: map[string]string{"alertname": fmt.Sprintf("Alert%02d", i%50), "host": fmt.Sprint("h", i)}, StartsAt: inc.CreatedAt},
+			IntegrationID: in.ID, FirstSeen: inc.CreatedAt.Add(-time.Minute), LastSeen: inc.CreatedAt, Received: 1}
+		if i%2 == 0 {
+			r.Incident = inc.Number
+		}
+		return tx.InsertAlert(ctx, r)
+	})
 }
 
 // discard is a ResponseWriter that keeps nothing, so a benchmark measures

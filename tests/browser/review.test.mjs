@@ -2,15 +2,7 @@
 // incidents, the meeting is recorded with a decision, and the decision
 // shows on the past review's page and in the incident's timeline. The
 // insights page draws its charts without a CSP violation.
-import { expect, expectText, assertNoXSS } from './lib.mjs';
-
-async function login(page, url, who) {
-  await page.goto(url('/login'));
-  await page.getByLabel('User name').fill(who.user);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(url('/'));
-}
+import { expect, expectText, assertNoXSS, login } from './lib.mjs';
 
 export const tests = [
   {

@@ -47,11 +47,10 @@ CREATE INDEX incident_services_incident ON incident_services (incident_number, s
 -- events (alerts attached in a storm among them) cost this index nothing.
 CREATE INDEX events_phase_changes ON events (at) WHERE kind IN ('transitioned', 'reopened');
 
--- The alerts of a period (noise candidates, alerts per incident): one
--- more index entry per new alert, at the end of the index since times
--- grow, instead of a scan of every alert ever received.
-CREATE INDEX alerts_first_seen ON alerts (first_seen);
-
--- Noise candidates and the noisiest alerts group by alertname, the same
--- column name as SQLite's, so the queries read alike.
-ALTER TABLE alerts ADD COLUMN alertname TEXT GENERATED ALWAYS AS ((labels::jsonb) ->> 'alertname') STORED;
+-- The alerts of a period by name (noise candidates, the noisiest, alerts
+-- per incident). alertname is the alertname label, or the title when an
+-- alert has none: the same column as SQLite's, so the queries read alike.
+-- The index covers the queries, so a period reads only its own entries,
+-- in time order; new alerts go to its end.
+ALTER TABLE alerts ADD COLUMN alertname TEXT GENERATED ALWAYS AS (COALESCE((labels::jsonb) ->> 'alertname', title)) STORED;
+CREATE INDEX alerts_first_seen ON alerts (first_seen, alertname, incident_number);

@@ -47,11 +47,10 @@ CREATE INDEX incident_services_incident ON incident_services (incident_number, s
 -- events (alerts attached in a storm among them) cost this index nothing.
 CREATE INDEX events_phase_changes ON events (at) WHERE kind IN ('transitioned', 'reopened');
 
--- The alerts of a period (noise candidates, alerts per incident): one
--- more index entry per new alert, at the end of the index since times
--- grow, instead of a scan of every alert ever received.
-CREATE INDEX alerts_first_seen ON alerts (first_seen);
-
--- Noise candidates and the noisiest alerts group by alertname. Virtual:
--- computed when read, nothing more is written at intake.
-ALTER TABLE alerts ADD COLUMN alertname TEXT GENERATED ALWAYS AS (json_extract(labels, '$.alertname')) VIRTUAL;
+-- The alerts of a period by name (noise candidates, the noisiest, alerts
+-- per incident). alertname is the alertname label, or the title when an
+-- alert has none. Virtual: computed when read, and once for the index at
+-- intake. The index covers the queries, so a period reads only its own
+-- entries, in time order, and no labels; new alerts go to its end.
+ALTER TABLE alerts ADD COLUMN alertname TEXT GENERATED ALWAYS AS (COALESCE(json_extract(labels, '$.alertname'), title)) VIRTUAL;
+CREATE INDEX alerts_first_seen ON alerts (first_seen, alertname, incident_number);
