@@ -339,18 +339,21 @@ func (s *Service) SetReviewSchedule(ctx context.Context, p auth.Principal, sched
 // replica; the nudges table remembers which meeting's agenda went out.
 func (s *Service) SendDueAgenda(ctx context.Context) (sent bool, err error) {
 	now := s.Now()
-	err = s.store.Write(ctx, func(tx *store.Tx) error {
+	var meeting time.Time
+	due := false
+	// Most minutes nothing is due: find out without a write transaction.
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) error {
 		sched, err := tx.ReviewSchedule(ctx)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		meeting, due := sched.AgendaDue(now)
-		if !due {
-			return nil
-		}
+		meeting, due = sched.AgendaDue(now)
+		return err
+	})
+	if err != nil || !due {
+		return false, err
+	}
+	err = s.store.Write(ctx, func(tx *store.Tx) error {
 		channels, err := tx.Channels(ctx)
 		if err != nil {
 			return err
