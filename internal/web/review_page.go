@@ -29,8 +29,6 @@ type reviewData struct {
 	Admin       bool
 	Form        url.Values
 	Weekdays    []time.Weekday
-	// Markdown is the agenda as the team's channels and the CLI get it.
-	Markdown string
 }
 
 // Field is what was typed into a field of the form, for re-rendering.
@@ -120,9 +118,6 @@ func (w *Web) showReview(rw http.ResponseWriter, r *http.Request, status int, ms
 	if d.ScheduleSet {
 		d.AgendaAt = d.Schedule.Next(w.svc.Now()).Add(-review.AgendaLead)
 	}
-	var md strings.Builder
-	d.Agenda.Markdown(&md, w.baseURL)
-	d.Markdown = md.String()
 	pg := w.newPage(r, "Weekly review", d)
 	pg.Error = msg
 	if q.Get("schedule") == "saved" {
