@@ -78,6 +78,15 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/channels/{id}/test", a.h(a.testChannel)},
 		{"GET /api/v1/deliveries", a.h(a.listDeliveries)},
 		{"POST /api/v1/deliveries/{id}/retry", a.h(a.retryDelivery)},
+		{"GET /api/v1/review", a.agenda},
+		{"GET /api/v1/reviews", a.h(a.listReviews)},
+		{"POST /api/v1/reviews", a.h(a.recordReview)},
+		{"GET /api/v1/reviews/{id}", a.h(a.getReview)},
+		{"GET /api/v1/review/schedule", a.h(a.getSchedule)},
+		{"PUT /api/v1/review/schedule", a.h(a.putSchedule)},
+		{"DELETE /api/v1/review/schedule", a.h(a.deleteSchedule)},
+		{"GET /api/v1/insights", a.h(a.insights)},
+		{"GET /api/v1/log", a.ServeLog},
 	}
 }
 

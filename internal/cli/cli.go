@@ -63,6 +63,8 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench channel list | test ID | remove ID            (an admin token)
   quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
+  quench review [--since DATE] [--until DATE] [--json]   (the weekly review's agenda as Markdown)
+  quench log [--format md|csv|json] [--from DATE] [--to DATE] [--service S] [--severity S] [--phase P] [--source SRC]
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench bench signin [--clients 200] [--duration 10s]
   quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
@@ -111,6 +113,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = deliveryCmd(ctx, cfg, env, args[1:])
 	case "me":
 		cmdErr = meCmd(ctx, cfg, env, args)
+	case "review":
+		cmdErr = reviewCmd(ctx, cfg, env, args[1:])
+	case "log":
+		cmdErr = logCmd(ctx, cfg, env, args[1:])
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "backup":

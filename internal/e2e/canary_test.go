@@ -64,6 +64,24 @@ func TestCanarySweep(t *testing.T) {
 		if !strings.Contains(team, `id="notifications"`) || !strings.Contains(team, w.markers[3]) {
 			t.Error("the team's incident page lists no notifications")
 		}
+		// The review is not there for a viewer at all; the insights are,
+		// for public incidents.
+		for _, u := range []string{"/review", "/reviews/1", "/api/v1/review", "/api/v1/reviews", "/api/v1/reviews/1", "/api/v1/review/schedule"} {
+			if r := app.Request(t, "GET", u, "", nil); r.Status != 404 {
+				t.Errorf("anonymous GET %s: %d, want 404", u, r.Status)
+			}
+		}
+		if r := app.Request(t, "GET", "/api/v1/insights", "", nil); r.Status != 200 || r.JSON["public_only"] != true || r.JSON["alerts"] != nil {
+			t.Errorf("anonymous insights: %d %s", r.Status, r.Body)
+		}
+		// The team's versions of the swept surfaces do hold the markers,
+		// so the sweep looked where there was something to hide.
+		for u, marker := range map[string]string{"/api/v1/insights": "confidential-service", "/insights.csv?chart=noisiest-alerts": "alert-name",
+			"/api/v1/log?format=md": "confidential-title", "/api/v1/review?format=md": "review-decision", "/review": "review-secret"} {
+			if r := app.Request(t, "GET", u, w.team, nil); r.Status != 200 || !strings.Contains(string(r.Body), marker) {
+				t.Errorf("the team's %s (%d) lacks %s", u, r.Status, marker)
+			}
+		}
 		t.Logf("swept %d URLs for %d markers", len(urls), len(w.markers))
 	})
 }
@@ -134,6 +152,12 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": "disk full",
 		"severity": "warning", "labels": map[string]string{"host": marker("alert-host")}})
 	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{1}})
+	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": marker("alert-name"), "severity": "warning"})
+	app.Must(t, 200, "PATCH", base(w.secret), tok, map[string]any{"services": []string{marker("confidential-service")}})
+	// The weekly review is the team's: its minutes, attendees and
+	// decisions (on a public incident too) reach no viewer.
+	app.Must(t, 201, "POST", "/api/v1/reviews", tok, map[string]any{"minutes": marker("review-minutes"), "attendees": []string{marker("review-attendee")},
+		"decisions": []map[string]any{{"incident": w.withInternal, "text": marker("review-decision")}, {"incident": w.secret, "text": marker("review-secret")}}})
 
 	for _, n := range []int64{w.withInternal, w.plain, w.secret, 999} {
 		w.ids["number"] = append(w.ids["number"], fmt.Sprint(n))
@@ -141,6 +165,8 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id}, w.ids["attachment"]...)
 	w.ids["username"] = []string{"ana", "root"}
 	w.ids["type"] = []string{"generic", "alertmanager"}
+	// Periods end now, excluded: a minute on, everything above is in them.
+	app.Clock.Advance(time.Minute)
 	return w
 }
 
@@ -155,7 +181,14 @@ func integration(t *testing.T, app *testenv.App, admin string) (*testenv.Respons
 func (w *canaryWorld) extraURLs() []string {
 	out := []string{"/api/v1/incidents?q=oc+rsh", "/api/v1/incidents?q=CANARY", "/api/v1/incidents?label=k%3D" + w.markers[2],
 		"/api/v1/incidents?limit=500", "/api/v1/incidents?phase=active&sort=updated", "/no/such/page", "/api/v1/no/such/endpoint",
-		"/api/v1/deliveries?incident=1", "/admin/deliveries?incident=1", "/admin/deliveries?state=failing&channel=1"}
+		"/api/v1/deliveries?incident=1", "/admin/deliveries?incident=1", "/admin/deliveries?state=failing&channel=1",
+		"/api/v1/log?format=md", "/api/v1/log?format=csv", "/api/v1/log?format=json", "/api/v1/log?format=md&q=CANARY",
+		"/api/v1/log?format=csv&sort=-updated&from=2000-01-01", "/incidents?from=2000-01-01&to=2100-01-01", "/api/v1/review?format=md",
+		"/api/v1/insights?since=2000-01-01", "/insights?since=2000-01-01"}
+	for _, chart := range []string{"mitigate-by-month", "mitigate-by-severity", "resolve-by-month", "resolve-by-severity", "close-by-month",
+		"close-by-severity", "monitoring-by-month", "detection-sources", "services", "noisiest-alerts"} {
+		out = append(out, "/insights.csv?chart="+chart)
+	}
 	for _, m := range w.markers {
 		out = append(out, "/api/v1/incidents?q="+m)
 	}

@@ -27,6 +27,9 @@ const (
 	EventAlertAttached    EventKind = "alert_attached"
 	EventAlertsResolved   EventKind = "alerts_resolved"
 	EventAttachmentAdded  EventKind = "attachment_added"
+	// EventReviewed records what a weekly review decided about the
+	// incident; it is internal, like the review's minutes.
+	EventReviewed EventKind = "reviewed"
 )
 
 // Event is one append-only timeline entry. Events about an update carry its
@@ -119,6 +122,8 @@ func (e *Event) Sentence(body string) string {
 		return "every attached alert has resolved: mitigated?"
 	case EventAttachmentAdded:
 		return "attached " + get("filename")
+	case EventReviewed:
+		return fmt.Sprintf("weekly review #%s decided: %s", get("review"), get("decision"))
 	}
 	return string(e.Kind)
 }

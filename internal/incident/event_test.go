@@ -54,6 +54,8 @@ func TestSentence(t *testing.T) {
 			"alert fired again: DiskFull"},
 		{"alerts resolved", EventAlertsResolved, map[string]any{}, "", "every attached alert has resolved: mitigated?"},
 		{"attachment", EventAttachmentAdded, map[string]any{"filename": "graph.png"}, "", "attached graph.png"},
+		{"reviewed", EventReviewed, map[string]any{"review": 3.0, "decision": "follow up: add CA monitoring"}, "",
+			"weekly review #3 decided: follow up: add CA monitoring"},
 		{"missing data reads as empty", EventCreated, map[string]any{"title": nil}, "", `opened ""`},
 		{"unknown kind names itself", "retitled", nil, "", "retitled"},
 	}

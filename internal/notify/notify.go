@@ -39,6 +39,9 @@ const (
 	// incident waits for someone.
 	Unowned Event = "incident.unowned"
 	Stuck   Event = "incident.stuck"
+	// ReviewAgenda is the weekly review's agenda, sent an hour before
+	// the review day's meeting. It is internal: team channels only.
+	ReviewAgenda Event = "review.agenda"
 	// Test is the sample an admin sends to check a channel.
 	Test Event = "test"
 )
@@ -64,6 +67,7 @@ var labels = map[Event]string{
 	ChecklistDone:         "Checklist item done",
 	Unowned:               "Nobody owns this incident",
 	Stuck:                 "Incident stuck",
+	ReviewAgenda:          "Weekly review agenda",
 	Test:                  "Test message",
 	YouOwnPhase:           "You own a phase",
 	YourPhaseEntered:      "Your phase began",
@@ -81,7 +85,7 @@ func (e Event) Label() string {
 
 // Events lists the events channels subscribe to, in a stable order.
 var Events = []Event{Opened, PhaseChanged, Reopened, UpdatePublic, UpdateInternal, OwnerChanged,
-	AlertAttached, AlertsResolved, ChecklistDone, Unowned, Stuck}
+	AlertAttached, AlertsResolved, ChecklistDone, Unowned, Stuck, ReviewAgenda}
 
 // Audience says who reads a channel. A team channel may receive internal
 // updates; a public one never receives anything internal, nor anything

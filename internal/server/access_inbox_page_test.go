@@ -10,7 +10,8 @@ func inboxPageRows(f *fixture) map[string]cell {
 		"GET /incidents/new":   {"GET", "/incidents/new", nil, false, with(write(200), anon, 303)},
 		"POST /incidents":      {"POST", "/incidents", "title=x", true, write(303)},
 		"GET /incidents":       {"GET", "/incidents", nil, false, all(200)},
-		"GET /incidents.csv":   {"GET", "/incidents.csv", nil, false, all(200)},
-		"GET /incidents.json":  {"GET", "/incidents.json", nil, false, all(200)},
+		// The old export addresses lead to GET /api/v1/log.
+		"GET /incidents.csv":  {"GET", "/incidents.csv", nil, false, all(301)},
+		"GET /incidents.json": {"GET", "/incidents.json", nil, false, all(301)},
 	}
 }

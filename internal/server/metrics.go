@@ -37,7 +37,7 @@ func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
 		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion},
 	})
 	info.Set(1)
-	reg.MustRegister(m.requests, m.duration, info, &incidentCollector{svc: svc},
+	reg.MustRegister(m.requests, m.duration, info, &incidentCollector{svc: svc}, &reviewCollector{svc: svc},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

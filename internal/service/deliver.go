@@ -102,6 +102,12 @@ func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Ta
 			suppress = "e-mail is not set up"
 			return nil
 		}
+		if !c.Audience.Allows(d.Event) {
+			// Made public after an internal message (an agenda, an
+			// internal update) was queued for it.
+			suppress = "the channel is public now"
+			return nil
+		}
 		if c.Audience != notify.Public || d.Incident == 0 {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -28,6 +29,12 @@ type IncidentQuery struct {
 	// Text is searched in titles, summaries and the updates the viewer may
 	// read; "42" or "#42" also finds incident 42.
 	Text string
+	// Source is the detection source.
+	Source incident.Source
+	// From and To keep the incidents opened in [From, To); zero is
+	// open-ended. A date in the query string is a whole UTC day, so
+	// to=2026-11-30 keeps incidents opened up to the end of that day.
+	From, To time.Time
 	// Sort is number, updated, created or severity, with a leading "-"
 	// for descending; "" is newest number first.
 	Sort string
@@ -37,7 +44,7 @@ type IncidentQuery struct {
 }
 
 // IncidentQueryParams are the query parameters ParseIncidentQuery reads.
-var IncidentQueryParams = []string{"phase", "service", "severity", "owner", "label", "q", "sort"}
+var IncidentQueryParams = []string{"phase", "service", "severity", "owner", "label", "q", "sort", "source", "from", "to"}
 
 // ParseIncidentQuery reads an incident query's filters and sort; paging is
 // the caller's. An empty parameter is no filter, which is what an HTML
@@ -74,7 +81,44 @@ func ParseIncidentQuery(v url.Values) (IncidentQuery, error) {
 	if _, ok := store.SortOrders[q.Sort]; !ok {
 		return q, problem.Invalidf("unknown sort %q: use number, updated, created or severity, with - for descending", q.Sort)
 	}
+	if s := v.Get("source"); s != "" {
+		if !slices.Contains(incident.Sources, incident.Source(s)) {
+			return q, problem.Invalidf("unknown detection source %q: use alert, exception, customer, team or other", s)
+		}
+		q.Source = incident.Source(s)
+	}
+	var err error
+	if q.From, err = ParseDay(v.Get("from"), false); err != nil {
+		return q, err
+	}
+	if q.To, err = ParseDay(v.Get("to"), true); err != nil {
+		return q, err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return q, problem.Invalidf("from must be before to")
+	}
 	return q, nil
+}
+
+// ParseDay reads a period's bound: an RFC 3339 time, or a date
+// (2026-11-30) meaning the start of that UTC day, or with end set its end
+// (the start of the next day), so that "to" a date includes that day. ""
+// is the zero time: no bound.
+func ParseDay(s string, end bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, problem.Invalidf("%q is not a date (2026-11-30) or an RFC 3339 time", s)
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
 }
 
 // filter is the store's filter for q; publicOnly leaves out what a viewer
@@ -83,5 +127,6 @@ func (q IncidentQuery) filter(publicOnly bool) store.IncidentFilter {
 	return store.IncidentFilter{
 		Phases: q.Phases, Service: q.Service, Severity: q.Severity, Owner: q.Owner, Label: q.Label, Query: q.Text,
 		Sort: q.Sort, Limit: q.Limit, Offset: q.Offset, PublicOnly: publicOnly,
+		Source: q.Source, OpenedFrom: q.From, OpenedBefore: q.To,
 	}
 }

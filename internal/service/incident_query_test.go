@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -34,6 +35,15 @@ func TestParseIncidentQuery(t *testing.T) {
 		{"label without a value", "label=team", service.IncidentQuery{}, "invalid_request"},
 		{"label without a name", "label=%3Dpay", service.IncidentQuery{}, "invalid_request"},
 		{"unknown sort", "sort=title", service.IncidentQuery{}, "invalid_request"},
+		{"detection source", "source=customer", service.IncidentQuery{Source: incident.SourceCustomer}, ""},
+		{"unknown detection source", "source=psychic", service.IncidentQuery{}, "invalid_request"},
+		{"a period of dates includes the day of to", "from=2026-11-01&to=2026-11-30",
+			service.IncidentQuery{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}, ""},
+		{"a period of times is exact", "from=2026-11-01T10:00:00%2B01:00&to=2026-11-02T00:00:00Z",
+			service.IncidentQuery{From: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}, ""},
+		{"from only", "from=2026-11-01", service.IncidentQuery{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}, ""},
+		{"not a date", "from=yesterday", service.IncidentQuery{}, "invalid_request"},
+		{"to before from", "from=2026-11-02&to=2026-11-01", service.IncidentQuery{}, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := url.ParseQuery(tc.query)

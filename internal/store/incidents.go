@@ -184,6 +184,11 @@ type IncidentFilter struct {
 	Sort       string
 	Limit      int
 	Offset     int
+	// Source is the detection source.
+	Source incident.Source
+	// OpenedFrom and OpenedBefore keep incidents opened in
+	// [OpenedFrom, OpenedBefore); zero is open-ended.
+	OpenedFrom, OpenedBefore time.Time
 	// closedSince, for the board, keeps closed incidents only if closed
 	// after it.
 	closedSince time.Time
@@ -204,13 +209,8 @@ var SortOrders = map[string]string{
 
 const currentOwner = `CASE phase WHEN 'active' THEN active_owner WHEN 'mitigated' THEN mitigated_owner WHEN 'resolved' THEN resolved_owner END`
 
-// Incidents lists incidents matching f and the total count without paging.
-func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incident, int, error) {
-	order, ok := SortOrders[f.Sort]
-	if !ok {
-		return nil, 0, problem.Invalidf("unknown sort %q", f.Sort)
-	}
-	var a args
+// where is the WHERE clause of f with its arguments in a; "" for none.
+func (f IncidentFilter) where(a *args) string {
 	var where []string
 	if f.PublicOnly {
 		where = append(where, "visibility = "+a.add(string(incident.Public)))
@@ -230,6 +230,15 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	}
 	if f.Severity != "" {
 		where = append(where, "severity = "+a.add(string(f.Severity)))
+	}
+	if f.Source != "" {
+		where = append(where, "detection_source = "+a.add(string(f.Source)))
+	}
+	if !f.OpenedFrom.IsZero() {
+		where = append(where, "created_at >= "+a.add(micros(f.OpenedFrom)))
+	}
+	if !f.OpenedBefore.IsZero() {
+		where = append(where, "created_at < "+a.add(micros(f.OpenedBefore)))
 	}
 	switch f.Owner {
 	case "":
@@ -256,10 +265,20 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 		}
 		where = append(where, cond+")")
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return ""
 	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// Incidents lists incidents matching f and the total count without paging.
+func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incident, int, error) {
+	order, ok := SortOrders[f.Sort]
+	if !ok {
+		return nil, 0, problem.Invalidf("unknown sort %q", f.Sort)
+	}
+	var a args
+	cond := f.where(&a)
 	var total int
 	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM incidents`+cond, a...).Scan(&total); err != nil {
 		return nil, 0, err
@@ -284,6 +303,33 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 		out = append(out, inc)
 	}
 	return out, total, rows.Err()
+}
+
+// EachIncident calls fn for every incident matching f, in f's order,
+// without a limit and without holding more than one in memory: the
+// incident log's exports stream it. f's Limit and Offset are ignored. An
+// error from fn stops the walk and is returned.
+func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incident.Incident) error) error {
+	order, ok := SortOrders[f.Sort]
+	if !ok {
+		return problem.Invalidf("unknown sort %q", f.Sort)
+	}
+	var a args
+	rows, err := t.q.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(inc); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func parseNumber(q string) (int64, error) {

@@ -148,6 +148,11 @@ func fixture(now time.Time) []fixtureRow {
 			"created_at": us(-30 * time.Hour), "updated_at": us(-30 * time.Hour), "sent_at": us(-30 * time.Hour)}},
 		{table: "nudges", cols: map[string]any{"incident": 1, "kind": "incident.stuck", "phase": "resolved",
 			"entered_at": us(-20 * time.Hour), "sent_at": us(-2 * time.Hour)}},
+		{table: "reviews", cols: map[string]any{"id": 1, "held_at": us(-3 * time.Hour), "since": us(-7 * 24 * time.Hour), "until": us(-3 * time.Hour),
+			"attendees": `["ana","bo"]`, "minutes": "spot prices: **follow up**", "recorded_by": "ana"}},
+		{table: "review_decisions", cols: map[string]any{"id": 1, "review_id": 1, "incident_number": 1, "text": "follow up: add CA monitoring"}},
+		{table: "review_schedule", cols: map[string]any{"id": 1, "weekday": 2, "minute": 600, "timezone": "Europe/Berlin",
+			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
 	}
 }
 

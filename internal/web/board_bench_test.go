@@ -21,51 +21,40 @@ import (
 func fillIncidents(b testing.TB, app *testenv.App, n int) {
 	ctx := context.Background()
 	now := app.Clock.Now()
-	err := app.Store.Write(ctx, func(tx *store.Tx) error {
-		for i := 0; i < n; i++ {
-			created := now.Add(-time.Duration(n-i) * 3 * time.Hour)
-			inc := &incident.Incident{Title: fmt.Sprintf("Incident %d: queue backlog on umb-messenger", i),
-				Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)},
-				Labels: map[string]string{"team": "ci"}, DetectionSource: incident.SourceAlert, Visibility: incident.Public,
-				Phase: incident.Closed, EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{},
-				CreatedBy: "ana", CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
-			switch {
-			case i >= n-20:
-				inc.Phase = incident.Active
-			case i >= n-40:
-				inc.Phase = incident.Mitigated
-			case i >= n-60:
-				inc.Phase = incident.Resolved
+	testenv.Seed(b, app.Store, n, func(i int) *incident.Incident {
+		created := now.Add(-time.Duration(n-i) * 3 * time.Hour)
+		inc := &incident.Incident{Title: fmt.Sprintf("Incident %d: queue backlog on umb-messenger", i),
+			Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)},
+			Labels: map[string]string{"team": "ci"}, DetectionSource: incident.SourceAlert, Visibility: incident.Public,
+			Phase: incident.Closed, EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{},
+			CreatedBy: "ana", CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
+		switch {
+		case i >= n-20:
+			inc.Phase = incident.Active
+		case i >= n-40:
+			inc.Phase = incident.Mitigated
+		case i >= n-60:
+			inc.Phase = incident.Resolved
+		}
+		for _, p := range incident.Phases {
+			inc.EnteredAt[p] = created.Add(time.Duration(slices.Index(incident.Phases, p)) * time.Hour)
+			if p != incident.Active {
+				inc.Notes[p] = "did the work for " + string(p)
 			}
-			for _, p := range incident.Phases {
-				inc.EnteredAt[p] = created.Add(time.Duration(slices.Index(incident.Phases, p)) * time.Hour)
-				if p != incident.Active {
-					inc.Notes[p] = "did the work for " + string(p)
-				}
-				if p == inc.Phase {
-					break
-				}
+			if p == inc.Phase {
+				break
 			}
-			num, err := tx.NextIncidentNumber(ctx)
-			if err != nil {
+		}
+		return inc
+	}, func(tx *store.Tx, _ int, inc *incident.Incident) error {
+		for k := 0; k < 3; k++ {
+			it := &incident.ChecklistItem{Incident: inc.Number, Text: "item", Phase: incident.Mitigated, Done: k == 0, CreatedBy: "ana", CreatedAt: inc.CreatedAt}
+			if err := tx.InsertChecklistItem(ctx, it); err != nil {
 				return err
-			}
-			inc.Number = num
-			if err := tx.InsertIncident(ctx, inc); err != nil {
-				return err
-			}
-			for k := 0; k < 3; k++ {
-				it := &incident.ChecklistItem{Incident: num, Text: "item", Phase: incident.Mitigated, Done: k == 0, CreatedBy: "ana", CreatedAt: created}
-				if err := tx.InsertChecklistItem(ctx, it); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 }
 
 // BenchmarkBoard renders the board with 10,000 incidents in the database,

@@ -1,13 +1,10 @@
 package web
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -207,8 +204,11 @@ type logData struct {
 	Rows                        []logRow
 	Total, Offset, Limit        int
 	Phase, Service, Severity, Q string
-	Query                       string // the filters, for export and paging links
+	Source, From, To            string
 	Prev, Next                  string
+	Presets                     []preset
+	Sources                     []incident.Source
+	Exports                     []preset
 }
 
 const logPageSize = 50
@@ -233,7 +233,8 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := logData{Total: page.Total, Offset: f.Offset, Limit: f.Limit, Phase: q.Get("phase"), Service: f.Service,
-		Severity: string(f.Severity), Q: f.Text}
+		Severity: string(f.Severity), Q: f.Text, Source: string(f.Source), From: q.Get("from"), To: q.Get("to"),
+		Presets: presets(w.svc.Now(), "/incidents", "from", "to", q), Sources: incident.Sources}
 	// Paging and export links keep every filter of the query, not only
 	// those the form shows.
 	filters := url.Values{}
@@ -244,7 +245,16 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	d.Query = filters.Encode()
+	for _, f := range []struct {
+		name   string
+		format service.LogFormat
+	}{{"Markdown", service.LogMarkdown}, {"CSV", service.LogCSV}, {"JSON", service.LogJSON}} {
+		v := url.Values{"format": {string(f.format)}}
+		for k, vs := range filters {
+			v[k] = vs
+		}
+		d.Exports = append(d.Exports, preset{Name: f.name, URL: "/api/v1/log?" + v.Encode()})
+	}
 	pageLink := func(off int) string {
 		v := url.Values{}
 		for k, vs := range filters {
@@ -267,78 +277,19 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 	w.render(rw, r, http.StatusOK, "incidents", w.newPage(r, "Incident log", d))
 }
 
-// maxExport bounds one export; the log is meant for people and reviews.
-const maxExport = 10000
-
-// exportList is the log's incidents in the one JSON shape of an incident
-// (the API's): the ticket and its phase notes, never updates.
-func (w *Web) exportList(r *http.Request) ([]service.IncidentJSON, error) {
-	f, err := service.ParseIncidentQuery(r.URL.Query())
-	if err != nil {
-		return nil, err
-	}
-	f.Limit = maxExport
-	page, err := w.svc.Incidents(r.Context(), auth.From(r.Context()), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]service.IncidentJSON, len(page.Incidents))
-	for i, inc := range page.Incidents {
-		out[i] = service.NewIncidentJSON(inc, w.baseURL)
-	}
-	return out, nil
-}
-
-func (w *Web) exportJSON(rw http.ResponseWriter, r *http.Request) {
-	list, err := w.exportList(r)
-	if err != nil {
-		w.fail(rw, r, err)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.Header().Set("Content-Disposition", `attachment; filename="incident-log.json"`)
-	rw.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(rw)
-	enc.SetIndent("", "  ")
-	enc.Encode(map[string]any{"incidents": list})
-}
-
-// csvCell keeps spreadsheet programs from running a cell as a formula.
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-func (w *Web) exportCSV(rw http.ResponseWriter, r *http.Request) {
-	list, err := w.exportList(r)
-	if err != nil {
-		w.fail(rw, r, err)
-		return
-	}
-	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	rw.Header().Set("Content-Disposition", `attachment; filename="incident-log.csv"`)
-	rw.Header().Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(rw)
-	cw.Write([]string{"number", "title", "severity", "services", "detection_source", "visibility", "phase", "opened_at",
-		"mitigated_at", "resolved_at", "closed_at", "mitigation", "fix", "root_cause_improvement", "detection_improvement"})
-	for _, e := range list {
-		entered := func(p incident.Phase) string {
-			if t, ok := e.PhaseEnteredAt[string(p)]; ok {
-				return t.Format(time.RFC3339)
+// exportLog sends the log's old export addresses (/incidents.csv,
+// /incidents.json) to the one export, GET /api/v1/log, with the same
+// filters: it streams every matching incident, where these once stopped
+// at a cap.
+func (w *Web) exportLog(format service.LogFormat) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		v := url.Values{}
+		for _, k := range service.IncidentQueryParams {
+			for _, x := range r.URL.Query()[k] {
+				v.Add(k, x)
 			}
-			return ""
 		}
-		note := func(p incident.Phase) string { return e.PhaseNotes[string(p)] }
-		row := []string{strconv.FormatInt(e.Number, 10), e.Title, string(e.Severity), strings.Join(e.Services, " "), string(e.DetectionSource),
-			string(e.Visibility), string(e.Phase), e.CreatedAt.Format(time.RFC3339),
-			entered(incident.Mitigated), entered(incident.Resolved), entered(incident.Closed),
-			note(incident.Mitigated), note(incident.Resolved), note(incident.Closed), e.DetectionImprovement}
-		for i := range row {
-			row[i] = csvCell(row[i])
-		}
-		cw.Write(row)
+		v.Set("format", string(format))
+		http.Redirect(rw, r, "/api/v1/log?"+v.Encode(), http.StatusMovedPermanently)
 	}
-	cw.Flush()
 }

@@ -77,12 +77,18 @@ func TestNewIncidentFormAndLog(t *testing.T) {
 		if strings.Contains(alog, "SECRET") || !strings.Contains(alog, "1 incident(s)") {
 			t.Fatal("viewer log shows the confidential incident")
 		}
-		resp, csvBody := anon.get("/incidents.csv")
+		// The old export addresses lead to the one streaming export,
+		// keeping the filters.
+		if resp, _ := anon.get("/incidents.csv?phase=mitigated&offset=50"); resp.StatusCode != 301 ||
+			resp.Header.Get("Location") != "/api/v1/log?format=csv&phase=mitigated" {
+			t.Fatalf("old csv export: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		resp, csvBody := anon.get("/api/v1/log?format=csv")
 		rows, err := csv.NewReader(strings.NewReader(csvBody)).ReadAll()
 		if resp.StatusCode != 200 || err != nil || len(rows) != 2 || rows[1][1] != `'=HYPERLINK("http://evil")` || rows[1][11] != "restarted" {
 			t.Fatalf("csv: %d %v %q", resp.StatusCode, err, rows)
 		}
-		if _, j := anon.get("/incidents.json?phase=mitigated"); strings.Contains(j, "SECRET") || !strings.Contains(j, `"mitigated": "restarted"`) {
+		if _, j := anon.get("/api/v1/log?format=json&phase=mitigated"); strings.Contains(j, "SECRET") || !strings.Contains(j, `"mitigated": "restarted"`) {
 			t.Fatalf("json export: %s", j)
 		}
 		if resp, _ := anon.get("/incidents?phase=sideways"); resp.StatusCode != 400 {

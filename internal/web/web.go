@@ -157,8 +157,8 @@ func (w *Web) Routes() []route.Route {
 		{"GET /incidents/new", w.newIncidentPage},
 		{"POST /incidents", w.createIncident},
 		{"GET /incidents", w.logPage},
-		{"GET /incidents.csv", w.exportCSV},
-		{"GET /incidents.json", w.exportJSON},
+		{"GET /incidents.csv", w.exportLog(service.LogCSV)},
+		{"GET /incidents.json", w.exportLog(service.LogJSON)},
 
 		// One incident and the forms on its page (incident_page.go).
 		{"GET /incidents/{number}", w.incidentPage},
@@ -171,6 +171,15 @@ func (w *Web) Routes() []route.Route {
 		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
 		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
 		{"POST /incidents/{number}/edit", w.act(w.editAction)},
+
+		// The weekly review (review_page.go) and the insights
+		// (insights_page.go).
+		{"GET /review", w.reviewPage},
+		{"POST /review", w.recordReviewAction},
+		{"POST /review/schedule", w.scheduleAction},
+		{"GET /reviews/{id}", w.pastReviewPage},
+		{"GET /insights", w.insightsPage},
+		{"GET /insights.csv", w.insightsCSV},
 
 		// Administration (admin_page.go).
 		{"GET /admin", w.adminPage(w.adminOverview)},

@@ -54,7 +54,7 @@ func view(m notify.Message) pageView {
 	}
 	var fields []field
 	for _, f := range []field{{"Phase", phase}, {"Severity", inc.Severity}, {"Owner", owner}, {"Services", services}} {
-		if v := line(f.Value); v != "" {
+		if v := line(f.Value); v != "" && aboutIncident(inc) {
 			fields = append(fields, field{f.Name, v})
 		}
 	}
@@ -78,6 +78,10 @@ func view(m notify.Message) pageView {
 	}
 	return v
 }
+
+// aboutIncident is false for messages about no incident (the review's
+// agenda), which have no phase, owner or services to show.
+func aboutIncident(inc notify.Incident) bool { return inc.Number != 0 || inc.Phase != "" }
 
 // plainText is the text/plain part: headline first (inbox previews show
 // it), then the incident, its fields, the body and a signature line.

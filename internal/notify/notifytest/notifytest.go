@@ -103,6 +103,12 @@ func Messages() map[notify.Event]notify.Message {
 	m = base(notify.Stuck, "#12 has been active for 1 day")
 	out[m.Event] = m
 
+	m = base(notify.ReviewAgenda, "Agenda of the weekly review, Tue 1 Dec 10:00 UTC")
+	m.Incident = notify.Incident{Title: "Weekly review", URL: "https://quench.example.com/review", CreatedAt: At}
+	m.Body = "# Weekly review\n\nPeriod: 2026-11-17 09:00 UTC – 2026-11-24 09:00 UTC\n\n## Stuck (1)\n\n" +
+		"- [#12](https://quench.example.com/incidents/12) Checkout p99 latency high (major, mitigated, owner bob): mitigated for 8 d (more than 7 d)\n"
+	out[m.Event] = m
+
 	m = base(notify.Test, "Test message from Quench")
 	m.Actor = "admin"
 	m.Incident = notify.Incident{Title: "Sample incident", Phase: "active", Severity: "minor", URL: "https://quench.example.com/"}

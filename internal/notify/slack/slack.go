@@ -152,7 +152,9 @@ func build(m notify.Message) payload {
 	}
 	var fields []text
 	for _, f := range [][2]string{{"Phase", phase}, {"Severity", inc.Severity}, {"Owner", owner}, {"Services", services}} {
-		if v := line(f[1]); v != "" {
+		// A message about no incident (the review's agenda) has none of
+		// these.
+		if v := line(f[1]); v != "" && (inc.Number != 0 || inc.Phase != "") {
 			fields = append(fields, mrkdwn(cutEscaped("*"+f[0]+"*\n"+escape(v), maxFieldText)))
 		}
 	}
@@ -181,7 +183,7 @@ func build(m notify.Message) payload {
 	if href, ok := plainURL(inc.URL); ok {
 		blocks = append(blocks, block{Type: "actions", Elements: []any{button{
 			Type: "button",
-			Text: text{Type: "plain_text", Text: cut("Open incident", maxButtonText)},
+			Text: text{Type: "plain_text", Text: cut(buttonText(inc), maxButtonText)},
 			URL:  href,
 		}}})
 	}
@@ -194,6 +196,13 @@ func build(m notify.Message) payload {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func buttonText(inc notify.Incident) string {
+	if inc.Number == 0 && inc.Phase == "" {
+		return "Open in Quench"
+	}
+	return "Open incident"
+}
 
 // date is Slack's date token: readers see the time in their own zone;
 // the fallback (UTC) is for clients that cannot render it.
