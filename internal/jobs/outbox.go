@@ -52,6 +52,9 @@ type Outbox struct {
 	inflight map[int64]int
 	total    int
 	wg       sync.WaitGroup
+	// freed is signalled when a send ends: a sending slot is free again
+	// and the next message of its lane may be due.
+	freed chan struct{}
 }
 
 // Lease is how long a claimed message belongs to one worker: longer than
@@ -63,7 +66,7 @@ func NewOutbox(svc *service.Service, log *slog.Logger, n Notifiers, metrics *Out
 	host, _ := os.Hostname()
 	return &Outbox{svc: svc, log: log, notifiers: n, metrics: metrics,
 		id:          fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]),
-		MaxInFlight: 32, PerChannel: 4, Poll: time.Second, inflight: map[int64]int{}}
+		MaxInFlight: 32, PerChannel: 4, Poll: time.Second, inflight: map[int64]int{}, freed: make(chan struct{}, 1)}
 }
 
 // Run sends until ctx ends, then waits for the sends in flight (each ends
@@ -82,6 +85,7 @@ func (o *Outbox) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-o.svc.OutboxWake():
+		case <-o.freed:
 		}
 	}
 }
@@ -137,6 +141,10 @@ func (o *Outbox) pass(ctx context.Context) int {
 				}
 				o.total--
 				o.mu.Unlock()
+				select {
+				case o.freed <- struct{}{}:
+				default:
+				}
 			}()
 			o.send(ctx, d)
 		}()
