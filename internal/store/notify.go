@@ -263,31 +263,52 @@ func (t *Tx) LaneWaiting(ctx context.Context, channelID, userID, number int64, e
 // missing entry means perChannel), so a channel that hangs cannot take
 // every sender. The claim is a guarded update, so two replicas never both
 // win a row. Personal messages count as channel 0.
+//
+// It runs in the write transaction (on SQLite every other write waits for
+// it), so its cost must follow what it claims, not the backlog: it reads
+// the due messages oldest first through the partial index of unfinished
+// messages and stops after a window of them. Channels without room are
+// left out of that read, so a channel that hangs with a backlog does not
+// fill the window and hold the others back.
 func (t *Tx) Lease(ctx context.Context, now, until time.Time, by string, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT id, ch FROM (
-		SELECT o.id, COALESCE(o.channel_id, 0) AS ch, o.next_attempt_at AS due,
-			ROW_NUMBER() OVER (PARTITION BY COALESCE(o.channel_id, 0) ORDER BY o.next_attempt_at, o.id) AS rn
-		FROM outbox o
-		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= $1
-		AND (o.lease_until IS NULL OR o.lease_until < $1)
-		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))
-	) due WHERE rn <= $2 ORDER BY due, id`, micros(now), perChannel)
+	if limit <= 0 {
+		return nil, nil
+	}
+	free := func(ch int64) int {
+		if n, ok := room[ch]; ok {
+			return n
+		}
+		return perChannel
+	}
+	var a args
+	at := a.add(micros(now))
+	q := `SELECT o.id, COALESCE(o.channel_id, 0) FROM outbox o
+		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= ` + at + `
+		AND (o.lease_until IS NULL OR o.lease_until < ` + at + `)
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`
+	var full []string
+	for ch := range room {
+		if free(ch) <= 0 {
+			full = append(full, a.add(ch))
+		}
+	}
+	if len(full) > 0 {
+		q += ` AND COALESCE(o.channel_id, 0) NOT IN (` + strings.Join(full, ", ") + `)`
+	}
+	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(max(2*limit, 32))
+	rows, err := t.q.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, err
 	}
 	var ids []int64
 	taken := map[int64]int{}
-	for rows.Next() {
+	for rows.Next() && len(ids) < limit {
 		var id, ch int64
 		if err := rows.Scan(&id, &ch); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		free, ok := room[ch]
-		if !ok {
-			free = perChannel
-		}
-		if len(ids) < limit && taken[ch] < free {
+		if taken[ch] < free(ch) {
 			taken[ch]++
 			ids = append(ids, id)
 		}

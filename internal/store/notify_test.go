@@ -13,14 +13,14 @@ import (
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
-func mustWrite(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
+func mustWrite(t testing.TB, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := s.Write(context.Background(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newChannel(t *testing.T, s *store.Store, name string) *notify.Channel {
+func newChannel(t testing.TB, s *store.Store, name string) *notify.Channel {
 	t.Helper()
 	c := &notify.Channel{Type: notify.Webhook, Name: name, URL: "http://127.0.0.1:9/" + name, Secret: "whsec_x",
 		Audience: notify.Team, Events: []notify.Event{"*"}, CreatedAt: t0, UpdatedAt: t0}
@@ -28,7 +28,7 @@ func newChannel(t *testing.T, s *store.Store, name string) *notify.Channel {
 	return c
 }
 
-func enqueue(t *testing.T, s *store.Store, ch *notify.Channel, number int64, e notify.Event, at time.Time) *notify.Delivery {
+func enqueue(t testing.TB, s *store.Store, ch *notify.Channel, number int64, e notify.Event, at time.Time) *notify.Delivery {
 	t.Helper()
 	key := fmt.Sprintf("msg_%d_%s_%d_%d", ch.ID, e, number, at.UnixNano())
 	d := &notify.Delivery{Key: key, ChannelID: ch.ID, Incident: number, Event: e, CreatedAt: at,
@@ -250,4 +250,76 @@ func TestFinishedMessagesExpire(t *testing.T) {
 			t.Fatalf("removed %d, left %v", n, keys(left))
 		}
 	})
+}
+
+// A channel without room that has a long backlog does not hold back the
+// others: the lease leaves it out of its window of due messages.
+func TestOutboxLeaseSkipsFullChannels(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		a, b := newChannel(t, s, "a"), newChannel(t, s, "b")
+		backlog(t, s, a, 200)
+		b1 := enqueue(t, s, b, 1, notify.Opened, t0.Add(time.Hour))
+		now := t0.Add(2 * time.Hour)
+		if got := lease(t, s, now, "w1", 10, 4, map[int64]int{a.ID: 0}); !slices.Equal(keys(got), []string{b1.Key}) {
+			t.Fatalf("with channel a full, leased %v, want b's message", keys(got))
+		}
+		// With room, the oldest come first, at most room of them.
+		got := lease(t, s, now, "w1", 10, 4, map[int64]int{a.ID: 3})
+		if len(got) != 3 || got[0].ChannelID != a.ID || got[0].Key != "backlog_a_0" {
+			t.Fatalf("with room 3 in a, leased %v", keys(got))
+		}
+	})
+}
+
+// backlog queues n incident.opened messages to c, one incident each,
+// created a microsecond apart from t0.
+func backlog(t testing.TB, s *store.Store, c *notify.Channel, n int) {
+	t.Helper()
+	err := s.Write(context.Background(), func(tx *store.Tx) error {
+		for i := range n {
+			key := fmt.Sprintf("backlog_%s_%d", c.Name, i)
+			d := &notify.Delivery{Key: key, ChannelID: c.ID, Incident: int64(1000 + i), Event: notify.Opened,
+				CreatedAt: t0.Add(time.Duration(i) * time.Microsecond), Message: notify.Message{ID: key, Event: notify.Opened}}
+			if _, err := tx.EnqueueDelivery(context.Background(), d, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// What one lease costs with 10,000 due messages of a channel that has no
+// room ahead of one message of another: the window leaves the full
+// channel out, so the cost is the walk past its rows, not a sort of the
+// backlog.
+//
+//	go test -run NONE -bench LeaseBacklog ./internal/store/
+func BenchmarkLeaseBacklog(b *testing.B) {
+	for _, d := range testenv.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			s := testenv.NewStore(b, d)
+			a, c := newChannel(b, s, "a"), newChannel(b, s, "b")
+			backlog(b, s, a, 10000)
+			enqueue(b, s, c, 1, notify.Opened, t0.Add(time.Hour))
+			now := t0.Add(2 * time.Hour)
+			b.ResetTimer()
+			for i := range b.N {
+				// The lease ends at once, so every round claims b's message anew.
+				at := now.Add(time.Duration(i) * time.Microsecond)
+				err := s.Write(context.Background(), func(tx *store.Tx) error {
+					ds, err := tx.Lease(context.Background(), at, at, "w", 28, 4, map[int64]int{a.ID: 0})
+					if err == nil && len(ds) != 1 {
+						err = fmt.Errorf("leased %d, want 1", len(ds))
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
