@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,7 +29,9 @@ type Notifiers func(t service.Target) (notify.Notifier, error)
 // outlives one attempt, so two replicas never send the same message at
 // once), sends each on its own goroutine with a per-attempt timeout, and
 // records the outcome. A channel that hangs holds at most PerChannel
-// sends; the others go on.
+// sends; the others go on. A send gives its slot back as soon as the
+// receiver has answered; outcomes that end while one is being recorded
+// are recorded together, in one transaction.
 //
 // Delivery is at least once: a crash between a receiver's 2xx and the
 // record of it sends that message again when its lease runs out, with the
@@ -40,7 +43,8 @@ type Outbox struct {
 	metrics   *OutboxMetrics
 	id        string
 
-	// MaxInFlight bounds concurrent sends; PerChannel bounds those to one
+	// MaxInFlight bounds the messages a worker holds at once, being sent
+	// or being recorded; PerChannel bounds the concurrent sends to one
 	// channel (people's e-mails count as one channel).
 	MaxInFlight int
 	PerChannel  int
@@ -49,12 +53,20 @@ type Outbox struct {
 	Poll time.Duration
 
 	mu       sync.Mutex
-	inflight map[int64]int
-	total    int
-	wg       sync.WaitGroup
-	// freed is signalled when a send ends: a sending slot is free again
-	// and the next message of its lane may be due.
+	inflight map[int64]int // sends per channel
+	// held counts the messages leased whose outcome is not recorded yet.
+	held int
+	wg   sync.WaitGroup
+	// freed is signalled when a send ends and when an outcome is
+	// recorded: a sending slot is free again, the next message of its
+	// lane may be due.
 	freed chan struct{}
+
+	// Outcomes waiting to be recorded, and whether a goroutine is
+	// recording them.
+	rmu       sync.Mutex
+	toRecord  []*outcome
+	recording bool
 }
 
 // Lease is how long a claimed message belongs to one worker: longer than
@@ -110,7 +122,7 @@ func (o *Outbox) Drain(ctx context.Context) int {
 // how many messages it started.
 func (o *Outbox) pass(ctx context.Context) int {
 	o.mu.Lock()
-	free := o.MaxInFlight - o.total
+	free := o.MaxInFlight - o.held
 	room := make(map[int64]int, len(o.inflight))
 	for ch, n := range o.inflight {
 		room[ch] = max(0, o.PerChannel-n)
@@ -129,47 +141,71 @@ func (o *Outbox) pass(ctx context.Context) int {
 	for _, d := range ds {
 		o.mu.Lock()
 		o.inflight[d.ChannelID]++
-		o.total++
+		o.held++
 		o.mu.Unlock()
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()
-			defer func() {
-				o.mu.Lock()
-				if o.inflight[d.ChannelID]--; o.inflight[d.ChannelID] <= 0 {
-					delete(o.inflight, d.ChannelID)
-				}
-				o.total--
-				o.mu.Unlock()
-				select {
-				case o.freed <- struct{}{}:
-				default:
-				}
-			}()
-			o.send(ctx, d)
+			oc := o.send(ctx, d, o.release)
+			o.record(ctx, oc)
+			o.mu.Lock()
+			o.held--
+			o.mu.Unlock()
+			o.signal()
 		}()
 	}
 	return len(ds)
 }
 
-// send makes one attempt at d and records it.
-func (o *Outbox) send(ctx context.Context, d *notify.Delivery) {
+// release gives the sending slot of a channel back.
+func (o *Outbox) release(channel int64) {
+	o.mu.Lock()
+	if o.inflight[channel]--; o.inflight[channel] <= 0 {
+		delete(o.inflight, channel)
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.freed <- struct{}{}:
+	default:
+	}
+}
+
+// outcome is one attempt, to be recorded.
+type outcome struct {
+	service.Attempt
+	kind string
+	log  *slog.Logger
+	// skip: nothing to record (the message could not be prepared; its
+	// lease runs out and it is tried again).
+	skip bool
+	// done is closed once the outcome is recorded or failed to be.
+	done chan struct{}
+}
+
+// send makes one attempt at d and calls release once the receiver has
+// answered (or the attempt failed before reaching it).
+func (o *Outbox) send(ctx context.Context, d *notify.Delivery, release func(channel int64)) *outcome {
+	defer release(d.ChannelID)
 	// An attempt runs to its own timeout even when the process is asked
 	// to stop: cutting it short would leave the receiver's answer unknown.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notify.AttemptTimeout)
 	defer cancel()
-	log := o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)
+	oc := &outcome{Attempt: service.Attempt{Delivery: d}, kind: "email",
+		log: o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)}
 	target, suppress, err := o.svc.PrepareDelivery(actx, d)
 	if err != nil {
-		log.Warn("outbox: cannot prepare", "err", err)
-		return // the lease runs out and it is tried again
+		oc.log.Warn("outbox: cannot prepare", "err", err)
+		oc.skip = true // the lease runs out and it is tried again
+		return oc
 	}
-	kind := "email"
 	if target.Channel != nil {
-		kind = string(target.Channel.Type)
+		oc.kind = string(target.Channel.Type)
 	}
-	var retryable bool
-	var sendErr error
+	oc.Suppress = suppress
 	if suppress == "" {
 		msg := d.Message
 		if len(target.Recipients) > 0 {
@@ -177,25 +213,69 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) {
 		}
 		n, err := o.notifiers(target)
 		if err != nil {
-			retryable, sendErr = false, err
+			oc.Retryable, oc.Err = false, err
 		} else {
-			retryable, sendErr = n.Notify(actx, msg)
+			oc.Retryable, oc.Err = n.Notify(actx, msg)
 		}
 	}
-	if err := o.svc.FinishDelivery(ctx, d, retryable, sendErr, suppress); err != nil {
-		log.Error("outbox: outcome not recorded", "err", err, "sent", sendErr == nil && suppress == "")
+	return oc
+}
+
+// record writes oc's outcome. Outcomes that arrive while one goroutine
+// writes wait, and it writes them next, together (group commit); record
+// returns once oc's own is written or has failed.
+func (o *Outbox) record(ctx context.Context, oc *outcome) {
+	if oc.skip {
 		return
 	}
-	o.metrics.observe(kind, d.State)
-	switch d.State {
-	case notify.Sent:
-		log.Debug("notification sent", "attempts", d.Attempts)
-	case notify.Failing:
-		log.Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
-	case notify.Failed, notify.Dead:
-		log.Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
-	case notify.Suppressed:
-		log.Info("notification suppressed", "reason", suppress)
+	oc.done = make(chan struct{})
+	o.rmu.Lock()
+	o.toRecord = append(o.toRecord, oc)
+	if o.recording {
+		o.rmu.Unlock()
+		<-oc.done
+		return
+	}
+	o.recording = true
+	for len(o.toRecord) > 0 {
+		n := min(len(o.toRecord), maxRecordBatch)
+		batch := slices.Clone(o.toRecord[:n])
+		o.toRecord = slices.Delete(o.toRecord, 0, n)
+		o.rmu.Unlock()
+		o.write(ctx, batch)
+		o.rmu.Lock()
+	}
+	o.recording = false
+	o.rmu.Unlock()
+}
+
+// maxRecordBatch bounds the outcomes written in one transaction.
+const maxRecordBatch = 256
+
+func (o *Outbox) write(ctx context.Context, batch []*outcome) {
+	as := make([]service.Attempt, len(batch))
+	for i, oc := range batch {
+		as[i] = oc.Attempt
+	}
+	err := o.svc.FinishDeliveries(ctx, as)
+	for _, oc := range batch {
+		d := oc.Delivery
+		switch {
+		case err != nil:
+			oc.log.Error("outbox: outcome not recorded", "err", err, "sent", oc.Err == nil && oc.Suppress == "")
+		case d.State == notify.Sent:
+			oc.log.Debug("notification sent", "attempts", d.Attempts)
+		case d.State == notify.Failing:
+			oc.log.Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
+		case d.State == notify.Failed, d.State == notify.Dead:
+			oc.log.Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
+		case d.State == notify.Suppressed:
+			oc.log.Info("notification suppressed", "reason", oc.Suppress)
+		}
+		if err == nil {
+			o.metrics.observe(oc.kind, d.State)
+		}
+		close(oc.done)
 	}
 }
 

@@ -127,34 +127,68 @@ func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Ta
 	return t, suppress, err
 }
 
+// Attempt is what became of one try at a leased message: sent (Err
+// nil), failed (Retryable says whether trying again may help), or not
+// sent at all because of Suppress.
+type Attempt struct {
+	Delivery  *notify.Delivery
+	Retryable bool
+	Err       error
+	Suppress  string
+}
+
 // FinishDelivery records the outcome of an attempt: sent; failed for good;
 // or failing, due again after the backoff (or the receiver's Retry-After)
 // until RetryHorizon has passed, then dead. suppress records a message not
 // sent at all.
 func (s *Service) FinishDelivery(ctx context.Context, d *notify.Delivery, retryable bool, sendErr error, suppress string) error {
+	return s.FinishDeliveries(ctx, []Attempt{{Delivery: d, Retryable: retryable, Err: sendErr, Suppress: suppress}})
+}
+
+// FinishDeliveries records the outcomes of several attempts in one
+// transaction, as FinishDelivery does for one: the outbox worker records
+// the attempts that end while a record is being written together, so a
+// busy channel costs a commit per batch, not per message. On success each
+// Delivery is updated to its new state.
+func (s *Service) FinishDeliveries(ctx context.Context, as []Attempt) error {
 	now := s.Now()
-	o := store.Outcome{At: now, Attempted: suppress == ""}
-	switch {
-	case suppress != "":
-		o.State, o.Error = notify.Suppressed, suppress
-	case sendErr == nil:
-		o.State = notify.Sent
-	case !retryable:
-		o.State, o.Error = notify.Failed, sendErr.Error()
-	case now.Sub(d.CreatedAt) >= notify.RetryHorizon:
-		o.State, o.Error = notify.Dead, fmt.Sprintf("gave up after %s: %v", notify.RetryHorizon, sendErr)
-	default:
-		wait := notify.Backoff(d.Attempts + 1)
-		if ra, ok := notify.RetryAfter(sendErr); ok {
-			wait = ra
+	outcomes := make([]store.Outcome, len(as))
+	for i, a := range as {
+		d, o := a.Delivery, store.Outcome{At: now, Attempted: a.Suppress == ""}
+		switch {
+		case a.Suppress != "":
+			o.State, o.Error = notify.Suppressed, a.Suppress
+		case a.Err == nil:
+			o.State = notify.Sent
+		case !a.Retryable:
+			o.State, o.Error = notify.Failed, a.Err.Error()
+		case now.Sub(d.CreatedAt) >= notify.RetryHorizon:
+			o.State, o.Error = notify.Dead, fmt.Sprintf("gave up after %s: %v", notify.RetryHorizon, a.Err)
+		default:
+			wait := notify.Backoff(d.Attempts + 1)
+			if ra, ok := notify.RetryAfter(a.Err); ok {
+				wait = ra
+			}
+			o.State, o.Error, o.NextAttemptAt = notify.Failing, a.Err.Error(), now.Add(wait)
 		}
-		o.State, o.Error, o.NextAttemptAt = notify.Failing, sendErr.Error(), now.Add(wait)
+		outcomes[i] = o
 	}
 	// Recording must not be cut short by the request or shutdown that
 	// ended the send: a sent message recorded as pending goes out again.
 	ctx = context.WithoutCancel(ctx)
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.FinishDelivery(ctx, d.ID, o) })
-	if err == nil {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		for i, a := range as {
+			if err := tx.FinishDelivery(ctx, a.Delivery.ID, outcomes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, a := range as {
+		d, o := a.Delivery, outcomes[i]
 		d.State, d.LastError = o.State, o.Error
 		if o.Attempted {
 			d.Attempts++
@@ -163,7 +197,7 @@ func (s *Service) FinishDelivery(ctx context.Context, d *notify.Delivery, retrya
 			d.NextAttemptAt = o.NextAttemptAt
 		}
 	}
-	return err
+	return nil
 }
 
 // OutboxStats is the outbox at a glance, for metrics.
