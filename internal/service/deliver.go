@@ -26,17 +26,33 @@ func (s *Service) wakeOutbox() {
 // messages; the worker also polls, so a missed signal only delays.
 func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
 
-// LeaseDeliveries claims due messages for worker `by` for lease long: at
-// most limit, and per channel at most room[channel] (perChannel when
-// absent).
-func (s *Service) LeaseDeliveries(ctx context.Context, by string, lease time.Duration, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
-	var out []*notify.Delivery
+// LeaseRequest says what LeaseDeliveries may claim for worker By: at most
+// Limit messages, per channel at most Room[channel] (PerChannel when
+// absent), each for Lease. Deep looks past the window of the oldest due
+// messages (store.LeaseRequest).
+type LeaseRequest struct {
+	By                string
+	Lease             time.Duration
+	Limit, PerChannel int
+	Room              map[int64]int
+	Deep              bool
+}
+
+// LeaseDeliveries claims due messages. It picks them in a read-only
+// transaction and claims them in a write (which checks each again), so on
+// SQLite the single writer does not wait while the outbox is read. hidden
+// reports that, not being deep, it stopped at its window with room left:
+// messages behind a channel without room may be waiting for a deep lease.
+func (s *Service) LeaseDeliveries(ctx context.Context, r LeaseRequest) (out []*notify.Delivery, hidden bool, err error) {
 	now := s.Now()
-	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.Lease(ctx, now, now.Add(lease), by, limit, perChannel, room)
-		return err
-	})
-	return out, err
+	req := store.LeaseRequest{Now: now, Until: now.Add(r.Lease), By: r.By, Limit: r.Limit, PerChannel: r.PerChannel, Room: r.Room, Deep: r.Deep}
+	var ids []int64
+	err = s.store.Read(ctx, func(tx *store.Tx) (err error) { ids, hidden, err = tx.LeaseCandidates(ctx, req); return err })
+	if err != nil || len(ids) == 0 {
+		return nil, hidden, err
+	}
+	err = s.store.Write(ctx, func(tx *store.Tx) (err error) { out, err = tx.Claim(ctx, ids, now, req.Until, r.By); return err })
+	return out, hidden, err
 }
 
 // ReleaseLeases frees every lease. Only for SQLite at start: one process

@@ -253,20 +253,34 @@ func TestFinishedMessagesExpire(t *testing.T) {
 }
 
 // A channel without room that has a long backlog does not hold back the
-// others: the lease leaves it out of its window of due messages.
+// others: the lease leaves it out. A lease that is not deep looks at the
+// 512 oldest due messages only, and says when it may have missed some.
 func TestOutboxLeaseSkipsFullChannels(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
 		a, b := newChannel(t, s, "a"), newChannel(t, s, "b")
-		backlog(t, s, a, 200)
+		backlog(t, s, a, 600)
 		b1 := enqueue(t, s, b, 1, notify.Opened, t0.Add(time.Hour))
 		now := t0.Add(2 * time.Hour)
+		shallow := func(room map[int64]int) ([]*notify.Delivery, bool) {
+			var ds []*notify.Delivery
+			var hidden bool
+			mustWrite(t, s, func(tx *store.Tx) (err error) {
+				ds, hidden, err = tx.LeaseDue(context.Background(), store.LeaseRequest{Now: now, Until: now.Add(15 * time.Second), By: "w1",
+					Limit: 10, PerChannel: 4, Room: room})
+				return err
+			})
+			return ds, hidden
+		}
+		if got, hidden := shallow(map[int64]int{a.ID: 0}); len(got) != 0 || !hidden {
+			t.Fatalf("a shallow lease behind 600 messages of a full channel leased %v, hidden %v; want nothing, hidden", keys(got), hidden)
+		}
 		if got := lease(t, s, now, "w1", 10, 4, map[int64]int{a.ID: 0}); !slices.Equal(keys(got), []string{b1.Key}) {
-			t.Fatalf("with channel a full, leased %v, want b's message", keys(got))
+			t.Fatalf("with channel a full, a deep lease leased %v, want b's message", keys(got))
 		}
 		// With room, the oldest come first, at most room of them.
-		got := lease(t, s, now, "w1", 10, 4, map[int64]int{a.ID: 3})
-		if len(got) != 3 || got[0].ChannelID != a.ID || got[0].Key != "backlog_a_0" {
-			t.Fatalf("with room 3 in a, leased %v", keys(got))
+		got, hidden := shallow(map[int64]int{a.ID: 3})
+		if len(got) != 3 || got[0].Key != "backlog_a_0" || got[2].Key != "backlog_a_2" || hidden {
+			t.Fatalf("with room 3 in a, leased %v (hidden %v)", keys(got), hidden)
 		}
 	})
 }
@@ -292,34 +306,79 @@ func backlog(t testing.TB, s *store.Store, c *notify.Channel, n int) {
 }
 
 // What one lease costs with 10,000 due messages of a channel that has no
-// room ahead of one message of another: the window leaves the full
-// channel out, so the cost is the walk past its rows, not a sort of the
-// backlog.
+// room ahead of one message of another: a deep lease walks past the full
+// channel's rows (it used to rank every due message), a shallow one stops
+// at the window.
 //
 //	go test -run NONE -bench LeaseBacklog ./internal/store/
 func BenchmarkLeaseBacklog(b *testing.B) {
 	for _, d := range testenv.Dialects(b) {
-		b.Run(string(d), func(b *testing.B) {
-			s := testenv.NewStore(b, d)
-			a, c := newChannel(b, s, "a"), newChannel(b, s, "b")
-			backlog(b, s, a, 10000)
-			enqueue(b, s, c, 1, notify.Opened, t0.Add(time.Hour))
-			now := t0.Add(2 * time.Hour)
-			b.ResetTimer()
-			for i := range b.N {
-				// The lease ends at once, so every round claims b's message anew.
-				at := now.Add(time.Duration(i) * time.Microsecond)
-				err := s.Write(context.Background(), func(tx *store.Tx) error {
-					ds, err := tx.Lease(context.Background(), at, at, "w", 28, 4, map[int64]int{a.ID: 0})
-					if err == nil && len(ds) != 1 {
-						err = fmt.Errorf("leased %d, want 1", len(ds))
-					}
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
+		s := testenv.NewStore(b, d)
+		a, c := newChannel(b, s, "a"), newChannel(b, s, "b")
+		backlog(b, s, a, 10000)
+		enqueue(b, s, c, 1, notify.Opened, t0.Add(time.Hour))
+		at := t0.Add(2 * time.Hour)
+		for _, deep := range []bool{true, false} {
+			name, want := string(d)+"/shallow", 0
+			if deep {
+				name, want = string(d)+"/deep", 1
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					// The lease ends at once, so every round finds b's message anew.
+					at = at.Add(time.Microsecond)
+					err := s.Write(context.Background(), func(tx *store.Tx) error {
+						ds, _, err := tx.LeaseDue(context.Background(), store.LeaseRequest{Now: at, Until: at, By: "w", Limit: 28,
+							PerChannel: 4, Room: map[int64]int{a.ID: 0}, Deep: deep})
+						if err == nil && len(ds) != want {
+							err = fmt.Errorf("leased %d, want %d", len(ds), want)
+						}
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
+}
+
+// A claim checks again what the candidates were read for: a message whose
+// lane got an older unfinished message back (a failed one retried by
+// hand), or that another worker claimed meanwhile, is not claimed.
+func TestOutboxClaimChecksAgain(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a := newChannel(t, s, "a")
+		a1 := enqueue(t, s, a, 1, notify.Opened, t0)
+		a2 := enqueue(t, s, a, 1, notify.PhaseChanged, t0.Add(time.Second))
+		b1 := enqueue(t, s, a, 2, notify.Opened, t0.Add(2*time.Second))
+		mustWrite(t, s, func(tx *store.Tx) error {
+			return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Failed, At: t0, Error: "HTTP 404", Attempted: true})
+		})
+		now := t0.Add(time.Minute)
+		var ids []int64
+		if err := s.Read(ctx, func(tx *store.Tx) (err error) {
+			ids, _, err = tx.LeaseCandidates(ctx, store.LeaseRequest{Now: now, Until: now.Add(15 * time.Second), By: "w1", Limit: 10, PerChannel: 4})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids, []int64{a2.ID, b1.ID}) {
+			t.Fatalf("candidates %v, want a2 %d and b1 %d", ids, a2.ID, b1.ID)
+		}
+		mustWrite(t, s, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, a1.ID, now); return err })
+		if got := lease(t, s, now, "w2", 10, 4, nil); !slices.Equal(keys(got), []string{b1.Key, a1.Key}) {
+			t.Fatalf("w2 leased %v, want b1 and the retried head a1", keys(got))
+		}
+		var got []*notify.Delivery
+		mustWrite(t, s, func(tx *store.Tx) (err error) {
+			got, err = tx.Claim(ctx, ids, now, now.Add(15*time.Second), "w1")
+			return err
+		})
+		if len(got) != 0 {
+			t.Fatalf("w1 claimed %v: a2 waits for its lane's head again, b1 is w2's", keys(got))
+		}
+	})
 }
