@@ -38,8 +38,8 @@ type LeaseRequest struct {
 	Deep              bool
 }
 
-// LeaseDeliveries claims due messages. It picks them in a read-only
-// transaction and claims them in a write (which checks each again), so on
+// LeaseDeliveries claims due messages. It picks them with reads on the
+// read pool and claims them in a write (which checks each again), so on
 // SQLite the single writer does not wait while the outbox is read. hidden
 // reports that, not being deep, it stopped at its window with room left:
 // messages behind a channel without room may be waiting for a deep lease.
@@ -47,7 +47,7 @@ func (s *Service) LeaseDeliveries(ctx context.Context, r LeaseRequest) (out []*n
 	now := s.Now()
 	req := store.LeaseRequest{Now: now, Until: now.Add(r.Lease), By: r.By, Limit: r.Limit, PerChannel: r.PerChannel, Room: r.Room, Deep: r.Deep}
 	var ids []int64
-	err = s.store.Read(ctx, func(tx *store.Tx) (err error) { ids, hidden, err = tx.LeaseCandidates(ctx, req); return err })
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, hidden, err = tx.LeaseCandidates(ctx, req); return err })
 	if err != nil || len(ids) == 0 {
 		return nil, hidden, err
 	}
@@ -76,9 +76,11 @@ type Target struct {
 // sent. suppress is a reason not to send it: what it says became internal
 // (the incident confidential, the update withdrawn), or its channel or
 // person went away. Checking now, not only when it was queued, means a
-// slip corrected in time never reaches a public channel.
+// slip corrected in time never reaches a public channel. Each lookup reads
+// what is committed when it runs (prepared statements, no transaction:
+// this runs for every message), so a later one is only more recent.
 func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Target, suppress string, err error) {
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) error {
 		if d.UserID != 0 {
 			r, err := tx.RecipientByID(ctx, d.UserID)
 			if errors.Is(err, store.ErrNotFound) {
