@@ -24,7 +24,8 @@ import (
 
 const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
-	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
+	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
+	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR] [--cpuprofile FILE]"
 
 // benchCmd runs a benchmark against a `quench serve` child process.
 func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -35,6 +36,10 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		return benchSignIn(ctx, env, args)
 	case len(args) > 0 && args[0] == "memory":
 		return benchMemory(ctx, env, args)
+	case len(args) > 0 && args[0] == "notify":
+		return benchNotify(ctx, env, args)
+	case len(args) > 0 && args[0] == "serve":
+		return benchServe(ctx, cfg, env, args)
 	}
 	return usageErr(benchUsage)
 }
@@ -228,6 +233,20 @@ type childServer struct {
 // prepare has set up the database (users, integrations) with base, the
 // server's URL.
 func startChild(ctx context.Context, env Env, sync string, prepare func(svc *service.Service, base string) error) (*childServer, error) {
+	return startChildWith(ctx, env, childOptions{sync: sync}, prepare)
+}
+
+// childOptions adjust the child: extra environment, and the command that
+// runs the server ("serve" unless args says otherwise, e.g. the profiled
+// `bench serve`).
+type childOptions struct {
+	sync string
+	env  []string
+	args []string
+}
+
+func startChildWith(ctx context.Context, env Env, opt childOptions, prepare func(svc *service.Service, base string) error) (*childServer, error) {
+	sync := opt.sync
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -256,9 +275,14 @@ func startChild(ctx context.Context, env Env, sync string, prepare func(svc *ser
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve")
+	args := opt.args
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "QUENCH_DATA_DIR="+dir, "QUENCH_ADDR="+addr, "QUENCH_SQLITE_SYNCHRONOUS="+sync,
 		"QUENCH_LOG_LEVEL=error", "QUENCH_ADMIN_USER=", "QUENCH_ADMIN_PASSWORD=", "QUENCH_DATABASE_URL=")
+	cmd.Env = append(cmd.Env, opt.env...)
 	cmd.Stderr = env.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

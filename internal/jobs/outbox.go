@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,16 @@ type Notifiers func(t service.Target) (notify.Notifier, error)
 // records the outcome. A channel that hangs holds at most PerChannel
 // sends; the others go on.
 //
+// To keep a busy channel's sends going while the next lease is being
+// written, it leases up to Prefetch more messages for a channel than it
+// sends to at once; they wait for a free slot, in order, and one that
+// waited too long for a slot is let go (its lease runs out, another
+// worker sends it) rather than sent on a lease that may be ending. A
+// channel with a send under way for more than slowSend gets no more than
+// it can send. A send gives its slot back as soon as the receiver has
+// answered; outcomes that end while one is being recorded are recorded
+// together, in one transaction.
+//
 // Delivery is at least once: a crash between a receiver's 2xx and the
 // record of it sends that message again when its lease runs out, with the
 // same webhook-id, so receivers can drop the repeat.
@@ -40,49 +51,102 @@ type Outbox struct {
 	metrics   *OutboxMetrics
 	id        string
 
-	// MaxInFlight bounds concurrent sends; PerChannel bounds those to one
-	// channel (people's e-mails count as one channel).
+	// MaxInFlight bounds the messages a worker holds at once: waiting,
+	// being sent or being recorded. PerChannel bounds the concurrent
+	// sends to one channel (people's e-mails count as one channel), and
+	// Prefetch the messages leased for a channel beyond those.
 	MaxInFlight int
 	PerChannel  int
+	Prefetch    int
 	// Poll is how often the outbox is looked at without a wake-up: for
-	// retries coming due and for messages other replicas queued.
+	// retries coming due and for messages other replicas queued. Each
+	// poll looks at every due message (a deep lease).
 	Poll time.Duration
 
-	mu       sync.Mutex
-	inflight map[int64]int
-	total    int
+	mu    sync.Mutex
+	chans map[int64]*channelSends
+	// held counts the messages leased whose outcome is not recorded yet.
+	held int
+	// hidden: the last lease stopped at its window with room left;
+	// lastDeep: when the last deep lease was.
+	hidden   bool
+	lastDeep time.Time
 	wg       sync.WaitGroup
+	// freed is signalled when a send ends and when an outcome is
+	// recorded: a sending slot is free again, the next message of its
+	// lane may be due.
+	freed chan struct{}
+
+	// Outcomes waiting to be recorded, and whether a goroutine is
+	// recording them.
+	rmu       sync.Mutex
+	toRecord  []*outcome
+	recording bool
+}
+
+// channelSends is what a worker does for one channel: the sends under way
+// (by delivery, with their start) and the leased messages waiting for a
+// slot, oldest first.
+type channelSends struct {
+	sending map[int64]time.Time
+	waiting []waiter
+}
+
+type waiter struct {
+	d        *notify.Delivery
+	leasedAt time.Time
 }
 
 // Lease is how long a claimed message belongs to one worker: longer than
 // an attempt may take.
 const Lease = notify.AttemptTimeout + 5*time.Second
 
+const (
+	// maxWait is how long a leased message may wait for a slot and still
+	// be sent: the whole attempt must fit in what is left of its lease.
+	maxWait = Lease - notify.AttemptTimeout - time.Second
+	// slowSend: a channel with a send under way for longer gets nothing
+	// leased ahead.
+	slowSend = time.Second
+	// deepEvery bounds how often a pass looks past the lease window when
+	// the last lease said messages may be hidden behind a full channel.
+	deepEvery = 200 * time.Millisecond
+)
+
 // NewOutbox returns a worker; metrics may be nil.
 func NewOutbox(svc *service.Service, log *slog.Logger, n Notifiers, metrics *OutboxMetrics) *Outbox {
 	host, _ := os.Hostname()
 	return &Outbox{svc: svc, log: log, notifiers: n, metrics: metrics,
 		id:          fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]),
-		MaxInFlight: 32, PerChannel: 4, Poll: time.Second, inflight: map[int64]int{}}
+		MaxInFlight: 64, PerChannel: 4, Prefetch: 16, Poll: time.Second,
+		chans: map[int64]*channelSends{}, freed: make(chan struct{}, 1)}
 }
 
 // Run sends until ctx ends, then waits for the sends in flight (each ends
-// within its attempt timeout).
+// within its attempt timeout); messages still waiting for a slot are let
+// go.
 func (o *Outbox) Run(ctx context.Context) {
 	if err := o.svc.ReleaseLeases(ctx); err != nil && ctx.Err() == nil {
 		o.log.Warn("outbox: leases not released", "err", err)
 	}
 	t := time.NewTicker(o.Poll)
 	defer t.Stop()
+	deep := true
 	for {
-		o.pass(ctx)
+		o.pass(ctx, deep)
 		select {
 		case <-ctx.Done():
 			o.wg.Wait()
 			return
 		case <-t.C:
+			deep = true
+			continue
 		case <-o.svc.OutboxWake():
+		case <-o.freed:
 		}
+		o.mu.Lock()
+		deep = o.hidden && time.Since(o.lastDeep) >= deepEvery
+		o.mu.Unlock()
 	}
 }
 
@@ -93,7 +157,7 @@ func (o *Outbox) Run(ctx context.Context) {
 func (o *Outbox) Drain(ctx context.Context) int {
 	sent := 0
 	for {
-		n := o.pass(ctx)
+		n := o.pass(ctx, true)
 		o.wg.Wait()
 		if n == 0 {
 			return sent
@@ -103,65 +167,146 @@ func (o *Outbox) Drain(ctx context.Context) int {
 }
 
 // pass leases what there is room for and starts sending it; it returns
-// how many messages it started.
-func (o *Outbox) pass(ctx context.Context) int {
+// how many messages it leased.
+func (o *Outbox) pass(ctx context.Context, deep bool) int {
 	o.mu.Lock()
-	free := o.MaxInFlight - o.total
-	room := make(map[int64]int, len(o.inflight))
-	for ch, n := range o.inflight {
-		room[ch] = max(0, o.PerChannel-n)
+	free := o.MaxInFlight - o.held
+	room := make(map[int64]int, len(o.chans))
+	now := time.Now()
+	for ch, cs := range o.chans {
+		limit := o.PerChannel
+		if !cs.slow(now) {
+			limit += o.Prefetch
+		}
+		room[ch] = max(0, limit-len(cs.sending)-len(cs.waiting))
 	}
 	o.mu.Unlock()
 	if free <= 0 || ctx.Err() != nil {
 		return 0
 	}
-	ds, err := o.svc.LeaseDeliveries(ctx, o.id, Lease, free, o.PerChannel, room)
+	// The leases run from about now: a message that waits for a slot
+	// counts its wait from here.
+	leasedAt := now
+	ds, hidden, err := o.svc.LeaseDeliveries(ctx, service.LeaseRequest{By: o.id, Lease: Lease, Limit: free,
+		PerChannel: o.PerChannel + o.Prefetch, Room: room, Deep: deep})
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox: lease failed", "err", err)
 		}
 		return 0
 	}
+	now = time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.hidden = hidden
+	if deep {
+		o.lastDeep = now
+	}
 	for _, d := range ds {
-		o.mu.Lock()
-		o.inflight[d.ChannelID]++
-		o.total++
-		o.mu.Unlock()
+		o.held++
 		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			defer func() {
-				o.mu.Lock()
-				if o.inflight[d.ChannelID]--; o.inflight[d.ChannelID] <= 0 {
-					delete(o.inflight, d.ChannelID)
-				}
-				o.total--
-				o.mu.Unlock()
-			}()
-			o.send(ctx, d)
-		}()
+		cs := o.chans[d.ChannelID]
+		if cs == nil {
+			cs = &channelSends{sending: map[int64]time.Time{}}
+			o.chans[d.ChannelID] = cs
+		}
+		if len(cs.sending) < o.PerChannel {
+			o.start(ctx, cs, d, now)
+		} else {
+			cs.waiting = append(cs.waiting, waiter{d: d, leasedAt: leasedAt})
+		}
 	}
 	return len(ds)
 }
 
-// send makes one attempt at d and records it.
-func (o *Outbox) send(ctx context.Context, d *notify.Delivery) {
+// slow reports whether a send to the channel has been under way for long.
+func (cs *channelSends) slow(now time.Time) bool {
+	for _, started := range cs.sending {
+		if now.Sub(started) > slowSend {
+			return true
+		}
+	}
+	return false
+}
+
+// start sends d on its own goroutine; o.mu is held.
+func (o *Outbox) start(ctx context.Context, cs *channelSends, d *notify.Delivery, now time.Time) {
+	cs.sending[d.ID] = now
+	go func() {
+		oc := o.send(ctx, d)
+		o.sent(ctx, d)
+		o.record(ctx, oc)
+		o.mu.Lock()
+		o.held--
+		o.mu.Unlock()
+		o.signal()
+		o.wg.Done()
+	}()
+}
+
+// sent gives d's sending slot back and starts the next message waiting
+// for one. A message that waited too long, or that would start after the
+// worker was asked to stop, is let go: it stays leased until its lease
+// runs out and is then sent by whichever worker leases it.
+func (o *Outbox) sent(ctx context.Context, d *notify.Delivery) {
+	o.mu.Lock()
+	cs := o.chans[d.ChannelID]
+	delete(cs.sending, d.ID)
+	now := time.Now()
+	for len(cs.waiting) > 0 && len(cs.sending) < o.PerChannel {
+		w := cs.waiting[0]
+		cs.waiting = cs.waiting[1:]
+		if ctx.Err() != nil || now.Sub(w.leasedAt) > maxWait {
+			o.held--
+			o.wg.Done()
+			continue
+		}
+		o.start(ctx, cs, w.d, now)
+	}
+	if len(cs.sending) == 0 && len(cs.waiting) == 0 {
+		delete(o.chans, d.ChannelID)
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.freed <- struct{}{}:
+	default:
+	}
+}
+
+// outcome is one attempt, to be recorded.
+type outcome struct {
+	service.Attempt
+	kind string
+	log  *slog.Logger
+	// skip: nothing to record (the message could not be prepared; its
+	// lease runs out and it is tried again).
+	skip bool
+	// done is closed once the outcome is recorded or failed to be.
+	done chan struct{}
+}
+
+// send makes one attempt at d.
+func (o *Outbox) send(ctx context.Context, d *notify.Delivery) *outcome {
 	// An attempt runs to its own timeout even when the process is asked
 	// to stop: cutting it short would leave the receiver's answer unknown.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notify.AttemptTimeout)
 	defer cancel()
-	log := o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)
+	oc := &outcome{Attempt: service.Attempt{Delivery: d}, kind: "email",
+		log: o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)}
 	target, suppress, err := o.svc.PrepareDelivery(actx, d)
 	if err != nil {
-		log.Warn("outbox: cannot prepare", "err", err)
-		return // the lease runs out and it is tried again
+		oc.log.Warn("outbox: cannot prepare", "err", err)
+		oc.skip = true // the lease runs out and it is tried again
+		return oc
 	}
-	kind := "email"
 	if target.Channel != nil {
-		kind = string(target.Channel.Type)
+		oc.kind = string(target.Channel.Type)
 	}
-	var retryable bool
-	var sendErr error
+	oc.Suppress = suppress
 	if suppress == "" {
 		msg := d.Message
 		if len(target.Recipients) > 0 {
@@ -169,25 +314,69 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) {
 		}
 		n, err := o.notifiers(target)
 		if err != nil {
-			retryable, sendErr = false, err
+			oc.Retryable, oc.Err = false, err
 		} else {
-			retryable, sendErr = n.Notify(actx, msg)
+			oc.Retryable, oc.Err = n.Notify(actx, msg)
 		}
 	}
-	if err := o.svc.FinishDelivery(ctx, d, retryable, sendErr, suppress); err != nil {
-		log.Error("outbox: outcome not recorded", "err", err, "sent", sendErr == nil && suppress == "")
+	return oc
+}
+
+// record writes oc's outcome. Outcomes that arrive while one goroutine
+// writes wait, and it writes them next, together (group commit); record
+// returns once oc's own is written or has failed.
+func (o *Outbox) record(ctx context.Context, oc *outcome) {
+	if oc.skip {
 		return
 	}
-	o.metrics.observe(kind, d.State)
-	switch d.State {
-	case notify.Sent:
-		log.Debug("notification sent", "attempts", d.Attempts)
-	case notify.Failing:
-		log.Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
-	case notify.Failed, notify.Dead:
-		log.Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
-	case notify.Suppressed:
-		log.Info("notification suppressed", "reason", suppress)
+	oc.done = make(chan struct{})
+	o.rmu.Lock()
+	o.toRecord = append(o.toRecord, oc)
+	if o.recording {
+		o.rmu.Unlock()
+		<-oc.done
+		return
+	}
+	o.recording = true
+	for len(o.toRecord) > 0 {
+		n := min(len(o.toRecord), maxRecordBatch)
+		batch := slices.Clone(o.toRecord[:n])
+		o.toRecord = slices.Delete(o.toRecord, 0, n)
+		o.rmu.Unlock()
+		o.write(ctx, batch)
+		o.rmu.Lock()
+	}
+	o.recording = false
+	o.rmu.Unlock()
+}
+
+// maxRecordBatch bounds the outcomes written in one transaction.
+const maxRecordBatch = 256
+
+func (o *Outbox) write(ctx context.Context, batch []*outcome) {
+	as := make([]service.Attempt, len(batch))
+	for i, oc := range batch {
+		as[i] = oc.Attempt
+	}
+	err := o.svc.FinishDeliveries(ctx, as)
+	for _, oc := range batch {
+		d := oc.Delivery
+		switch {
+		case err != nil:
+			oc.log.Error("outbox: outcome not recorded", "err", err, "sent", oc.Err == nil && oc.Suppress == "")
+		case d.State == notify.Sent:
+			oc.log.Debug("notification sent", "attempts", d.Attempts)
+		case d.State == notify.Failing:
+			oc.log.Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
+		case d.State == notify.Failed, d.State == notify.Dead:
+			oc.log.Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
+		case d.State == notify.Suppressed:
+			oc.log.Info("notification suppressed", "reason", oc.Suppress)
+		}
+		if err == nil {
+			o.metrics.observe(oc.kind, d.State)
+		}
+		close(oc.done)
 	}
 }
 

@@ -61,3 +61,38 @@ quench_outbox_oldest_age_seconds 60
 		t.Fatal(err)
 	}
 }
+
+// A backlog larger than the sends one channel may have at once is sent
+// without waiting for the poll: a finished send frees its slot and looks
+// for the next message. (The worker used to wait for the next poll, so a
+// channel got PerChannel messages per Poll: 4 a second.)
+func TestOutboxSendsBacklogWithoutPolling(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := testenv.NewSink(t)
+	if _, _, err := app.Svc.CreateChannel(ctx, service.System, service.ChannelInput{Type: ptr("webhook"), Name: ptr("ops"),
+		URL: ptr(sink.URL), Audience: ptr("team"), Events: ptr([]string{"incident.opened"})}); err != nil {
+		t.Fatal(err)
+	}
+	tok := app.User(t, "ana", auth.RoleResponder)
+	const n = 13
+	for range n {
+		app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "backlog"})
+	}
+	outbox := app.Outbox(email.Config{})
+	outbox.Poll = time.Hour // never: only wake-ups and finished sends drive it
+	done := make(chan struct{})
+	go func() { defer close(done); outbox.Run(ctx) }()
+	// A bound that only catches the stall.
+	for deadline := time.Now().Add(time.Minute); sink.Count() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages sent; the worker waits for its poll", sink.Count(), n)
+		}
+	}
+	cancel()
+	<-done
+	if got := len(sink.Take()); got != n {
+		t.Fatalf("sink got %d messages, want %d", got, n)
+	}
+}

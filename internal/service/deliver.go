@@ -26,17 +26,33 @@ func (s *Service) wakeOutbox() {
 // messages; the worker also polls, so a missed signal only delays.
 func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
 
-// LeaseDeliveries claims due messages for worker `by` for lease long: at
-// most limit, and per channel at most room[channel] (perChannel when
-// absent).
-func (s *Service) LeaseDeliveries(ctx context.Context, by string, lease time.Duration, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
-	var out []*notify.Delivery
+// LeaseRequest says what LeaseDeliveries may claim for worker By: at most
+// Limit messages, per channel at most Room[channel] (PerChannel when
+// absent), each for Lease. Deep looks past the window of the oldest due
+// messages (store.LeaseRequest).
+type LeaseRequest struct {
+	By                string
+	Lease             time.Duration
+	Limit, PerChannel int
+	Room              map[int64]int
+	Deep              bool
+}
+
+// LeaseDeliveries claims due messages. It picks them with reads on the
+// read pool and claims them in a write (which checks each again), so on
+// SQLite the single writer does not wait while the outbox is read. hidden
+// reports that, not being deep, it stopped at its window with room left:
+// messages behind a channel without room may be waiting for a deep lease.
+func (s *Service) LeaseDeliveries(ctx context.Context, r LeaseRequest) (out []*notify.Delivery, hidden bool, err error) {
 	now := s.Now()
-	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.Lease(ctx, now, now.Add(lease), by, limit, perChannel, room)
-		return err
-	})
-	return out, err
+	req := store.LeaseRequest{Now: now, Until: now.Add(r.Lease), By: r.By, Limit: r.Limit, PerChannel: r.PerChannel, Room: r.Room, Deep: r.Deep}
+	var ids []int64
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, hidden, err = tx.LeaseCandidates(ctx, req); return err })
+	if err != nil || len(ids) == 0 {
+		return nil, hidden, err
+	}
+	err = s.store.Write(ctx, func(tx *store.Tx) (err error) { out, err = tx.Claim(ctx, ids, now, req.Until, r.By); return err })
+	return out, hidden, err
 }
 
 // ReleaseLeases frees every lease. Only for SQLite at start: one process
@@ -60,9 +76,11 @@ type Target struct {
 // sent. suppress is a reason not to send it: what it says became internal
 // (the incident confidential, the update withdrawn), or its channel or
 // person went away. Checking now, not only when it was queued, means a
-// slip corrected in time never reaches a public channel.
+// slip corrected in time never reaches a public channel. Each lookup reads
+// what is committed when it runs (prepared statements, no transaction:
+// this runs for every message), so a later one is only more recent.
 func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Target, suppress string, err error) {
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) error {
 		if d.UserID != 0 {
 			r, err := tx.RecipientByID(ctx, d.UserID)
 			if errors.Is(err, store.ErrNotFound) {
@@ -133,34 +151,68 @@ func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Ta
 	return t, suppress, err
 }
 
+// Attempt is what became of one try at a leased message: sent (Err
+// nil), failed (Retryable says whether trying again may help), or not
+// sent at all because of Suppress.
+type Attempt struct {
+	Delivery  *notify.Delivery
+	Retryable bool
+	Err       error
+	Suppress  string
+}
+
 // FinishDelivery records the outcome of an attempt: sent; failed for good;
 // or failing, due again after the backoff (or the receiver's Retry-After)
 // until RetryHorizon has passed, then dead. suppress records a message not
 // sent at all.
 func (s *Service) FinishDelivery(ctx context.Context, d *notify.Delivery, retryable bool, sendErr error, suppress string) error {
+	return s.FinishDeliveries(ctx, []Attempt{{Delivery: d, Retryable: retryable, Err: sendErr, Suppress: suppress}})
+}
+
+// FinishDeliveries records the outcomes of several attempts in one
+// transaction, as FinishDelivery does for one: the outbox worker records
+// the attempts that end while a record is being written together, so a
+// busy channel costs a commit per batch, not per message. On success each
+// Delivery is updated to its new state.
+func (s *Service) FinishDeliveries(ctx context.Context, as []Attempt) error {
 	now := s.Now()
-	o := store.Outcome{At: now, Attempted: suppress == ""}
-	switch {
-	case suppress != "":
-		o.State, o.Error = notify.Suppressed, suppress
-	case sendErr == nil:
-		o.State = notify.Sent
-	case !retryable:
-		o.State, o.Error = notify.Failed, sendErr.Error()
-	case now.Sub(d.CreatedAt) >= notify.RetryHorizon:
-		o.State, o.Error = notify.Dead, fmt.Sprintf("gave up after %s: %v", notify.RetryHorizon, sendErr)
-	default:
-		wait := notify.Backoff(d.Attempts + 1)
-		if ra, ok := notify.RetryAfter(sendErr); ok {
-			wait = ra
+	outcomes := make([]store.Outcome, len(as))
+	for i, a := range as {
+		d, o := a.Delivery, store.Outcome{At: now, Attempted: a.Suppress == ""}
+		switch {
+		case a.Suppress != "":
+			o.State, o.Error = notify.Suppressed, a.Suppress
+		case a.Err == nil:
+			o.State = notify.Sent
+		case !a.Retryable:
+			o.State, o.Error = notify.Failed, a.Err.Error()
+		case now.Sub(d.CreatedAt) >= notify.RetryHorizon:
+			o.State, o.Error = notify.Dead, fmt.Sprintf("gave up after %s: %v", notify.RetryHorizon, a.Err)
+		default:
+			wait := notify.Backoff(d.Attempts + 1)
+			if ra, ok := notify.RetryAfter(a.Err); ok {
+				wait = ra
+			}
+			o.State, o.Error, o.NextAttemptAt = notify.Failing, a.Err.Error(), now.Add(wait)
 		}
-		o.State, o.Error, o.NextAttemptAt = notify.Failing, sendErr.Error(), now.Add(wait)
+		outcomes[i] = o
 	}
 	// Recording must not be cut short by the request or shutdown that
 	// ended the send: a sent message recorded as pending goes out again.
 	ctx = context.WithoutCancel(ctx)
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.FinishDelivery(ctx, d.ID, o) })
-	if err == nil {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		for i, a := range as {
+			if err := tx.FinishDelivery(ctx, a.Delivery.ID, outcomes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, a := range as {
+		d, o := a.Delivery, outcomes[i]
 		d.State, d.LastError = o.State, o.Error
 		if o.Attempted {
 			d.Attempts++
@@ -169,7 +221,7 @@ func (s *Service) FinishDelivery(ctx context.Context, d *notify.Delivery, retrya
 			d.NextAttemptAt = o.NextAttemptAt
 		}
 	}
-	return err
+	return nil
 }
 
 // OutboxStats is the outbox at a glance, for metrics.

@@ -107,7 +107,7 @@ func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+incidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
 		return ownerError(err)
 	}
-	return t.setServices(ctx, inc.Number, inc.Services)
+	return t.addServices(ctx, inc.Number, inc.Services)
 }
 
 // Incident reads one incident.
@@ -153,6 +153,13 @@ func (t *Tx) setServices(ctx context.Context, number int64, services []string) e
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM incident_services WHERE incident_number = $1`, number); err != nil {
 		return err
 	}
+	return t.addServices(ctx, number, services)
+}
+
+// addServices lists an incident under services. A new incident needs no
+// DELETE first: the table's key starts with the service, so deleting by
+// incident reads the whole table, once per incident opened.
+func (t *Tx) addServices(ctx context.Context, number int64, services []string) error {
 	for _, s := range services {
 		if _, err := t.q.ExecContext(ctx, `INSERT INTO incident_services (service, incident_number) VALUES ($1, $2)`, s, number); err != nil {
 			return err

@@ -262,47 +262,127 @@ func (t *Tx) LaneWaiting(ctx context.Context, channelID, userID, number int64, e
 // messages in order. At most room[channel] are claimed per channel (a
 // missing entry means perChannel), so a channel that hangs cannot take
 // every sender. The claim is a guarded update, so two replicas never both
-// win a row. Personal messages count as channel 0.
+// win a row. Personal messages count as channel 0. It looks at every due
+// message (LeaseRequest.Deep).
 func (t *Tx) Lease(ctx context.Context, now, until time.Time, by string, limit, perChannel int, room map[int64]int) ([]*notify.Delivery, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT id, ch FROM (
-		SELECT o.id, COALESCE(o.channel_id, 0) AS ch, o.next_attempt_at AS due,
-			ROW_NUMBER() OVER (PARTITION BY COALESCE(o.channel_id, 0) ORDER BY o.next_attempt_at, o.id) AS rn
-		FROM outbox o
-		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= $1
-		AND (o.lease_until IS NULL OR o.lease_until < $1)
-		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))
-	) due WHERE rn <= $2 ORDER BY due, id`, micros(now), perChannel)
+	ds, _, err := t.LeaseDue(ctx, LeaseRequest{Now: now, Until: until, By: by, Limit: limit, PerChannel: perChannel, Room: room, Deep: true})
+	return ds, err
+}
+
+// LeaseRequest says what LeaseDue may claim; see Lease.
+type LeaseRequest struct {
+	Now, Until        time.Time
+	By                string
+	Limit, PerChannel int
+	Room              map[int64]int
+	// Deep looks past the leaseWindow oldest due messages for channels
+	// with room. Without it a lease costs the same whatever the backlog;
+	// with it, it walks past every due message of the channels without
+	// room, so the worker asks for it now and then, not on every pass.
+	Deep bool
+}
+
+// leaseWindow is how many of the oldest due messages a lease that is not
+// Deep looks at when some channels have no room.
+const leaseWindow = 512
+
+// LeaseDue claims messages as Lease does, in one transaction: the
+// candidates (LeaseCandidates), then the claim (Claim).
+func (t *Tx) LeaseDue(ctx context.Context, r LeaseRequest) (ds []*notify.Delivery, hidden bool, err error) {
+	ids, hidden, err := t.LeaseCandidates(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var ids []int64
+	ds, err = t.Claim(ctx, ids, r.Now, r.Until, r.By)
+	return ds, hidden, err
+}
+
+// LeaseCandidates picks the messages a lease would claim, only reading:
+// the worker reads them outside the write transaction, so on SQLite the
+// single writer does not wait for the read, and then claims them. It
+// reads the due messages oldest first through the partial index of
+// unfinished messages and stops as soon as it has what it may claim.
+// Channels without room are left out of the read; unless r.Deep, the
+// read stops at the leaseWindow oldest due messages, and hidden reports
+// that it did with room left: a channel without room that has a long
+// backlog may hide messages of the others, which a Deep lease finds.
+func (t *Tx) LeaseCandidates(ctx context.Context, r LeaseRequest) (ids []int64, hidden bool, err error) {
+	if r.Limit <= 0 {
+		return nil, false, nil
+	}
+	free := func(ch int64) int {
+		if n, ok := r.Room[ch]; ok {
+			return n
+		}
+		return r.PerChannel
+	}
+	var a args
+	at := a.add(micros(r.Now))
+	q := `SELECT o.id, COALESCE(o.channel_id, 0) FROM outbox o
+		WHERE o.state IN ('pending', 'failing') AND o.next_attempt_at <= ` + at + `
+		AND (o.lease_until IS NULL OR o.lease_until < ` + at + `)
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`
+	var full []string
+	for ch := range r.Room {
+		if free(ch) <= 0 {
+			full = append(full, a.add(ch))
+		}
+	}
+	bounded := false
+	if len(full) > 0 {
+		q += ` AND COALESCE(o.channel_id, 0) NOT IN (` + strings.Join(full, ", ") + `)`
+		if !r.Deep {
+			// The last of the leaseWindow oldest due messages, if there
+			// are that many: read from the index alone.
+			var due, id int64
+			err := t.q.QueryRowContext(ctx, `SELECT next_attempt_at, id FROM outbox WHERE state IN ('pending', 'failing')
+				AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT 1 OFFSET $2`, micros(r.Now), leaseWindow-1).Scan(&due, &id)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return nil, false, err
+			default:
+				bounded = true
+				q += ` AND (o.next_attempt_at < ` + a.add(due) + ` OR (o.next_attempt_at = ` + a.add(due) + ` AND o.id <= ` + a.add(id) + `))`
+			}
+		}
+	}
+	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(max(2*r.Limit, 32))
+	rows, err := t.q.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
 	taken := map[int64]int{}
-	for rows.Next() {
+	for rows.Next() && len(ids) < r.Limit {
 		var id, ch int64
 		if err := rows.Scan(&id, &ch); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, false, err
 		}
-		free, ok := room[ch]
-		if !ok {
-			free = perChannel
-		}
-		if len(ids) < limit && taken[ch] < free {
+		if taken[ch] < free(ch) {
 			taken[ch]++
 			ids = append(ids, id)
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	return ids, bounded && len(ids) < r.Limit, nil
+}
+
+// Claim leases the messages ids to worker `by` until `until`, each only if
+// it is still unfinished, due, not under a live lease and the oldest
+// unfinished message of its lane: what LeaseCandidates read may have
+// changed since. It returns the messages it claimed.
+func (t *Tx) Claim(ctx context.Context, ids []int64, now, until time.Time, by string) ([]*notify.Delivery, error) {
 	var out []*notify.Delivery
 	for _, id := range ids {
 		res, err := t.q.ExecContext(ctx, `UPDATE outbox SET lease_until = $1, leased_by = $2
-			WHERE id = $3 AND state IN ('pending', 'failing') AND (lease_until IS NULL OR lease_until < $4)`,
+			WHERE id = $3 AND state IN ('pending', 'failing') AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4)
+			AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = outbox.lane AND e.id < outbox.id AND e.state IN ('pending', 'failing'))`,
 			micros(until), by, id, micros(now))
 		if err := affected(res, err); errors.Is(err, ErrNotFound) {
-			continue // another worker won it
+			continue // another worker won it, or it is no longer due
 		} else if err != nil {
 			return nil, err
 		}

@@ -13,14 +13,14 @@ import (
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
-func mustWrite(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
+func mustWrite(t testing.TB, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := s.Write(context.Background(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newChannel(t *testing.T, s *store.Store, name string) *notify.Channel {
+func newChannel(t testing.TB, s *store.Store, name string) *notify.Channel {
 	t.Helper()
 	c := &notify.Channel{Type: notify.Webhook, Name: name, URL: "http://127.0.0.1:9/" + name, Secret: "whsec_x",
 		Audience: notify.Team, Events: []notify.Event{"*"}, CreatedAt: t0, UpdatedAt: t0}
@@ -28,7 +28,7 @@ func newChannel(t *testing.T, s *store.Store, name string) *notify.Channel {
 	return c
 }
 
-func enqueue(t *testing.T, s *store.Store, ch *notify.Channel, number int64, e notify.Event, at time.Time) *notify.Delivery {
+func enqueue(t testing.TB, s *store.Store, ch *notify.Channel, number int64, e notify.Event, at time.Time) *notify.Delivery {
 	t.Helper()
 	key := fmt.Sprintf("msg_%d_%s_%d_%d", ch.ID, e, number, at.UnixNano())
 	d := &notify.Delivery{Key: key, ChannelID: ch.ID, Incident: number, Event: e, CreatedAt: at,
@@ -248,6 +248,137 @@ func TestFinishedMessagesExpire(t *testing.T) {
 		left := read(t, s, func(tx *store.Tx) ([]*notify.Delivery, error) { return tx.Deliveries(ctx, store.DeliveryFilter{}) })
 		if n != 1 || len(left) != 1 || left[0].Key != waiting.Key {
 			t.Fatalf("removed %d, left %v", n, keys(left))
+		}
+	})
+}
+
+// A channel without room that has a long backlog does not hold back the
+// others: the lease leaves it out. A lease that is not deep looks at the
+// 512 oldest due messages only, and says when it may have missed some.
+func TestOutboxLeaseSkipsFullChannels(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		a, b := newChannel(t, s, "a"), newChannel(t, s, "b")
+		backlog(t, s, a, 600)
+		b1 := enqueue(t, s, b, 1, notify.Opened, t0.Add(time.Hour))
+		now := t0.Add(2 * time.Hour)
+		shallow := func(room map[int64]int) ([]*notify.Delivery, bool) {
+			var ds []*notify.Delivery
+			var hidden bool
+			mustWrite(t, s, func(tx *store.Tx) (err error) {
+				ds, hidden, err = tx.LeaseDue(context.Background(), store.LeaseRequest{Now: now, Until: now.Add(15 * time.Second), By: "w1",
+					Limit: 10, PerChannel: 4, Room: room})
+				return err
+			})
+			return ds, hidden
+		}
+		if got, hidden := shallow(map[int64]int{a.ID: 0}); len(got) != 0 || !hidden {
+			t.Fatalf("a shallow lease behind 600 messages of a full channel leased %v, hidden %v; want nothing, hidden", keys(got), hidden)
+		}
+		if got := lease(t, s, now, "w1", 10, 4, map[int64]int{a.ID: 0}); !slices.Equal(keys(got), []string{b1.Key}) {
+			t.Fatalf("with channel a full, a deep lease leased %v, want b's message", keys(got))
+		}
+		// With room, the oldest come first, at most room of them.
+		got, hidden := shallow(map[int64]int{a.ID: 3})
+		if len(got) != 3 || got[0].Key != "backlog_a_0" || got[2].Key != "backlog_a_2" || hidden {
+			t.Fatalf("with room 3 in a, leased %v (hidden %v)", keys(got), hidden)
+		}
+	})
+}
+
+// backlog queues n incident.opened messages to c, one incident each,
+// created a microsecond apart from t0.
+func backlog(t testing.TB, s *store.Store, c *notify.Channel, n int) {
+	t.Helper()
+	err := s.Write(context.Background(), func(tx *store.Tx) error {
+		for i := range n {
+			key := fmt.Sprintf("backlog_%s_%d", c.Name, i)
+			d := &notify.Delivery{Key: key, ChannelID: c.ID, Incident: int64(1000 + i), Event: notify.Opened,
+				CreatedAt: t0.Add(time.Duration(i) * time.Microsecond), Message: notify.Message{ID: key, Event: notify.Opened}}
+			if _, err := tx.EnqueueDelivery(context.Background(), d, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// What one lease costs with 10,000 due messages of a channel that has no
+// room ahead of one message of another: a deep lease walks past the full
+// channel's rows (it used to rank every due message), a shallow one stops
+// at the window.
+//
+//	go test -run NONE -bench LeaseBacklog ./internal/store/
+func BenchmarkLeaseBacklog(b *testing.B) {
+	for _, d := range testenv.Dialects(b) {
+		s := testenv.NewStore(b, d)
+		a, c := newChannel(b, s, "a"), newChannel(b, s, "b")
+		backlog(b, s, a, 10000)
+		enqueue(b, s, c, 1, notify.Opened, t0.Add(time.Hour))
+		at := t0.Add(2 * time.Hour)
+		for _, deep := range []bool{true, false} {
+			name, want := string(d)+"/shallow", 0
+			if deep {
+				name, want = string(d)+"/deep", 1
+			}
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					// The lease ends at once, so every round finds b's message anew.
+					at = at.Add(time.Microsecond)
+					err := s.Write(context.Background(), func(tx *store.Tx) error {
+						ds, _, err := tx.LeaseDue(context.Background(), store.LeaseRequest{Now: at, Until: at, By: "w", Limit: 28,
+							PerChannel: 4, Room: map[int64]int{a.ID: 0}, Deep: deep})
+						if err == nil && len(ds) != want {
+							err = fmt.Errorf("leased %d, want %d", len(ds), want)
+						}
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A claim checks again what the candidates were read for: a message whose
+// lane got an older unfinished message back (a failed one retried by
+// hand), or that another worker claimed meanwhile, is not claimed.
+func TestOutboxClaimChecksAgain(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a := newChannel(t, s, "a")
+		a1 := enqueue(t, s, a, 1, notify.Opened, t0)
+		a2 := enqueue(t, s, a, 1, notify.PhaseChanged, t0.Add(time.Second))
+		b1 := enqueue(t, s, a, 2, notify.Opened, t0.Add(2*time.Second))
+		mustWrite(t, s, func(tx *store.Tx) error {
+			return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Failed, At: t0, Error: "HTTP 404", Attempted: true})
+		})
+		now := t0.Add(time.Minute)
+		var ids []int64
+		if err := s.Read(ctx, func(tx *store.Tx) (err error) {
+			ids, _, err = tx.LeaseCandidates(ctx, store.LeaseRequest{Now: now, Until: now.Add(15 * time.Second), By: "w1", Limit: 10, PerChannel: 4})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids, []int64{a2.ID, b1.ID}) {
+			t.Fatalf("candidates %v, want a2 %d and b1 %d", ids, a2.ID, b1.ID)
+		}
+		mustWrite(t, s, func(tx *store.Tx) error { _, err := tx.RetryDelivery(ctx, a1.ID, now); return err })
+		if got := lease(t, s, now, "w2", 10, 4, nil); !slices.Equal(keys(got), []string{b1.Key, a1.Key}) {
+			t.Fatalf("w2 leased %v, want b1 and the retried head a1", keys(got))
+		}
+		var got []*notify.Delivery
+		mustWrite(t, s, func(tx *store.Tx) (err error) {
+			got, err = tx.Claim(ctx, ids, now, now.Add(15*time.Second), "w1")
+			return err
+		})
+		if len(got) != 0 {
+			t.Fatalf("w1 claimed %v: a2 waits for its lane's head again, b1 is w2's", keys(got))
 		}
 	})
 }
