@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 )
 
@@ -73,6 +75,23 @@ func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) erro
 	return err
 }
 
+// NoteDelivery records a delivery of integration id: it changes the
+// integration's count of firing alerts in the inbox by inbox and, unless
+// at is zero, sets when the integration last delivered.
+func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
+		WHERE id = $1`, id, inbox, nullMicros(at))
+	return err
+}
+
+// InboxFiring counts the firing alerts in no incident, over every
+// integration, from the counts intake keeps.
+func (t *Tx) InboxFiring(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`).Scan(&n)
+	return n, err
+}
+
 // RecordDelivery remembers a delivery id; false means it was seen before.
 func (t *Tx) RecordDelivery(ctx context.Context, integration, requestID string, at time.Time) (bool, error) {
 	res, err := t.q.ExecContext(ctx, `INSERT INTO deliveries (integration_id, request_id, received_at) VALUES ($1, $2, $3)
@@ -85,7 +104,13 @@ func (t *Tx) RecordDelivery(ctx context.Context, integration, requestID string, 
 }
 
 const alertColumns = `id, integration_id, fingerprint, status, title, labels, annotations, links, group_key,
-	starts_at, ends_at, first_seen, last_seen, received, incident_number`
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+
+// alertWriteColumns are the columns alertValues fills, in its order.
+const alertWriteColumns = `integration_id, fingerprint, status, title, labels, annotations, links, group_key,
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+
+const alertWriteCount = 15
 
 func scanAlert(row scanner) (*alert.Record, error) {
 	var (
@@ -95,7 +120,7 @@ func scanAlert(row scanner) (*alert.Record, error) {
 		ends, incidentNumber       sql.NullInt64
 	)
 	err := noRows(row.Scan(&r.ID, &r.IntegrationID, &r.Fingerprint, &r.Status, &r.Title, &labels, &annotations, &links,
-		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber))
+		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber, &r.Truncated))
 	if err != nil {
 		return nil, err
 	}
@@ -112,67 +137,149 @@ func scanAlert(row scanner) (*alert.Record, error) {
 	return &r, nil
 }
 
-func alertValues(r *alert.Record) []any {
-	labels, _ := json.Marshal(nonNilMap(r.Labels))
-	annotations, _ := json.Marshal(nonNilMap(r.Annotations))
-	links := r.Links
+// Encoded holds an alert's JSON columns. Intake encodes them before it
+// queues its transaction: on SQLite every write runs on one goroutine, and
+// encoding JSON there took a tenth of its time.
+type Encoded struct {
+	labels, annotations, links string
+}
+
+// Encode encodes a's JSON columns.
+func Encode(a *alert.Alert) Encoded {
+	labels, _ := json.Marshal(nonNilMap(a.Labels))
+	annotations, _ := json.Marshal(nonNilMap(a.Annotations))
+	links := a.Links
 	if links == nil {
 		links = []alert.Link{}
 	}
 	l, _ := json.Marshal(links)
+	return Encoded{string(labels), string(annotations), string(l)}
+}
+
+// AlertRow is an alert to write with its JSON columns encoded; a zero
+// Encoded is encoded on the way.
+type AlertRow struct {
+	*alert.Record
+	Encoded
+}
+
+func alertValues(r *alert.Record, e Encoded) []any {
+	if e == (Encoded{}) {
+		e = Encode(&r.Alert)
+	}
 	var inc any
 	if r.Incident != 0 {
 		inc = r.Incident
 	}
-	return []any{r.IntegrationID, r.Fingerprint, r.Status, r.Title, string(labels), string(annotations), string(l), r.GroupKey,
-		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc}
+	return []any{r.IntegrationID, r.Fingerprint, r.Status, r.Title, e.labels, e.annotations, e.links, r.GroupKey,
+		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated)}
 }
 
 // InsertAlert stores a newly seen alert and sets its ID.
 func (t *Tx) InsertAlert(ctx context.Context, r *alert.Record) error {
-	return t.q.QueryRowContext(ctx, `INSERT INTO alerts (integration_id, fingerprint, status, title, labels, annotations, links,
-		group_key, starts_at, ends_at, first_seen, last_seen, received, incident_number)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`, alertValues(r)...).Scan(&r.ID)
+	return t.q.QueryRowContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`, alertValues(r, Encoded{})...).Scan(&r.ID)
 }
 
+// insertChunk bounds the rows of one multi-row INSERT, under every
+// database's parameter limit.
+const insertChunk = 500
+
 // InsertAlerts stores newly seen alerts in one statement per 500 rows,
-// without reading back their IDs: in an alert storm most alerts go to the
-// inbox, and one statement per delivery instead of one per alert is the
-// difference that lets durable intake keep up.
+// without reading back their IDs.
 func (t *Tx) InsertAlerts(ctx context.Context, recs []*alert.Record) error {
-	const cols = 14
-	for start := 0; start < len(recs); start += 500 {
-		chunk := recs[start:min(start+500, len(recs))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO alerts (integration_id, fingerprint, status, title, labels, annotations, links,
-		group_key, starts_at, ends_at, first_seen, last_seen, received, incident_number) VALUES `)
-		a := make([]any, 0, len(chunk)*cols)
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := 0; c < cols; c++ {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, "$%d", i*cols+c+1)
-			}
-			q.WriteByte(')')
-			a = append(a, alertValues(r)...)
+	for start := 0; start < len(recs); start += insertChunk {
+		chunk := recs[start:min(start+insertChunk, len(recs))]
+		a := make([]any, 0, len(chunk)*alertWriteCount)
+		for _, r := range chunk {
+			a = append(a, alertValues(r, Encoded{})...)
 		}
-		if _, err := t.q.ExecContext(ctx, q.String(), a...); err != nil {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(chunk), alertWriteCount), a...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// InsertNewAlerts stores the rows whose fingerprint their integration has
+// not sent before, in one statement per 500 rows, and sets their IDs; a
+// row whose fingerprint is stored already keeps ID 0 and changes nothing.
+// It returns how many rows it stored. Intake tries it first: an alert seen
+// for the first time, most of an alert storm, then costs no lookup.
+func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) {
+	stored := 0
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		a := make([]any, 0, len(chunk)*alertWriteCount)
+		at := make(map[string]*alert.Record, len(chunk))
+		for _, r := range chunk {
+			a = append(a, alertValues(r.Record, r.Encoded)...)
+			at[r.IntegrationID+"\x00"+r.Fingerprint] = r.Record
+		}
+		res, err := t.q.QueryContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(chunk), alertWriteCount)+`
+			ON CONFLICT (integration_id, fingerprint) DO NOTHING RETURNING id, integration_id, fingerprint`, a...)
+		if err != nil {
+			return stored, err
+		}
+		for res.Next() {
+			var id int64
+			var in, fp string
+			if err := res.Scan(&id, &in, &fp); err != nil {
+				res.Close()
+				return stored, err
+			}
+			if r := at[in+"\x00"+fp]; r != nil {
+				r.ID = id
+				stored++
+			}
+		}
+		if err := res.Close(); err != nil {
+			return stored, err
+		}
+		if err := res.Err(); err != nil {
+			return stored, err
+		}
+	}
+	return stored, nil
+}
+
+// rowsOf is the VALUES list of a multi-row INSERT: n rows of cols
+// parameters. On SQLite the parameters are anonymous (?): the driver looks
+// up every numbered parameter by name, a cost that grows with the square
+// of their number in a many-row statement.
+func (t *Tx) rowsOf(n, cols int) string {
+	var q strings.Builder
+	q.Grow(n * cols * 5)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			if t.dialect == SQLite {
+				q.WriteByte('?')
+			} else {
+				q.WriteString("$" + strconv.Itoa(i*cols+c+1))
+			}
+		}
+		q.WriteByte(')')
+	}
+	return q.String()
+}
+
 // SaveAlert writes the latest state of a stored alert.
 func (t *Tx) SaveAlert(ctx context.Context, r *alert.Record) error {
+	return t.SaveAlertRow(ctx, AlertRow{Record: r})
+}
+
+// SaveAlertRow writes the latest state of a stored alert.
+func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE alerts SET integration_id = $1, fingerprint = $2, status = $3, title = $4, labels = $5,
 		annotations = $6, links = $7, group_key = $8, starts_at = $9, ends_at = $10, first_seen = $11, last_seen = $12,
-		received = $13, incident_number = $14 WHERE id = $15`, append(alertValues(r), r.ID)...)
+		received = $13, incident_number = $14, truncated = $15 WHERE id = $16`, append(alertValues(r.Record, r.Encoded), r.ID)...)
 	return err
 }
 
@@ -208,6 +315,40 @@ func (t *Tx) Alert(ctx context.Context, id int64) (*alert.Record, error) {
 // IncidentAlerts lists the alerts attached to an incident.
 func (t *Tx) IncidentAlerts(ctx context.Context, number int64) ([]*alert.Record, error) {
 	return collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE incident_number = $1 ORDER BY id`, number))
+}
+
+// AlertCounts are the numbers intake keeps per incident, so that an alert
+// joining an incident never costs a read of the alerts already there.
+type AlertCounts struct {
+	// Attached and Firing count the alerts attached to the incident now,
+	// and those of them firing.
+	Attached, Firing int64
+	// Truncated is the most alerts of the incident's group a sender said
+	// it left out of one delivery.
+	Truncated int64
+	// Phase and AlertsResolved are the incident's, for the hint.
+	Phase          incident.Phase
+	AlertsResolved bool
+}
+
+// AddAlertCounts changes an incident's counts of attached and firing
+// alerts by the given amounts, raises its count of alerts left out to
+// truncated if that is more, and returns the counts after the change.
+func (t *Tx) AddAlertCounts(ctx context.Context, number, attached, firing, truncated int64) (AlertCounts, error) {
+	c := AlertCounts{}
+	err := t.q.QueryRowContext(ctx, `UPDATE incidents SET alerts_attached = alerts_attached + $2, alerts_firing = alerts_firing + $3,
+		alerts_truncated = CASE WHEN alerts_truncated < $4 THEN $4 ELSE alerts_truncated END
+		WHERE number = $1 RETURNING alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved`,
+		number, attached, firing, truncated).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
+	return c, noRows(err)
+}
+
+// IncidentAlertCounts reads an incident's alert counts.
+func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts, error) {
+	c := AlertCounts{}
+	err := t.q.QueryRowContext(ctx, `SELECT alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved
+		FROM incidents WHERE number = $1`, number).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
+	return c, noRows(err)
 }
 
 // OpenIncidentForGroup finds the newest incident that is not closed and

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,6 +94,75 @@ type Store struct {
 
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
+
+	// statements and pages count the work of write transactions (see
+	// Work); pages only while trackPages is set.
+	statements atomic.Int64
+	pages      atomic.Int64
+	trackPages atomic.Bool
+}
+
+// Work is what write transactions asked of the database so far.
+type Work struct {
+	// Statements run in write transactions, savepoints included.
+	Statements int64
+	// Pages the SQLite writer read from its page cache or the file, once
+	// TrackPages was called; 0 on PostgreSQL. Unlike statements, pages
+	// grow with the rows a statement reads.
+	Pages int64
+}
+
+// Work reports the work of write transactions so far: tests use it to
+// show that work per alert stays constant, where wall time would be
+// noise.
+func (s *Store) Work() Work {
+	return Work{Statements: s.statements.Load(), Pages: s.pages.Load()}
+}
+
+// TrackPages makes the SQLite writer count the pages each batch reads,
+// at the cost of a few calls per commit.
+func (s *Store) TrackPages() { s.trackPages.Store(true) }
+
+// readPages adds the pages the writer connection read since the last call.
+func (s *Store) readPages() {
+	conn, err := s.write.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		st, ok := dc.(sqlite.DBStatus)
+		if !ok {
+			return nil
+		}
+		for _, op := range []sqlite.DBStatusOp{sqlite.DBStatusCacheHit, sqlite.DBStatusCacheMiss} {
+			if n, _, err := st.Status(op, true); err == nil {
+				s.pages.Add(int64(n))
+			}
+		}
+		return nil
+	})
+}
+
+// counting counts the statements run through q.
+type counting struct {
+	q querier
+	n *atomic.Int64
+}
+
+func (c counting) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.n.Add(1)
+	return c.q.ExecContext(ctx, query, args...)
+}
+
+func (c counting) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.n.Add(1)
+	return c.q.QueryContext(ctx, query, args...)
+}
+
+func (c counting) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.n.Add(1)
+	return c.q.QueryRowContext(ctx, query, args...)
 }
 
 type job struct {
@@ -297,7 +367,7 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err := runJob(fn, &Tx{q: tx, dialect: Postgres, matchers: s.matchers}); err != nil {
+	if err := runJob(fn, &Tx{q: counting{tx, &s.statements}, dialect: Postgres, matchers: s.matchers}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -345,6 +415,9 @@ func (s *Store) drain() {
 func (s *Store) commit(batch []*job) {
 	results := make([]error, len(batch))
 	finish := func(err error) {
+		if s.trackPages.Load() {
+			s.readPages()
+		}
 		for i, j := range batch {
 			if results[i] == nil {
 				results[i] = err
@@ -357,7 +430,7 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	t := &Tx{q: cachedTx{tx: tx, cache: s.stmts}, dialect: SQLite, matchers: s.matchers}
+	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers}
 	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
