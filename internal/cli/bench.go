@@ -22,7 +22,7 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
+const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
 
@@ -46,7 +46,7 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 func benchIntake(ctx context.Context, env Env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	senders := fs.Int("senders", 16, "concurrent senders")
-	batches := fs.String("batches", "1,10", "alerts per request, one run each")
+	batches := fs.String("batches", "10", "alerts per request, one round of runs each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	target := fs.String("url", "", "intake URL of a running Quench (default: start one)")
 	token := fs.String("token", "", "integration token for --url")
@@ -88,17 +88,28 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	for i, n := range sizes {
+		// Three rows: new warnings into the inbox, a storm of new
+		// critical alerts joining one open incident, and the same
+		// warnings into Alertmanager's memory.
 		opt := bench.Options{URL: *target, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
 			Run: fmt.Sprintf("q%d-%d", i, time.Now().UnixNano())}
-		r, err := bench.Run(ctx, opt)
-		if err != nil {
-			return err
-		}
 		name := "quench (SQLite " + strings.ToUpper(*sync) + ")"
 		if srv == nil {
 			name = "quench at --url"
 		}
-		report(name, r)
+		inbox, err := bench.Run(ctx, opt)
+		if err != nil {
+			return err
+		}
+		report(name+" inbox", inbox)
+		storm := opt
+		storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
+		rs, err := bench.Run(ctx, storm)
+		if err != nil {
+			return err
+		}
+		report(name+" storm", rs)
+		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
 			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
 			r, err := bench.Run(ctx, opt)
@@ -106,7 +117,9 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 				return err
 			}
 			report("alertmanager /api/v2/alerts", r)
+			ratios = fmt.Sprintf("inbox/alertmanager %.2f×, %s", inbox.AlertsPerSecond()/r.AlertsPerSecond(), ratios)
 		}
+		fmt.Fprintf(env.Stdout, "%-30s %s\n", "", ratios)
 	}
 	if srv != nil {
 		rss, hwm := srv.memory()
