@@ -79,13 +79,26 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 		defer srv.stop()
 	}
-	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed")
-	report := func(name string, r *bench.Result) {
-		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
-			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed)
+	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert")
+	// run measures one row; the server's CPU time per alert is shown for
+	// the started server, a figure the other tenants of a shared machine
+	// disturb less than the rate.
+	run := func(name string, opt bench.Options, server bool) (*bench.Result, error) {
+		before := srv.cpu()
+		r, err := bench.Run(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		cpu := "-"
+		if server && srv != nil && r.Alerts > 0 {
+			cpu = (time.Duration(srv.cpu()-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
+		}
+		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
+			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu)
 		if r.Failed > 0 {
 			fmt.Fprintf(env.Stdout, "%-30s statuses: %v\n", "", r.Statuses)
 		}
+		return r, nil
 	}
 	for i, n := range sizes {
 		// Three rows: new warnings into the inbox, a storm of new
@@ -97,26 +110,23 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		if srv == nil {
 			name = "quench at --url"
 		}
-		inbox, err := bench.Run(ctx, opt)
+		inbox, err := run(name+" inbox", opt, true)
 		if err != nil {
 			return err
 		}
-		report(name+" inbox", inbox)
 		storm := opt
 		storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
-		rs, err := bench.Run(ctx, storm)
+		rs, err := run(name+" storm", storm, true)
 		if err != nil {
 			return err
 		}
-		report(name+" storm", rs)
 		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
 			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
-			r, err := bench.Run(ctx, opt)
+			r, err := run("alertmanager /api/v2/alerts", opt, false)
 			if err != nil {
 				return err
 			}
-			report("alertmanager /api/v2/alerts", r)
 			ratios = fmt.Sprintf("inbox/alertmanager %.2f×, %s", inbox.AlertsPerSecond()/r.AlertsPerSecond(), ratios)
 		}
 		fmt.Fprintf(env.Stdout, "%-30s %s\n", "", ratios)
@@ -305,6 +315,29 @@ func (c *childServer) stop() {
 		<-done
 	}
 	os.RemoveAll(c.dir)
+}
+
+// cpu is the time the child has spent on the CPUs, from /proc (Linux); 0
+// when unknown or when c is nil.
+func (c *childServer) cpu() time.Duration {
+	if c == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name in parentheses: utime and stime are
+	// the 12th and 13th, in clock ticks (100 per second on Linux).
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * (time.Second / 100)
 }
 
 // memory reads the child's resident set and its peak from /proc (Linux),
