@@ -228,10 +228,8 @@ func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) 
 		if err := g.tx.SaveAlertRow(g.ctx, row); err != nil {
 			return err
 		}
-	} else if n, err := g.tx.InsertNewAlerts(g.ctx, []store.AlertRow{row}); err != nil || n != 1 {
-		// The integration's row lock makes its deliveries take turns,
-		// so a fingerprint read as new cannot have been stored since.
-		return errors.Join(err, errors.New("alert "+a.Fingerprint+" was stored concurrently"))
+	} else if err := g.tx.InsertAlertRows(g.ctx, []store.AlertRow{row}); err != nil {
+		return err
 	}
 	g.counts.move(before, rec)
 	if a.Status == alert.Firing && !wasFiring && rec.Incident != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -175,72 +176,216 @@ func alertValues(r *alert.Record, e Encoded) []any {
 		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated)}
 }
 
-// InsertAlert stores a newly seen alert and sets its ID.
+// errDuplicateAlert is SQLite's unique-key error for alerts, whose key
+// has no unique index there (see alertkeys.go); IsUnique reports it.
+var errDuplicateAlert = errors.New("store: the integration has an alert with this fingerprint already")
+
+// InsertAlert stores a newly seen alert and sets its ID; a fingerprint its
+// integration has stored already is a unique-constraint error.
 func (t *Tx) InsertAlert(ctx context.Context, r *alert.Record) error {
-	return t.q.QueryRowContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`, alertValues(r, Encoded{})...).Scan(&r.ID)
+	return t.insertAlerts(ctx, []AlertRow{{Record: r}}, true)
 }
 
 // insertChunk bounds the rows of one multi-row INSERT, under every
 // database's parameter limit.
 const insertChunk = 500
 
-// InsertAlerts stores newly seen alerts in one statement per 500 rows,
-// without reading back their IDs.
+// InsertAlerts stores newly seen alerts and sets their IDs, one statement
+// per 500 rows; a fingerprint stored already is a unique-constraint error.
 func (t *Tx) InsertAlerts(ctx context.Context, recs []*alert.Record) error {
-	for start := 0; start < len(recs); start += insertChunk {
-		chunk := recs[start:min(start+insertChunk, len(recs))]
-		a := make([]any, 0, len(chunk)*alertWriteCount)
-		for _, r := range chunk {
-			a = append(a, alertValues(r, Encoded{})...)
+	rows := make([]AlertRow, len(recs))
+	for i, r := range recs {
+		rows[i].Record = r
+	}
+	return t.insertAlerts(ctx, rows, true)
+}
+
+// InsertAlertRows stores alerts the caller has just looked up and found
+// new, and sets their IDs; on SQLite their keys are not looked up again.
+func (t *Tx) InsertAlertRows(ctx context.Context, rows []AlertRow) error {
+	return t.insertAlerts(ctx, rows, false)
+}
+
+// InsertNewAlerts stores the rows whose fingerprint their integration has
+// not sent before, in one statement per 500 rows, and sets their IDs; a
+// row whose fingerprint may be stored already keeps ID 0 and changes
+// nothing. It returns how many rows it stored. Intake tries it first: an
+// alert seen for the first time, most of an alert storm, then costs no
+// lookup of a whole row.
+func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) {
+	if t.dialect == SQLite {
+		fresh, err := t.freshRows(ctx, rows)
+		if err != nil {
+			return 0, err
 		}
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(chunk), alertWriteCount), a...); err != nil {
+		return len(fresh), t.insertAlerts(ctx, fresh, false)
+	}
+	stored := 0
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		n, err := t.insertReturning(ctx, chunk, ` ON CONFLICT (integration_id, fingerprint) DO NOTHING`)
+		stored += n
+		if err != nil {
+			return stored, err
+		}
+	}
+	return stored, nil
+}
+
+// freshRows keeps the rows whose key is neither recent nor in alert_keys
+// (SQLite), the first of each key only.
+func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error) {
+	if err := t.recentKeys(ctx); err != nil {
+		return nil, err
+	}
+	var candidates []AlertRow
+	seen := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		name := recentName(r.IntegrationID, r.Fingerprint)
+		if _, ok := t.recent.lookup(r.IntegrationID, r.Fingerprint); ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		candidates = append(candidates, r)
+	}
+	stored := map[int64]bool{}
+	for start := 0; start < len(candidates); start += insertChunk {
+		chunk := candidates[start:min(start+insertChunk, len(candidates))]
+		p := params{dialect: t.dialect}
+		ph := make([]string, len(chunk))
+		for i, r := range chunk {
+			ph[i] = p.add(alertKey(r.IntegrationID, r.Fingerprint))
+		}
+		rs, err := t.q.QueryContext(ctx, `SELECT k FROM alert_keys WHERE k IN (`+strings.Join(ph, ", ")+`)`, p.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var k int64
+			if err := rs.Scan(&k); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			stored[k] = true
+		}
+		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+			return nil, err
+		}
+	}
+	fresh := candidates[:0:0]
+	for _, r := range candidates {
+		// A hash in alert_keys may be another key's: the caller looks
+		// such rows up and compares.
+		if !stored[alertKey(r.IntegrationID, r.Fingerprint)] {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// insertAlerts stores rows and sets their IDs. check refuses keys stored
+// already (PostgreSQL's unique index does so anyway).
+func (t *Tx) insertAlerts(ctx context.Context, rows []AlertRow, check bool) error {
+	if t.dialect == SQLite {
+		if err := t.recentKeys(ctx); err != nil {
+			return err
+		}
+		if check {
+			byIntegration := map[string][]string{}
+			for _, r := range rows {
+				byIntegration[r.IntegrationID] = append(byIntegration[r.IntegrationID], r.Fingerprint)
+			}
+			for in, fps := range byIntegration {
+				found, err := t.AlertsByFingerprint(ctx, in, fps)
+				if err != nil {
+					return err
+				}
+				if len(found) > 0 || len(fps) != len(uniqueStrings(fps)) {
+					return errDuplicateAlert
+				}
+			}
+		}
+	}
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		n, err := t.insertReturning(ctx, chunk, "")
+		if err == nil && n != len(chunk) {
+			err = fmt.Errorf("store: %d of %d alerts stored", n, len(chunk))
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// InsertNewAlerts stores the rows whose fingerprint their integration has
-// not sent before, in one statement per 500 rows, and sets their IDs; a
-// row whose fingerprint is stored already keeps ID 0 and changes nothing.
-// It returns how many rows it stored. Intake tries it first: an alert seen
-// for the first time, most of an alert storm, then costs no lookup.
-func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) {
+func uniqueStrings(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+// insertReturning runs one multi-row INSERT of rows (with an optional
+// conflict clause), sets the IDs of the rows stored and, on SQLite, notes
+// their keys as recent. It returns how many it stored.
+func (t *Tx) insertReturning(ctx context.Context, rows []AlertRow, conflict string) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	a := make([]any, 0, len(rows)*alertWriteCount)
+	at := make(map[string]*alert.Record, len(rows))
+	for _, r := range rows {
+		a = append(a, alertValues(r.Record, r.Encoded)...)
+		at[recentName(r.IntegrationID, r.Fingerprint)] = r.Record
+	}
+	res, err := t.q.QueryContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(rows), alertWriteCount)+
+		conflict+` RETURNING id, integration_id, fingerprint`, a...)
+	if err != nil {
+		return 0, err
+	}
 	stored := 0
-	for start := 0; start < len(rows); start += insertChunk {
-		chunk := rows[start:min(start+insertChunk, len(rows))]
-		a := make([]any, 0, len(chunk)*alertWriteCount)
-		at := make(map[string]*alert.Record, len(chunk))
-		for _, r := range chunk {
-			a = append(a, alertValues(r.Record, r.Encoded)...)
-			at[r.IntegrationID+"\x00"+r.Fingerprint] = r.Record
-		}
-		res, err := t.q.QueryContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(chunk), alertWriteCount)+`
-			ON CONFLICT (integration_id, fingerprint) DO NOTHING RETURNING id, integration_id, fingerprint`, a...)
-		if err != nil {
+	for res.Next() {
+		var id int64
+		var in, fp string
+		if err := res.Scan(&id, &in, &fp); err != nil {
+			res.Close()
 			return stored, err
 		}
-		for res.Next() {
-			var id int64
-			var in, fp string
-			if err := res.Scan(&id, &in, &fp); err != nil {
-				res.Close()
-				return stored, err
+		if r := at[recentName(in, fp)]; r != nil {
+			r.ID = id
+			stored++
+			if t.recent != nil {
+				t.recent.add(in, fp, id)
 			}
-			if r := at[in+"\x00"+fp]; r != nil {
-				r.ID = id
-				stored++
-			}
-		}
-		if err := res.Close(); err != nil {
-			return stored, err
-		}
-		if err := res.Err(); err != nil {
-			return stored, err
 		}
 	}
-	return stored, nil
+	return stored, errors.Join(res.Err(), res.Close())
+}
+
+// recentKeys makes sure the SQLite writer's recent keys are loaded.
+func (t *Tx) recentKeys(ctx context.Context) error {
+	if t.recent == nil {
+		return errors.New("store: alerts are written in write transactions only")
+	}
+	return t.recent.load(ctx, t.q)
+}
+
+// params numbers the parameters of a statement built at run time: ? on
+// SQLite, whose driver looks every numbered one up by name at a cost that
+// grows with the square of their number; $n on PostgreSQL.
+type params struct {
+	dialect Dialect
+	args    []any
+}
+
+func (p *params) add(v any) string {
+	p.args = append(p.args, v)
+	if p.dialect == SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(len(p.args))
 }
 
 // rowsOf is the VALUES list of a multi-row INSERT: n rows of cols
@@ -287,21 +432,74 @@ func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
 // given fingerprints, keyed by fingerprint.
 func (t *Tx) AlertsByFingerprint(ctx context.Context, integration string, fingerprints []string) (map[string]*alert.Record, error) {
 	out := make(map[string]*alert.Record, len(fingerprints))
-	// Chunks keep the statement under every database's parameter limit.
+	want := uniqueStrings(fingerprints)
+	keep := func(list []*alert.Record, err error) error {
+		for _, r := range list {
+			if r.IntegrationID == integration && want[r.Fingerprint] {
+				out[r.Fingerprint] = r
+			}
+		}
+		return err
+	}
+	// Chunks keep the statements under every database's parameter limit.
 	for start := 0; start < len(fingerprints); start += 500 {
 		chunk := fingerprints[start:min(start+500, len(fingerprints))]
-		a := args{integration}
-		ph := make([]string, len(chunk))
-		for i, fp := range chunk {
-			ph[i] = a.add(fp)
+		if t.dialect == Postgres {
+			p := params{dialect: t.dialect, args: []any{integration}}
+			ph := make([]string, len(chunk))
+			for i, fp := range chunk {
+				ph[i] = p.add(fp)
+			}
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`, p.args...))); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		list, err := collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
-			WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`, a...))
-		if err != nil {
+		// SQLite: the recent keys name ids, alert_keys names candidates
+		// by hash; the rows are compared above.
+		if t.recent != nil {
+			if err := t.recentKeys(ctx); err != nil {
+				return nil, err
+			}
+		}
+		recent, keys := params{dialect: SQLite}, params{dialect: SQLite}
+		var rph, kph []string
+		for _, fp := range chunk {
+			if t.recent != nil {
+				if e, ok := t.recent.lookup(integration, fp); ok {
+					rph = append(rph, recent.add(e.id))
+					continue
+				}
+			}
+			kph = append(kph, keys.add(alertKey(integration, fp)))
+		}
+		if len(rph) > 0 {
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE id IN (`+strings.Join(rph, ", ")+`)`, recent.args...))); err != nil {
+				return nil, err
+			}
+		}
+		if len(kph) == 0 {
+			continue
+		}
+		if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+			WHERE id IN (SELECT alert_id FROM alert_keys WHERE k IN (`+strings.Join(kph, ", ")+`))`, keys.args...))); err != nil {
 			return nil, err
 		}
-		for _, r := range list {
-			out[r.Fingerprint] = r
+		if t.recent == nil {
+			// A read transaction has no recent keys: it reads the alerts
+			// past the low-water mark, a bounded range of ids.
+			tail := params{dialect: SQLite, args: []any{integration}}
+			ph := make([]string, len(chunk))
+			for i, fp := range chunk {
+				ph[i] = tail.add(fp)
+			}
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE id > (SELECT value FROM counters WHERE name = 'alert_keys') AND integration_id = ? AND fingerprint IN (`+
+				strings.Join(ph, ", ")+`)`, tail.args...))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

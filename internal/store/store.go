@@ -88,6 +88,9 @@ type Store struct {
 	matchers  *matcherCache
 	readStmts *readStmts
 	space     space
+	// recent is the in-memory level of the alert keys (alertkeys.go),
+	// SQLite only.
+	recent *recentKeys
 
 	closeOnce sync.Once
 	closeErr  error
@@ -211,6 +214,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	registerAlertKey()
 	sync := strings.ToUpper(opt.Synchronous)
 	if sync == "" {
 		sync = "FULL"
@@ -257,7 +261,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
-		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys()}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -395,6 +399,7 @@ func (s *Store) writer() {
 		}
 		s.commit(batch)
 		s.stmts.prepare(s.write)
+		s.mergeKeys()
 	}
 }
 
@@ -414,7 +419,13 @@ func (s *Store) drain() {
 
 func (s *Store) commit(batch []*job) {
 	results := make([]error, len(batch))
+	batchMark := s.recent.mark()
 	finish := func(err error) {
+		if err != nil {
+			s.recent.undo(batchMark)
+		} else {
+			s.recent.keep()
+		}
 		if s.trackPages.Load() {
 			s.readPages()
 		}
@@ -430,7 +441,7 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers}
+	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent}
 	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -451,7 +462,9 @@ func (s *Store) commit(batch []*job) {
 			finish(err)
 			return
 		}
+		jobMark := s.recent.mark()
 		if results[i] = runJob(j.fn, t); results[i] != nil {
+			s.recent.undo(jobMark)
 			if _, err := t.q.ExecContext(context.Background(), "ROLLBACK TO job"); err != nil {
 				tx.Rollback()
 				finish(err)
@@ -549,6 +562,9 @@ func isConnError(err error) bool {
 
 // IsUnique reports whether err is a unique-constraint violation.
 func IsUnique(err error) bool {
+	if errors.Is(err, errDuplicateAlert) {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
@@ -598,6 +614,9 @@ type Tx struct {
 	// delivery routes by them, and they change rarely (InsertRule and
 	// DeleteRule clear it).
 	rules []*alert.Rule
+	// recent is the in-memory level of the alert keys, set in the SQLite
+	// writer's transactions only.
+	recent *recentKeys
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
