@@ -5,10 +5,10 @@ package api
 
 import (
 	"log/slog"
-
-	"github.com/quenchhq/quench/internal/auth"
 	"net/http"
 
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/route"
 	"github.com/quenchhq/quench/internal/service"
 )
 
@@ -25,16 +25,10 @@ func New(svc *service.Service, log *slog.Logger, baseURL string) *API {
 	return &API{svc: svc, log: log, baseURL: baseURL}
 }
 
-// Route is one entry of the route table.
-type Route struct {
-	Pattern string
-	Handler http.HandlerFunc
-}
-
 // Routes is the API's route table; the server registers it and the access
 // tests walk it, so a route missing from the access matrix fails a test.
-func (a *API) Routes() []Route {
-	return []Route{
+func (a *API) Routes() []route.Route {
+	return []route.Route{
 		{"GET /api/v1/me", a.h(a.me)},
 		{"PATCH /api/v1/me", a.h(a.patchMe)},
 		{"GET /api/v1/incidents", a.h(a.listIncidents)},

@@ -1,66 +1,17 @@
 package api
 
 import (
-	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
-	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
 
-// IncidentJSON is the incident shape of API v1.
-type IncidentJSON struct {
-	Number               int64                `json:"number"`
-	Title                string               `json:"title"`
-	Summary              string               `json:"summary"`
-	Severity             incident.Severity    `json:"severity"`
-	Services             []string             `json:"services"`
-	Labels               map[string]string    `json:"labels"`
-	DetectionSource      incident.Source      `json:"detection_source"`
-	Visibility           incident.Visibility  `json:"visibility"`
-	Phase                incident.Phase       `json:"phase"`
-	Owners               map[string]string    `json:"owners"`
-	PhaseEnteredAt       map[string]time.Time `json:"phase_entered_at"`
-	PhaseNotes           map[string]string    `json:"phase_notes"`
-	DetectionImprovement string               `json:"detection_improvement,omitempty"`
-	AlertsResolved       bool                 `json:"alerts_resolved"`
-	CreatedBy            string               `json:"created_by"`
-	CreatedAt            time.Time            `json:"created_at"`
-	UpdatedAt            time.Time            `json:"updated_at"`
-	URL                  string               `json:"url"`
-}
-
-func (a *API) incidentJSON(inc *incident.Incident) IncidentJSON {
-	j := IncidentJSON{
-		Number: inc.Number, Title: inc.Title, Summary: inc.Summary, Severity: inc.Severity,
-		Services: inc.Services, Labels: inc.Labels, DetectionSource: inc.DetectionSource,
-		Visibility: inc.Visibility, Phase: inc.Phase, Owners: map[string]string{},
-		PhaseEnteredAt: map[string]time.Time{}, PhaseNotes: map[string]string{},
-		DetectionImprovement: inc.DetectionImprovement, AlertsResolved: inc.AlertsResolved,
-		CreatedBy: inc.CreatedBy, CreatedAt: inc.CreatedAt.UTC(), UpdatedAt: inc.UpdatedAt.UTC(),
-		URL: fmt.Sprintf("%s/incidents/%d", a.baseURL, inc.Number),
-	}
-	if j.Services == nil {
-		j.Services = []string{}
-	}
-	if j.Labels == nil {
-		j.Labels = map[string]string{}
-	}
-	for p, u := range inc.Owners {
-		j.Owners[string(p)] = u
-	}
-	for p, t := range inc.EnteredAt {
-		j.PhaseEnteredAt[string(p)] = t.UTC()
-	}
-	for p, n := range inc.Notes {
-		j.PhaseNotes[string(p)] = n
-	}
-	return j
+// incidentJSON is an incident as API v1 writes it.
+func (a *API) incidentJSON(inc *incident.Incident) service.IncidentJSON {
+	return service.NewIncidentJSON(inc, a.baseURL)
 }
 
 type createIncidentRequest struct {
@@ -85,46 +36,25 @@ func owners(m map[string]string) map[incident.Phase]string {
 	return out
 }
 
-var listParams = []string{"phase", "service", "severity", "owner", "label", "q", "sort", "limit", "offset"}
+// listParams are the list's query parameters: the incident query's and
+// paging; strictQuery refuses others so a typo does not silently widen a
+// result.
+var listParams = append(slices.Clone(service.IncidentQueryParams), "limit", "offset")
 
-// parseIncidentFilter reads list filters; unknown parameters are refused so
-// a typo does not silently widen a result.
-func parseIncidentFilter(q url.Values) (store.IncidentFilter, error) {
-	var f store.IncidentFilter
-	for _, v := range q["phase"] {
-		for _, s := range strings.Split(v, ",") {
-			p, err := incident.ParsePhase(strings.TrimSpace(s))
-			if err != nil {
-				return f, err
-			}
-			f.Phases = append(f.Phases, p)
-		}
+// parseIncidentQuery reads the list's filters and sort as every surface
+// does, and its paging.
+func parseIncidentQuery(v url.Values) (service.IncidentQuery, error) {
+	q, err := service.ParseIncidentQuery(v)
+	if err != nil {
+		return q, err
 	}
-	f.Service, f.Owner, f.Query, f.Sort = q.Get("service"), q.Get("owner"), q.Get("q"), q.Get("sort")
-	if s := q.Get("severity"); s != "" {
-		if !slices.Contains(incident.Severities, incident.Severity(s)) {
-			return f, problem.Invalidf("unknown severity %q", s)
-		}
-		f.Severity = incident.Severity(s)
+	if q.Limit, err = queryInt(v, "limit", 50, 1, service.MaxPageSize); err != nil {
+		return q, err
 	}
-	if l := q.Get("label"); l != "" {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return f, problem.Invalidf("label filter must look like name=value")
-		}
-		f.Label = [2]string{k, v}
+	if q.Offset, err = queryInt(v, "offset", 0, 0, 1<<30); err != nil {
+		return q, err
 	}
-	if _, ok := store.SortOrders[f.Sort]; !ok {
-		return f, problem.Invalidf("unknown sort %q: use number, updated, created or severity, with - for descending", f.Sort)
-	}
-	var err error
-	if f.Limit, err = queryInt(q, "limit", 50, 1, service.MaxPageSize); err != nil {
-		return f, err
-	}
-	if f.Offset, err = queryInt(q, "offset", 0, 0, 1<<30); err != nil {
-		return f, err
-	}
-	return f, nil
+	return q, nil
 }
 
 type patchIncidentRequest struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/service"
 )
 
 func (a *API) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -41,7 +42,7 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return 0, nil, err
 	}
-	f, err := parseIncidentFilter(q)
+	f, err := parseIncidentQuery(q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -49,7 +50,7 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return 0, nil, err
 	}
-	list := make([]IncidentJSON, len(page.Incidents))
+	list := make([]service.IncidentJSON, len(page.Incidents))
 	for i, inc := range page.Incidents {
 		list[i] = a.incidentJSON(inc)
 	}

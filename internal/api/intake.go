@@ -16,7 +16,6 @@ import (
 	"github.com/quenchhq/quench/internal/intake/sentry"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
 
 // IntakePrefix is where senders post; these routes authenticate per
@@ -37,7 +36,7 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request, _ auth.Principal) (
 		return 0, nil, errNoIntegration
 	}
 	in, err := a.svc.IntegrationForIntake(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && in.Type != typ) {
+	if problem.Is(err, "not_found") || (err == nil && in.Type != typ) {
 		return 0, nil, errNoIntegration
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/quenchhq/quench/internal/api"
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/service"
 )
 
 func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -69,7 +70,7 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 	case "advance":
 		to := *f.to
 		if to == "" {
-			var inc api.IncidentJSON
+			var inc service.IncidentJSON
 			if err := c.do(ctx, "GET", base, nil, &inc); err != nil {
 				return err
 			}
@@ -150,7 +151,7 @@ type printer struct {
 	w    io.Writer
 	json bool
 	buf  json.RawMessage
-	inc  api.IncidentJSON
+	inc  service.IncidentJSON
 }
 
 // raw returns where c.do should decode: the raw JSON for --json, else v.
@@ -191,8 +192,8 @@ func listIncidents(ctx context.Context, c *client, out *printer, f incidentFlags
 	}
 	q.Set("limit", strconv.Itoa(*f.limit))
 	var page struct {
-		Incidents []api.IncidentJSON `json:"incidents"`
-		Total     int                `json:"total"`
+		Incidents []service.IncidentJSON `json:"incidents"`
+		Total     int                    `json:"total"`
 	}
 	if err := c.do(ctx, "GET", "/api/v1/incidents?"+q.Encode(), nil, out.raw(&page)); err != nil {
 		return err
@@ -244,7 +245,7 @@ func showIncident(ctx context.Context, c *client, out *printer, base string) err
 		}
 		return out.done(nil)
 	}
-	var inc api.IncidentJSON
+	var inc service.IncidentJSON
 	var items struct {
 		Checklist []api.ChecklistItemJSON `json:"checklist"`
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"mime/multipart"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -404,6 +405,9 @@ func TestNudges(t *testing.T) {
 				p := payload(t, r)
 				out = append(out, fmt.Sprintf("%s#%d:%s", p.Type, p.Data.Incident.Number, p.Data.Incident.Phase))
 			}
+			// Different incidents are different lanes, sent side by side:
+			// their order of arrival is not defined.
+			slices.Sort(out)
 			return out
 		}
 		w.app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "nobody's"})
@@ -508,6 +512,54 @@ func TestAlertStormIsOneMessage(t *testing.T) {
 		}
 		if strings.Join(types, " ") != "incident.opened incident.alert_attached" {
 			t.Fatalf("a storm of 50 alerts sent %v", types)
+		}
+	})
+}
+
+// A receiver that refuses for good fails the message at once; one that
+// stays down past the retry horizon makes it dead. Both can be retried by
+// hand, and a sent message never.
+func TestFailedAndDeadMessages(t *testing.T) {
+	eachNotifyApp(t, func(t *testing.T, w *notifyWorld) {
+		gone, down := testenv.NewSink(t), testenv.NewSink(t)
+		gone.Answer(func(int) int { return 404 })
+		w.channel(t, map[string]any{"type": "slack", "name": "archived", "url": gone.URL, "audience": "team", "events": []string{"incident.opened"}})
+		w.channel(t, map[string]any{"type": "webhook", "name": "down", "url": down.URL, "audience": "team", "events": []string{"incident.opened"}})
+		down.Down()
+		w.app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "x"})
+		w.drain(t)
+		if got := gone.Take(); len(got) != 1 || got[0].Status != 404 {
+			t.Fatalf("archived channel: %v", got)
+		}
+		failed := deliveries(t, w, "state=failed")
+		if len(failed) != 1 || failed[0]["channel"] != "archived" || !strings.Contains(failed[0]["last_error"].(string), "404") {
+			t.Fatalf("failed: %v", failed)
+		}
+		// Backoff is capped at 5 minutes: about 300 attempts in a day.
+		attempts := 1
+		for i := 0; i < 400 && len(deliveries(t, w, "state=dead")) == 0; i++ {
+			w.app.Clock.Advance(5 * time.Minute)
+			attempts += w.drain(t)
+		}
+		dead := deliveries(t, w, "state=dead")
+		if len(dead) != 1 || dead[0]["channel"] != "down" || attempts < 280 || attempts > 300 {
+			t.Fatalf("after a day down: %d attempts, dead %v", attempts, dead)
+		}
+		// Retried by hand, both go out once their receivers are back.
+		down.Up()
+		gone.Answer(func(int) int { return 200 })
+		for _, d := range append(failed, dead...) {
+			w.app.Must(t, 202, "POST", fmt.Sprintf("/api/v1/deliveries/%d/retry", int64(d["id"].(float64))), w.admin, nil)
+		}
+		if n := w.drain(t); n != 2 {
+			t.Fatalf("retries sent %d", n)
+		}
+		if len(gone.Take()) != 1 || len(down.Take()) != 1 {
+			t.Fatal("retried messages did not arrive")
+		}
+		r := w.app.Request(t, "POST", fmt.Sprintf("/api/v1/deliveries/%d/retry", int64(dead[0]["id"].(float64))), w.admin, nil)
+		if r.Status != 409 || r.Code() != "already_sent" {
+			t.Fatalf("retry of a sent message: %d %s", r.Status, r.Body)
 		}
 	})
 }

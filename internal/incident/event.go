@@ -44,6 +44,14 @@ type Event struct {
 	Data     map[string]any
 }
 
+// TimelineEntry is an event with the update it is about, as the update
+// reads now: an update made internal after it was posted is hidden from
+// its old entries.
+type TimelineEntry struct {
+	Event
+	Update *Update
+}
+
 // Sentence describes the event in one line for people; body is the
 // update's text for events about an update ("" if none or hidden).
 func (e *Event) Sentence(body string) string {

@@ -115,6 +115,9 @@ type ChecklistItem struct {
 	CreatedAt time.Time
 }
 
+// ChecklistProgress counts an incident's checklist items, for the board.
+type ChecklistProgress struct{ Done, Total int }
+
 // LinkKind types a link on an incident.
 type LinkKind string
 

@@ -16,7 +16,7 @@ const ClosedOnBoard = 30 * 24 * time.Hour
 // Card is an incident as the board shows it.
 type Card struct {
 	*incident.Incident
-	Checklist store.Progress
+	Checklist incident.ChecklistProgress
 	// Owner of the current phase; empty when nobody owns it.
 	Owner string
 }
@@ -26,14 +26,14 @@ type Board struct {
 	Columns map[incident.Phase][]*Card
 }
 
-// Board returns the board p may see, filtered by f (service, severity,
-// owner, label).
-func (s *Service) Board(ctx context.Context, p auth.Principal, f store.IncidentFilter) (*Board, error) {
+// Board returns the board p may see, filtered by q; the board shows every
+// match, so q's sort and paging do not apply.
+func (s *Service) Board(ctx context.Context, p auth.Principal, q IncidentQuery) (*Board, error) {
 	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}
-	f.PublicOnly = publicOnly
+	f := q.filter(publicOnly)
 	b := &Board{Columns: map[incident.Phase][]*Card{}}
 	err = s.store.Read(ctx, func(tx *store.Tx) error {
 		list, err := tx.BoardIncidents(ctx, f, s.Now().Add(-ClosedOnBoard))

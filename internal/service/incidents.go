@@ -79,12 +79,12 @@ type IncidentPage struct {
 const MaxPageSize = 500
 
 // Incidents lists incidents p may see.
-func (s *Service) Incidents(ctx context.Context, p auth.Principal, f store.IncidentFilter) (*IncidentPage, error) {
+func (s *Service) Incidents(ctx context.Context, p auth.Principal, q IncidentQuery) (*IncidentPage, error) {
 	publicOnly, err := s.audience(p)
 	if err != nil {
 		return nil, err
 	}
-	f.PublicOnly = publicOnly
+	f := q.filter(publicOnly)
 	if f.Limit > MaxPageSize {
 		f.Limit = MaxPageSize
 	}
@@ -211,8 +211,8 @@ func openItems(items []*incident.ChecklistItem, ph incident.Phase) []incident.Ch
 }
 
 // Timeline lists the incident's history as p may see it.
-func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*store.TimelineEntry, error) {
-	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*store.TimelineEntry, error) {
+func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*incident.TimelineEntry, error) {
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.TimelineEntry, error) {
 		return tx.Timeline(ctx, number, publicOnly)
 	})
 }

@@ -568,8 +568,15 @@ func severityOf(override, label string) incident.Severity {
 
 // AlertQuery filters the alert inbox.
 type AlertQuery struct {
-	store.AlertFilter
-	Matchers []alert.Matcher
+	// Status, when set, keeps firing or resolved alerts.
+	Status alert.Status
+	// Integration, when set, keeps the alerts of one integration.
+	Integration string
+	// Unattached keeps alerts that are part of no incident.
+	Unattached bool
+	// Matchers keep alerts whose labels match all of them.
+	Matchers      []alert.Matcher
+	Limit, Offset int
 }
 
 // maxAlertScan bounds how many alerts a label-matcher query inspects.
@@ -580,7 +587,7 @@ func (s *Service) Alerts(ctx context.Context, p auth.Principal, q AlertQuery) ([
 	if err := require(p, auth.ReadAll, "read alerts"); err != nil {
 		return nil, err
 	}
-	f := q.AlertFilter
+	f := store.AlertFilter{Status: q.Status, Integration: q.Integration, Unattached: q.Unattached, Limit: q.Limit, Offset: q.Offset}
 	if len(q.Matchers) > 0 {
 		f.Limit, f.Offset = maxAlertScan, 0
 	}

@@ -96,7 +96,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 func (s *Service) IntegrationForIntake(ctx context.Context, id string) (*alert.Integration, error) {
 	var in *alert.Integration
 	err := s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { in, err = tx.Integration(ctx, id); return err })
-	return in, err
+	return in, missing(err, "no such integration")
 }
 
 // IntakeURL is where the integration's sender posts.

@@ -114,6 +114,10 @@ func (s *Service) PublicViewing() bool { return s.publicViewing }
 // Store exposes the store for health checks and metrics.
 func (s *Service) Store() *store.Store { return s.store }
 
+// Database names the database in use ("sqlite" or "postgres"), for the
+// admin's settings page, which has no other business with the store.
+func (s *Service) Database() string { return string(s.store.Dialect()) }
+
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

@@ -18,12 +18,9 @@ func (t *Tx) BoardIncidents(ctx context.Context, f IncidentFilter, closedSince t
 	return list, err
 }
 
-// Progress is a checklist's done and total item counts.
-type Progress struct{ Done, Total int }
-
 // ChecklistProgress counts checklist items per incident, in one query.
-func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64) (map[int64]Progress, error) {
-	out := make(map[int64]Progress, len(numbers))
+func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64) (map[int64]incident.ChecklistProgress, error) {
+	out := make(map[int64]incident.ChecklistProgress, len(numbers))
 	for start := 0; start < len(numbers); start += 500 {
 		chunk := numbers[start:min(start+500, len(numbers))]
 		var a args
@@ -38,7 +35,7 @@ func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64) (map[int64]
 		}
 		for rows.Next() {
 			var n int64
-			var p Progress
+			var p incident.ChecklistProgress
 			if err := rows.Scan(&n, &p.Total, &p.Done); err != nil {
 				rows.Close()
 				return nil, err

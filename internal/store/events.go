@@ -28,16 +28,9 @@ func (t *Tx) AppendEvent(ctx context.Context, e *incident.Event) error {
 		e.Incident, micros(e.At), e.Actor, e.Kind, updateID, e.Internal, string(data)).Scan(&e.ID)
 }
 
-// TimelineEntry is an event with the update it is about, read now: an
-// update made internal after it was posted is hidden from its old entries.
-type TimelineEntry struct {
-	incident.Event
-	Update *incident.Update
-}
-
 // Timeline lists an incident's events, oldest first. publicOnly leaves out
 // internal events and events about updates that are not public now.
-func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*TimelineEntry, error) {
+func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*incident.TimelineEntry, error) {
 	q := `SELECT e.id, e.at, e.actor, e.kind, e.internal, e.data, u.id, u.author, u.body, u.visibility, u.created_at, u.updated_at
 		FROM events e LEFT JOIN updates u ON u.id = e.update_id
 		WHERE e.incident_number = $1`
@@ -53,10 +46,10 @@ func (t *Tx) Timeline(ctx context.Context, number int64, publicOnly bool) ([]*Ti
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*TimelineEntry
+	var out []*incident.TimelineEntry
 	for rows.Next() {
 		var (
-			e                    TimelineEntry
+			e                    incident.TimelineEntry
 			at                   int64
 			data                 string
 			uid, ucreat, uupdate sql.NullInt64

@@ -198,7 +198,7 @@ func TestEventsAppendOnly(t *testing.T) {
 				t.Errorf("%s succeeded", q)
 			}
 		}
-		tl := read(t, s, func(tx *store.Tx) ([]*store.TimelineEntry, error) { return tx.Timeline(ctx, inc.Number, false) })
+		tl := read(t, s, func(tx *store.Tx) ([]*incident.TimelineEntry, error) { return tx.Timeline(ctx, inc.Number, false) })
 		if len(tl) != 1 || tl[0].Actor != "ana" || tl[0].Data["title"] != inc.Title {
 			t.Fatalf("timeline %+v", tl)
 		}
@@ -218,7 +218,7 @@ func TestTimelineFollowsUpdateVisibility(t *testing.T) {
 			return tx.AppendEvent(ctx, &incident.Event{Incident: inc.Number, At: t0, Actor: "ana", Kind: incident.EventUpdatePosted, UpdateID: u.ID})
 		}))
 		public := func() int {
-			return len(read(t, s, func(tx *store.Tx) ([]*store.TimelineEntry, error) { return tx.Timeline(ctx, inc.Number, true) }))
+			return len(read(t, s, func(tx *store.Tx) ([]*incident.TimelineEntry, error) { return tx.Timeline(ctx, inc.Number, true) }))
 		}
 		if public() != 1 {
 			t.Fatal("public update hidden")

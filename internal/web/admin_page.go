@@ -14,27 +14,6 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-func (w *Web) adminRoutes() []Route {
-	return []Route{
-		{"GET /admin", w.adminPage(w.adminOverview)},
-		{"GET /admin/users", w.adminPage(w.adminUsers)},
-		{"POST /admin/users", w.adminPost(w.createUserAction)},
-		{"POST /admin/users/{username}", w.adminPost(w.changeUserAction)},
-		{"GET /admin/tokens", w.adminPage(w.adminTokens)},
-		{"POST /admin/tokens", w.adminPost(w.createTokenAction)},
-		{"POST /admin/tokens/{id}/revoke", w.adminPost(w.revokeTokenAction)},
-		{"GET /admin/integrations", w.adminPage(w.adminIntegrations)},
-		{"POST /admin/integrations", w.adminPost(w.createIntegrationAction)},
-		{"POST /admin/integrations/{id}/remove", w.adminPost(w.removeIntegrationAction)},
-		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
-		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
-		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
-		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},
-		{"GET /admin/audit", w.adminPage(w.adminAudit)},
-		{"GET /admin/settings", w.adminPage(w.adminSettings)},
-	}
-}
-
 // adminGate lets admins through: anonymous visitors are asked to sign in,
 // everyone else is refused.
 func (w *Web) adminGate(rw http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
@@ -361,7 +340,7 @@ func (w *Web) adminSettings(r *http.Request, p auth.Principal) (string, string, 
 	return "Settings", "admin_settings", []setting{
 		{"Public viewing", fmt.Sprint(w.svc.PublicViewing()), "QUENCH_PUBLIC_VIEWING"},
 		{"Address people use", w.baseURL, "QUENCH_BASE_URL"},
-		{"Database", string(w.svc.Store().Dialect()), "QUENCH_DATA_DIR or QUENCH_DATABASE_URL"},
+		{"Database", w.svc.Database(), "QUENCH_DATA_DIR or QUENCH_DATABASE_URL"},
 		{"Single sign-on", sso, "QUENCH_OIDC_ISSUER, QUENCH_OIDC_CLIENT_ID, QUENCH_OIDC_CLIENT_SECRET"},
 	}, nil
 }

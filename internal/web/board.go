@@ -3,20 +3,11 @@ package web
 import (
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
-	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
-
-func (w *Web) boardRoutes() []Route {
-	return []Route{
-		{"GET /{$}", w.board},
-	}
-}
 
 type column struct {
 	Phase incident.Phase
@@ -46,21 +37,10 @@ func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
 	p := auth.From(r.Context())
 	q := r.URL.Query()
 	bf := boardFilter{Service: q.Get("service"), Severity: q.Get("severity"), Owner: q.Get("owner"), Label: q.Get("label")}
-	f := store.IncidentFilter{Service: bf.Service, Owner: bf.Owner}
-	if bf.Severity != "" {
-		if !slices.Contains(incident.Severities, incident.Severity(bf.Severity)) {
-			w.fail(rw, r, problem.Invalidf("unknown severity %q", bf.Severity))
-			return
-		}
-		f.Severity = incident.Severity(bf.Severity)
-	}
-	if bf.Label != "" {
-		k, v, ok := strings.Cut(bf.Label, "=")
-		if !ok || k == "" {
-			w.fail(rw, r, problem.Invalidf("a label filter looks like name=value"))
-			return
-		}
-		f.Label = [2]string{k, v}
+	f, err := service.ParseIncidentQuery(q)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
 	}
 	b, err := w.svc.Board(r.Context(), p, f)
 	if err != nil {

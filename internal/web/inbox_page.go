@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,21 +15,7 @@ import (
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
-
-func (w *Web) inboxRoutes() []Route {
-	return []Route{
-		{"GET /alerts", w.alertsPage},
-		{"POST /alerts/declare", w.declareAction},
-		{"POST /alerts/attach", w.attachAction},
-		{"GET /incidents/new", w.newIncidentPage},
-		{"POST /incidents", w.createIncident},
-		{"GET /incidents", w.logPage},
-		{"GET /incidents.csv", w.exportCSV},
-		{"GET /incidents.json", w.exportJSON},
-	}
-}
 
 type alertsData struct {
 	Alerts     []*alert.Record
@@ -55,7 +40,7 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 	}
 	q := r.URL.Query()
 	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Match: q.Get("match"), Writer: p.Can(auth.WriteIncidents)}
-	aq := service.AlertQuery{AlertFilter: store.AlertFilter{Unattached: d.Unattached, Limit: 200}}
+	aq := service.AlertQuery{Unattached: d.Unattached, Limit: 200}
 	switch d.Status {
 	case "", "firing", "resolved":
 		aq.Status = alert.Status(d.Status)
@@ -75,7 +60,7 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	if d.Writer {
-		page, err := w.svc.Incidents(r.Context(), p, store.IncidentFilter{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Limit: 200})
+		page, err := w.svc.Incidents(r.Context(), p, service.IncidentQuery{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Limit: 200})
 		if err != nil {
 			w.fail(rw, r, err)
 			return
@@ -228,34 +213,18 @@ type logData struct {
 
 const logPageSize = 50
 
-func logFilter(q url.Values) (store.IncidentFilter, error) {
-	f := store.IncidentFilter{Service: q.Get("service"), Query: q.Get("q")}
-	if ph := q.Get("phase"); ph != "" {
-		p, err := incident.ParsePhase(ph)
-		if err != nil {
-			return f, err
-		}
-		f.Phases = []incident.Phase{p}
-	}
-	if s := q.Get("severity"); s != "" {
-		if !slices.Contains(incident.Severities, incident.Severity(s)) {
-			return f, problem.Invalidf("unknown severity %q", s)
-		}
-		f.Severity = incident.Severity(s)
-	}
-	return f, nil
-}
-
 // logPage is the incident log: every incident the viewer may see, with what
 // was done in each phase and how long it took.
 func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 	p := auth.From(r.Context())
 	q := r.URL.Query()
-	f, err := logFilter(q)
+	f, err := service.ParseIncidentQuery(q)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
 	}
+	// The page sets its own paging: the offset comes from its links, and
+	// a mangled one shows the first page.
 	offset, _ := strconv.Atoi(q.Get("offset"))
 	f.Limit, f.Offset = logPageSize, max(offset, 0)
 	page, err := w.svc.Incidents(r.Context(), p, f)
@@ -264,11 +233,15 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := logData{Total: page.Total, Offset: f.Offset, Limit: f.Limit, Phase: q.Get("phase"), Service: f.Service,
-		Severity: string(f.Severity), Q: f.Query}
+		Severity: string(f.Severity), Q: f.Text}
+	// Paging and export links keep every filter of the query, not only
+	// those the form shows.
 	filters := url.Values{}
-	for _, k := range []string{"phase", "service", "severity", "q"} {
-		if v := q.Get(k); v != "" {
-			filters.Set(k, v)
+	for _, k := range service.IncidentQueryParams {
+		for _, v := range q[k] {
+			if v != "" {
+				filters.Add(k, v)
+			}
 		}
 	}
 	d.Query = filters.Encode()
@@ -297,8 +270,10 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 // maxExport bounds one export; the log is meant for people and reviews.
 const maxExport = 10000
 
-func (w *Web) exportList(r *http.Request) ([]*incident.Incident, error) {
-	f, err := logFilter(r.URL.Query())
+// exportList is the log's incidents in the one JSON shape of an incident
+// (the API's): the ticket and its phase notes, never updates.
+func (w *Web) exportList(r *http.Request) ([]service.IncidentJSON, error) {
+	f, err := service.ParseIncidentQuery(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
@@ -307,42 +282,11 @@ func (w *Web) exportList(r *http.Request) ([]*incident.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
-	return page.Incidents, nil
-}
-
-// exportRecord is one incident of an export: the ticket and its phase
-// notes, never updates.
-type exportRecord struct {
-	Number               int64             `json:"number"`
-	Title                string            `json:"title"`
-	Severity             incident.Severity `json:"severity"`
-	Services             []string          `json:"services"`
-	DetectionSource      incident.Source   `json:"detection_source"`
-	Visibility           string            `json:"visibility"`
-	Phase                incident.Phase    `json:"phase"`
-	OpenedAt             time.Time         `json:"opened_at"`
-	MitigatedAt          *time.Time        `json:"mitigated_at,omitempty"`
-	ResolvedAt           *time.Time        `json:"resolved_at,omitempty"`
-	ClosedAt             *time.Time        `json:"closed_at,omitempty"`
-	Mitigation           string            `json:"mitigation"`
-	Fix                  string            `json:"fix"`
-	Improvement          string            `json:"root_cause_improvement"`
-	DetectionImprovement string            `json:"detection_improvement"`
-}
-
-func record(inc *incident.Incident) exportRecord {
-	at := func(p incident.Phase) *time.Time {
-		if t, ok := inc.EnteredAt[p]; ok {
-			u := t.UTC()
-			return &u
-		}
-		return nil
+	out := make([]service.IncidentJSON, len(page.Incidents))
+	for i, inc := range page.Incidents {
+		out[i] = service.NewIncidentJSON(inc, w.baseURL)
 	}
-	return exportRecord{Number: inc.Number, Title: inc.Title, Severity: inc.Severity, Services: inc.Services,
-		DetectionSource: inc.DetectionSource, Visibility: string(inc.Visibility), Phase: inc.Phase, OpenedAt: inc.CreatedAt.UTC(),
-		MitigatedAt: at(incident.Mitigated), ResolvedAt: at(incident.Resolved), ClosedAt: at(incident.Closed),
-		Mitigation: inc.Notes[incident.Mitigated], Fix: inc.Notes[incident.Resolved], Improvement: inc.Notes[incident.Closed],
-		DetectionImprovement: inc.DetectionImprovement}
+	return out, nil
 }
 
 func (w *Web) exportJSON(rw http.ResponseWriter, r *http.Request) {
@@ -351,16 +295,12 @@ func (w *Web) exportJSON(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, err)
 		return
 	}
-	out := make([]exportRecord, len(list))
-	for i, inc := range list {
-		out[i] = record(inc)
-	}
 	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
 	rw.Header().Set("Content-Disposition", `attachment; filename="incident-log.json"`)
 	rw.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(rw)
 	enc.SetIndent("", "  ")
-	enc.Encode(map[string]any{"incidents": out})
+	enc.Encode(map[string]any{"incidents": list})
 }
 
 // csvCell keeps spreadsheet programs from running a cell as a formula.
@@ -383,17 +323,18 @@ func (w *Web) exportCSV(rw http.ResponseWriter, r *http.Request) {
 	cw := csv.NewWriter(rw)
 	cw.Write([]string{"number", "title", "severity", "services", "detection_source", "visibility", "phase", "opened_at",
 		"mitigated_at", "resolved_at", "closed_at", "mitigation", "fix", "root_cause_improvement", "detection_improvement"})
-	ts := func(t *time.Time) string {
-		if t == nil {
+	for _, e := range list {
+		entered := func(p incident.Phase) string {
+			if t, ok := e.PhaseEnteredAt[string(p)]; ok {
+				return t.Format(time.RFC3339)
+			}
 			return ""
 		}
-		return t.Format(time.RFC3339)
-	}
-	for _, inc := range list {
-		e := record(inc)
+		note := func(p incident.Phase) string { return e.PhaseNotes[string(p)] }
 		row := []string{strconv.FormatInt(e.Number, 10), e.Title, string(e.Severity), strings.Join(e.Services, " "), string(e.DetectionSource),
-			e.Visibility, string(e.Phase), e.OpenedAt.Format(time.RFC3339), ts(e.MitigatedAt), ts(e.ResolvedAt), ts(e.ClosedAt),
-			e.Mitigation, e.Fix, e.Improvement, e.DetectionImprovement}
+			string(e.Visibility), string(e.Phase), e.CreatedAt.Format(time.RFC3339),
+			entered(incident.Mitigated), entered(incident.Resolved), entered(incident.Closed),
+			note(incident.Mitigated), note(incident.Resolved), note(incident.Closed), e.DetectionImprovement}
 		for i := range row {
 			row[i] = csvCell(row[i])
 		}

@@ -82,7 +82,7 @@ func TestNewIncidentFormAndLog(t *testing.T) {
 		if resp.StatusCode != 200 || err != nil || len(rows) != 2 || rows[1][1] != `'=HYPERLINK("http://evil")` || rows[1][11] != "restarted" {
 			t.Fatalf("csv: %d %v %q", resp.StatusCode, err, rows)
 		}
-		if _, j := anon.get("/incidents.json?phase=mitigated"); strings.Contains(j, "SECRET") || !strings.Contains(j, `"mitigation": "restarted"`) {
+		if _, j := anon.get("/incidents.json?phase=mitigated"); strings.Contains(j, "SECRET") || !strings.Contains(j, `"mitigated": "restarted"`) {
 			t.Fatalf("json export: %s", j)
 		}
 		if resp, _ := anon.get("/incidents?phase=sideways"); resp.StatusCode != 400 {

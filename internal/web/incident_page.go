@@ -18,23 +18,7 @@ import (
 	"github.com/quenchhq/quench/internal/markdown"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/store"
 )
-
-func (w *Web) incidentRoutes() []Route {
-	return []Route{
-		{"GET /incidents/{number}", w.incidentPage},
-		{"POST /incidents/{number}/transition", w.act(w.transitionAction)},
-		{"POST /incidents/{number}/updates", w.act(w.postUpdateAction)},
-		{"POST /incidents/{number}/updates/{id}/visibility", w.act(w.updateVisibilityAction)},
-		{"POST /incidents/{number}/checklist", w.act(w.addItemAction)},
-		{"POST /incidents/{number}/checklist/{id}", w.act(w.changeItemAction)},
-		{"POST /incidents/{number}/links", w.act(w.addLinkAction)},
-		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
-		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
-		{"POST /incidents/{number}/edit", w.act(w.editAction)},
-	}
-}
 
 // phaseRow is one step of the phase track.
 type phaseRow struct {
@@ -58,7 +42,7 @@ type itemGroup struct {
 }
 
 type eventView struct {
-	*store.TimelineEntry
+	*incident.TimelineEntry
 	Sentence string
 }
 

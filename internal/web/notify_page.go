@@ -17,21 +17,6 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-// notifyRoutes are the admin pages of notifications: channels, and the
-// outbox's deliveries with a retry button.
-func (w *Web) notifyRoutes() []Route {
-	return []Route{
-		{"GET /admin/channels", w.adminPage(w.adminChannels)},
-		{"POST /admin/channels", w.adminPost(w.createChannelAction)},
-		{"GET /admin/channels/{id}", w.adminPage(w.adminChannel)},
-		{"POST /admin/channels/{id}", w.adminPost(w.changeChannelAction)},
-		{"POST /admin/channels/{id}/test", w.adminPost(w.testChannelAction)},
-		{"POST /admin/channels/{id}/remove", w.adminPost(w.removeChannelAction)},
-		{"GET /admin/deliveries", w.adminPage(w.adminDeliveries)},
-		{"POST /admin/deliveries/{id}/retry", w.adminPost(w.retryDeliveryAction)},
-	}
-}
-
 // eventHelp says in words what each event a channel may subscribe to is.
 var eventHelp = map[notify.Event]string{
 	notify.Opened:         "an incident is opened",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/route"
 	"github.com/quenchhq/quench/internal/service"
 )
 
@@ -125,18 +126,16 @@ func (w *Web) parse() error {
 	return nil
 }
 
-// Route is one entry of the pages' route table.
-type Route struct {
-	Pattern string
-	Handler http.HandlerFunc
-}
-
-// Routes is the pages' route table: the shared routes here, each area's in
-// its own file.
-func (w *Web) Routes() []Route {
-	routes := []Route{
+// Routes is the pages' route table, every page in one place like the
+// API's: the server registers it and the access matrix walks it, so a page
+// without a row for every principal fails a test. The handlers live with
+// their area's file.
+func (w *Web) Routes() []route.Route {
+	return []route.Route{
 		{"GET /static/", w.assets.serve},
 		{"GET /events", w.events},
+
+		// Signing in and one's own account (session.go).
 		{"GET /login", w.loginPage},
 		{"POST /login", w.login},
 		{"POST /logout", w.logout},
@@ -146,13 +145,62 @@ func (w *Web) Routes() []Route {
 		{"POST /account/password", w.changePassword},
 		{"POST /account/profile", w.changeProfile},
 		{"POST /account/sessions/{id}/revoke", w.revokeSession},
+
+		// The board, the home page (board.go).
+		{"GET /{$}", w.board},
+
+		// The alert inbox, opening incidents and the incident log with
+		// its exports (inbox_page.go).
+		{"GET /alerts", w.alertsPage},
+		{"POST /alerts/declare", w.declareAction},
+		{"POST /alerts/attach", w.attachAction},
+		{"GET /incidents/new", w.newIncidentPage},
+		{"POST /incidents", w.createIncident},
+		{"GET /incidents", w.logPage},
+		{"GET /incidents.csv", w.exportCSV},
+		{"GET /incidents.json", w.exportJSON},
+
+		// One incident and the forms on its page (incident_page.go).
+		{"GET /incidents/{number}", w.incidentPage},
+		{"POST /incidents/{number}/transition", w.act(w.transitionAction)},
+		{"POST /incidents/{number}/updates", w.act(w.postUpdateAction)},
+		{"POST /incidents/{number}/updates/{id}/visibility", w.act(w.updateVisibilityAction)},
+		{"POST /incidents/{number}/checklist", w.act(w.addItemAction)},
+		{"POST /incidents/{number}/checklist/{id}", w.act(w.changeItemAction)},
+		{"POST /incidents/{number}/links", w.act(w.addLinkAction)},
+		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
+		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
+		{"POST /incidents/{number}/edit", w.act(w.editAction)},
+
+		// Administration (admin_page.go).
+		{"GET /admin", w.adminPage(w.adminOverview)},
+		{"GET /admin/users", w.adminPage(w.adminUsers)},
+		{"POST /admin/users", w.adminPost(w.createUserAction)},
+		{"POST /admin/users/{username}", w.adminPost(w.changeUserAction)},
+		{"GET /admin/tokens", w.adminPage(w.adminTokens)},
+		{"POST /admin/tokens", w.adminPost(w.createTokenAction)},
+		{"POST /admin/tokens/{id}/revoke", w.adminPost(w.revokeTokenAction)},
+		{"GET /admin/integrations", w.adminPage(w.adminIntegrations)},
+		{"POST /admin/integrations", w.adminPost(w.createIntegrationAction)},
+		{"POST /admin/integrations/{id}/remove", w.adminPost(w.removeIntegrationAction)},
+		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
+		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
+		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
+		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},
+		{"GET /admin/audit", w.adminPage(w.adminAudit)},
+		{"GET /admin/settings", w.adminPage(w.adminSettings)},
+
+		// Notifications: channels, and the outbox's deliveries with a
+		// retry button (notify_page.go).
+		{"GET /admin/channels", w.adminPage(w.adminChannels)},
+		{"POST /admin/channels", w.adminPost(w.createChannelAction)},
+		{"GET /admin/channels/{id}", w.adminPage(w.adminChannel)},
+		{"POST /admin/channels/{id}", w.adminPost(w.changeChannelAction)},
+		{"POST /admin/channels/{id}/test", w.adminPost(w.testChannelAction)},
+		{"POST /admin/channels/{id}/remove", w.adminPost(w.removeChannelAction)},
+		{"GET /admin/deliveries", w.adminPage(w.adminDeliveries)},
+		{"POST /admin/deliveries/{id}/retry", w.adminPost(w.retryDeliveryAction)},
 	}
-	routes = append(routes, w.boardRoutes()...)
-	routes = append(routes, w.incidentRoutes()...)
-	routes = append(routes, w.inboxRoutes()...)
-	routes = append(routes, w.adminRoutes()...)
-	routes = append(routes, w.notifyRoutes()...)
-	return routes
 }
 
 var errSignIn = problem.New(problem.Unauthenticated, "unauthenticated", "sign in to see this page")
