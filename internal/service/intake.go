@@ -35,6 +35,25 @@ type IngestResult struct {
 // already: counts kept on the incident stand in for its alerts, and the
 // alerts a delivery attaches to one incident make one timeline event.
 func (s *Service) Ingest(ctx context.Context, integrationID, deliveryID string, alerts []alert.Alert) (*IngestResult, error) {
+	return s.IngestDelivery(ctx, integrationID, Delivery{ID: deliveryID}, alerts)
+}
+
+// Delivery identifies one request to the intake, for senders that can
+// replay: Sentry, whose signature covers the body but not its time.
+type Delivery struct {
+	// ID is the sender's id of the delivery (Sentry's Request-ID): the
+	// same id again is a replay that changes nothing.
+	ID string
+	// Digest is a hash of the body: the same body under another id is a
+	// replay too, and refused (409 replayed_delivery).
+	Digest string
+}
+
+// errReplayedBody refuses a body delivered before under another id.
+var errReplayedBody = problem.New(problem.Conflict, "replayed_delivery", "this body was delivered before under another Request-ID")
+
+// IngestDelivery is Ingest with a Delivery's replay protection.
+func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d Delivery, alerts []alert.Alert) (*IngestResult, error) {
 	alerts = lastPerFingerprint(alerts)
 	// Encoded here, not in the transaction: on SQLite every transaction
 	// runs on the one writer goroutine.
@@ -51,11 +70,20 @@ func (s *Service) Ingest(ctx context.Context, integrationID, deliveryID string, 
 			return err
 		}
 		now := s.Now()
-		if deliveryID != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, deliveryID, now)
+		if d.ID != "" {
+			fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
 			if err != nil || !fresh {
 				res.Replayed = !fresh
 				return err
+			}
+		}
+		if d.Digest != "" {
+			fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return errReplayedBody
 			}
 		}
 		g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
@@ -629,6 +657,31 @@ func (s *Service) IncidentAlerts(ctx context.Context, p auth.Principal, number i
 		return err
 	})
 	return list, err
+}
+
+// AlertSummary is what intake keeps about an incident's alerts.
+type AlertSummary struct {
+	// Attached and Firing count the alerts attached now, and those firing.
+	Attached, Firing int64
+	// Truncated is the most alerts of the incident's group a sender said
+	// it left out of one delivery (Alertmanager's max_alerts).
+	Truncated int64
+}
+
+// IncidentAlertSummary reads an incident's alert counts, for the team.
+func (s *Service) IncidentAlertSummary(ctx context.Context, p auth.Principal, number int64) (AlertSummary, error) {
+	if err := require(p, auth.ReadAll, "read alerts"); err != nil {
+		return AlertSummary{}, err
+	}
+	var c store.AlertCounts
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		if _, err := visibleIncident(ctx, tx, number, false, false); err != nil {
+			return err
+		}
+		c, err = tx.IncidentAlertCounts(ctx, number)
+		return err
+	})
+	return AlertSummary{Attached: c.Attached, Firing: c.Firing, Truncated: c.Truncated}, err
 }
 
 // loadFreeAlerts reads alerts that may join an incident: not attached to

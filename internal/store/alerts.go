@@ -70,6 +70,18 @@ func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) err
 	return nil
 }
 
+// SetIntegrationSecret sets a live integration's signing secret.
+func (t *Tx) SetIntegrationSecret(ctx context.Context, id, secret string) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET secret = $1 WHERE id = $2 AND deleted_at IS NULL`, secret, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // TouchIntegration records when an integration last delivered.
 func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET last_alert_at = $1 WHERE id = $2`, micros(at), id)
