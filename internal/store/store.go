@@ -98,35 +98,37 @@ type Store struct {
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
 
-	// statements and pages count the work of write transactions (see
-	// Work); pages only while trackPages is set.
+	// statements and reads count the work of write transactions (see
+	// Work); reads only while trackReads is set.
 	statements atomic.Int64
-	pages      atomic.Int64
-	trackPages atomic.Bool
+	reads      atomic.Int64
+	trackReads atomic.Bool
 }
 
 // Work is what write transactions asked of the database so far.
 type Work struct {
 	// Statements run in write transactions, savepoints included.
 	Statements int64
-	// Pages the SQLite writer read from its page cache or the file, once
-	// TrackPages was called; 0 on PostgreSQL. Unlike statements, pages
-	// grow with the rows a statement reads.
-	Pages int64
+	// Reads counts, once TrackReads was called, the pages the SQLite
+	// writer read (from its cache or the file), or the rows PostgreSQL
+	// write transactions read (sequential and index fetches). Unlike
+	// statements, reads grow with the rows a statement goes through.
+	Reads int64
 }
 
 // Work reports the work of write transactions so far: tests use it to
 // show that work per alert stays constant, where wall time would be
 // noise.
 func (s *Store) Work() Work {
-	return Work{Statements: s.statements.Load(), Pages: s.pages.Load()}
+	return Work{Statements: s.statements.Load(), Reads: s.reads.Load()}
 }
 
-// TrackPages makes the SQLite writer count the pages each batch reads,
-// at the cost of a few calls per commit.
-func (s *Store) TrackPages() { s.trackPages.Store(true) }
+// TrackReads makes write transactions count what they read (see Work), at
+// the cost of a statement or a few calls per commit.
+func (s *Store) TrackReads() { s.trackReads.Store(true) }
 
-// readPages adds the pages the writer connection read since the last call.
+// readPages adds the pages the SQLite writer connection read since the
+// last call.
 func (s *Store) readPages() {
 	conn, err := s.write.Conn(context.Background())
 	if err != nil {
@@ -140,7 +142,7 @@ func (s *Store) readPages() {
 		}
 		for _, op := range []sqlite.DBStatusOp{sqlite.DBStatusCacheHit, sqlite.DBStatusCacheMiss} {
 			if n, _, err := st.Status(op, true); err == nil {
-				s.pages.Add(int64(n))
+				s.reads.Add(int64(n))
 			}
 		}
 		return nil
@@ -371,8 +373,25 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
+	// The backend's row counts, before and after: they include earlier
+	// transactions whose statistics are not flushed yet, but nothing is
+	// flushed within a transaction.
+	rowsRead := func() int64 {
+		var n int64
+		tx.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(seq_tup_read + COALESCE(idx_tup_fetch, 0)), 0) AS BIGINT)
+			FROM pg_stat_xact_user_tables`).Scan(&n)
+		return n
+	}
+	track := s.trackReads.Load()
+	var before int64
+	if track {
+		before = rowsRead()
+	}
 	if err := runJob(fn, &Tx{q: counting{tx, &s.statements}, dialect: Postgres, matchers: s.matchers}); err != nil {
 		return err
+	}
+	if track {
+		s.reads.Add(rowsRead() - before)
 	}
 	return tx.Commit()
 }
@@ -426,7 +445,7 @@ func (s *Store) commit(batch []*job) {
 		} else {
 			s.recent.keep()
 		}
-		if s.trackPages.Load() {
+		if s.trackReads.Load() {
 			s.readPages()
 		}
 		for i, j := range batch {
