@@ -80,9 +80,12 @@ func registerAlertKey() {
 // recentKeys is the in-memory level: the keys of alerts not yet merged
 // into alert_keys. Only the writer goroutine uses it.
 type recentKeys struct {
-	loaded bool
-	slices [keySlices]map[string]recentKey
-	n      int
+	// mergeAt is how many keys make the writer merge a slice (tests
+	// lower it).
+	mergeAt int
+	loaded  bool
+	slices  [keySlices]map[string]recentKey
+	n       int
 	// maxID is the highest alert id seen: the low-water mark when
 	// nothing recent is left.
 	maxID int64
@@ -102,7 +105,7 @@ type recentKey struct {
 }
 
 func newRecentKeys() *recentKeys {
-	r := &recentKeys{}
+	r := &recentKeys{mergeAt: mergeAt}
 	for i := range r.slices {
 		r.slices[i] = map[string]recentKey{}
 	}
@@ -201,7 +204,7 @@ func (r *recentKeys) low(merged int) int64 {
 // them, and is tried again after the next batch.
 func (s *Store) mergeKeys() {
 	r := s.recent
-	if r == nil || !r.loaded || r.n < mergeAt {
+	if r == nil || !r.loaded || r.n < r.mergeAt {
 		return
 	}
 	i := r.next
