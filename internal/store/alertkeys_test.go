@@ -81,7 +81,10 @@ func TestAlertKeysAcrossMergesAndRestart(t *testing.T) {
 				rows := []store.AlertRow{{Record: newRecord("a1", fps[0], 0)}, {Record: newRecord("a1", "new-"+when, 0)},
 					{Record: newRecord("a1", fps[len(fps)-1], 0)}}
 				var n int
-				must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) { n, err = tx.InsertNewAlerts(ctx, rows); return err }))
+				must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) {
+					n, err = tx.InsertNewAlerts(ctx, rows)
+					return err
+				}))
 				if n != 1 || rows[0].ID != 0 || rows[1].ID == 0 || rows[2].ID != 0 {
 					t.Fatalf("%s: InsertNewAlerts stored %d: %d %d %d", when, n, rows[0].ID, rows[1].ID, rows[2].ID)
 				}
@@ -116,13 +119,19 @@ func TestAlertKeyCollision(t *testing.T) {
 		return tx.Exec(ctx, `INSERT INTO alert_keys (k, alert_id) VALUES ($1, $2)`, store.AlertKey("a1", "fp-y"), x.ID)
 	}))
 	var found map[string]*alert.Record
-	must(t, s.Write(ctx, func(tx *store.Tx) (err error) { found, err = tx.AlertsByFingerprint(ctx, "a1", []string{"fp-y"}); return err }))
+	must(t, s.Write(ctx, func(tx *store.Tx) (err error) {
+		found, err = tx.AlertsByFingerprint(ctx, "a1", []string{"fp-y"})
+		return err
+	}))
 	if len(found) != 0 {
 		t.Fatalf("fp-y found as %+v", found)
 	}
 	rows := []store.AlertRow{{Record: newRecord("a1", "fp-y", 0)}}
 	var n int
-	must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) { n, err = tx.InsertNewAlerts(ctx, rows); return err }))
+	must(t, write(s, func(ctx context.Context, tx *store.Tx) (err error) {
+		n, err = tx.InsertNewAlerts(ctx, rows)
+		return err
+	}))
 	if n != 0 {
 		t.Fatal("a candidate of the hash was stored without a lookup")
 	}
@@ -153,7 +162,10 @@ func TestAlertKeysRolledBackWithTheJob(t *testing.T) {
 	}
 	r := insertAlert(t, s, newRecord("a1", "fp-1", 0))
 	var found map[string]*alert.Record
-	must(t, s.Write(ctx, func(tx *store.Tx) (err error) { found, err = tx.AlertsByFingerprint(ctx, "a1", []string{"fp-1"}); return err }))
+	must(t, s.Write(ctx, func(tx *store.Tx) (err error) {
+		found, err = tx.AlertsByFingerprint(ctx, "a1", []string{"fp-1"})
+		return err
+	}))
 	if found["fp-1"] == nil || found["fp-1"].ID != r.ID {
 		t.Fatalf("after the rollback: %+v", found)
 	}
