@@ -115,6 +115,9 @@ func cleanKey(s string, maxBytes int) string {
 }
 
 func cleanMap(m map[string]string, maxValue, maxEntries int) map[string]string {
+	if m != nil && checkMap("", m, maxValue, maxEntries) == nil {
+		return m // clean already, as nearly every sender's is: kept, not copied
+	}
 	names := make([]string, 0, len(m))
 	for name := range m {
 		names = append(names, name)

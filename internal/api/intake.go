@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -65,7 +66,7 @@ func (a *API) deliver(w http.ResponseWriter, r *http.Request, out *IntakeOutcome
 	if !alert.ValidType(typ) {
 		return nil, errNoIntegration
 	}
-	in, err := a.svc.IntegrationForIntake(r.Context(), id)
+	in, err := a.intakeHooks.integration(r.Context(), a.svc, id)
 	if problem.Is(err, "not_found") || (err == nil && in.Type != typ) {
 		return nil, errNoIntegration
 	}
@@ -141,9 +142,60 @@ type IntakeOutcome struct {
 type intakeHooks struct {
 	observer func(IntakeOutcome)
 	big      chan struct{}
+	known    *knownIntegrations
 }
 
-func newIntakeHooks() intakeHooks { return intakeHooks{big: make(chan struct{}, 1)} }
+func newIntakeHooks() intakeHooks {
+	return intakeHooks{big: make(chan struct{}, 1), known: &knownIntegrations{m: map[string]knownIntegration{}}}
+}
+
+// knownIntegrations keeps the integrations deliveries were authenticated
+// for during the last second: reading one was a tenth of an intake
+// request's own work. Ingest checks again in its transaction that the
+// integration is live, so a deletion is never missed; a new secret set
+// elsewhere (another replica, the CLI) takes effect within the second.
+type knownIntegrations struct {
+	mu sync.Mutex
+	m  map[string]knownIntegration
+}
+
+type knownIntegration struct {
+	in *alert.Integration
+	at time.Time
+}
+
+// knownFor is how long a read integration is used.
+const knownFor = time.Second
+
+func (h *intakeHooks) integration(ctx context.Context, svc *service.Service, id string) (*alert.Integration, error) {
+	k := h.known
+	now := time.Now()
+	k.mu.Lock()
+	e, ok := k.m[id]
+	k.mu.Unlock()
+	if ok && now.Sub(e.at) < knownFor {
+		return e.in, nil
+	}
+	in, err := svc.IntegrationForIntake(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	if len(k.m) >= 1000 {
+		clear(k.m)
+	}
+	k.m[id] = knownIntegration{in, now}
+	k.mu.Unlock()
+	return in, nil
+}
+
+// forget drops an integration changed here, so this replica uses the
+// change at once.
+func (h *intakeHooks) forget(id string) {
+	h.known.mu.Lock()
+	delete(h.known.m, id)
+	h.known.mu.Unlock()
+}
 
 // ObserveIntake has fn called with the outcome of every delivery; the
 // server counts them on /metrics. Call it before serving.

@@ -79,10 +79,12 @@ func (a *API) patchIntegration(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return 0, nil, err
 	}
+	a.intakeHooks.forget(in.ID)
 	return http.StatusOK, a.integrationJSON(in, ""), nil
 }
 
 func (a *API) deleteIntegration(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	defer a.intakeHooks.forget(r.PathValue("id"))
 	return http.StatusNoContent, nil, a.svc.DeleteIntegration(r.Context(), p, r.PathValue("id"))
 }
 

@@ -159,14 +159,14 @@ type Encoded struct {
 
 // Encode encodes a's JSON columns.
 func Encode(a *alert.Alert) Encoded {
-	labels, _ := json.Marshal(nonNilMap(a.Labels))
-	annotations, _ := json.Marshal(nonNilMap(a.Annotations))
-	links := a.Links
-	if links == nil {
-		links = []alert.Link{}
-	}
-	l, _ := json.Marshal(links)
-	return Encoded{string(labels), string(annotations), string(l)}
+	b := make([]byte, 0, 512)
+	b = appendStringMap(b, a.Labels)
+	n := len(b)
+	b = appendStringMap(b, a.Annotations)
+	m := len(b)
+	b = appendLinks(b, a.Links)
+	s := string(b)
+	return Encoded{s[:n], s[n:m], s[m:]}
 }
 
 // AlertRow is an alert to write with its JSON columns encoded; a zero
