@@ -103,9 +103,17 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	return &res, nil
 }
 
-// lastPerFingerprint keeps the last alert of each fingerprint in a payload.
+// lastPerFingerprint keeps the last alert of each fingerprint in a payload;
+// a payload without repeats, the usual one, is returned as it is.
 func lastPerFingerprint(alerts []alert.Alert) []alert.Alert {
 	seen := make(map[string]int, len(alerts))
+	for i := range alerts {
+		seen[alerts[i].Fingerprint] = i
+	}
+	if len(seen) == len(alerts) {
+		return alerts
+	}
+	clear(seen)
 	out := alerts[:0:0]
 	for _, a := range alerts {
 		if i, ok := seen[a.Fingerprint]; ok {
