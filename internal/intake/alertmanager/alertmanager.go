@@ -46,8 +46,11 @@ type wireAlert struct {
 // Errors are *alert.InvalidError values whose text can be sent back.
 func Parse(body []byte) ([]alert.Alert, error) {
 	var msg message
-	if err := payload.Decode(body, &msg, ""); err != nil {
-		return nil, err
+	if !decodeFast(body, &msg) {
+		msg = message{}
+		if err := payload.Decode(body, &msg, ""); err != nil {
+			return nil, err
+		}
 	}
 	if msg.Version != Version {
 		return nil, alert.Invalid("version: got %s, want %q (Alertmanager webhook_config without a custom payload)", payload.Quote(msg.Version), Version)

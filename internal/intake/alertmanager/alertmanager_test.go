@@ -307,3 +307,23 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// The fast decoder takes what Alertmanager really sends; the rest goes to
+// encoding/json (FuzzDecodeFast checks they agree).
+func TestDecodeFastTakesRealBodies(t *testing.T) {
+	bodies := map[string][]byte{"synthetic": syntheticBody(10), "newer": []byte(newerBody)}
+	for _, fx := range intaketest.Fixtures(t) {
+		bodies[fx.Name] = fx.Body
+	}
+	for name, b := range bodies {
+		var m message
+		if !decodeFast(b, &m) || m.Version != Version || len(m.Alerts) == 0 {
+			t.Errorf("%s: not taken: %+v", name, m)
+		}
+	}
+	for _, b := range []string{`{"Version":"4"}`, `{"version":"4","version":"4"}`, `{"version":null}`, `{"version":"4"}x`} {
+		if decodeFast([]byte(b), new(message)) {
+			t.Errorf("%s taken", b)
+		}
+	}
+}
