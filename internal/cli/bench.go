@@ -22,7 +22,7 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
+const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL [--alertmanager-pid PID]]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
 
@@ -51,6 +51,7 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 	target := fs.String("url", "", "intake URL of a running Quench (default: start one)")
 	token := fs.String("token", "", "integration token for --url")
 	am := fs.String("alertmanager", "", "also measure a running Alertmanager's /api/v2/alerts at this base URL")
+	amPid := fs.Int("alertmanager-pid", 0, "that Alertmanager's process id, to show its CPU time per alert")
 	sync := fs.String("synchronous", "FULL", "SQLite synchronous pragma of the started server")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
@@ -81,17 +82,17 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert")
 	// run measures one row; the server's CPU time per alert is shown for
-	// the started server, a figure the other tenants of a shared machine
-	// disturb less than the rate.
-	run := func(name string, opt bench.Options, server bool) (*bench.Result, error) {
-		before := srv.cpu()
+	// the started server and an Alertmanager whose pid is given, a figure
+	// the other tenants of a shared machine disturb less than the rate.
+	run := func(name string, opt bench.Options, pid int) (*bench.Result, error) {
+		before := processCPU(pid)
 		r, err := bench.Run(ctx, opt)
 		if err != nil {
 			return nil, err
 		}
 		cpu := "-"
-		if server && srv != nil && r.Alerts > 0 {
-			cpu = (time.Duration(srv.cpu()-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
+		if pid > 0 && r.Alerts > 0 {
+			cpu = (time.Duration(processCPU(pid)-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
 		}
 		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
 			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu)
@@ -110,20 +111,20 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		if srv == nil {
 			name = "quench at --url"
 		}
-		inbox, err := run(name+" inbox", opt, true)
+		inbox, err := run(name+" inbox", opt, srv.pid())
 		if err != nil {
 			return err
 		}
 		storm := opt
 		storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
-		rs, err := run(name+" storm", storm, true)
+		rs, err := run(name+" storm", storm, srv.pid())
 		if err != nil {
 			return err
 		}
 		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
 			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
-			r, err := run("alertmanager /api/v2/alerts", opt, false)
+			r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
 			if err != nil {
 				return err
 			}
@@ -317,13 +318,18 @@ func (c *childServer) stop() {
 	os.RemoveAll(c.dir)
 }
 
-// cpu is the time the child has spent on the CPUs, from /proc (Linux); 0
-// when unknown or when c is nil.
-func (c *childServer) cpu() time.Duration {
+// pid is the child's process id, 0 for none.
+func (c *childServer) pid() int {
 	if c == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	return c.cmd.Process.Pid
+}
+
+// processCPU is the time a process has spent on the CPUs, from /proc
+// (Linux); 0 when unknown.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
