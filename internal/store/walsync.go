@@ -39,6 +39,8 @@ type walSync struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
+	// syncFile is syncData; tests watch or fail it.
+	syncFile func(*os.File) error
 }
 
 // newWALSync turns the syncing of the writer pool w's one connection down
@@ -50,7 +52,7 @@ func newWALSync(ctx context.Context, path string, w *sql.DB) *walSync {
 	if _, err := w.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
 		return nil
 	}
-	return &walSync{path: path + "-wal"}
+	return &walSync{path: path + "-wal", syncFile: syncData}
 }
 
 // sync makes every frame written to the WAL so far durable.
@@ -67,7 +69,7 @@ func (w *walSync) sync() error {
 		}
 		w.f = f
 	}
-	return syncData(w.f)
+	return w.syncFile(w.f)
 }
 
 func (w *walSync) close() {
