@@ -39,8 +39,6 @@ type walSync struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
-	// syncFile is syncData; tests watch or fail it.
-	syncFile func(*os.File) error
 }
 
 // newWALSync turns the syncing of the writer pool w's one connection down
@@ -52,7 +50,7 @@ func newWALSync(ctx context.Context, path string, w *sql.DB) *walSync {
 	if _, err := w.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
 		return nil
 	}
-	return &walSync{path: path + "-wal", syncFile: syncData}
+	return &walSync{path: path + "-wal"}
 }
 
 // sync makes every frame written to the WAL so far durable.
@@ -69,7 +67,7 @@ func (w *walSync) sync() error {
 		}
 		w.f = f
 	}
-	return w.syncFile(w.f)
+	return syncData(w.f)
 }
 
 func (w *walSync) close() {
