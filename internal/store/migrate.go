@@ -209,12 +209,6 @@ func (s *Store) migrate(ctx context.Context, target int) (applied int, err error
 		n, err := matchSchema(done, ms)
 		if err != nil || n == len(ms) {
 			tx.Rollback()
-			if err == nil && applied > 0 && s.wal != nil {
-				// The writer's connection leaves syncing to the syncer
-				// (walsync.go): a migration is on disk before it is
-				// reported done.
-				err = s.syncErr(s.wal.sync())
-			}
 			return applied, err
 		}
 		m := ms[n]

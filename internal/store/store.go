@@ -84,12 +84,6 @@ type Store struct {
 	ckpt     *sql.DB
 	ckptDone chan struct{}
 	pageSize int
-	// wal, when set, is the WAL file the syncer makes durable after the
-	// writer's commits (walsync.go); syncQ carries committed batches to it
-	// and syncDone closes when it has answered the last.
-	wal      *walSync
-	syncQ    chan synced
-	syncDone chan struct{}
 
 	matchers  *matcherCache
 	readStmts *readStmts
@@ -270,12 +264,6 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys()}
-	if sync == "FULL" {
-		if s.wal = newWALSync(ctx, path, w); s.wal != nil {
-			s.syncQ, s.syncDone = make(chan synced, maxBatch), make(chan struct{})
-			go s.syncer()
-		}
-	}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -297,10 +285,6 @@ func (s *Store) Close() error {
 		if s.quit != nil {
 			close(s.quit)
 			<-s.done
-			if s.wal != nil {
-				<-s.syncDone
-				s.wal.close()
-			}
 			<-s.ckptDone
 			s.stmts.close()
 		}
@@ -414,9 +398,6 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 
 func (s *Store) writer() {
 	defer close(s.done)
-	if s.syncQ != nil {
-		defer close(s.syncQ)
-	}
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
@@ -466,21 +447,6 @@ func (s *Store) commit(batch []*job) {
 		}
 		if s.trackReads.Load() {
 			s.readPages()
-		}
-		if err == nil && s.wal != nil {
-			// Committed: the jobs that succeeded wait for the WAL sync.
-			var waiting synced
-			for i, j := range batch {
-				if results[i] != nil {
-					j.done <- s.classify(results[i])
-				} else {
-					waiting.done = append(waiting.done, j.done)
-				}
-			}
-			if len(waiting.done) > 0 {
-				s.syncQ <- waiting
-			}
-			return
 		}
 		for i, j := range batch {
 			if results[i] == nil {
