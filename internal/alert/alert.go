@@ -45,4 +45,8 @@ type Alert struct {
 	// alertname label, else the sender's title.
 	Title string
 	Links []Link
+	// Truncated is how many alerts of its group the sender left out of
+	// the delivery that carried this one (Alertmanager's truncatedAlerts,
+	// from max_alerts); 0 when it sent the whole group.
+	Truncated int
 }

@@ -23,7 +23,7 @@ const (
 	MaxLinks                = 32       // links per alert
 	MaxFingerprintBytes     = 256      // Fingerprint
 	MaxGroupKeyBytes        = 1 << 10  // GroupKey
-	MaxBatch                = 1000     // alerts in one payload; bounds the work one request can cause
+	MaxBatch                = 10000    // alerts in one payload: an Alertmanager group of this many is taken whole (max_alerts in the snippet)
 	maxKindBytes            = 32       // Link.Kind
 )
 

@@ -71,6 +71,7 @@ func IsWebURL(s string) bool {
 //     MaxURLBytes is cut (and dropped if the cut leaves it unparsable);
 //   - Title becomes the summary annotation, else the alertname label, else
 //     the existing Title, else "untitled alert", on one line.
+//   - Truncated is never negative.
 //
 // Status is left alone: adapters validate it because only they can name the
 // offending field in the error.
@@ -89,6 +90,7 @@ func Normalize(a *Alert) {
 	}
 	a.Links = cleanLinks(a.Links)
 	a.Title = title(a)
+	a.Truncated = max(a.Truncated, 0)
 }
 
 func title(a *Alert) string {
@@ -113,6 +115,9 @@ func cleanKey(s string, maxBytes int) string {
 }
 
 func cleanMap(m map[string]string, maxValue, maxEntries int) map[string]string {
+	if m != nil && checkMap("", m, maxValue, maxEntries) == nil {
+		return m // clean already, as nearly every sender's is: kept, not copied
+	}
 	names := make([]string, 0, len(m))
 	for name := range m {
 		names = append(names, name)

@@ -17,12 +17,13 @@ type API struct {
 	svc *service.Service
 	log *slog.Logger
 	// baseURL makes absolute links (incident pages, intake URLs).
-	baseURL string
+	baseURL     string
+	intakeHooks intakeHooks
 }
 
 // New returns the API handlers.
 func New(svc *service.Service, log *slog.Logger, baseURL string) *API {
-	return &API{svc: svc, log: log, baseURL: baseURL}
+	return &API{svc: svc, log: log, baseURL: baseURL, intakeHooks: newIntakeHooks()}
 }
 
 // Routes is the API's route table; the server registers it and the access
@@ -66,6 +67,7 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/incidents/{number}/alerts", a.h(a.attachAlerts)},
 		{"GET /api/v1/integrations", a.h(a.listIntegrations)},
 		{"POST /api/v1/integrations", a.h(a.createIntegration)},
+		{"PATCH /api/v1/integrations/{id}", a.h(a.patchIntegration)},
 		{"DELETE /api/v1/integrations/{id}", a.h(a.deleteIntegration)},
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},

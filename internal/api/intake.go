@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -31,26 +35,60 @@ var (
 // answer comes only after the alerts are committed; storage trouble is a
 // 503 with Retry-After, which Alertmanager and Grafana retry.
 func (a *API) intake(w http.ResponseWriter, r *http.Request, _ auth.Principal) (int, any, error) {
-	typ, id := r.PathValue("type"), r.PathValue("id")
-	if !alert.ValidType(typ) {
-		return 0, nil, errNoIntegration
-	}
-	in, err := a.svc.IntegrationForIntake(r.Context(), id)
-	if problem.Is(err, "not_found") || (err == nil && in.Type != typ) {
-		return 0, nil, errNoIntegration
+	start := time.Now()
+	out := IntakeOutcome{Type: r.PathValue("type")}
+	res, err := a.deliver(w, r, &out)
+	if obs := a.intakeHooks.observer; obs != nil {
+		out.Took = time.Since(start)
+		if p, ok := problem.As(err); ok {
+			out.Code = p.Code
+		} else if err != nil {
+			out.Code = "internal"
+		}
+		if !alert.ValidType(out.Type) {
+			out.Type = "unknown"
+		}
+		obs(out)
 	}
 	if err != nil {
 		return 0, nil, err
+	}
+	return http.StatusOK, res, nil
+}
+
+// bigIntake is the body size from which deliveries are parsed one at a
+// time: a group of thousands of alerts is decoded whole, and several at
+// once would multiply the memory that takes.
+const bigIntake = 1 << 20
+
+func (a *API) deliver(w http.ResponseWriter, r *http.Request, out *IntakeOutcome) (*service.IngestResult, error) {
+	typ, id := r.PathValue("type"), r.PathValue("id")
+	if !alert.ValidType(typ) {
+		return nil, errNoIntegration
+	}
+	in, err := a.intakeHooks.integration(r.Context(), a.svc, id)
+	if problem.Is(err, "not_found") || (err == nil && in.Type != typ) {
+		return nil, errNoIntegration
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.ContentLength < 0 || r.ContentLength > bigIntake {
+		release, err := a.intakeHooks.admitBig(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	body, err := readBody(w, r, MaxIntakeBody)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if err := a.authenticateIntake(r, in, body); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	var alerts []alert.Alert
-	var delivery string
+	var d service.Delivery
 	switch typ {
 	case alert.TypeAlertmanager:
 		alerts, err = alertmanager.Parse(body)
@@ -58,21 +96,119 @@ func (a *API) intake(w http.ResponseWriter, r *http.Request, _ auth.Principal) (
 		alerts, err = grafana.Parse(body)
 	case alert.TypeSentry:
 		alerts, err = sentry.Parse(r.Header.Get(sentry.ResourceHeader), body)
-		delivery = strings.TrimSpace(r.Header.Get(sentry.RequestIDHeader))
-		if len(delivery) > 200 {
-			delivery = delivery[:200]
+		d.ID = strings.TrimSpace(r.Header.Get(sentry.RequestIDHeader))
+		if len(d.ID) > 200 {
+			d.ID = d.ID[:200]
 		}
+		// Sentry signs the body but not its time: the same body under a
+		// new Request-ID is a replay.
+		sum := sha256.Sum256(body)
+		d.Digest = hex.EncodeToString(sum[:])
 	case alert.TypeGeneric:
 		alerts, err = generic.Parse(body)
 	}
 	if err != nil {
-		return 0, nil, parseProblem(err)
+		return nil, parseProblem(err)
 	}
-	res, err := a.svc.Ingest(r.Context(), in.ID, delivery, alerts)
+	res, err := a.svc.IngestDelivery(r.Context(), in.ID, d, alerts)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, res, nil
+	if !res.Replayed {
+		for _, al := range alerts {
+			if al.Status == alert.Firing {
+				out.Firing++
+			} else {
+				out.Resolved++
+			}
+		}
+	}
+	return res, nil
+}
+
+// IntakeOutcome is what one delivery to the intake endpoints came to.
+type IntakeOutcome struct {
+	// Type is the integration type the URL names ("unknown" when it names
+	// none).
+	Type string
+	// Firing and Resolved count the alerts stored.
+	Firing, Resolved int
+	// Code is the error code of a refusal, "" when the alerts were stored.
+	Code string
+	Took time.Duration
+}
+
+// intakeHooks is the intake endpoint's state beyond the service.
+type intakeHooks struct {
+	observer func(IntakeOutcome)
+	big      chan struct{}
+	known    *knownIntegrations
+}
+
+func newIntakeHooks() intakeHooks {
+	return intakeHooks{big: make(chan struct{}, 1), known: &knownIntegrations{m: map[string]knownIntegration{}}}
+}
+
+// knownIntegrations keeps the integrations deliveries were authenticated
+// for during the last second: reading one was a tenth of an intake
+// request's own work. Ingest checks again in its transaction that the
+// integration is live, so a deletion is never missed; a new secret set
+// elsewhere (another replica, the CLI) takes effect within the second.
+type knownIntegrations struct {
+	mu sync.Mutex
+	m  map[string]knownIntegration
+}
+
+type knownIntegration struct {
+	in *alert.Integration
+	at time.Time
+}
+
+// knownFor is how long a read integration is used.
+const knownFor = time.Second
+
+func (h *intakeHooks) integration(ctx context.Context, svc *service.Service, id string) (*alert.Integration, error) {
+	k := h.known
+	now := time.Now()
+	k.mu.Lock()
+	e, ok := k.m[id]
+	k.mu.Unlock()
+	if ok && now.Sub(e.at) < knownFor {
+		return e.in, nil
+	}
+	in, err := svc.IntegrationForIntake(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	if len(k.m) >= 1000 {
+		clear(k.m)
+	}
+	k.m[id] = knownIntegration{in, now}
+	k.mu.Unlock()
+	return in, nil
+}
+
+// forget drops an integration changed here, so this replica uses the
+// change at once.
+func (h *intakeHooks) forget(id string) {
+	h.known.mu.Lock()
+	delete(h.known.m, id)
+	h.known.mu.Unlock()
+}
+
+// ObserveIntake has fn called with the outcome of every delivery; the
+// server counts them on /metrics. Call it before serving.
+func (a *API) ObserveIntake(fn func(IntakeOutcome)) { a.intakeHooks.observer = fn }
+
+// admitBig waits for the turn of a big body, as long as the sender waits.
+func (h *intakeHooks) admitBig(ctx context.Context) (release func(), err error) {
+	select {
+	case h.big <- struct{}{}:
+		return func() { <-h.big }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func parseProblem(err error) error {
@@ -90,8 +226,15 @@ func parseProblem(err error) error {
 func (a *API) authenticateIntake(r *http.Request, in *alert.Integration, body []byte) error {
 	switch {
 	case in.Type == alert.TypeSentry:
+		if in.Secret == "" {
+			return problem.New(problem.Conflict, "secret_missing", "this Sentry integration has no client secret yet: "+
+				"give it the one Sentry shows (quench integration update %s --secret-file FILE, or PATCH /api/v1/integrations/%s)", in.ID, in.ID)
+		}
 		if err := sentry.Verify(body, in.Secret, r.Header.Get(sentry.SignatureHeader)); err != nil {
 			return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Sentry-Hook-Signature does not match the body")
+		}
+		if err := sentry.CheckTimestamp(r.Header.Get(sentry.TimestampHeader), a.svc.Now()); err != nil {
+			return problem.Wrap(problem.Unauthenticated, "stale_delivery", err, "%s", err.Error())
 		}
 		return nil
 	case in.Type == alert.TypeGrafana && in.Secret != "":
@@ -142,12 +285,16 @@ type AlertJSON struct {
 	LastSeen    time.Time         `json:"last_seen"`
 	Received    int64             `json:"received"`
 	Incident    int64             `json:"incident,omitempty"`
+	// Truncated counts the alerts of its group the sender left out of the
+	// delivery that last carried this one (Alertmanager's max_alerts).
+	Truncated int `json:"truncated_alerts,omitempty"`
 }
 
 func alertJSON(r *alert.Record) AlertJSON {
 	j := AlertJSON{ID: r.ID, Integration: r.IntegrationID, Fingerprint: r.Fingerprint, Status: r.Status, Title: r.Title,
 		Labels: r.Labels, Annotations: r.Annotations, Links: r.Links, GroupKey: r.GroupKey, StartsAt: r.StartsAt.UTC(),
-		EndsAt: optTime(r.EndsAt), FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(), Received: r.Received, Incident: r.Incident}
+		EndsAt: optTime(r.EndsAt), FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(), Received: r.Received, Incident: r.Incident,
+		Truncated: r.Truncated}
 	if j.Labels == nil {
 		j.Labels = map[string]string{}
 	}
@@ -270,5 +417,10 @@ func (a *API) incidentAlerts(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON)}, nil
+	sum, err := a.svc.IncidentAlertSummary(r.Context(), p, n)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON), "attached": sum.Attached, "firing": sum.Firing,
+		"truncated_alerts": sum.Truncated}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/service"
 )
 
@@ -60,7 +61,30 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request, p auth.P
 	return http.StatusCreated, a.integrationJSON(in, token), nil
 }
 
+type patchIntegrationRequest struct {
+	Secret *string `json:"secret"`
+}
+
+// patchIntegration sets an integration's signing secret: Sentry shows its
+// client secret only after Quench's URL is entered there.
+func (a *API) patchIntegration(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	req, err := decode[patchIntegrationRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if req.Secret == nil {
+		return 0, nil, problem.Unprocessablef(`nothing to change: send {"secret": "…"}`)
+	}
+	in, err := a.svc.SetIntegrationSecret(r.Context(), p, r.PathValue("id"), *req.Secret)
+	if err != nil {
+		return 0, nil, err
+	}
+	a.intakeHooks.forget(in.ID)
+	return http.StatusOK, a.integrationJSON(in, ""), nil
+}
+
 func (a *API) deleteIntegration(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	defer a.intakeHooks.forget(r.PathValue("id"))
 	return http.StatusNoContent, nil, a.svc.DeleteIntegration(r.Context(), p, r.PathValue("id"))
 }
 

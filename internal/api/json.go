@@ -18,9 +18,12 @@ import (
 )
 
 // Body limits: people and scripts send small JSON; alert senders batch.
+// An Alertmanager group is one request, so the intake limit fits
+// alert.MaxBatch alerts of 1.6 KiB each, more than a rule's labels and
+// annotations usually take.
 const (
 	MaxBody       = 256 << 10
-	MaxIntakeBody = 1 << 20
+	MaxIntakeBody = 16 << 20
 	// maxDepth bounds JSON nesting; no request of ours nests deeper, and a
 	// deep payload is an attack on the parser, refused before parsing.
 	maxDepth = 64

@@ -29,6 +29,19 @@ const (
 	FormatAlertmanagerAPI = "alertmanager-api"
 )
 
+// Scenarios: what the alerts of a run are.
+const (
+	// ScenarioInbox sends warnings, each request a group of its own:
+	// every alert is a new row in the inbox (the default rules page only
+	// for critical alerts).
+	ScenarioInbox = "inbox"
+	// ScenarioStorm sends critical alerts of one group: the first request,
+	// before the clock starts, opens an incident, and every alert after it
+	// is new and joins that incident, as in an outage where everything
+	// fires at once.
+	ScenarioStorm = "storm"
+)
+
 // Options describe one load run.
 type Options struct {
 	URL      string
@@ -42,6 +55,8 @@ type Options struct {
 	Requests int
 	// Run distinguishes label sets between runs against one server.
 	Run string
+	// Scenario is ScenarioInbox (the default) or ScenarioStorm.
+	Scenario string
 }
 
 // Result is what one run measured.
@@ -70,6 +85,13 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		MaxIdleConns: opt.Senders * 2, MaxIdleConnsPerHost: opt.Senders * 2, IdleConnTimeout: time.Minute,
 	}}
 	defer client.CloseIdleConnections()
+	if opt.Scenario == ScenarioStorm {
+		// Open the incident before the clock starts: the run measures
+		// alerts joining it.
+		if status, err := post(ctx, client, opt, payload(opt, -1, 0)); err != nil || status/100 != 2 {
+			return nil, fmt.Errorf("storm: the request opening the incident got %d, %v", status, err)
+		}
+	}
 	var cancel context.CancelFunc
 	if opt.Duration > 0 {
 		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
@@ -158,19 +180,28 @@ type webhookAlert struct {
 }
 
 // payload builds request seq of sender s: Batch alerts of one group, each
-// with a label set of its own.
+// with a label set of its own. In the storm scenario every request sends
+// critical alerts of the run's one group.
 func payload(opt Options, s, seq int) []byte {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	group := fmt.Sprintf("bench-%s-%d-%d", opt.Run, s, seq)
+	severity := "warning"
+	if opt.Scenario == ScenarioStorm {
+		group, severity = "bench-storm-"+opt.Run, "critical"
+	}
 	alerts := make([]webhookAlert, opt.Batch)
 	for i := range alerts {
+		instance := fmt.Sprintf("web-%d:8080", i)
+		if opt.Scenario == ScenarioStorm {
+			instance = fmt.Sprintf("web-%d-%d-%d:8080", s, seq, i)
+		}
 		labels := map[string]string{
-			"alertname": "BenchHighLatency", "service": "bench", "severity": "warning", "env": "bench",
-			"group": group, "instance": fmt.Sprintf("web-%d:8080", i),
+			"alertname": "BenchHighLatency", "service": "bench", "severity": severity, "env": "bench",
+			"group": group, "instance": instance,
 		}
 		alerts[i] = webhookAlert{
 			Status: "firing", Labels: labels, StartsAt: now,
-			Annotations:  map[string]string{"summary": "p99 latency on web-" + fmt.Sprint(i) + " is high", "description": "synthetic alert from quench bench"},
+			Annotations:  map[string]string{"summary": "p99 latency on " + instance + " is high", "description": "synthetic alert from quench bench"},
 			GeneratorURL: "http://prometheus.example:9090/graph?g0.expr=histogram_quantile%280.99%29&g0.tab=1",
 		}
 		if opt.Format == FormatWebhook {

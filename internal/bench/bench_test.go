@@ -127,3 +127,25 @@ func notifyMessage(title string) string {
 	b, _ := json.Marshal(map[string]any{"type": "incident.opened", "data": map[string]any{"incident": map[string]any{"title": title}}})
 	return string(b)
 }
+
+// The storm scenario sends critical alerts of one group, each new: every
+// request joins the incident the first one opened.
+func TestStormPayload(t *testing.T) {
+	opt := Options{Format: FormatWebhook, Batch: 10, Run: "t", Scenario: ScenarioStorm}
+	seen := map[string]bool{}
+	var group string
+	for s := -1; s < 2; s++ {
+		for seq := 0; seq < 3; seq++ {
+			alerts, err := alertmanager.Parse(payload(opt, s, seq))
+			if err != nil || len(alerts) != 10 {
+				t.Fatalf("parse: %d alerts, %v", len(alerts), err)
+			}
+			for _, a := range alerts {
+				if seen[a.Fingerprint] || a.Labels["severity"] != "critical" || (group != "" && a.GroupKey != group) {
+					t.Fatalf("alert %v (group %q)", a, group)
+				}
+				seen[a.Fingerprint], group = true, a.GroupKey
+			}
+		}
+	}
+}

@@ -22,7 +22,7 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
+const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL [--alertmanager-pid PID]]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
 	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR] [--cpuprofile FILE]"
@@ -51,11 +51,12 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 func benchIntake(ctx context.Context, env Env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	senders := fs.Int("senders", 16, "concurrent senders")
-	batches := fs.String("batches", "1,10", "alerts per request, one run each")
+	batches := fs.String("batches", "10", "alerts per request, one round of runs each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	target := fs.String("url", "", "intake URL of a running Quench (default: start one)")
 	token := fs.String("token", "", "integration token for --url")
 	am := fs.String("alertmanager", "", "also measure a running Alertmanager's /api/v2/alerts at this base URL")
+	amPid := fs.Int("alertmanager-pid", 0, "that Alertmanager's process id, to show its CPU time per alert")
 	sync := fs.String("synchronous", "FULL", "SQLite synchronous pragma of the started server")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
@@ -84,34 +85,57 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 		defer srv.stop()
 	}
-	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed")
-	report := func(name string, r *bench.Result) {
-		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
-			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed)
+	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert")
+	// run measures one row; the server's CPU time per alert is shown for
+	// the started server and an Alertmanager whose pid is given, a figure
+	// the other tenants of a shared machine disturb less than the rate.
+	run := func(name string, opt bench.Options, pid int) (*bench.Result, error) {
+		before := processCPU(pid)
+		r, err := bench.Run(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		cpu := "-"
+		if pid > 0 && r.Alerts > 0 {
+			cpu = (time.Duration(processCPU(pid)-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
+		}
+		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
+			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu)
 		if r.Failed > 0 {
 			fmt.Fprintf(env.Stdout, "%-30s statuses: %v\n", "", r.Statuses)
 		}
+		return r, nil
 	}
 	for i, n := range sizes {
+		// Three rows: new warnings into the inbox, a storm of new
+		// critical alerts joining one open incident, and the same
+		// warnings into Alertmanager's memory.
 		opt := bench.Options{URL: *target, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
 			Run: fmt.Sprintf("q%d-%d", i, time.Now().UnixNano())}
-		r, err := bench.Run(ctx, opt)
-		if err != nil {
-			return err
-		}
 		name := "quench (SQLite " + strings.ToUpper(*sync) + ")"
 		if srv == nil {
 			name = "quench at --url"
 		}
-		report(name, r)
+		inbox, err := run(name+" inbox", opt, srv.pid())
+		if err != nil {
+			return err
+		}
+		storm := opt
+		storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
+		rs, err := run(name+" storm", storm, srv.pid())
+		if err != nil {
+			return err
+		}
+		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
 			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
-			r, err := bench.Run(ctx, opt)
+			r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
 			if err != nil {
 				return err
 			}
-			report("alertmanager /api/v2/alerts", r)
+			ratios = fmt.Sprintf("inbox/alertmanager %.2f×, %s", inbox.AlertsPerSecond()/r.AlertsPerSecond(), ratios)
 		}
+		fmt.Fprintf(env.Stdout, "%-30s %s\n", "", ratios)
 	}
 	if srv != nil {
 		rss, hwm := srv.memory()
@@ -316,6 +340,34 @@ func (c *childServer) stop() {
 		<-done
 	}
 	os.RemoveAll(c.dir)
+}
+
+// pid is the child's process id, 0 for none.
+func (c *childServer) pid() int {
+	if c == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
+// processCPU is the time a process has spent on the CPUs, from /proc
+// (Linux); 0 when unknown.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name in parentheses: utime and stime are
+	// the 12th and 13th, in clock ticks (100 per second on Linux).
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * (time.Second / 100)
 }
 
 // memory reads the child's resident set and its peak from /proc (Linux),

@@ -37,7 +37,7 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench session list [--user NAME] | revoke ID
   quench audit [--limit 50] [--json]
   quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
-  quench integration list | remove ID
+  quench integration list | remove ID | update ID --secret-file FILE
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
   quench backup FILE|-              SQLite: a consistent copy, attachments included, while serving (- : stdout)

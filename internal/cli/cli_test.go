@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -157,8 +158,22 @@ func TestIntakeCommands(t *testing.T) {
 	if m == nil || !strings.Contains(out, "curl -X POST") {
 		t.Fatalf("integration add: %q", out)
 	}
-	if _, errs, code := r.do("", "integration", "add", "--type", "sentry", "--name", "s"); code != 1 || !strings.Contains(errs, "client secret") {
-		t.Fatalf("sentry without secret: %d %q", code, errs)
+	// Sentry shows its client secret once it knows Quench's URL: the
+	// integration comes first, its secret later, from a file.
+	out = r.ok("integration", "add", "--type", "sentry", "--name", "s")
+	sm := regexp.MustCompile(`quench integration update (\S+) --secret-file FILE`).FindStringSubmatch(out)
+	if sm == nil || strings.Contains(out, "token:") {
+		t.Fatalf("sentry without secret: %q", out)
+	}
+	secretFile := filepath.Join(t.TempDir(), "sentry-secret")
+	if err := os.WriteFile(secretFile, []byte("  sentry-client-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ok("integration", "update", sm[1], "--secret-file", secretFile); !strings.Contains(got, "signing secret set") || strings.Contains(got, "sentry-client-secret") {
+		t.Fatalf("integration update: %q", got)
+	}
+	if _, errs, code := r.do("", "integration", "update", sm[1]); code != 2 || !strings.Contains(errs, "--secret-file") {
+		t.Fatalf("update without a file: %d %q", code, errs)
 	}
 	if list := r.ok("integration", "list"); !strings.Contains(list, "cron jobs") || strings.Contains(list, m[2]) {
 		t.Fatalf("integration list: %q", list)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,12 +21,13 @@ import (
 // and token: the operator sets up senders from the server's shell.
 func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("integration add|list|remove")
+		return usageErr("integration add|list|update|remove")
 	}
 	fs := flag.NewFlagSet("integration", flag.ContinueOnError)
 	typ := fs.String("type", "", "alertmanager, grafana, sentry or generic")
 	name := fs.String("name", "", "name, e.g. the Alertmanager's cluster")
 	secret := fs.String("secret", "", "Sentry client secret, or Grafana HMAC secret")
+	secretFile := fs.String("secret-file", "", "file holding the Sentry client secret or Grafana HMAC secret (update)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -61,6 +63,20 @@ func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.ID, in.Type, in.Name, last, service.IntakeURL(cfg.BaseURL, in))
 			}
 			return tw.Flush()
+		case "update":
+			if len(pos) != 1 || *secretFile == "" {
+				return usageErr("integration update ID --secret-file FILE")
+			}
+			b, err := os.ReadFile(*secretFile)
+			if err != nil {
+				return err
+			}
+			in, err := svc.SetIntegrationSecret(ctx, service.System, pos[0], string(b))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "integration %s (%s): signing secret set\n", in.Name, in.Type)
+			return nil
 		case "remove":
 			if len(pos) != 1 {
 				return usageErr("integration remove ID")
@@ -196,6 +212,14 @@ func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, inc, a.Labels["severity"], since(a.LastSeen), a.Title)
 			}
 			tw.Flush()
+			// A group Alertmanager cut with max_alerts: say so once.
+			told := map[string]bool{}
+			for _, a := range page.Alerts {
+				if a.Truncated > 0 && !told[a.GroupKey] {
+					told[a.GroupKey] = true
+					fmt.Fprintf(env.Stdout, "note: the sender left out %d more alerts of group %s (max_alerts)\n", a.Truncated, a.GroupKey)
+				}
+			}
 		})
 	case "declare":
 		list, err := ids(pos)

@@ -114,10 +114,19 @@ func (e *Event) Sentence(body string) string {
 	case EventLinkRemoved:
 		return "removed the link " + get("url")
 	case EventAlertAttached:
+		// One event per delivery: a storm's thousand alerts are one
+		// line, naming the first.
+		s := fmt.Sprintf("alert attached: %s (%s)", get("title"), get("status"))
 		if d["again"] == true {
-			return fmt.Sprintf("alert fired again: %s", get("title"))
+			s = fmt.Sprintf("alert fired again: %s", get("title"))
 		}
-		return fmt.Sprintf("alert attached: %s (%s)", get("title"), get("status"))
+		if n := count(d["count"]); n > 1 {
+			s = fmt.Sprintf("%d alerts attached: %s and %d more", n, get("title"), n-1)
+		}
+		if n := count(d["truncated_alerts"]); n > 0 {
+			s += fmt.Sprintf("; the sender left out %d more of the group", n)
+		}
+		return s
 	case EventAlertsResolved:
 		return "every attached alert has resolved: mitigated?"
 	case EventAttachmentAdded:
@@ -126,6 +135,20 @@ func (e *Event) Sentence(body string) string {
 		return fmt.Sprintf("weekly review #%s decided: %s", get("review"), get("decision"))
 	}
 	return string(e.Kind)
+}
+
+// count reads a number of event data, an int before storage and a
+// float64 after a JSON round trip.
+func count(v any) int64 {
+	switch n := v.(type) {
+	case int:
+		return int64(n)
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return 0
 }
 
 func firstLine(s string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/quenchhq/quench/internal/api"
 	"github.com/quenchhq/quench/internal/build"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
@@ -19,6 +20,10 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// Intake: what each delivery came to, by integration type.
+	alerts  *prometheus.CounterVec
+	refused *prometheus.CounterVec
+	ingest  *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
@@ -37,6 +42,17 @@ func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
 		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion},
 	})
 	info.Set(1)
+	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quench_intake_alerts_total", Help: "Alerts stored by the intake, by integration type and status.",
+	}, []string{"type", "status"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quench_intake_refused_total", Help: "Intake deliveries refused, by integration type and error code.",
+	}, []string{"type", "code"})
+	m.ingest = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "quench_intake_duration_seconds", Help: "Time from a delivery's arrival to its answer, by integration type.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"type"})
+	reg.MustRegister(m.alerts, m.refused, m.ingest, &inboxCollector{svc: svc})
 	reg.MustRegister(m.requests, m.duration, info, &incidentCollector{svc: svc}, &reviewCollector{svc: svc},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -125,4 +141,36 @@ func (c *incidentCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(seen[[2]string{string(p), string(s)}]), string(p), string(s))
 		}
 	}
+}
+
+// observeIntake counts one delivery to the intake endpoints.
+func (m *metrics) observeIntake(o api.IntakeOutcome) {
+	m.ingest.WithLabelValues(o.Type).Observe(o.Took.Seconds())
+	if o.Code != "" {
+		m.refused.WithLabelValues(o.Type, o.Code).Inc()
+		return
+	}
+	m.alerts.WithLabelValues(o.Type, "firing").Add(float64(o.Firing))
+	m.alerts.WithLabelValues(o.Type, "resolved").Add(float64(o.Resolved))
+}
+
+// inboxCollector reads the inbox size at scrape time from the counts
+// intake keeps per integration: a sum over a handful of rows, however
+// many alerts wait.
+type inboxCollector struct{ svc *service.Service }
+
+var inboxDesc = prometheus.NewDesc("quench_inbox_alerts", "Firing alerts in the inbox (in no incident).", nil, nil)
+
+func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- inboxDesc }
+
+func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int64
+	err := c.svc.Store().Read(ctx, func(tx *store.Tx) (err error) { n, err = tx.InboxFiring(ctx); return err })
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(inboxDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(n))
 }

@@ -66,6 +66,7 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	}
 	m := newMetrics(opt.Registry, svc)
 	a := api.New(svc, opt.Log, opt.BaseURL)
+	a.ObserveIntake(m.observeIntake)
 	mux := http.NewServeMux()
 	var patterns []string
 	handle := func(pattern string, h http.HandlerFunc) {

@@ -30,34 +30,69 @@ type IngestResult struct {
 // error means the alerts are durable. deliveryID, when set, makes a replay
 // of the same delivery change nothing. Alerts never move incidents between
 // phases.
+//
+// The work is constant per alert, however many alerts an incident holds
+// already: counts kept on the incident stand in for its alerts, and the
+// alerts a delivery attaches to one incident make one timeline event.
 func (s *Service) Ingest(ctx context.Context, integrationID, deliveryID string, alerts []alert.Alert) (*IngestResult, error) {
+	return s.IngestDelivery(ctx, integrationID, Delivery{ID: deliveryID}, alerts)
+}
+
+// Delivery identifies one request to the intake, for senders that can
+// replay: Sentry, whose signature covers the body but not its time.
+type Delivery struct {
+	// ID is the sender's id of the delivery (Sentry's Request-ID): the
+	// same id again is a replay that changes nothing.
+	ID string
+	// Digest is a hash of the body: the same body under another id is a
+	// replay too, and refused (409 replayed_delivery).
+	Digest string
+}
+
+// errReplayedBody refuses a body delivered before under another id.
+var errReplayedBody = problem.New(problem.Conflict, "replayed_delivery", "this body was delivered before under another Request-ID")
+
+// IngestDelivery is Ingest with a Delivery's replay protection.
+func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d Delivery, alerts []alert.Alert) (*IngestResult, error) {
 	alerts = lastPerFingerprint(alerts)
+	// Encoded here, not in the transaction: on SQLite every transaction
+	// runs on the one writer goroutine.
+	enc := make([]store.Encoded, len(alerts))
+	for i := range alerts {
+		enc[i] = store.Encode(&alerts[i])
+	}
 	var res IngestResult
 	var changed map[int64]bool
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		res, changed = IngestResult{}, map[int64]bool{}
+		res, changed = IngestResult{}, nil
 		in, err := tx.LockIntegration(ctx, integrationID)
 		if err != nil {
 			return err
 		}
 		now := s.Now()
-		if deliveryID != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, deliveryID, now)
+		if d.ID != "" {
+			fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
 			if err != nil || !fresh {
 				res.Replayed = !fresh
 				return err
 			}
 		}
-		ing := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, changed: changed}
-		if err := ing.apply(alerts); err != nil {
+		if d.Digest != "" {
+			fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return errReplayedBody
+			}
+		}
+		g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
+			joined: map[int64][]joined{}, counts: newCountChanges()}
+		if err := g.apply(alerts, enc); err != nil {
 			return err
 		}
-		// "Last alert" is for people; once a second is precise enough and
-		// spares a write per delivery in a storm.
-		if now.Sub(in.LastAlertAt) < time.Second {
-			return nil
-		}
-		return tx.TouchIntegration(ctx, in.ID, now)
+		changed = g.counts.changed
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -68,9 +103,17 @@ func (s *Service) Ingest(ctx context.Context, integrationID, deliveryID string, 
 	return &res, nil
 }
 
-// lastPerFingerprint keeps the last alert of each fingerprint in a payload.
+// lastPerFingerprint keeps the last alert of each fingerprint in a payload;
+// a payload without repeats, the usual one, is returned as it is.
 func lastPerFingerprint(alerts []alert.Alert) []alert.Alert {
 	seen := make(map[string]int, len(alerts))
+	for i := range alerts {
+		seen[alerts[i].Fingerprint] = i
+	}
+	if len(seen) == len(alerts) {
+		return alerts
+	}
+	clear(seen)
 	out := alerts[:0:0]
 	for _, a := range alerts {
 		if i, ok := seen[a.Fingerprint]; ok {
@@ -85,80 +128,148 @@ func lastPerFingerprint(alerts []alert.Alert) []alert.Alert {
 
 // ingestion is the state of one Ingest transaction.
 type ingestion struct {
-	s       *Service
-	tx      *store.Tx
-	ctx     context.Context
-	in      *alert.Integration
-	now     time.Time
-	res     *IngestResult
-	changed map[int64]bool
-	rules   []alert.Rule
-	loaded  bool
-	// openedBy names the rule that just opened an incident, for its event.
-	openedBy string
+	s     *Service
+	tx    *store.Tx
+	ctx   context.Context
+	in    *alert.Integration
+	now   time.Time
+	res   *IngestResult
+	rules []alert.Rule
+	// loaded is set once rules holds the rules.
+	loaded bool
+	// groups caches the open incident of each group key (0: none), so a
+	// delivery of one group looks it up once.
+	groups map[string]int64
+	// joined lists, per incident, the alerts that joined it, in order;
+	// order lists those incidents in the order they were first joined.
+	joined map[int64][]joined
+	order  []int64
+	// openedBy names, per incident opened, the rule that opened it.
+	openedBy map[int64]string
+	counts   *countChanges
 }
 
-func (g *ingestion) apply(alerts []alert.Alert) error {
-	fps := make([]string, len(alerts))
+// joined is an alert that joined an incident; again when it was attached
+// already and fired again.
+type joined struct {
+	rec   *alert.Record
+	again bool
+}
+
+// apply stores the delivery's alerts. Alerts whose place does not depend
+// on what is stored (the inbox, or the open incident of their group) are
+// written first with one INSERT that skips fingerprints already stored:
+// a new alert then costs no lookup. The skipped ones, and those a rule
+// would open an incident for, are read and handled one by one, in the
+// order of the payload.
+func (g *ingestion) apply(alerts []alert.Alert, enc []store.Encoded) error {
+	var first []store.AlertRow
+	var firstAt, rest []int
 	for i := range alerts {
-		fps[i] = alerts[i].Fingerprint
-	}
-	existing, err := g.tx.AlertsByFingerprint(g.ctx, g.in.ID, fps)
-	if err != nil {
-		return err
-	}
-	var inbox []*alert.Record
-	for i := range alerts {
-		a := alerts[i]
-		g.res.Accepted++
-		rec, known := existing[a.Fingerprint]
-		wasFiring := known && rec.Status == alert.Firing
-		if !known {
-			rec = &alert.Record{IntegrationID: g.in.ID, FirstSeen: g.now}
-			g.res.New++
-		}
-		rec.Alert, rec.LastSeen = a, g.now
-		rec.Received++
-		if a.Status == alert.Resolved && wasFiring {
-			g.res.Resolved++
-			if rec.Incident != 0 {
-				g.changed[rec.Incident] = true
-			}
-		}
-		attach := int64(0)
-		again := false
-		if a.Status == alert.Firing && !wasFiring {
-			if attach, again, err = g.route(rec); err != nil {
-				return err
-			}
-			rec.Incident = attach
-		}
-		// One write per alert, routing decided first; new inbox alerts are
-		// written together after the loop (nothing reads them before).
-		switch {
-		case known:
-			err = g.tx.SaveAlert(g.ctx, rec)
-		case attach != 0:
-			err = g.tx.InsertAlert(g.ctx, rec)
-		default:
-			inbox = append(inbox, rec)
-		}
+		n, ok, err := g.destinationIfNew(&alerts[i])
 		if err != nil {
 			return err
 		}
-		if attach != 0 {
-			if err := g.attach(rec, again); err != nil {
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		rec := &alert.Record{Alert: alerts[i], IntegrationID: g.in.ID, FirstSeen: g.now, LastSeen: g.now, Received: 1, Incident: n}
+		first = append(first, store.AlertRow{Record: rec, Encoded: enc[i]})
+		firstAt = append(firstAt, i)
+	}
+	if _, err := g.tx.InsertNewAlerts(g.ctx, first); err != nil {
+		return err
+	}
+	for j, row := range first {
+		if row.ID == 0 {
+			rest = append(rest, firstAt[j])
+			continue
+		}
+		g.res.Accepted++
+		g.res.New++
+		g.counts.move(nil, row.Record)
+		if row.Incident != 0 {
+			g.join(row.Record, false)
+		}
+	}
+	if len(rest) > 0 {
+		slices.Sort(rest)
+		fps := make([]string, len(rest))
+		for j, i := range rest {
+			fps[j] = alerts[i].Fingerprint
+		}
+		existing, err := g.tx.AlertsByFingerprint(g.ctx, g.in.ID, fps)
+		if err != nil {
+			return err
+		}
+		for _, i := range rest {
+			if err := g.update(existing[alerts[i].Fingerprint], alerts[i], enc[i]); err != nil {
 				return err
 			}
 		}
 	}
-	if err := g.tx.InsertAlerts(g.ctx, inbox); err != nil {
-		return err
+	return g.finish()
+}
+
+// destinationIfNew says where alert a goes if its fingerprint is new, when
+// that is settled without side effects: the inbox (0), or the open
+// incident of its group. ok is false when a rule would open an incident
+// for it or attach it to one its group does not have (yet): an earlier
+// alert of the same payload may open that incident.
+func (g *ingestion) destinationIfNew(a *alert.Alert) (n int64, ok bool, err error) {
+	if a.Status != alert.Firing {
+		return 0, true, nil
 	}
-	for n := range g.changed {
-		if err := g.s.refreshAlertsHint(g.ctx, g.tx, n, g.actor(), g.now); err != nil {
+	rule, err := g.rule(a)
+	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
+		return 0, err == nil, err
+	}
+	if a.GroupKey != "" {
+		if n, err = g.openForGroup(a.GroupKey); err != nil || n != 0 {
+			return n, err == nil, err
+		}
+	}
+	return 0, false, nil
+}
+
+// update stores one alert that was looked up: rec is its stored state, nil
+// when it is new.
+func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) error {
+	g.res.Accepted++
+	var before *alert.Record
+	if rec != nil {
+		prev := *rec
+		before = &prev
+	} else {
+		rec = &alert.Record{IntegrationID: g.in.ID, FirstSeen: g.now}
+		g.res.New++
+	}
+	wasFiring := before != nil && before.Status == alert.Firing
+	rec.Alert, rec.LastSeen = a, g.now
+	rec.Received++
+	if a.Status == alert.Resolved && wasFiring {
+		g.res.Resolved++
+	}
+	again := false
+	if a.Status == alert.Firing && !wasFiring {
+		n, ag, err := g.route(rec)
+		if err != nil {
 			return err
 		}
+		rec.Incident, again = n, ag
+	}
+	row := store.AlertRow{Record: rec, Encoded: enc}
+	if before != nil {
+		if err := g.tx.SaveAlertRow(g.ctx, row); err != nil {
+			return err
+		}
+	} else if err := g.tx.InsertAlertRows(g.ctx, []store.AlertRow{row}); err != nil {
+		return err
+	}
+	g.counts.move(before, rec)
+	if a.Status == alert.Firing && !wasFiring && rec.Incident != 0 {
+		g.join(rec, again)
 	}
 	return nil
 }
@@ -166,6 +277,35 @@ func (g *ingestion) apply(alerts []alert.Alert) error {
 // actor names the sender in the timeline by type only: the integration's
 // name is internal and goes into the internal alert events.
 func (g *ingestion) actor() string { return g.in.Type }
+
+// rule is the first rule matching a newly firing alert, nil for none.
+func (g *ingestion) rule(a *alert.Alert) (*alert.Rule, error) {
+	if !g.loaded {
+		rules, err := g.tx.Rules(g.ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			g.rules = append(g.rules, *r)
+		}
+		g.loaded = true
+	}
+	return alert.Route(g.rules, g.in.ID, a), nil
+}
+
+// openForGroup is the open incident of a group (0: none), looked up once
+// per delivery and group.
+func (g *ingestion) openForGroup(key string) (int64, error) {
+	if n, ok := g.groups[key]; ok {
+		return n, nil
+	}
+	n, err := g.tx.OpenIncidentForGroup(g.ctx, g.in.ID, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	g.groups[key] = n
+	return n, nil
+}
 
 // route decides where a newly firing alert goes and returns the incident
 // to attach it to (0: the inbox). An alert still attached to an open
@@ -180,27 +320,13 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 			return rec.Incident, true, nil
 		}
 	}
-	if !g.loaded {
-		rules, err := g.tx.Rules(g.ctx)
-		if err != nil {
-			return 0, false, err
-		}
-		for _, r := range rules {
-			g.rules = append(g.rules, *r)
-		}
-		g.loaded = true
-	}
-	rule := alert.Route(g.rules, g.in.ID, &rec.Alert)
-	if rule == nil || rule.Action == alert.ActionInbox {
-		return 0, false, nil
+	rule, err := g.rule(&rec.Alert)
+	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
+		return 0, false, err
 	}
 	if rec.GroupKey != "" {
-		n, err := g.tx.OpenIncidentForGroup(g.ctx, g.in.ID, rec.GroupKey)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return 0, false, err
-		}
-		if n != 0 {
-			return n, false, nil
+		if n, err := g.openForGroup(rec.GroupKey); err != nil || n != 0 {
+			return n, false, err
 		}
 	}
 	if rule.Action != alert.ActionOpen {
@@ -213,25 +339,186 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 		return 0, false, err
 	}
 	g.res.Opened = append(g.res.Opened, inc.Number)
-	g.openedBy = rule.Name
+	if g.openedBy == nil {
+		g.openedBy = map[int64]string{}
+	}
+	g.openedBy[inc.Number] = rule.Name
+	if rec.GroupKey != "" {
+		g.groups[rec.GroupKey] = inc.Number
+	}
 	return inc.Number, false, nil
 }
 
-// attach records that rec joined its incident with an internal event.
-func (g *ingestion) attach(rec *alert.Record, again bool) error {
+// join notes that rec joined its incident, for the delivery's event.
+func (g *ingestion) join(rec *alert.Record, again bool) {
 	n := rec.Incident
-	if !slices.Contains(g.res.Opened, n) && !slices.Contains(g.res.Attached, n) {
-		g.res.Attached = append(g.res.Attached, n)
+	if _, ok := g.joined[n]; !ok {
+		g.order = append(g.order, n)
+		if !slices.Contains(g.res.Opened, n) {
+			g.res.Attached = append(g.res.Attached, n)
+		}
 	}
-	g.changed[n] = true
-	data := map[string]any{"integration": g.in.Name}
-	if again {
-		data["again"] = true
+	g.joined[n] = append(g.joined[n], joined{rec, again})
+}
+
+// maxEventAlerts bounds the alerts one alert-attached event lists; the
+// incident's alerts are all in its alert list.
+const maxEventAlerts = 20
+
+// finish writes what the delivery did to incidents: one alert-attached
+// event per incident its alerts joined, then the counts and hints.
+func (g *ingestion) finish() error {
+	for _, n := range g.order {
+		list := g.joined[n]
+		data := map[string]any{"integration": g.in.Name}
+		if list[0].again {
+			data["again"] = true
+		}
+		if rule := g.openedBy[n]; rule != "" {
+			data["opened_by_rule"] = rule
+		}
+		if len(list) > 1 {
+			data["count"] = len(list)
+			named := make([]map[string]any, 0, min(len(list), maxEventAlerts))
+			for _, j := range list[:min(len(list), maxEventAlerts)] {
+				e := map[string]any{"alert": j.rec.ID, "title": j.rec.Title, "status": j.rec.Status, "fingerprint": j.rec.Fingerprint}
+				if j.again {
+					e["again"] = true
+				}
+				named = append(named, e)
+			}
+			data["alerts"] = named
+		}
+		if t := int64(list[0].rec.Truncated); t > 0 {
+			data["truncated_alerts"] = t
+		}
+		if err := g.s.appendAlertEvent(g.ctx, g.tx, list[0].rec, g.actor(), g.now, data); err != nil {
+			return err
+		}
 	}
-	if g.openedBy != "" {
-		data["opened_by_rule"], g.openedBy = g.openedBy, ""
+	// "Last alert" is for people; once a second is precise enough and
+	// spares a write per delivery in a storm.
+	if g.now.Sub(g.in.LastAlertAt) >= time.Second {
+		g.counts.lastAlert = g.now
 	}
-	return g.s.appendAlertEvent(g.ctx, g.tx, rec, g.actor(), g.now, data)
+	return g.counts.write(g.ctx, g.tx, g.s, g.in.ID, g.actor(), g.now)
+}
+
+// countChanges gathers how a transaction changes the alert counts kept on
+// incidents and integrations, to write each once.
+type countChanges struct {
+	incidents map[int64]*alertCounts
+	inbox     map[string]int64 // firing alerts in the inbox, per integration
+	// changed lists the incidents whose alerts changed, for live viewers.
+	changed map[int64]bool
+	// lastAlert, when set, is recorded as the integration's last delivery.
+	lastAlert time.Time
+}
+
+type alertCounts struct {
+	attached, firing int64
+	// truncated is the most alerts of its group a sender left out of the
+	// delivery of an alert now in the incident.
+	truncated int64
+}
+
+func newCountChanges() *countChanges {
+	return &countChanges{incidents: map[int64]*alertCounts{}, inbox: map[string]int64{}, changed: map[int64]bool{}}
+}
+
+// move counts an alert going from its stored state before (nil: new) to
+// after.
+func (t *countChanges) move(before, after *alert.Record) {
+	if before != nil {
+		if before.Incident == after.Incident && before.Status == after.Status {
+			if c := t.incident(after.Incident); c != nil {
+				c.truncated = max(c.truncated, int64(after.Truncated))
+			}
+			return
+		}
+		t.add(before.IntegrationID, before.Incident, before.Status, -1)
+		if before.Incident != 0 {
+			t.changed[before.Incident] = true
+		}
+	}
+	t.add(after.IntegrationID, after.Incident, after.Status, 1)
+	if c := t.incident(after.Incident); c != nil {
+		c.truncated = max(c.truncated, int64(after.Truncated))
+		t.changed[after.Incident] = true
+	}
+}
+
+func (t *countChanges) incident(n int64) *alertCounts {
+	if n == 0 {
+		return nil
+	}
+	c := t.incidents[n]
+	if c == nil {
+		c = &alertCounts{}
+		t.incidents[n] = c
+	}
+	return c
+}
+
+func (t *countChanges) add(integration string, n int64, st alert.Status, d int64) {
+	firing := int64(0)
+	if st == alert.Firing {
+		firing = d
+	}
+	if c := t.incident(n); c != nil {
+		c.attached += d
+		c.firing += firing
+		return
+	}
+	if firing != 0 {
+		t.inbox[integration] += firing
+	}
+}
+
+// write stores the counts, one statement per incident and integration, in
+// ascending order (so two PostgreSQL transactions lock rows in the same
+// order), and keeps each incident's alerts-resolved hint. integration is
+// the one whose delivery this is ("" for none).
+func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, integration, actor string, now time.Time) error {
+	numbers := make([]int64, 0, len(t.incidents))
+	for n := range t.incidents {
+		numbers = append(numbers, n)
+	}
+	slices.Sort(numbers)
+	for _, n := range numbers {
+		c := t.incidents[n]
+		if c.attached == 0 && c.firing == 0 && c.truncated == 0 {
+			continue
+		}
+		after, err := tx.AddAlertCounts(ctx, n, c.attached, c.firing, c.truncated)
+		if err != nil {
+			return err
+		}
+		if err := s.syncAlertsHint(ctx, tx, n, after, actor, now); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, 0, len(t.inbox)+1)
+	for id := range t.inbox {
+		ids = append(ids, id)
+	}
+	if _, ok := t.inbox[integration]; !ok && integration != "" && !t.lastAlert.IsZero() {
+		ids = append(ids, integration)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		at := time.Time{}
+		if id == integration {
+			at = t.lastAlert
+		}
+		if t.inbox[id] == 0 && at.IsZero() {
+			continue
+		}
+		if err := tx.NoteDelivery(ctx, id, t.inbox[id], at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendAlertEvent records that rec joined its incident; extra adds to the
@@ -244,24 +531,18 @@ func (s *Service) appendAlertEvent(ctx context.Context, tx *store.Tx, rec *alert
 	return s.record(ctx, tx, nil, &incident.Event{Incident: rec.Incident, At: at, Actor: actor, Kind: incident.EventAlertAttached, Internal: true, Data: data})
 }
 
-// refreshAlertsHint keeps the "alerts resolved — mitigated?" hint true
-// exactly while every alert of an active incident has resolved; the
-// timeline says so once each time it becomes true. It never moves phases.
-func (s *Service) refreshAlertsHint(ctx context.Context, tx *store.Tx, n int64, actor string, at time.Time) error {
+// syncAlertsHint keeps the "alerts resolved — mitigated?" hint true
+// exactly while an active incident has alerts and none of them fires,
+// read from the counts intake keeps; the timeline says so once each time
+// it becomes true. It never moves phases.
+func (s *Service) syncAlertsHint(ctx context.Context, tx *store.Tx, n int64, c store.AlertCounts, actor string, at time.Time) error {
+	all := c.Attached > 0 && c.Firing == 0 && c.Phase == incident.Active
+	if all == c.AlertsResolved {
+		return nil
+	}
 	inc, err := tx.IncidentForUpdate(ctx, n)
 	if err != nil {
 		return err
-	}
-	alerts, err := tx.IncidentAlerts(ctx, n)
-	if err != nil {
-		return err
-	}
-	all := len(alerts) > 0 && inc.Phase == incident.Active
-	for _, a := range alerts {
-		all = all && a.Status == alert.Resolved
-	}
-	if all == inc.AlertsResolved {
-		return nil
 	}
 	inc.AlertsResolved = all
 	if err := tx.SaveIncident(ctx, inc, inc.Phase, false); err != nil {
@@ -271,7 +552,7 @@ func (s *Service) refreshAlertsHint(ctx context.Context, tx *store.Tx, n int64, 
 		return nil
 	}
 	return s.record(ctx, tx, inc, &incident.Event{Incident: n, At: at, Actor: actor, Kind: incident.EventAlertsResolved,
-		Data: map[string]any{"alerts": len(alerts), "hint": "all alerts resolved: mitigated?"}})
+		Data: map[string]any{"alerts": c.Attached, "hint": "all alerts resolved: mitigated?"}})
 }
 
 // incidentFromAlert drafts the incident a rule opens for an alert.
@@ -384,6 +665,31 @@ func (s *Service) IncidentAlerts(ctx context.Context, p auth.Principal, number i
 		return err
 	})
 	return list, err
+}
+
+// AlertSummary is what intake keeps about an incident's alerts.
+type AlertSummary struct {
+	// Attached and Firing count the alerts attached now, and those firing.
+	Attached, Firing int64
+	// Truncated is the most alerts of the incident's group a sender said
+	// it left out of one delivery (Alertmanager's max_alerts).
+	Truncated int64
+}
+
+// IncidentAlertSummary reads an incident's alert counts, for the team.
+func (s *Service) IncidentAlertSummary(ctx context.Context, p auth.Principal, number int64) (AlertSummary, error) {
+	if err := require(p, auth.ReadAll, "read alerts"); err != nil {
+		return AlertSummary{}, err
+	}
+	var c store.AlertCounts
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		if _, err := visibleIncident(ctx, tx, number, false, false); err != nil {
+			return err
+		}
+		c, err = tx.IncidentAlertCounts(ctx, number)
+		return err
+	})
+	return AlertSummary{Attached: c.Attached, Firing: c.Firing, Truncated: c.Truncated}, err
 }
 
 // loadFreeAlerts reads alerts that may join an incident: not attached to
@@ -499,7 +805,9 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 }
 
 func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Record, number int64, actor string, now time.Time) error {
+	t := newCountChanges()
 	for _, rec := range recs {
+		before := *rec
 		rec.Incident = number
 		if err := tx.SaveAlert(ctx, rec); err != nil {
 			return err
@@ -507,6 +815,7 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 		if err := s.appendAlertEvent(ctx, tx, rec, actor, now, nil); err != nil {
 			return err
 		}
+		t.move(&before, rec)
 	}
-	return s.refreshAlertsHint(ctx, tx, number, actor, now)
+	return t.write(ctx, tx, s, "", actor, now)
 }

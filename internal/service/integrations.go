@@ -20,8 +20,10 @@ const IntegrationTokenPrefix = "qnch_int_"
 type NewIntegration struct {
 	Type string
 	Name string
-	// Secret is Sentry's client secret (required) or Grafana's optional
-	// HMAC secret.
+	// Secret is Sentry's client secret or Grafana's optional HMAC secret.
+	// Sentry shows its secret only once it knows Quench's URL, so a
+	// Sentry integration may be created without one and given it later
+	// (SetIntegrationSecret); until then its deliveries are refused.
 	Secret string
 }
 
@@ -39,13 +41,8 @@ func (s *Service) CreateIntegration(ctx context.Context, p auth.Principal, n New
 		return "", nil, problem.Unprocessablef("name is required")
 	}
 	secret := strings.TrimSpace(n.Secret)
-	switch {
-	case n.Type == alert.TypeSentry && secret == "":
-		return "", nil, problem.Unprocessablef("a Sentry integration needs the client secret Sentry shows for your internal integration")
-	case secret != "" && n.Type != alert.TypeSentry && n.Type != alert.TypeGrafana:
-		return "", nil, problem.Unprocessablef("only Sentry and Grafana integrations take a signing secret")
-	case len(secret) > 512:
-		return "", nil, problem.Unprocessablef("secret is too long")
+	if err := checkSecret(n.Type, secret); secret != "" && err != nil {
+		return "", nil, err
 	}
 	in := &alert.Integration{ID: strings.ToLower(auth.NewSecret("")[:12]), Type: n.Type, Name: name, Secret: secret,
 		CreatedBy: p.Name(), CreatedAt: s.Now()}
@@ -65,6 +62,54 @@ func (s *Service) CreateIntegration(ctx context.Context, p auth.Principal, n New
 	}
 	s.log.Info("integration created", "integration", in.ID, "type", in.Type, "by", p.Name())
 	return token, in, nil
+}
+
+// checkSecret refuses a signing secret an integration of type typ cannot
+// take.
+func checkSecret(typ, secret string) error {
+	switch {
+	case typ != alert.TypeSentry && typ != alert.TypeGrafana:
+		return problem.Unprocessablef("only Sentry and Grafana integrations take a signing secret")
+	case secret == "":
+		return problem.Unprocessablef("the secret is empty")
+	case len(secret) > 512:
+		return problem.Unprocessablef("secret is too long")
+	}
+	return nil
+}
+
+// SetIntegrationSecret gives an integration its signing secret, or a new
+// one: Sentry's client secret, shown by Sentry once the integration's URL
+// is entered there, or Grafana's HMAC secret. The secret is never logged
+// or shown again.
+func (s *Service) SetIntegrationSecret(ctx context.Context, p auth.Principal, id, secret string) (*alert.Integration, error) {
+	if err := require(p, auth.Administer, "manage integrations"); err != nil {
+		return nil, err
+	}
+	secret = strings.TrimSpace(secret)
+	var in *alert.Integration
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if in, err = tx.LockIntegration(ctx, id); err != nil {
+			return err
+		}
+		if err := checkSecret(in.Type, secret); err != nil {
+			return err
+		}
+		action := "integration_secret_set"
+		if in.Secret != "" {
+			action = "integration_secret_changed"
+		}
+		if err := tx.SetIntegrationSecret(ctx, in.ID, secret); err != nil {
+			return err
+		}
+		in.Secret = secret
+		return s.auditBy(ctx, tx, p, action, in.Name, map[string]any{"integration": in.ID, "type": in.Type})
+	})
+	if err != nil {
+		return nil, missing(err, "integration %s not found", id)
+	}
+	s.log.Info("integration secret set", "integration", in.ID, "type", in.Type, "by", p.Name())
+	return in, nil
 }
 
 // Integrations lists live integrations.
@@ -118,11 +163,14 @@ receivers:
     webhook_configs:
       - url: %s
         send_resolved: true
+        # Quench takes a group of up to %d alerts whole; beyond that
+        # Alertmanager sends the first %d and says how many it left out.
+        max_alerts: %d
         http_config:
           authorization:
             type: Bearer
             credentials: %s
-`, url, token)
+`, url, alert.MaxBatch, alert.MaxBatch, alert.MaxBatch, token)
 	case alert.TypeGrafana:
 		return fmt.Sprintf(`Grafana → Alerting → Contact points → New contact point
   Integration: Webhook
@@ -136,9 +184,11 @@ receivers:
 		return fmt.Sprintf(`Sentry → Settings → Custom Integrations → Create New Integration → Internal Integration
   Webhook URL: %s
   Alert Rule Action: enabled; Webhooks: issue, error
-  Copy its Client Secret into Quench when creating this integration.
+  Save it, then copy its Client Secret into a file and give it to Quench:
+    quench integration update %s --secret-file FILE
+  (until then Quench refuses its deliveries with 409 secret_missing).
   Then add "Send a notification via <integration>" to your alert rules.
-`, url)
+`, url, in.ID)
 	}
 	return fmt.Sprintf(`curl -X POST %s \
   -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \

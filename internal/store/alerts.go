@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 )
 
@@ -67,10 +70,39 @@ func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) err
 	return nil
 }
 
+// SetIntegrationSecret sets a live integration's signing secret.
+func (t *Tx) SetIntegrationSecret(ctx context.Context, id, secret string) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET secret = $1 WHERE id = $2 AND deleted_at IS NULL`, secret, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // TouchIntegration records when an integration last delivered.
 func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET last_alert_at = $1 WHERE id = $2`, micros(at), id)
 	return err
+}
+
+// NoteDelivery records a delivery of integration id: it changes the
+// integration's count of firing alerts in the inbox by inbox and, unless
+// at is zero, sets when the integration last delivered.
+func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
+		WHERE id = $1`, id, inbox, nullMicros(at))
+	return err
+}
+
+// InboxFiring counts the firing alerts in no incident, over every
+// integration, from the counts intake keeps.
+func (t *Tx) InboxFiring(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`).Scan(&n)
+	return n, err
 }
 
 // RecordDelivery remembers a delivery id; false means it was seen before.
@@ -85,7 +117,13 @@ func (t *Tx) RecordDelivery(ctx context.Context, integration, requestID string, 
 }
 
 const alertColumns = `id, integration_id, fingerprint, status, title, labels, annotations, links, group_key,
-	starts_at, ends_at, first_seen, last_seen, received, incident_number`
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+
+// alertWriteColumns are the columns alertValues fills, in its order.
+const alertWriteColumns = `integration_id, fingerprint, status, title, labels, annotations, links, group_key,
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+
+const alertWriteCount = 15
 
 func scanAlert(row scanner) (*alert.Record, error) {
 	var (
@@ -95,7 +133,7 @@ func scanAlert(row scanner) (*alert.Record, error) {
 		ends, incidentNumber       sql.NullInt64
 	)
 	err := noRows(row.Scan(&r.ID, &r.IntegrationID, &r.Fingerprint, &r.Status, &r.Title, &labels, &annotations, &links,
-		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber))
+		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber, &r.Truncated))
 	if err != nil {
 		return nil, err
 	}
@@ -112,67 +150,293 @@ func scanAlert(row scanner) (*alert.Record, error) {
 	return &r, nil
 }
 
-func alertValues(r *alert.Record) []any {
-	labels, _ := json.Marshal(nonNilMap(r.Labels))
-	annotations, _ := json.Marshal(nonNilMap(r.Annotations))
-	links := r.Links
-	if links == nil {
-		links = []alert.Link{}
+// Encoded holds an alert's JSON columns. Intake encodes them before it
+// queues its transaction: on SQLite every write runs on one goroutine, and
+// encoding JSON there took a tenth of its time.
+type Encoded struct {
+	labels, annotations, links string
+}
+
+// Encode encodes a's JSON columns.
+func Encode(a *alert.Alert) Encoded {
+	b := make([]byte, 0, 512)
+	b = appendStringMap(b, a.Labels)
+	n := len(b)
+	b = appendStringMap(b, a.Annotations)
+	m := len(b)
+	b = appendLinks(b, a.Links)
+	s := string(b)
+	return Encoded{s[:n], s[n:m], s[m:]}
+}
+
+// AlertRow is an alert to write with its JSON columns encoded; a zero
+// Encoded is encoded on the way.
+type AlertRow struct {
+	*alert.Record
+	Encoded
+}
+
+func alertValues(r *alert.Record, e Encoded) []any {
+	if e == (Encoded{}) {
+		e = Encode(&r.Alert)
 	}
-	l, _ := json.Marshal(links)
 	var inc any
 	if r.Incident != 0 {
 		inc = r.Incident
 	}
-	return []any{r.IntegrationID, r.Fingerprint, r.Status, r.Title, string(labels), string(annotations), string(l), r.GroupKey,
-		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc}
+	return []any{r.IntegrationID, r.Fingerprint, r.Status, r.Title, e.labels, e.annotations, e.links, r.GroupKey,
+		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated)}
 }
 
-// InsertAlert stores a newly seen alert and sets its ID.
+// errDuplicateAlert is SQLite's unique-key error for alerts, whose key
+// has no unique index there (see alertkeys.go); IsUnique reports it.
+var errDuplicateAlert = errors.New("store: the integration has an alert with this fingerprint already")
+
+// InsertAlert stores a newly seen alert and sets its ID; a fingerprint its
+// integration has stored already is a unique-constraint error.
 func (t *Tx) InsertAlert(ctx context.Context, r *alert.Record) error {
-	return t.q.QueryRowContext(ctx, `INSERT INTO alerts (integration_id, fingerprint, status, title, labels, annotations, links,
-		group_key, starts_at, ends_at, first_seen, last_seen, received, incident_number)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`, alertValues(r)...).Scan(&r.ID)
+	return t.insertAlerts(ctx, []AlertRow{{Record: r}}, true)
 }
 
-// InsertAlerts stores newly seen alerts in one statement per 500 rows,
-// without reading back their IDs: in an alert storm most alerts go to the
-// inbox, and one statement per delivery instead of one per alert is the
-// difference that lets durable intake keep up.
+// insertChunk bounds the rows of one multi-row INSERT, under every
+// database's parameter limit.
+const insertChunk = 500
+
+// InsertAlerts stores newly seen alerts and sets their IDs, one statement
+// per 500 rows; a fingerprint stored already is a unique-constraint error.
 func (t *Tx) InsertAlerts(ctx context.Context, recs []*alert.Record) error {
-	const cols = 14
-	for start := 0; start < len(recs); start += 500 {
-		chunk := recs[start:min(start+500, len(recs))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO alerts (integration_id, fingerprint, status, title, labels, annotations, links,
-		group_key, starts_at, ends_at, first_seen, last_seen, received, incident_number) VALUES `)
-		a := make([]any, 0, len(chunk)*cols)
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := 0; c < cols; c++ {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, "$%d", i*cols+c+1)
-			}
-			q.WriteByte(')')
-			a = append(a, alertValues(r)...)
+	rows := make([]AlertRow, len(recs))
+	for i, r := range recs {
+		rows[i].Record = r
+	}
+	return t.insertAlerts(ctx, rows, true)
+}
+
+// InsertAlertRows stores alerts the caller has just looked up and found
+// new, and sets their IDs; on SQLite their keys are not looked up again.
+func (t *Tx) InsertAlertRows(ctx context.Context, rows []AlertRow) error {
+	return t.insertAlerts(ctx, rows, false)
+}
+
+// InsertNewAlerts stores the rows whose fingerprint their integration has
+// not sent before, in one statement per 500 rows, and sets their IDs; a
+// row whose fingerprint may be stored already keeps ID 0 and changes
+// nothing. It returns how many rows it stored. Intake tries it first: an
+// alert seen for the first time, most of an alert storm, then costs no
+// lookup of a whole row.
+func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) {
+	if t.dialect == SQLite {
+		fresh, err := t.freshRows(ctx, rows)
+		if err != nil {
+			return 0, err
 		}
-		if _, err := t.q.ExecContext(ctx, q.String(), a...); err != nil {
+		return len(fresh), t.insertAlerts(ctx, fresh, false)
+	}
+	stored := 0
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		n, err := t.insertReturning(ctx, chunk, ` ON CONFLICT (integration_id, fingerprint) DO NOTHING`)
+		stored += n
+		if err != nil {
+			return stored, err
+		}
+	}
+	return stored, nil
+}
+
+// freshRows keeps the rows whose key is neither recent nor in alert_keys
+// (SQLite), the first of each key only.
+func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error) {
+	if err := t.recentKeys(ctx); err != nil {
+		return nil, err
+	}
+	var candidates []AlertRow
+	seen := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		name := recentName(r.IntegrationID, r.Fingerprint)
+		if _, ok := t.recent.lookup(r.IntegrationID, r.Fingerprint); ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		candidates = append(candidates, r)
+	}
+	stored := map[int64]bool{}
+	for start := 0; start < len(candidates); start += insertChunk {
+		chunk := candidates[start:min(start+insertChunk, len(candidates))]
+		p := params{dialect: t.dialect}
+		ph := make([]string, len(chunk))
+		for i, r := range chunk {
+			ph[i] = p.add(alertKey(r.IntegrationID, r.Fingerprint))
+		}
+		rs, err := t.q.QueryContext(ctx, `SELECT k FROM alert_keys WHERE k IN (`+strings.Join(ph, ", ")+`)`, p.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var k int64
+			if err := rs.Scan(&k); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			stored[k] = true
+		}
+		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+			return nil, err
+		}
+	}
+	fresh := candidates[:0:0]
+	for _, r := range candidates {
+		// A hash in alert_keys may be another key's: the caller looks
+		// such rows up and compares.
+		if !stored[alertKey(r.IntegrationID, r.Fingerprint)] {
+			fresh = append(fresh, r)
+		}
+	}
+	return fresh, nil
+}
+
+// insertAlerts stores rows and sets their IDs. check refuses keys stored
+// already (PostgreSQL's unique index does so anyway).
+func (t *Tx) insertAlerts(ctx context.Context, rows []AlertRow, check bool) error {
+	if t.dialect == SQLite {
+		if err := t.recentKeys(ctx); err != nil {
+			return err
+		}
+		if check {
+			byIntegration := map[string][]string{}
+			for _, r := range rows {
+				byIntegration[r.IntegrationID] = append(byIntegration[r.IntegrationID], r.Fingerprint)
+			}
+			for in, fps := range byIntegration {
+				found, err := t.AlertsByFingerprint(ctx, in, fps)
+				if err != nil {
+					return err
+				}
+				if len(found) > 0 || len(fps) != len(uniqueStrings(fps)) {
+					return errDuplicateAlert
+				}
+			}
+		}
+	}
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		n, err := t.insertReturning(ctx, chunk, "")
+		if err == nil && n != len(chunk) {
+			err = fmt.Errorf("store: %d of %d alerts stored", n, len(chunk))
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+func uniqueStrings(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+// insertReturning runs one multi-row INSERT of rows (with an optional
+// conflict clause), sets the IDs of the rows stored and, on SQLite, notes
+// their keys as recent. It returns how many it stored.
+func (t *Tx) insertReturning(ctx context.Context, rows []AlertRow, conflict string) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	a := make([]any, 0, len(rows)*alertWriteCount)
+	at := make(map[string]*alert.Record, len(rows))
+	for _, r := range rows {
+		a = append(a, alertValues(r.Record, r.Encoded)...)
+		at[recentName(r.IntegrationID, r.Fingerprint)] = r.Record
+	}
+	res, err := t.q.QueryContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(rows), alertWriteCount)+
+		conflict+` RETURNING id, integration_id, fingerprint`, a...)
+	if err != nil {
+		return 0, err
+	}
+	stored := 0
+	for res.Next() {
+		var id int64
+		var in, fp string
+		if err := res.Scan(&id, &in, &fp); err != nil {
+			res.Close()
+			return stored, err
+		}
+		if r := at[recentName(in, fp)]; r != nil {
+			r.ID = id
+			stored++
+			if t.recent != nil {
+				t.recent.add(in, fp, id)
+			}
+		}
+	}
+	return stored, errors.Join(res.Err(), res.Close())
+}
+
+// recentKeys makes sure the SQLite writer's recent keys are loaded.
+func (t *Tx) recentKeys(ctx context.Context) error {
+	if t.recent == nil {
+		return errors.New("store: alerts are written in write transactions only")
+	}
+	return t.recent.load(ctx, t.q)
+}
+
+// params numbers the parameters of a statement built at run time: ? on
+// SQLite, whose driver looks every numbered one up by name at a cost that
+// grows with the square of their number; $n on PostgreSQL.
+type params struct {
+	dialect Dialect
+	args    []any
+}
+
+func (p *params) add(v any) string {
+	p.args = append(p.args, v)
+	if p.dialect == SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(len(p.args))
+}
+
+// rowsOf is the VALUES list of a multi-row INSERT: n rows of cols
+// parameters. On SQLite the parameters are anonymous (?): the driver looks
+// up every numbered parameter by name, a cost that grows with the square
+// of their number in a many-row statement.
+func (t *Tx) rowsOf(n, cols int) string {
+	var q strings.Builder
+	q.Grow(n * cols * 5)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			if t.dialect == SQLite {
+				q.WriteByte('?')
+			} else {
+				q.WriteString("$" + strconv.Itoa(i*cols+c+1))
+			}
+		}
+		q.WriteByte(')')
+	}
+	return q.String()
+}
+
 // SaveAlert writes the latest state of a stored alert.
 func (t *Tx) SaveAlert(ctx context.Context, r *alert.Record) error {
+	return t.SaveAlertRow(ctx, AlertRow{Record: r})
+}
+
+// SaveAlertRow writes the latest state of a stored alert.
+func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE alerts SET integration_id = $1, fingerprint = $2, status = $3, title = $4, labels = $5,
 		annotations = $6, links = $7, group_key = $8, starts_at = $9, ends_at = $10, first_seen = $11, last_seen = $12,
-		received = $13, incident_number = $14 WHERE id = $15`, append(alertValues(r), r.ID)...)
+		received = $13, incident_number = $14, truncated = $15 WHERE id = $16`, append(alertValues(r.Record, r.Encoded), r.ID)...)
 	return err
 }
 
@@ -180,21 +444,74 @@ func (t *Tx) SaveAlert(ctx context.Context, r *alert.Record) error {
 // given fingerprints, keyed by fingerprint.
 func (t *Tx) AlertsByFingerprint(ctx context.Context, integration string, fingerprints []string) (map[string]*alert.Record, error) {
 	out := make(map[string]*alert.Record, len(fingerprints))
-	// Chunks keep the statement under every database's parameter limit.
+	want := uniqueStrings(fingerprints)
+	keep := func(list []*alert.Record, err error) error {
+		for _, r := range list {
+			if r.IntegrationID == integration && want[r.Fingerprint] {
+				out[r.Fingerprint] = r
+			}
+		}
+		return err
+	}
+	// Chunks keep the statements under every database's parameter limit.
 	for start := 0; start < len(fingerprints); start += 500 {
 		chunk := fingerprints[start:min(start+500, len(fingerprints))]
-		a := args{integration}
-		ph := make([]string, len(chunk))
-		for i, fp := range chunk {
-			ph[i] = a.add(fp)
+		if t.dialect == Postgres {
+			p := params{dialect: t.dialect, args: []any{integration}}
+			ph := make([]string, len(chunk))
+			for i, fp := range chunk {
+				ph[i] = p.add(fp)
+			}
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`, p.args...))); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		list, err := collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
-			WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`, a...))
-		if err != nil {
+		// SQLite: the recent keys name ids, alert_keys names candidates
+		// by hash; the rows are compared above.
+		if t.recent != nil {
+			if err := t.recentKeys(ctx); err != nil {
+				return nil, err
+			}
+		}
+		recent, keys := params{dialect: SQLite}, params{dialect: SQLite}
+		var rph, kph []string
+		for _, fp := range chunk {
+			if t.recent != nil {
+				if e, ok := t.recent.lookup(integration, fp); ok {
+					rph = append(rph, recent.add(e.id))
+					continue
+				}
+			}
+			kph = append(kph, keys.add(alertKey(integration, fp)))
+		}
+		if len(rph) > 0 {
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE id IN (`+strings.Join(rph, ", ")+`)`, recent.args...))); err != nil {
+				return nil, err
+			}
+		}
+		if len(kph) == 0 {
+			continue
+		}
+		if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+			WHERE id IN (SELECT alert_id FROM alert_keys WHERE k IN (`+strings.Join(kph, ", ")+`))`, keys.args...))); err != nil {
 			return nil, err
 		}
-		for _, r := range list {
-			out[r.Fingerprint] = r
+		if t.recent == nil {
+			// A read transaction has no recent keys: it reads the alerts
+			// past the low-water mark, a bounded range of ids.
+			tail := params{dialect: SQLite, args: []any{integration}}
+			ph := make([]string, len(chunk))
+			for i, fp := range chunk {
+				ph[i] = tail.add(fp)
+			}
+			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+				WHERE id > (SELECT value FROM counters WHERE name = 'alert_keys') AND integration_id = ? AND fingerprint IN (`+
+				strings.Join(ph, ", ")+`)`, tail.args...))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
@@ -208,6 +525,40 @@ func (t *Tx) Alert(ctx context.Context, id int64) (*alert.Record, error) {
 // IncidentAlerts lists the alerts attached to an incident.
 func (t *Tx) IncidentAlerts(ctx context.Context, number int64) ([]*alert.Record, error) {
 	return collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE incident_number = $1 ORDER BY id`, number))
+}
+
+// AlertCounts are the numbers intake keeps per incident, so that an alert
+// joining an incident never costs a read of the alerts already there.
+type AlertCounts struct {
+	// Attached and Firing count the alerts attached to the incident now,
+	// and those of them firing.
+	Attached, Firing int64
+	// Truncated is the most alerts of the incident's group a sender said
+	// it left out of one delivery.
+	Truncated int64
+	// Phase and AlertsResolved are the incident's, for the hint.
+	Phase          incident.Phase
+	AlertsResolved bool
+}
+
+// AddAlertCounts changes an incident's counts of attached and firing
+// alerts by the given amounts, raises its count of alerts left out to
+// truncated if that is more, and returns the counts after the change.
+func (t *Tx) AddAlertCounts(ctx context.Context, number, attached, firing, truncated int64) (AlertCounts, error) {
+	c := AlertCounts{}
+	err := t.q.QueryRowContext(ctx, `UPDATE incidents SET alerts_attached = alerts_attached + $2, alerts_firing = alerts_firing + $3,
+		alerts_truncated = CASE WHEN alerts_truncated < $4 THEN $4 ELSE alerts_truncated END
+		WHERE number = $1 RETURNING alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved`,
+		number, attached, firing, truncated).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
+	return c, noRows(err)
+}
+
+// IncidentAlertCounts reads an incident's alert counts.
+func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts, error) {
+	c := AlertCounts{}
+	err := t.q.QueryRowContext(ctx, `SELECT alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved
+		FROM incidents WHERE number = $1`, number).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
+	return c, noRows(err)
 }
 
 // OpenIncidentForGroup finds the newest incident that is not closed and

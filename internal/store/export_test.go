@@ -49,3 +49,10 @@ func (t *Tx) Names(ctx context.Context, query string, args ...any) ([]string, er
 	}
 	return out, rows.Err()
 }
+
+// SetMergeAt lowers how many recent alert keys make the SQLite writer
+// merge a slice into alert_keys; call it before writing.
+func SetMergeAt(s *Store, n int) { s.recent.mergeAt = n }
+
+// AlertKey is the hash alert_keys stores.
+var AlertKey = alertKey

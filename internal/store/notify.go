@@ -249,11 +249,16 @@ func laneOf(channelID, userID, number int64) string {
 
 // LaneWaiting reports whether a message of event e to this receiver about
 // this incident is still waiting to be sent.
+// It stops at the first such message: in an alert storm it is asked once
+// per delivery, however long the lane has grown while a channel is down.
 func (t *Tx) LaneWaiting(ctx context.Context, channelID, userID, number int64, e notify.Event) (bool, error) {
-	var n int
-	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE lane = $1 AND state IN ('pending', 'failing') AND event = $2`,
-		laneOf(channelID, userID, number), e).Scan(&n)
-	return n > 0, err
+	var one int
+	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE lane = $1 AND state IN ('pending', 'failing') AND event = $2 LIMIT 1`,
+		laneOf(channelID, userID, number), e).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Lease claims up to limit due messages for worker `by` until `until`:

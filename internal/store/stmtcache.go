@@ -20,6 +20,11 @@ type stmtCache struct {
 // maxCachedStmts bounds the cache; dynamic queries beyond it run unprepared.
 const maxCachedStmts = 256
 
+// maxCachedQuery bounds the text of a cached statement: a prepared
+// multi-row INSERT of hundreds of rows holds a large program, and the
+// big deliveries that make one are rare enough to parse each time.
+const maxCachedQuery = 8 << 10
+
 func newStmtCache() *stmtCache {
 	return &stmtCache{stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 }
@@ -28,7 +33,7 @@ func (c *stmtCache) lookup(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.stmts[query]
-	if st == nil && len(c.stmts)+len(c.pending) < maxCachedStmts {
+	if st == nil && len(c.stmts)+len(c.pending) < maxCachedStmts && len(query) <= maxCachedQuery {
 		c.pending[query] = true
 	}
 	return st

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,12 +88,86 @@ type Store struct {
 	matchers  *matcherCache
 	readStmts *readStmts
 	space     space
+	// recent is the in-memory level of the alert keys (alertkeys.go),
+	// SQLite only.
+	recent *recentKeys
 
 	closeOnce sync.Once
 	closeErr  error
 
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
+
+	// statements and reads count the work of write transactions (see
+	// Work); reads only while trackReads is set.
+	statements atomic.Int64
+	reads      atomic.Int64
+	trackReads atomic.Bool
+}
+
+// Work is what write transactions asked of the database so far.
+type Work struct {
+	// Statements run in write transactions, savepoints included.
+	Statements int64
+	// Reads counts, once TrackReads was called, the pages the SQLite
+	// writer read (from its cache or the file), or the rows PostgreSQL
+	// write transactions read (sequential and index fetches). Unlike
+	// statements, reads grow with the rows a statement goes through.
+	Reads int64
+}
+
+// Work reports the work of write transactions so far: tests use it to
+// show that work per alert stays constant, where wall time would be
+// noise.
+func (s *Store) Work() Work {
+	return Work{Statements: s.statements.Load(), Reads: s.reads.Load()}
+}
+
+// TrackReads makes write transactions count what they read (see Work), at
+// the cost of a statement or a few calls per commit.
+func (s *Store) TrackReads() { s.trackReads.Store(true) }
+
+// readPages adds the pages the SQLite writer connection read since the
+// last call.
+func (s *Store) readPages() {
+	conn, err := s.write.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		st, ok := dc.(sqlite.DBStatus)
+		if !ok {
+			return nil
+		}
+		for _, op := range []sqlite.DBStatusOp{sqlite.DBStatusCacheHit, sqlite.DBStatusCacheMiss} {
+			if n, _, err := st.Status(op, true); err == nil {
+				s.reads.Add(int64(n))
+			}
+		}
+		return nil
+	})
+}
+
+// counting counts the statements run through q.
+type counting struct {
+	q querier
+	n *atomic.Int64
+}
+
+func (c counting) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.n.Add(1)
+	return c.q.ExecContext(ctx, query, args...)
+}
+
+func (c counting) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.n.Add(1)
+	return c.q.QueryContext(ctx, query, args...)
+}
+
+func (c counting) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.n.Add(1)
+	return c.q.QueryRowContext(ctx, query, args...)
 }
 
 type job struct {
@@ -141,6 +216,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	registerAlertKey()
 	sync := strings.ToUpper(opt.Synchronous)
 	if sync == "" {
 		sync = "FULL"
@@ -187,7 +263,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
-		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys()}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -297,8 +373,25 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err := runJob(fn, &Tx{q: tx, dialect: Postgres, matchers: s.matchers}); err != nil {
+	// The backend's row counts, before and after: they include earlier
+	// transactions whose statistics are not flushed yet, but nothing is
+	// flushed within a transaction.
+	rowsRead := func() int64 {
+		var n int64
+		tx.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(seq_tup_read + COALESCE(idx_tup_fetch, 0)), 0) AS BIGINT)
+			FROM pg_stat_xact_user_tables`).Scan(&n)
+		return n
+	}
+	track := s.trackReads.Load()
+	var before int64
+	if track {
+		before = rowsRead()
+	}
+	if err := runJob(fn, &Tx{q: counting{tx, &s.statements}, dialect: Postgres, matchers: s.matchers}); err != nil {
 		return err
+	}
+	if track {
+		s.reads.Add(rowsRead() - before)
 	}
 	return tx.Commit()
 }
@@ -325,6 +418,7 @@ func (s *Store) writer() {
 		}
 		s.commit(batch)
 		s.stmts.prepare(s.write)
+		s.mergeKeys()
 	}
 }
 
@@ -344,7 +438,16 @@ func (s *Store) drain() {
 
 func (s *Store) commit(batch []*job) {
 	results := make([]error, len(batch))
+	batchMark := s.recent.mark()
 	finish := func(err error) {
+		if err != nil {
+			s.recent.undo(batchMark)
+		} else {
+			s.recent.keep()
+		}
+		if s.trackReads.Load() {
+			s.readPages()
+		}
 		for i, j := range batch {
 			if results[i] == nil {
 				results[i] = err
@@ -357,7 +460,7 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	t := &Tx{q: cachedTx{tx: tx, cache: s.stmts}, dialect: SQLite, matchers: s.matchers}
+	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent}
 	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -378,7 +481,9 @@ func (s *Store) commit(batch []*job) {
 			finish(err)
 			return
 		}
+		jobMark := s.recent.mark()
 		if results[i] = runJob(j.fn, t); results[i] != nil {
+			s.recent.undo(jobMark)
 			if _, err := t.q.ExecContext(context.Background(), "ROLLBACK TO job"); err != nil {
 				tx.Rollback()
 				finish(err)
@@ -476,6 +581,9 @@ func isConnError(err error) bool {
 
 // IsUnique reports whether err is a unique-constraint violation.
 func IsUnique(err error) bool {
+	if errors.Is(err, errDuplicateAlert) {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
@@ -525,6 +633,9 @@ type Tx struct {
 	// delivery routes by them, and they change rarely (InsertRule and
 	// DeleteRule clear it).
 	rules []*alert.Rule
+	// recent is the in-memory level of the alert keys, set in the SQLite
+	// writer's transactions only.
+	recent *recentKeys
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's

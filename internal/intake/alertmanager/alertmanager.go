@@ -19,12 +19,16 @@ const Version = "4"
 
 // message holds the fields of Alertmanager's webhook.Message we use; the
 // others (receiver, status, groupLabels, commonLabels, commonAnnotations,
-// externalURL, truncatedAlerts, notification_reason, routeLabels) describe
-// the group as a whole and are derivable from, or irrelevant to, the alerts.
+// externalURL, notification_reason, routeLabels) describe the group as a
+// whole and are derivable from, or irrelevant to, the alerts.
 type message struct {
 	Version  string      `json:"version"`
 	GroupKey string      `json:"groupKey"`
 	Alerts   []wireAlert `json:"alerts"`
+	// TruncatedAlerts counts the alerts of the group left out by
+	// max_alerts; every alert carries it, so the loss is recorded where
+	// the group lands.
+	TruncatedAlerts int `json:"truncatedAlerts"`
 }
 
 type wireAlert struct {
@@ -42,8 +46,11 @@ type wireAlert struct {
 // Errors are *alert.InvalidError values whose text can be sent back.
 func Parse(body []byte) ([]alert.Alert, error) {
 	var msg message
-	if err := payload.Decode(body, &msg, ""); err != nil {
-		return nil, err
+	if !decodeFast(body, &msg) {
+		msg = message{}
+		if err := payload.Decode(body, &msg, ""); err != nil {
+			return nil, err
+		}
 	}
 	if msg.Version != Version {
 		return nil, alert.Invalid("version: got %s, want %q (Alertmanager webhook_config without a custom payload)", payload.Quote(msg.Version), Version)
@@ -57,7 +64,7 @@ func Parse(body []byte) ([]alert.Alert, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.GroupKey = msg.GroupKey
+		a.GroupKey, a.Truncated = msg.GroupKey, msg.TruncatedAlerts
 		out = append(out, a)
 	}
 	return payload.Finish(out), nil

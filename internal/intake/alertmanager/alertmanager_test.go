@@ -90,6 +90,11 @@ func TestFixtures(t *testing.T) {
 			latency(2, "6fa332ee06939b6c", alert.Firing, s1, "", groupKey),
 		}
 	}
+	// max_alerts: 2 left web-3 out, and the body says so on every alert.
+	truncated := firstTwo(truncatedGroup)
+	for i := range truncated {
+		truncated[i].Truncated = 1
+	}
 	tests := map[string][]alert.Alert{
 		"firing-single.json":                       {serviceDown(groupDown)},
 		"firing-single-bearer-token.json":          {serviceDown(groupDownSubroute)},
@@ -97,7 +102,7 @@ func TestFixtures(t *testing.T) {
 		"firing-single-with-instance-labels.json":  {warmup(alert.Firing, "10.75s", "")},
 		"firing-group-2-alerts.json":               firstTwo(groupLatency),
 		"firing-group-3-alerts.json":               append(firstTwo(groupLatency), latency(3, "1f837009838e12c7", alert.Firing, s3, "", groupLatency)),
-		"firing-group-truncated-max-alerts-2.json": firstTwo(truncatedGroup),
+		"firing-group-truncated-max-alerts-2.json": truncated,
 		"firing-group-partially-resolved.json": append(firstTwo(groupLatency),
 			latency(3, "1f837009838e12c7", alert.Resolved, s3, "2026-11-23T20:12:18.867Z", groupLatency)),
 		"resolved-single.json": {warmup(alert.Resolved, "38.75s", "2026-11-23T20:11:58.867Z")},
@@ -300,5 +305,25 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The fast decoder takes what Alertmanager really sends; the rest goes to
+// encoding/json (FuzzDecodeFast checks they agree).
+func TestDecodeFastTakesRealBodies(t *testing.T) {
+	bodies := map[string][]byte{"synthetic": syntheticBody(10), "newer": []byte(newerBody)}
+	for _, fx := range intaketest.Fixtures(t) {
+		bodies[fx.Name] = fx.Body
+	}
+	for name, b := range bodies {
+		var m message
+		if !decodeFast(b, &m) || m.Version != Version || len(m.Alerts) == 0 {
+			t.Errorf("%s: not taken: %+v", name, m)
+		}
+	}
+	for _, b := range []string{`{"Version":"4"}`, `{"version":"4","version":"4"}`, `{"version":null}`, `{"version":"4"}x`} {
+		if decodeFast([]byte(b), new(message)) {
+			t.Errorf("%s taken", b)
+		}
 	}
 }

@@ -27,6 +27,10 @@ type message struct {
 	Version  string      `json:"version"`
 	GroupKey string      `json:"groupKey"`
 	Alerts   []wireAlert `json:"alerts"`
+	// TruncatedAlerts counts the alerts of the group left out by
+	// max_alerts; every alert carries it, so the loss is recorded where
+	// the group lands.
+	TruncatedAlerts int `json:"truncatedAlerts"`
 }
 
 type wireAlert struct {
@@ -76,7 +80,7 @@ func Parse(body []byte) ([]alert.Alert, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.GroupKey = msg.GroupKey
+		a.GroupKey, a.Truncated = msg.GroupKey, msg.TruncatedAlerts
 		out = append(out, a)
 	}
 	return payload.Finish(out), nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/intake/internal/intaketest"
 )
@@ -48,4 +49,36 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyNeedsASecret(t *testing.T) {
 	intaketest.OurFault(t, Verify([]byte("{}"), "", sign("", []byte("{}"))))
+}
+
+func TestCheckTimestamp(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		name, header string
+		wantMsg      string // empty: accepted
+	}{
+		{"now", "1700000000", ""},
+		{"fractions", "1699999999.677", ""},
+		{"4m59s old", "1699999701", ""},
+		{"4m59s ahead", "1700000299", ""},
+		{"6 minutes old", "1699999640", "kept back or sent again"},
+		{"6 minutes ahead", "1700000360", "kept back or sent again"},
+		{"a day old", "1699913600", "24h0m0s away"},
+		{"missing", "", "missing Sentry-Hook-Timestamp"},
+		{"not a number", "yesterday", "not a Unix time"},
+		{"huge", "1e300", "not a Unix time"},
+		{"NaN", "NaN", "not a Unix time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckTimestamp(tt.header, now)
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			intaketest.Refused(t, err, tt.wantMsg)
+		})
+	}
 }

@@ -86,6 +86,10 @@ type Options struct {
 	// DemoWarmup firing: the first notification arrives ~6 s after start
 	// (see resendDelay), by which time the alert could already be resolved.
 	ResolveAfter time.Duration
+
+	// MaxAlerts is the receiver's max_alerts: the most alerts of a group
+	// one notification carries. Zero means all of them.
+	MaxAlerts int
 }
 
 // Stack is a running Prometheus + Alertmanager pair. Both are stopped when
@@ -171,7 +175,7 @@ func Start(t testing.TB, opt Options) *Stack {
 	amConfig := filepath.Join(dir, "alertmanager.yml")
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	rulesFile := filepath.Join(dir, "rules.yml")
-	writeFile(t, amConfig, alertmanagerConfig(opt.WebhookURL, opt.BearerToken))
+	writeFile(t, amConfig, alertmanagerConfigMax(opt.WebhookURL, opt.BearerToken, opt.MaxAlerts))
 	writeFile(t, rulesFile, rules)
 
 	var amPort int
@@ -257,6 +261,39 @@ func (s *Stack) Alerts(ctx context.Context) ([]Alert, error) {
 		return nil, fmt.Errorf("GET /api/v2/alerts: %w", err)
 	}
 	return alerts, nil
+}
+
+// PostableAlert is an alert as Alertmanager's API v2 takes it
+// (POST /api/v2/alerts), the way Prometheus sends them.
+type PostableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt,omitzero"`
+	EndsAt       time.Time         `json:"endsAt,omitzero"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// PostAlerts hands alerts to Alertmanager as Prometheus would: a test can
+// make a group of any size without writing rules for it.
+func (s *Stack) PostAlerts(ctx context.Context, alerts []PostableAlert) error {
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.AlertmanagerURL+"/api/v2/alerts", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := localClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /api/v2/alerts: %s", resp.Status)
+	}
+	return nil
 }
 
 // logAlerts logs Alertmanager's view of the alerts after a failure.
@@ -351,6 +388,12 @@ func checkLoopbackURL(raw string) error {
 // alertmanagerConfig routes everything to one webhook receiver. group_by
 // matches the fixture capture so groupKey values have the same shape.
 func alertmanagerConfig(webhookURL, bearerToken string) string {
+	return alertmanagerConfigMax(webhookURL, bearerToken, 0)
+}
+
+// alertmanagerConfigMax is alertmanagerConfig with the receiver's
+// max_alerts (0: unset, every alert of a group).
+func alertmanagerConfigMax(webhookURL, bearerToken string, maxAlerts int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `route:
   receiver: webhook
@@ -364,6 +407,9 @@ receivers:
       - url: %s
         send_resolved: true
 `, promDuration(groupWait), promDuration(groupInterval), promDuration(repeatInterval), yamlString(webhookURL))
+	if maxAlerts > 0 {
+		fmt.Fprintf(&b, "        max_alerts: %d\n", maxAlerts)
+	}
 	if bearerToken != "" {
 		fmt.Fprintf(&b, `        http_config:
           authorization:
