@@ -27,6 +27,9 @@ const (
 	EventAlertAttached    EventKind = "alert_attached"
 	EventAlertsResolved   EventKind = "alerts_resolved"
 	EventAttachmentAdded  EventKind = "attachment_added"
+	// A link or checklist item made public or internal.
+	EventLinkVisibility      EventKind = "link_visibility_changed"
+	EventChecklistVisibility EventKind = "checklist_visibility_changed"
 )
 
 // Event is one append-only timeline entry. Events about an update carry its
@@ -64,6 +67,9 @@ func (e *Event) Sentence(body string) string {
 	}
 	switch e.Kind {
 	case EventCreated:
+		if get("title") == "" {
+			return "opened the incident"
+		}
 		return fmt.Sprintf("opened %q", get("title"))
 	case EventTransitioned:
 		s := fmt.Sprintf("moved %s → %s: %s", get("from"), get("to"), get("note"))
@@ -88,6 +94,14 @@ func (e *Event) Sentence(body string) string {
 	case EventUpdateVisibility:
 		return fmt.Sprintf("made an update %s", get("to"))
 	case EventChanged:
+		if v, ok := d["on_status_page"]; ok && len(d) <= 2 {
+			if changedTo(v) == true {
+				return "published the incident on the status page"
+			}
+			if _, both := d["status_title"]; !both {
+				return "took the incident off the status page"
+			}
+		}
 		keys := make([]string, 0, len(d))
 		for k := range d {
 			keys = append(keys, strings.ReplaceAll(k, "_", " "))
@@ -119,8 +133,24 @@ func (e *Event) Sentence(body string) string {
 		return "every attached alert has resolved: mitigated?"
 	case EventAttachmentAdded:
 		return "attached " + get("filename")
+	case EventLinkVisibility:
+		return fmt.Sprintf("made the link %s %s", get("url"), get("to"))
+	case EventChecklistVisibility:
+		return fmt.Sprintf("made a checklist item %s: %s", get("to"), get("text"))
 	}
 	return string(e.Kind)
+}
+
+// changedTo is the new value of a Change, as recorded (a Change) or as
+// read back from the timeline (a JSON object).
+func changedTo(v any) any {
+	switch c := v.(type) {
+	case Change:
+		return c.To
+	case map[string]any:
+		return c["to"]
+	}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -167,6 +167,7 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) {
 		if len(target.Recipients) > 0 {
 			msg.Recipients = target.Recipients
 		}
+		msg.Customer = target.Customer
 		n, err := o.notifiers(target)
 		if err != nil {
 			retryable, sendErr = false, err

@@ -54,6 +54,9 @@ type Target struct {
 	Channel *notify.Channel
 	// Recipients are the addresses of a personal message.
 	Recipients []string
+	// Customer are the personal links of a message to a status page's
+	// customer, made now: signed for the address, never kept.
+	Customer *notify.CustomerLinks
 }
 
 // PrepareDelivery looks at a leased message once more just before it is
@@ -62,7 +65,11 @@ type Target struct {
 // person went away. Checking now, not only when it was queued, means a
 // slip corrected in time never reaches a public channel.
 func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Target, suppress string, err error) {
-	err = s.store.Read(ctx, func(tx *store.Tx) error {
+	err = s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		if d.SubscriberID != 0 || d.ReportID != 0 {
+			t, suppress, err = s.prepareCustomer(ctx, tx, d)
+			return err
+		}
 		if d.UserID != 0 {
 			r, err := tx.RecipientByID(ctx, d.UserID)
 			if errors.Is(err, store.ErrNotFound) {
