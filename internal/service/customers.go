@@ -114,7 +114,7 @@ func (s *Service) planCustomers(ctx context.Context, tx *store.Tx, inc *incident
 // follows reports whether a subscriber wants news of an incident on
 // services: one who follows every component does; one who chose some
 // does when the incident touches one of them.
-func follows(sb *store.Subscriber, comps []*status.Component, services []string) bool {
+func follows(sb *status.Subscriber, comps []*status.Component, services []string) bool {
 	if len(sb.Components) == 0 {
 		return true
 	}

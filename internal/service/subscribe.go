@@ -132,7 +132,7 @@ func (s *Service) SubscribeToStatus(ctx context.Context, sub Subscription) error
 		sb, err := tx.SubscriberByEmail(ctx, email)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			sb = &store.Subscriber{Email: email, Components: ids, CreatedAt: now, ConfirmSentAt: now}
+			sb = &status.Subscriber{Email: email, Components: ids, CreatedAt: now, ConfirmSentAt: now}
 			if err := tx.InsertSubscriber(ctx, sb); err != nil {
 				return err
 			}
@@ -171,7 +171,7 @@ const (
 // subscriberToken signs purpose for a subscriber: "ID.MAC". A
 // confirmation link names the subscription's start too, so asking again
 // makes the old link useless.
-func subscriberToken(key []byte, purpose string, sb *store.Subscriber) string {
+func subscriberToken(key []byte, purpose string, sb *status.Subscriber) string {
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "%s\x00%d\x00%s", purpose, sb.ID, sb.Email)
 	if purpose == purposeConfirm {
@@ -185,7 +185,7 @@ var errBadLink = problem.New(problem.NotFound, "invalid_link", "This link is not
 // subscriberOf finds the subscriber a token was signed for; a token that
 // does not verify is errBadLink, one for a subscriber that is gone is
 // store.ErrNotFound.
-func subscriberOf(ctx context.Context, tx *store.Tx, key []byte, purpose, token string) (*store.Subscriber, error) {
+func subscriberOf(ctx context.Context, tx *store.Tx, key []byte, purpose, token string) (*status.Subscriber, error) {
 	idText, _, ok := strings.Cut(token, ".")
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if !ok || err != nil || id <= 0 || len(token) > 100 {
@@ -266,7 +266,7 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) error {
 
 // SubscriberLinks are the signed links of a subscriber, for messages and
 // tests.
-func (s *Service) subscriberLinks(key []byte, sb *store.Subscriber, confirm bool) *notify.CustomerLinks {
+func (s *Service) subscriberLinks(key []byte, sb *status.Subscriber, confirm bool) *notify.CustomerLinks {
 	l := &notify.CustomerLinks{StatusPage: s.baseURL + "/status",
 		Unsubscribe: s.baseURL + "/status/unsubscribe?token=" + subscriberToken(key, purposeUnsubscribe, sb)}
 	if confirm {
@@ -276,11 +276,11 @@ func (s *Service) subscriberLinks(key []byte, sb *store.Subscriber, confirm bool
 }
 
 // Subscribers lists the status page's subscribers, for admins.
-func (s *Service) Subscribers(ctx context.Context, p auth.Principal) ([]*store.Subscriber, error) {
+func (s *Service) Subscribers(ctx context.Context, p auth.Principal) ([]*status.Subscriber, error) {
 	if err := require(p, auth.Administer, "see subscribers"); err != nil {
 		return nil, err
 	}
-	var out []*store.Subscriber
+	var out []*status.Subscriber
 	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Subscribers(ctx, false); return err })
 	return out, err
 }

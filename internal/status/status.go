@@ -160,10 +160,14 @@ type Maintenance struct {
 }
 
 // InProgress reports whether the work is under way at now.
-func (m *Maintenance) InProgress(now time.Time) bool { return !now.Before(m.Start) && now.Before(m.End) }
+func (m *Maintenance) InProgress(now time.Time) bool {
+	return !now.Before(m.Start) && now.Before(m.End)
+}
 
 // Touches reports whether the work touches component id.
-func (m *Maintenance) Touches(id int64) bool { return len(m.Components) == 0 || slices.Contains(m.Components, id) }
+func (m *Maintenance) Touches(id int64) bool {
+	return len(m.Components) == 0 || slices.Contains(m.Components, id)
+}
 
 // ComponentState is the state of c at now: the worst of the open published
 // incidents that touch it; with none, under maintenance while planned work
@@ -193,4 +197,17 @@ func Sort(cs []*Component) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+}
+
+// Subscriber is an e-mail address that asked for the page's updates.
+type Subscriber struct {
+	ID    int64
+	Email string
+	// Components are the IDs the subscriber follows; none means all.
+	Components    []int64
+	CreatedAt     time.Time
+	ConfirmSentAt time.Time
+	// ConfirmedAt is zero until the address was confirmed (double
+	// opt-in): until then it gets nothing but the confirmation.
+	ConfirmedAt time.Time
 }

@@ -161,23 +161,11 @@ func (t *Tx) SetStatusSetting(ctx context.Context, name, value string, at time.T
 	return err
 }
 
-// Subscriber is an e-mail address that asked for status updates.
-type Subscriber struct {
-	ID    int64
-	Email string
-	// Components are the IDs the subscriber follows; none means all.
-	Components    []int64
-	CreatedAt     time.Time
-	ConfirmSentAt time.Time
-	// ConfirmedAt is zero until the address was confirmed.
-	ConfirmedAt time.Time
-}
-
 const subscriberColumns = `id, email, components, created_at, confirm_sent_at, confirmed_at`
 
-func scanSubscriber(row scanner) (*Subscriber, error) {
+func scanSubscriber(row scanner) (*status.Subscriber, error) {
 	var (
-		s              Subscriber
+		s              status.Subscriber
 		comps          string
 		created, sent  int64
 		confirmedMicro sql.NullInt64
@@ -193,7 +181,7 @@ func scanSubscriber(row scanner) (*Subscriber, error) {
 }
 
 // InsertSubscriber stores a new, unconfirmed subscriber and sets its ID.
-func (t *Tx) InsertSubscriber(ctx context.Context, s *Subscriber) error {
+func (t *Tx) InsertSubscriber(ctx context.Context, s *status.Subscriber) error {
 	comps, _ := json.Marshal(nonNilIDs(s.Components))
 	cols := `email, components, created_at, confirm_sent_at`
 	a := args{s.Email, string(comps), micros(s.CreatedAt), micros(s.ConfirmSentAt)}
@@ -205,7 +193,7 @@ func (t *Tx) InsertSubscriber(ctx context.Context, s *Subscriber) error {
 }
 
 // SaveSubscriber writes a subscriber's components and times.
-func (t *Tx) SaveSubscriber(ctx context.Context, s *Subscriber) error {
+func (t *Tx) SaveSubscriber(ctx context.Context, s *status.Subscriber) error {
 	comps, _ := json.Marshal(nonNilIDs(s.Components))
 	res, err := t.q.ExecContext(ctx, `UPDATE subscribers SET components = $1, created_at = $2, confirm_sent_at = $3, confirmed_at = $4
 		WHERE id = $5`, string(comps), micros(s.CreatedAt), micros(s.ConfirmSentAt), nullMicros(s.ConfirmedAt), s.ID)
@@ -213,18 +201,18 @@ func (t *Tx) SaveSubscriber(ctx context.Context, s *Subscriber) error {
 }
 
 // Subscriber reads one subscriber.
-func (t *Tx) Subscriber(ctx context.Context, id int64) (*Subscriber, error) {
+func (t *Tx) Subscriber(ctx context.Context, id int64) (*status.Subscriber, error) {
 	return scanSubscriber(t.q.QueryRowContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE id = $1`, id))
 }
 
 // SubscriberByEmail reads the subscriber of an address (lower case).
-func (t *Tx) SubscriberByEmail(ctx context.Context, email string) (*Subscriber, error) {
+func (t *Tx) SubscriberByEmail(ctx context.Context, email string) (*status.Subscriber, error) {
 	return scanSubscriber(t.q.QueryRowContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE email = $1`, email))
 }
 
 // Subscribers lists subscribers by address; confirmedOnly leaves out the
 // ones that have not confirmed.
-func (t *Tx) Subscribers(ctx context.Context, confirmedOnly bool) ([]*Subscriber, error) {
+func (t *Tx) Subscribers(ctx context.Context, confirmedOnly bool) ([]*status.Subscriber, error) {
 	q := `SELECT ` + subscriberColumns + ` FROM subscribers`
 	if confirmedOnly {
 		q += ` WHERE confirmed_at IS NOT NULL`
