@@ -154,7 +154,7 @@ func (s *Service) SubscribeToStatus(ctx context.Context, sub Subscription) error
 		name := pageName(st.Name)
 		key := newMessageID()
 		msg := notify.Message{ID: key, Event: notify.StatusConfirm, At: now, Instance: name,
-			Headline: "Confirm your subscription to " + name,
+			Headline: "Confirm your subscription to the updates of " + name,
 			Body: "Someone, probably you, asked for e-mail when the status of " + name + " changes. " +
 				"Confirm with the link below; until then nothing else is sent to this address."}
 		_, err = tx.EnqueueDelivery(ctx, &notify.Delivery{Key: key, Event: notify.StatusConfirm, SubscriberID: sb.ID, Message: msg, CreatedAt: now}, 0)

@@ -23,7 +23,7 @@ import (
 const honeypot = "website"
 
 // maxStatusForm bounds the forms' bodies.
-const maxStatusForm = 16 << 10
+const maxStatusForm = 64 << 10
 
 type reportForm struct {
 	Components []*status.ComponentView

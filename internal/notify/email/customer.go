@@ -52,7 +52,7 @@ func CustomerSubject(m notify.Message) string {
 	var s string
 	switch m.Event {
 	case notify.StatusConfirm:
-		s = "Confirm your subscription to " + name + " status updates"
+		s = "Confirm your subscription to " + name
 	case notify.ReportResolved:
 		s = "[" + name + "] The problem you reported is resolved"
 	default:
