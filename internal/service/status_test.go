@@ -1,0 +1,94 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/status"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// The status page's component states for mixes of incidents (severity,
+// phase, published or not, public or confidential), computed by the whole
+// service from the database, against answers worked out by hand. Two
+// components: Shop (services checkout, payments) and Search (search).
+func TestStatusComponentStates(t *testing.T) {
+	type inc struct {
+		severity, phase string
+		services        []string
+		published       bool
+		confidential    bool
+	}
+	pub := func(sev, ph string, services ...string) inc { return inc{sev, ph, services, true, false} }
+	tests := []struct {
+		name          string
+		incidents     []inc
+		shop, search  status.State
+		overall       status.State
+		open, history int // open incidents on the page; days of Shop's history touched
+	}{
+		{"nothing", nil, status.Operational, status.Operational, status.Operational, 0, 0},
+		{"critical active", []inc{pub("critical", "active", "checkout")}, status.MajorOutage, status.Operational, status.MajorOutage, 1, 1},
+		{"major active", []inc{pub("major", "active", "payments")}, status.PartialOutage, status.Operational, status.PartialOutage, 1, 1},
+		{"minor active", []inc{pub("minor", "active", "search")}, status.Operational, status.Degraded, status.Degraded, 1, 0},
+		{"mitigated is monitoring", []inc{pub("critical", "mitigated", "checkout")}, status.Monitoring, status.Operational, status.Monitoring, 1, 1},
+		{"resolved is over", []inc{pub("critical", "resolved", "checkout")}, status.Operational, status.Operational, status.Operational, 0, 1},
+		{"closed is over", []inc{pub("major", "closed", "search")}, status.Operational, status.Operational, status.Operational, 0, 0},
+		{"public but not published", []inc{{"critical", "active", []string{"checkout"}, false, false}},
+			status.Operational, status.Operational, status.Operational, 0, 0},
+		{"published, then made confidential", []inc{{"critical", "active", []string{"checkout"}, true, true}},
+			status.Operational, status.Operational, status.Operational, 0, 0},
+		{"the worst of several", []inc{pub("minor", "active", "checkout"), pub("major", "active", "payments"),
+			pub("critical", "mitigated", "checkout"), {"critical", "active", []string{"payments"}, false, false}},
+			status.PartialOutage, status.Operational, status.PartialOutage, 3, 1},
+		{"one incident, two components", []inc{pub("critical", "active", "payments", "search")},
+			status.MajorOutage, status.MajorOutage, status.MajorOutage, 1, 1},
+		{"a service no component names", []inc{pub("critical", "active", "batch")}, status.Operational, status.Operational, status.MajorOutage, 1, 0},
+	}
+	steps := map[string][]string{"mitigated": {"mitigated"}, "resolved": {"mitigated", "resolved"}, "closed": {"mitigated", "resolved", "closed"}}
+	for _, d := range testenv.Dialects(t) {
+		for _, tt := range tests {
+			t.Run(string(d)+"/"+tt.name, func(t *testing.T) {
+				app := testenv.StartApp(t, d)
+				admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+				ana := app.User(t, "ana", auth.RoleResponder)
+				app.Must(t, 201, "POST", "/api/v1/components", admin, map[string]any{"name": "Shop", "services": []string{"checkout", "payments"}})
+				app.Must(t, 201, "POST", "/api/v1/components", admin, map[string]any{"name": "Search", "services": []string{"search"}})
+				for i, in := range tt.incidents {
+					n := i + 1
+					app.Must(t, 201, "POST", "/api/v1/incidents", ana, map[string]any{"title": fmt.Sprint("incident ", n), "severity": in.severity,
+						"services": in.services, "detection_source": "alert"})
+					if in.published {
+						app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", n), ana, map[string]any{"on_status_page": true})
+					}
+					for _, ph := range steps[in.phase] {
+						app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/transitions", n), ana, map[string]any{"to": ph, "note": "done"})
+					}
+					if in.confidential {
+						app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", n), ana, map[string]any{"visibility": "confidential"})
+					}
+				}
+				p, err := app.Svc.StatusPage(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]status.State{}
+				touched := 0
+				for _, c := range p.Components {
+					got[c.Name] = c.State
+					for _, day := range c.History {
+						if c.Name == "Shop" && len(day.Incidents) > 0 {
+							touched++
+						}
+					}
+				}
+				if got["Shop"] != tt.shop || got["Search"] != tt.search || p.Overall != tt.overall || len(p.Open) != tt.open || touched != tt.history {
+					t.Errorf("Shop %s, Search %s, overall %s, %d open, %d days; want %s, %s, %s, %d, %d",
+						got["Shop"], got["Search"], p.Overall, len(p.Open), touched, tt.shop, tt.search, tt.overall, tt.open, tt.history)
+				}
+			})
+		}
+	}
+}
