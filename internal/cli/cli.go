@@ -52,6 +52,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
+  quench incident publish N [--title "customer-facing title"] | unpublish N
   quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
@@ -60,6 +61,10 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench channel list | test ID | remove ID            (an admin token)
   quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
+  quench component add --name NAME --services S,… [--description TEXT] [--group G] [--position N]
+  quench component list | remove ID                      (an admin token)
+  quench maintenance add --title T --start RFC3339 --end RFC3339 [--component ID,…] [--body TEXT]
+  quench maintenance list | remove ID
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench bench signin [--clients 200] [--duration 10s]
   quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
@@ -108,6 +113,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = deliveryCmd(ctx, cfg, env, args[1:])
 	case "me":
 		cmdErr = meCmd(ctx, cfg, env, args)
+	case "component", "components":
+		cmdErr = componentCmd(ctx, cfg, env, args[1:])
+	case "maintenance":
+		cmdErr = maintenanceCmd(ctx, cfg, env, args[1:])
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "version", "--version":
