@@ -6,7 +6,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -291,6 +293,12 @@ func (w *Web) Fail(rw http.ResponseWriter, r *http.Request, err error) { w.fail(
 // an ended session gets the sign-in page with a 401.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
+	if !ok && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The browser went away (a page left while it loaded): nobody
+		// to answer, and nothing wrong on our side.
+		w.log.Debug("page abandoned", "method", r.Method, "path", r.URL.Path)
+		return
+	}
 	if !ok {
 		w.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(problem.Internal, "internal", "Something went wrong on our side.")
