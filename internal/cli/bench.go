@@ -24,7 +24,8 @@ import (
 
 const benchUsage = "bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--url URL --token T] [--alertmanager URL]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
-	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]"
+	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
+	"       bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]"
 
 // benchCmd runs a benchmark against a `quench serve` child process.
 func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -35,6 +36,8 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		return benchSignIn(ctx, env, args)
 	case len(args) > 0 && args[0] == "memory":
 		return benchMemory(ctx, env, args)
+	case len(args) > 0 && args[0] == "status":
+		return benchStatus(ctx, env, args)
 	}
 	return usageErr(benchUsage)
 }

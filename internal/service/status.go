@@ -43,6 +43,9 @@ type statusCache struct {
 	built uint64
 	at    time.Time
 	key   []byte
+	// building is closed when the page being computed is ready; nil
+	// while nobody computes.
+	building chan struct{}
 }
 
 func (c *statusCache) invalidate() { c.gen.Add(1) }
@@ -52,21 +55,61 @@ func (c *statusCache) invalidate() { c.gen.Add(1) }
 // turns or planned work starts or ends) and shared by every request in the
 // meantime: the same *status.Page until something changes, so callers may
 // cache what they render from it by its address.
+//
+// After a change, one request computes the page and the others wait for
+// it: they must not see what the change replaced. When all that happened
+// is the time to live running out (no change is known here), the page
+// they have is served while it is computed again in the background, so a
+// refresh holds nobody up.
 func (s *Service) StatusPage(ctx context.Context) (*status.Page, error) {
+	c := &s.status
+	for {
+		c.mu.Lock()
+		now := s.Now()
+		gen := c.gen.Load()
+		current := c.page != nil && c.built == gen && now.Before(c.page.Expires) && !now.Before(c.at)
+		if current && (now.Sub(c.at) < statusCacheTTL || c.building != nil) {
+			page := c.page
+			c.mu.Unlock()
+			return page, nil
+		}
+		if wait := c.building; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.building = done
+		if current {
+			page := c.page
+			c.mu.Unlock()
+			go s.refreshStatusPage(context.WithoutCancel(ctx), now, gen, done)
+			return page, nil
+		}
+		c.mu.Unlock()
+		return s.refreshStatusPage(ctx, now, gen, done)
+	}
+}
+
+// refreshStatusPage computes the page as of gen and keeps it, then closes
+// done.
+func (s *Service) refreshStatusPage(ctx context.Context, now time.Time, gen uint64, done chan struct{}) (*status.Page, error) {
+	page, err := s.buildStatusPage(ctx, now)
 	c := &s.status
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := s.Now()
-	gen := c.gen.Load()
-	if c.page != nil && c.built == gen && now.Before(c.page.Expires) && !now.Before(c.at) && now.Sub(c.at) < statusCacheTTL {
-		return c.page, nil
+	if err == nil {
+		c.page, c.built, c.at = page, gen, now
+	} else if ctx.Err() == nil {
+		s.log.Warn("status page not computed", "err", err)
 	}
-	page, err := s.buildStatusPage(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	c.page, c.built, c.at = page, gen, now
-	return page, nil
+	c.building = nil
+	close(done)
+	return page, err
 }
 
 // historyStart is the first day of the status page's history at now.

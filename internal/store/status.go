@@ -1,11 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
@@ -340,17 +341,70 @@ const statusWindow = `i.on_status_page = TRUE AND i.visibility = 'public' AND (i
 	OR i.created_at >= $1 OR i.mitigated_at >= $1 OR i.resolved_at >= $1)`
 
 // PublishedIncidents lists the published, public incidents that are open
-// or touched the window since since, newest first.
+// or touched the window since since, newest first, with the fields the
+// status page shows and nothing else: number, titles, severity, phase,
+// services and the times of opening, mitigation, resolution and
+// publication.
 func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time) ([]*incident.Incident, error) {
-	cols := "i." + strings.ReplaceAll(strings.Join(strings.Fields(incidentColumns), " "), ", ", ", i.")
-	return collect(scanIncident)(t.q.QueryContext(ctx, `SELECT `+cols+` FROM incidents i WHERE `+statusWindow+`
-		ORDER BY i.created_at DESC, i.number DESC`, micros(since)))
+	rows, err := t.q.QueryContext(ctx, `SELECT i.number, i.title, i.status_title, i.severity, i.phase, i.services, i.visibility,
+		i.created_at, i.mitigated_at, i.resolved_at, i.published_at FROM incidents i WHERE `+statusWindow+`
+		ORDER BY i.created_at DESC, i.number DESC`, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*incident.Incident
+	for rows.Next() {
+		inc := &incident.Incident{OnStatusPage: true, EnteredAt: map[incident.Phase]time.Time{}}
+		var services string
+		var created int64
+		var mitigated, resolved, published sql.NullInt64
+		if err := rows.Scan(&inc.Number, &inc.Title, &inc.StatusTitle, &inc.Severity, &inc.Phase, &services, &inc.Visibility,
+			&created, &mitigated, &resolved, &published); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(services), &inc.Services); err != nil {
+			return nil, fmt.Errorf("incident %d services: %w", inc.Number, err)
+		}
+		inc.CreatedAt, inc.PublishedAt = fromMicros(created), fromNullMicros(published)
+		inc.EnteredAt[incident.Active] = inc.CreatedAt
+		for ph, at := range map[incident.Phase]sql.NullInt64{incident.Mitigated: mitigated, incident.Resolved: resolved} {
+			if at.Valid {
+				inc.EnteredAt[ph] = fromMicros(at.Int64)
+			}
+		}
+		out = append(out, inc)
+	}
+	return out, rows.Err()
 }
 
 // PublishedUpdates lists the public updates of the incidents
-// PublishedIncidents returns for since, newest first.
+// PublishedIncidents returns for since, newest first: id, incident, body
+// and time.
 func (t *Tx) PublishedUpdates(ctx context.Context, since time.Time) ([]*incident.Update, error) {
-	return collect(scanUpdate)(t.q.QueryContext(ctx, `SELECT u.id, u.incident_number, u.author, u.body, u.visibility, u.created_at, u.updated_at
-		FROM updates u JOIN incidents i ON i.number = u.incident_number
-		WHERE u.visibility = 'public' AND `+statusWindow+` ORDER BY u.created_at DESC, u.id DESC`, micros(since)))
+	// Driven by the incidents: each one's updates come from the
+	// (incident_number, id) index; sorted here rather than by the query.
+	rows, err := t.q.QueryContext(ctx, `SELECT u.id, u.incident_number, u.body, u.created_at FROM updates u
+		WHERE u.visibility = 'public' AND u.incident_number IN (SELECT i.number FROM incidents i WHERE `+statusWindow+`)`, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*incident.Update
+	for rows.Next() {
+		u := &incident.Update{Visibility: incident.Public}
+		var created int64
+		if err := rows.Scan(&u.ID, &u.Incident, &u.Body, &created); err != nil {
+			return nil, err
+		}
+		u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(created)
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b *incident.Update) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	return out, rows.Err()
 }

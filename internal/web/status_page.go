@@ -36,11 +36,35 @@ import (
 // without asking again; after that they revalidate with the ETag.
 const statusMaxAge = 10
 
-// statusOutput keeps the rendered forms of the current page.
+// statusOutput keeps the rendered forms of the current page, and the
+// public updates rendered from Markdown for it: an update's body never
+// changes, so a page computed after a change renders only the new ones.
 type statusOutput struct {
 	mu   sync.Mutex
 	page *status.Page
 	out  map[string]*rendered
+	md   map[int64]renderedUpdate
+	// mdNext collects the updates the current page renders; it replaces
+	// md when the page changes, so updates no longer shown are dropped.
+	mdNext map[int64]renderedUpdate
+}
+
+type renderedUpdate struct {
+	body string
+	html template.HTML
+}
+
+// markdown renders a public update's body, once per update; callers hold
+// o.mu.
+func (o *statusOutput) markdown(u status.Update) template.HTML {
+	r, ok := o.mdNext[u.ID]
+	if !ok || r.body != u.Body {
+		if r, ok = o.md[u.ID]; !ok || r.body != u.Body {
+			r = renderedUpdate{body: u.Body, html: markdown.Render(u.Body)}
+		}
+		o.mdNext[u.ID] = r
+	}
+	return r.html
 }
 
 // rendered is one form of the page, ready to send.
@@ -126,7 +150,10 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.page != p {
-		o.page, o.out = p, map[string]*rendered{}
+		if o.mdNext != nil {
+			o.md = o.mdNext
+		}
+		o.page, o.out, o.mdNext = p, map[string]*rendered{}, map[int64]renderedUpdate{}
 	}
 	if out := o.out[format]; out != nil {
 		return out, nil
@@ -135,7 +162,7 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 	switch format {
 	case "html":
 		var buf bytes.Buffer
-		v := &statusView{Title: p.Settings.Name, Site: w.site(p), Data: w.pageView(p)}
+		v := &statusView{Title: p.Settings.Name, Site: w.site(p), Data: w.pageView(p, o.markdown)}
 		if err := w.statusPages["status"].ExecuteTemplate(&buf, "status_layout.html", v); err != nil {
 			return nil, err
 		}
@@ -147,7 +174,7 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 		}
 		out.body, out.contentType = append(b, '\n'), "application/json"
 	case "atom":
-		b, err := xml.MarshalIndent(w.pageAtom(p), "", "  ")
+		b, err := xml.MarshalIndent(w.pageAtom(p, o.markdown), "", "  ")
 		if err != nil {
 			return nil, err
 		}
@@ -212,15 +239,9 @@ type groupView struct {
 type componentView struct {
 	*status.ComponentView
 	Label string
-	Days  []dayView
-}
-
-// dayView is one cell of a history bar, prepared here so the template
-// stays a plain loop over 4,500 cells.
-type dayView struct {
-	Class string
-	Title string
-	Href  string
+	// Days are the cells of the history bar, written here rather than by
+	// a template loop: 50 components make 4,500 cells.
+	Days template.HTML
 }
 
 type incidentView struct {
@@ -229,6 +250,18 @@ type incidentView struct {
 	Class   string // the state in lower case, for the style sheet
 	Impact  string
 	Updates []updateHTML
+	// Began and Ended are <time> elements, written once here: the past
+	// incidents' list holds a thousand of them.
+	Began, Ended template.HTML
+}
+
+// timeHTML is a <time> element for t (formatted times need no escaping).
+func timeHTML(t time.Time) template.HTML {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("2006-01-02 15:04 UTC") + `</time>`)
 }
 
 type updateHTML struct {
@@ -260,15 +293,46 @@ func stateWord(i *status.Incident) string {
 	return "Resolved"
 }
 
-func incidentHTML(i *status.Incident) incidentView {
-	v := incidentView{Incident: i, State: stateWord(i), Class: strings.ToLower(stateWord(i)), Impact: status.Impact(i.Severity).Label()}
+// incidentHTML is an incident for the page; its updates are rendered with
+// md, nil leaves them out (past incidents list their times only).
+func incidentHTML(i *status.Incident, md func(status.Update) template.HTML) incidentView {
+	v := incidentView{Incident: i, State: stateWord(i), Class: strings.ToLower(stateWord(i)), Impact: status.Impact(i.Severity).Label(),
+		Began: timeHTML(i.Started), Ended: timeHTML(i.Resolved)}
 	for _, u := range i.Updates {
-		v.Updates = append(v.Updates, updateHTML{At: u.At, Body: markdown.Render(u.Body)})
+		if md != nil {
+			v.Updates = append(v.Updates, updateHTML{At: u.At, Body: md(u)})
+		}
 	}
 	return v
 }
 
-func (w *Web) pageView(p *status.Page) *pageData {
+// historyBar writes a component's history as list items: a class per
+// state, and for a day with incidents a title (shown on hover) naming them
+// and a link to the first. Text goes through HTMLEscapeString, which
+// makes it safe in element content and in quoted attributes alike.
+func historyBar(days []status.Day) template.HTML {
+	var b strings.Builder
+	b.Grow(len(days) * 40)
+	for _, day := range days {
+		b.WriteString(`<li class="day s-`)
+		b.WriteString(template.HTMLEscapeString(string(day.State)))
+		if len(day.Incidents) == 0 {
+			b.WriteString(`"></li>`)
+			continue
+		}
+		titles := make([]string, len(day.Incidents))
+		for k, inc := range day.Incidents {
+			titles[k] = inc.Title
+		}
+		date := day.Date.Format("2 Jan 2006") + ": " + day.State.Label()
+		title := template.HTMLEscapeString(date + " — " + strings.Join(titles, "; "))
+		b.WriteString(`" title="` + title + `"><a href="#incident-` + template.HTMLEscapeString(day.Incidents[0].ID) + `">`)
+		fmt.Fprintf(&b, `<span class="sr">%s, %d incident(s)</span></a></li>`, template.HTMLEscapeString(date), len(day.Incidents))
+	}
+	return template.HTML(b.String())
+}
+
+func (w *Web) pageView(p *status.Page, md func(status.Update) template.HTML) *pageData {
 	d := &pageData{Page: p, Overall: "All systems operational", First: p.Days[0]}
 	if !p.AllOperational() {
 		d.Overall = p.Overall.Label()
@@ -278,25 +342,12 @@ func (w *Web) pageView(p *status.Page) *pageData {
 		gv := groupView{Name: g.Name}
 		for _, c := range g.Components {
 			names[c.ID] = c.Name
-			cv := componentView{ComponentView: c, Label: c.State.Label(), Days: make([]dayView, len(c.History))}
-			for i, day := range c.History {
-				dv := dayView{Class: "day s-" + string(day.State)}
-				if len(day.Incidents) > 0 {
-					titles := make([]string, len(day.Incidents))
-					for k, inc := range day.Incidents {
-						titles[k] = inc.Title
-					}
-					dv.Title = day.Date.Format("2 Jan 2006") + ": " + day.State.Label() + " — " + strings.Join(titles, "; ")
-					dv.Href = "#incident-" + day.Incidents[0].ID
-				}
-				cv.Days[i] = dv
-			}
-			gv.Components = append(gv.Components, cv)
+			gv.Components = append(gv.Components, componentView{ComponentView: c, Label: c.State.Label(), Days: historyBar(c.History)})
 		}
 		d.Components = append(d.Components, gv)
 	}
 	for _, i := range p.Open {
-		d.Open = append(d.Open, incidentHTML(i))
+		d.Open = append(d.Open, incidentHTML(i, md))
 	}
 	for _, m := range p.Maintenance {
 		mv := maintView{Maintenance: m, InProgress: p.InProgress[m.ID], Body: markdown.Render(m.Body)}
@@ -310,7 +361,7 @@ func (w *Web) pageView(p *status.Page) *pageData {
 	for _, day := range p.Past {
 		pv := pastView{Date: day.Date, Anchor: "day-" + day.Date.Format("2006-01-02")}
 		for _, i := range day.Incidents {
-			pv.Incidents = append(pv.Incidents, incidentHTML(i))
+			pv.Incidents = append(pv.Incidents, incidentHTML(i, nil))
 		}
 		d.Past = append(d.Past, pv)
 	}
@@ -491,7 +542,7 @@ type atomContent struct {
 
 func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (w *Web) pageAtom(p *status.Page) atomFeed {
+func (w *Web) pageAtom(p *status.Page, md func(status.Update) template.HTML) atomFeed {
 	page := w.baseURL + "/status"
 	f := atomFeed{ID: page, Title: p.Settings.Name, Updated: atomTime(p.Updated), Author: atomAuthor{Name: p.Settings.Name},
 		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: page}, {Rel: "self", Type: "application/atom+xml", Href: page + ".atom"}}}
@@ -513,7 +564,7 @@ func (w *Web) pageAtom(p *status.Page) atomFeed {
 			if u.At.After(updated) {
 				updated = u.At
 			}
-			fmt.Fprintf(&body, "<p><em>%s</em></p>%s", atomTime(u.At), markdown.Render(u.Body))
+			fmt.Fprintf(&body, "<p><em>%s</em></p>%s", atomTime(u.At), md(u))
 		}
 		published := i.PublishedAt
 		if published.IsZero() {
