@@ -39,7 +39,7 @@ func StatusWorld(ctx context.Context, st *store.Store, now time.Time, components
 				DetectionSource: incident.SourceAlert, Visibility: incident.Public, Phase: incident.Closed,
 				EnteredAt: map[incident.Phase]time.Time{incident.Active: start, incident.Mitigated: start.Add(40 * time.Minute),
 					incident.Resolved: start.Add(3 * time.Hour), incident.Closed: start.Add(48 * time.Hour)},
-				Notes: map[incident.Phase]string{incident.Mitigated: "restarted", incident.Resolved: "fixed", incident.Closed: "alerting"},
+				Notes:     map[incident.Phase]string{incident.Mitigated: "restarted", incident.Resolved: "fixed", incident.Closed: "alerting"},
 				CreatedBy: "bench", CreatedAt: start, UpdatedAt: start.Add(48 * time.Hour), OnStatusPage: published, PublishedAt: start}
 			if i >= 2*incidents-10 {
 				inc.Phase = incident.Active
