@@ -112,61 +112,80 @@ func Status(ctx context.Context, opt StatusOptions) (*StatusResult, error) {
 			return nil, fmt.Errorf("GET %s: %d, ETag %q", opt.URL, resp.StatusCode, etag)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
+	res := &StatusResult{Options: opt}
+	l := hammer(ctx, opt.Clients, opt.Duration, func(ctx context.Context) (int, int64, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", opt.URL, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, n, err
+	})
+	res.Requests, res.Errors, res.Statuses, res.Bytes, res.Elapsed, res.P50, res.P99 = len(l.latencies), l.errors, l.statuses, l.bytes,
+		l.elapsed, l.quantile(50), l.quantile(99)
+	return res, nil
+}
+
+// load is what hammer measured.
+type load struct {
+	latencies []time.Duration // sorted
+	statuses  map[int]int
+	errors    int
+	bytes     int64
+	elapsed   time.Duration
+}
+
+func (l *load) quantile(q int) time.Duration {
+	if len(l.latencies) == 0 {
+		return 0
+	}
+	return l.latencies[min(len(l.latencies)-1, len(l.latencies)*q/100)]
+}
+
+// hammer calls one from clients goroutines, each as soon as its last call
+// returned, until duration has passed; calls cut off by the end are not
+// counted.
+func hammer(ctx context.Context, clients int, duration time.Duration, one func(context.Context) (status int, bytes int64, err error)) *load {
+	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		statuses  = map[int]int{}
-		errs      int
-		bytes     int64
-		wg        sync.WaitGroup
-	)
+	l := &load{statuses: map[int]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	start := time.Now()
-	for range opt.Clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			local, failed, read := map[int]int{}, 0, int64(0)
+	for range clients {
+		wg.Go(func() {
+			mine := &load{statuses: map[int]int{}}
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, "GET", opt.URL, nil)
-				if etag != "" {
-					req.Header.Set("If-None-Match", etag)
-				}
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					var n int64
-					n, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					read += n
-				}
+				status, n, err := one(ctx)
 				if ctx.Err() != nil {
-					break // cut off by the end of the run: not a result
+					break
 				}
-				mine = append(mine, time.Since(t0))
+				mine.latencies = append(mine.latencies, time.Since(t0))
+				mine.bytes += n
 				if err != nil {
-					failed++
+					mine.errors++
 					continue
 				}
-				local[resp.StatusCode]++
+				mine.statuses[status]++
 			}
 			mu.Lock()
-			latencies = append(latencies, mine...)
-			for k, v := range local {
-				statuses[k] += v
+			defer mu.Unlock()
+			l.latencies = append(l.latencies, mine.latencies...)
+			for k, v := range mine.statuses {
+				l.statuses[k] += v
 			}
-			errs += failed
-			bytes += read
-			mu.Unlock()
-		}()
+			l.errors += mine.errors
+			l.bytes += mine.bytes
+		})
 	}
 	wg.Wait()
-	res := &StatusResult{Options: opt, Requests: len(latencies), Errors: errs, Statuses: statuses, Bytes: bytes, Elapsed: time.Since(start)}
-	slices.Sort(latencies)
-	if n := len(latencies); n > 0 {
-		res.P50, res.P99 = latencies[n/2], latencies[min(n-1, n*99/100)]
-	}
-	return res, nil
+	l.elapsed = time.Since(start)
+	slices.Sort(l.latencies)
+	return l
 }

@@ -49,15 +49,7 @@ func (s *Service) ReportProblem(ctx context.Context, r NewReport) error {
 			return err
 		}
 	}
-	key, err := s.signingKey(ctx)
-	if err != nil {
-		return err
-	}
-	now := s.Now()
-	return s.store.Write(ctx, func(tx *store.Tx) error {
-		if err := s.admit(ctx, tx, "report", clientKey(key, r.Remote), now); err != nil {
-			return err
-		}
+	return s.anonymousWrite(ctx, "report", r.Remote, func(tx *store.Tx, now time.Time) error {
 		labels := map[string]string{"source": alert.TypeReport}
 		if r.Component != 0 {
 			c, err := tx.Component(ctx, r.Component)

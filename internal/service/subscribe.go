@@ -65,6 +65,23 @@ func (s *Service) admit(ctx context.Context, tx *store.Tx, kind, remote string, 
 	return tx.RecordRequest(ctx, kind, remote, now)
 }
 
+// anonymousWrite runs fn for a request of an anonymous form of kind from
+// remote, in one transaction with the count of the form's limits: a
+// request beyond them changes nothing.
+func (s *Service) anonymousWrite(ctx context.Context, kind, remote string, fn func(tx *store.Tx, now time.Time) error) error {
+	key, err := s.signingKey(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	return s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := s.admit(ctx, tx, kind, clientKey(key, remote), now); err != nil {
+			return err
+		}
+		return fn(tx, now)
+	})
+}
+
 // clientKey is what the form limits count a client by: its address
 // without the port, keyed so the table holds no addresses.
 func clientKey(key []byte, remote string) string {
@@ -104,15 +121,7 @@ func (s *Service) SubscribeToStatus(ctx context.Context, sub Subscription) error
 	if err != nil {
 		return err
 	}
-	key, err := s.signingKey(ctx)
-	if err != nil {
-		return err
-	}
-	now := s.Now()
-	return s.store.Write(ctx, func(tx *store.Tx) error {
-		if err := s.admit(ctx, tx, "subscribe", clientKey(key, sub.Remote), now); err != nil {
-			return err
-		}
+	return s.anonymousWrite(ctx, "subscribe", sub.Remote, func(tx *store.Tx, now time.Time) error {
 		if err := tx.DeleteUnconfirmedSubscribers(ctx, now.Add(-keepUnconfirmed)); err != nil {
 			return err
 		}

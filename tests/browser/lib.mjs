@@ -475,3 +475,15 @@ export async function expectTitle(page, expected, { timeout = 5000 } = {}) {
   }, { timeout, message: `page title to contain ${show(expected)}` });
   return title;
 }
+
+// --- Quench pages ---------------------------------------------------------------
+
+// login signs who ({user, password}) in with the sign-in form and waits
+// for the board.
+export async function login(page, url, who) {
+  await page.goto(url('/login'));
+  await page.getByLabel('User name').fill(who.user);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(url('/'));
+}

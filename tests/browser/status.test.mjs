@@ -2,15 +2,7 @@
 // problem; a responder declares an incident from the report, publishes it
 // under a title for customers; the customer sees it on reload. Hostile
 // report text stays inert wherever it is shown.
-import { expect, expectText, assertNoXSS, newContext, newPage, XSS_PAYLOADS } from './lib.mjs';
-
-async function login(page, url, who) {
-  await page.goto(url('/login'));
-  await page.getByLabel('User name').fill(who.user);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(url('/'));
-}
+import { expect, expectText, assertNoXSS, login, newContext, newPage, XSS_PAYLOADS } from './lib.mjs';
 
 export const tests = [
   {
