@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -151,4 +152,25 @@ func TestStatusPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The status page is for customers: it answers anonymous visitors even
+// where QUENCH_PUBLIC_VIEWING=false keeps the board and incident pages to
+// the team.
+func TestStatusPageOnAPrivateInstance(t *testing.T) {
+	app := testenv.StartApp(t, "sqlite", func(o *service.Options) { o.PrivateInstance = true })
+	tok := app.User(t, "ana", auth.RoleResponder)
+	app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "x"})
+	app.Must(t, 200, "PATCH", "/api/v1/incidents/1", tok, map[string]any{"on_status_page": true, "status_title": "Slow pages"})
+	if r := app.Request(t, "GET", "/", "", nil); r.Status != 303 {
+		t.Fatalf("board on a private instance: %d", r.Status)
+	}
+	for _, u := range []string{"/status", "/status.json", "/status.atom", "/status/report"} {
+		if r := app.Request(t, "GET", u, "", nil); r.Status != 200 || (u != "/status/report" && !strings.Contains(string(r.Body), "Slow pages")) {
+			t.Errorf("%s on a private instance: %d", u, r.Status)
+		}
+	}
+	if r := app.Request(t, "POST", "/status/report", "", "text=slow", "Content-Type", "application/x-www-form-urlencoded"); r.Status != 303 {
+		t.Errorf("report on a private instance: %d", r.Status)
+	}
 }
