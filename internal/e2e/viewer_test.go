@@ -125,3 +125,31 @@ func TestViewerTimelineShowsOnlyPublicFacts(t *testing.T) {
 		}
 	})
 }
+
+// A viewer's board counts public checklist items only: an incident with
+// internal ones looks like one without.
+func TestViewerBoardCountsPublicItemsOnly(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "with internal items"})
+		app.Must(t, 201, "POST", "/api/v1/incidents/1/checklist", tok, map[string]any{"text": "public item", "visibility": "public"})
+		for range 2 {
+			app.Must(t, 201, "POST", "/api/v1/incidents/1/checklist", tok, map[string]any{"text": "internal item"})
+		}
+		card := func(token string) string {
+			t.Helper()
+			page := string(app.Must(t, 200, "GET", "/", token, nil).Body)
+			i := strings.Index(page, `data-number="1"`)
+			if i < 0 {
+				t.Fatal("no card for #1")
+			}
+			return page[i : i+strings.Index(page[i:], "</li>")]
+		}
+		if c := card(""); !strings.Contains(c, `data-open-items="1"`) || !strings.Contains(c, "0 of 1") {
+			t.Errorf("a viewer's card counts internal items: %s", c)
+		}
+		if c := card(tok); !strings.Contains(c, `data-open-items="3"`) || !strings.Contains(c, "0 of 3") {
+			t.Errorf("the team's card: %s", c)
+		}
+	})
+}
