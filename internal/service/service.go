@@ -149,7 +149,7 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 
 func (s *Service) publish(c Change) {
 	s.wakeOutbox()
-	s.status.invalidate()
+	s.status.changed(c.Incident)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fn := range s.listeners {

@@ -36,6 +36,14 @@ const statusCacheTTL = 5 * time.Second
 // statusCache holds the computed page. gen counts changes: every committed
 // change to an incident (Service.publish) and to the page's own data bumps
 // it, and a page computed at an older gen is computed again.
+//
+// It also keeps what customers may know of each incident on the page, so
+// a change to a few incidents reads those again, not the whole window: the
+// incidents this process changed are in dirty (every change goes through
+// Service.publish with its incident). A full read happens on the first
+// computation, when the day (and with it the window) moves, and when the
+// time to live runs out, which is how changes made on other replicas come
+// in.
 type statusCache struct {
 	gen   atomic.Uint64
 	mu    sync.Mutex
@@ -46,9 +54,26 @@ type statusCache struct {
 	// building is closed when the page being computed is ready; nil
 	// while nobody computes.
 	building chan struct{}
+	// incidents are the page's incidents by number, as of since.
+	incidents map[int64]*status.Incident
+	since     time.Time
+	dirty     map[int64]bool
 }
 
 func (c *statusCache) invalidate() { c.gen.Add(1) }
+
+// changed records that incident n changed (0: something else did).
+func (c *statusCache) changed(n int64) {
+	if n != 0 {
+		c.mu.Lock()
+		if c.dirty == nil {
+			c.dirty = map[int64]bool{}
+		}
+		c.dirty[n] = true
+		c.mu.Unlock()
+	}
+	c.gen.Add(1)
+}
 
 // StatusPage returns the status page as customers see it. It is computed
 // once per change (and at least every statusCacheTTL, and when the day
@@ -82,33 +107,56 @@ func (s *Service) StatusPage(ctx context.Context) (*status.Page, error) {
 				return nil, ctx.Err()
 			}
 		}
-		done := make(chan struct{})
-		c.building = done
+		b := &statusBuild{now: now, gen: gen, since: historyStart(now), done: make(chan struct{})}
+		c.building = b.done
+		if !current && c.incidents != nil && c.since.Equal(b.since) {
+			b.base, b.dirty = c.incidents, c.dirty
+		}
+		c.dirty = nil
 		if current {
 			page := c.page
 			c.mu.Unlock()
-			go s.refreshStatusPage(context.WithoutCancel(ctx), now, gen, done)
+			go s.refreshStatusPage(context.WithoutCancel(ctx), b)
 			return page, nil
 		}
 		c.mu.Unlock()
-		return s.refreshStatusPage(ctx, now, gen, done)
+		return s.refreshStatusPage(ctx, b)
 	}
 }
 
-// refreshStatusPage computes the page as of gen and keeps it, then closes
-// done.
-func (s *Service) refreshStatusPage(ctx context.Context, now time.Time, gen uint64, done chan struct{}) (*status.Page, error) {
-	page, err := s.buildStatusPage(ctx, now)
+// statusBuild is one computation of the page: as of gen, at now; from
+// base with the dirty incidents read again, or (base nil) from a full
+// read.
+type statusBuild struct {
+	now, since time.Time
+	gen        uint64
+	base       map[int64]*status.Incident
+	dirty      map[int64]bool
+	done       chan struct{}
+}
+
+// refreshStatusPage computes the page and keeps it, then closes b.done.
+func (s *Service) refreshStatusPage(ctx context.Context, b *statusBuild) (*status.Page, error) {
+	page, incidents, err := s.buildStatusPage(ctx, b)
 	c := &s.status
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {
-		c.page, c.built, c.at = page, gen, now
-	} else if ctx.Err() == nil {
-		s.log.Warn("status page not computed", "err", err)
+		c.page, c.built, c.at, c.incidents, c.since = page, b.gen, b.now, incidents, b.since
+	} else {
+		// The changes are still to be read.
+		for n := range b.dirty {
+			if c.dirty == nil {
+				c.dirty = map[int64]bool{}
+			}
+			c.dirty[n] = true
+		}
+		if ctx.Err() == nil {
+			s.log.Warn("status page not computed", "err", err)
+		}
 	}
 	c.building = nil
-	close(done)
+	close(b.done)
 	return page, err
 }
 
@@ -118,9 +166,15 @@ func historyStart(now time.Time) time.Time {
 	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(status.HistoryDays - 1))
 }
 
-func (s *Service) buildStatusPage(ctx context.Context, now time.Time) (*status.Page, error) {
-	since := historyStart(now)
-	in := status.Input{Now: now}
+func (s *Service) buildStatusPage(ctx context.Context, b *statusBuild) (*status.Page, map[int64]*status.Incident, error) {
+	in := status.Input{Now: b.now}
+	var numbers []int64 // nil: all of them
+	if b.base != nil {
+		numbers = []int64{}
+		for n := range b.dirty {
+			numbers = append(numbers, n)
+		}
+	}
 	var incidents []*incident.Incident
 	var updates []*incident.Update
 	var key []byte
@@ -131,30 +185,40 @@ func (s *Service) buildStatusPage(ctx context.Context, now time.Time) (*status.P
 		if in.Components, err = tx.Components(ctx); err != nil {
 			return err
 		}
-		if incidents, err = tx.PublishedIncidents(ctx, since); err != nil {
-			return err
+		if len(numbers) > 0 || numbers == nil {
+			if incidents, err = tx.PublishedIncidents(ctx, b.since, numbers); err != nil {
+				return err
+			}
+			if updates, err = tx.PublishedUpdates(ctx, b.since, numbers); err != nil {
+				return err
+			}
 		}
-		if updates, err = tx.PublishedUpdates(ctx, since); err != nil {
-			return err
-		}
-		in.Maintenance, err = tx.Maintenance(ctx, now)
+		in.Maintenance, err = tx.Maintenance(ctx, b.now)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	byNumber := make(map[int64]*status.Incident, len(incidents))
+	byNumber := make(map[int64]*status.Incident, len(b.base)+len(incidents))
+	for n, si := range b.base {
+		if !b.dirty[n] {
+			byNumber[n] = si
+		}
+	}
+	fresh := make(map[int64]*status.Incident, len(incidents))
 	for _, inc := range incidents {
 		si := customerIncident(key, inc)
-		byNumber[inc.Number] = si
-		in.Incidents = append(in.Incidents, si)
+		byNumber[inc.Number], fresh[inc.Number] = si, si
 	}
 	for _, u := range updates {
-		if si := byNumber[u.Incident]; si != nil {
+		if si := fresh[u.Incident]; si != nil {
 			si.Updates = append(si.Updates, status.Update{ID: u.ID, Body: u.Body, At: u.CreatedAt})
 		}
 	}
-	return status.Build(in), nil
+	for _, si := range byNumber {
+		in.Incidents = append(in.Incidents, si)
+	}
+	return status.Build(in), byNumber, nil
 }
 
 // customerIncident is what customers may know of a published incident.

@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/status"
 	"github.com/quenchhq/quench/internal/testenv"
 )
@@ -91,4 +94,107 @@ func TestStatusComponentStates(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The page computed after each change (reading again only the incidents
+// the change touched) is the page a full read gives.
+func TestStatusPageFollowsChanges(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+		ana := app.User(t, "ana", auth.RoleResponder)
+		app.Must(t, 201, "POST", "/api/v1/components", admin, map[string]any{"name": "Shop", "services": []string{"shop"}})
+		// A second service over the same database computes every page
+		// from a full read: nothing of this test went through it.
+		full := func() *status.Page {
+			t.Helper()
+			p, err := service.New(app.Store, service.Options{Now: app.Clock.Now}).StatusPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		shape := func(p *status.Page) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s %s|", p.Settings.Name, p.Overall)
+			for _, c := range p.Components {
+				fmt.Fprintf(&b, "%s=%s ", c.Name, c.State)
+				for _, d := range c.History {
+					if len(d.Incidents) > 0 {
+						fmt.Fprintf(&b, "%s:%s:%d ", d.Date.Format("01-02"), d.State, len(d.Incidents))
+					}
+				}
+			}
+			for _, list := range [][]*status.Incident{p.Open, pastOf(p)} {
+				b.WriteString("|")
+				for _, i := range list {
+					fmt.Fprintf(&b, "%s %s %s %s %d;", i.ID, i.Title, i.Severity, i.Phase, len(i.Updates))
+					for _, u := range i.Updates {
+						b.WriteString(u.Body + ";")
+					}
+				}
+			}
+			return b.String()
+		}
+		steps := []struct {
+			name string
+			do   func()
+		}{
+			{"publish", func() {
+				app.Must(t, 201, "POST", "/api/v1/incidents", ana, map[string]any{"title": "a", "services": []string{"shop"}})
+				app.Must(t, 200, "PATCH", "/api/v1/incidents/1", ana, map[string]any{"on_status_page": true, "status_title": "Shop slow"})
+			}},
+			{"another, not published", func() {
+				app.Must(t, 201, "POST", "/api/v1/incidents", ana, map[string]any{"title": "b", "services": []string{"shop"}, "severity": "critical"})
+			}},
+			{"public update", func() {
+				app.Must(t, 201, "POST", "/api/v1/incidents/1/updates", ana, map[string]any{"body": "looking", "visibility": "public"})
+			}},
+			{"internal update", func() { app.Must(t, 201, "POST", "/api/v1/incidents/1/updates", ana, map[string]any{"body": "secret"}) }},
+			{"second published", func() {
+				app.Must(t, 200, "PATCH", "/api/v1/incidents/2", ana, map[string]any{"on_status_page": true})
+			}},
+			{"update withdrawn", func() {
+				app.Must(t, 200, "PATCH", "/api/v1/incidents/1/updates/1", ana, map[string]any{"visibility": "internal"})
+			}},
+			{"retitled", func() { app.Must(t, 200, "PATCH", "/api/v1/incidents/1", ana, map[string]any{"status_title": "Shop very slow"}) }},
+			{"mitigated", func() {
+				app.Clock.Advance(time.Hour)
+				app.Must(t, 200, "POST", "/api/v1/incidents/1/transitions", ana, map[string]any{"to": "mitigated", "note": "x"})
+			}},
+			{"made confidential", func() {
+				app.Must(t, 200, "PATCH", "/api/v1/incidents/2", ana, map[string]any{"visibility": "confidential"})
+			}},
+			{"resolved the next day", func() {
+				app.Clock.Advance(24 * time.Hour)
+				app.Must(t, 200, "POST", "/api/v1/incidents/1/transitions", ana, map[string]any{"to": "resolved", "note": "x"})
+			}},
+			{"component renamed", func() {
+				app.Must(t, 200, "PATCH", "/api/v1/components/1", admin, map[string]any{"name": "Web shop"})
+			}},
+			{"settings", func() {
+				if _, err := app.Svc.SaveStatusSettings(ctx, service.System, status.Settings{Name: "Acme"}); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		}
+		for _, st := range steps {
+			st.do()
+			got, err := app.Svc.StatusPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := shape(got), shape(full()); g != w {
+				t.Fatalf("after %s:\n got %s\nwant %s", st.name, g, w)
+			}
+		}
+	})
+}
+
+func pastOf(p *status.Page) []*status.Incident {
+	var out []*status.Incident
+	for _, d := range p.Past {
+		out = append(out, d.Incidents...)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package status
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
@@ -112,7 +113,12 @@ func Build(in Input) *Page {
 	p.Updated = in.Settings.UpdatedAt
 
 	incidents := slices.Clone(in.Incidents)
-	slices.SortStableFunc(incidents, func(a, b *Incident) int { return b.Started.Compare(a.Started) })
+	slices.SortFunc(incidents, func(a, b *Incident) int {
+		if c := b.Started.Compare(a.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	for _, inc := range incidents {
 		if inc.Open() {
 			p.Open = append(p.Open, inc)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/incident"
@@ -340,15 +341,32 @@ func (t *Tx) MarkReportTold(ctx context.Context, id int64, at time.Time) error {
 const statusWindow = `i.on_status_page = TRUE AND i.visibility = 'public' AND (i.phase IN ('active', 'mitigated')
 	OR i.created_at >= $1 OR i.mitigated_at >= $1 OR i.resolved_at >= $1)`
 
+// onlyNumbers narrows a status page query to some incidents: all when
+// numbers is nil.
+func onlyNumbers(numbers []int64, a *args) string {
+	if numbers == nil {
+		return ""
+	}
+	if len(numbers) == 0 {
+		return " AND 1 = 0"
+	}
+	ph := make([]string, len(numbers))
+	for i, n := range numbers {
+		ph[i] = a.add(n)
+	}
+	return " AND i.number IN (" + strings.Join(ph, ", ") + ")"
+}
+
 // PublishedIncidents lists the published, public incidents that are open
 // or touched the window since since, newest first, with the fields the
 // status page shows and nothing else: number, titles, severity, phase,
 // services and the times of opening, mitigation, resolution and
-// publication.
-func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time) ([]*incident.Incident, error) {
+// publication. numbers, when not nil, keeps those incidents only.
+func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time, numbers []int64) ([]*incident.Incident, error) {
+	a := args{micros(since)}
 	rows, err := t.q.QueryContext(ctx, `SELECT i.number, i.title, i.status_title, i.severity, i.phase, i.services, i.visibility,
-		i.created_at, i.mitigated_at, i.resolved_at, i.published_at FROM incidents i WHERE `+statusWindow+`
-		ORDER BY i.created_at DESC, i.number DESC`, micros(since))
+		i.created_at, i.mitigated_at, i.resolved_at, i.published_at FROM incidents i WHERE `+statusWindow+onlyNumbers(numbers, &a)+`
+		ORDER BY i.created_at DESC, i.number DESC`, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -379,13 +397,14 @@ func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time) ([]*incide
 }
 
 // PublishedUpdates lists the public updates of the incidents
-// PublishedIncidents returns for since, newest first: id, incident, body
-// and time.
-func (t *Tx) PublishedUpdates(ctx context.Context, since time.Time) ([]*incident.Update, error) {
+// PublishedIncidents returns for since and numbers, newest first: id,
+// incident, body and time.
+func (t *Tx) PublishedUpdates(ctx context.Context, since time.Time, numbers []int64) ([]*incident.Update, error) {
 	// Driven by the incidents: each one's updates come from the
 	// (incident_number, id) index; sorted here rather than by the query.
+	a := args{micros(since)}
 	rows, err := t.q.QueryContext(ctx, `SELECT u.id, u.incident_number, u.body, u.created_at FROM updates u
-		WHERE u.visibility = 'public' AND u.incident_number IN (SELECT i.number FROM incidents i WHERE `+statusWindow+`)`, micros(since))
+		WHERE u.visibility = 'public' AND u.incident_number IN (SELECT i.number FROM incidents i WHERE `+statusWindow+onlyNumbers(numbers, &a)+`)`, a...)
 	if err != nil {
 		return nil, err
 	}

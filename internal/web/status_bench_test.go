@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/bench"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
-	"github.com/quenchhq/quench/internal/status"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
@@ -18,9 +19,13 @@ import (
 // incidents of the last 90 days (and 1,000 unpublished ones) and 50
 // components, server time only (handler called directly):
 //
-//   - computed: a change (not timed) dropped the page before each
-//     request: read from the database, computed, rendered; this happens
-//     once per change, every other request gets the page it left;
+//   - changed: a change to one published incident (not timed) came before
+//     each request, which reads that incident again, computes the page and
+//     renders it; this happens once per change, every other request gets
+//     the page it left;
+//   - full: the day turned before each request, which reads every
+//     incident of the window (as at start, and every 5 s in the
+//     background);
 //   - cached: a 200 from the page as computed and rendered for the
 //     previous request;
 //   - 304: a conditional request with the current ETag.
@@ -29,10 +34,15 @@ import (
 func BenchmarkStatusPage(b *testing.B) {
 	app := testenv.StartApp(b, store.SQLite)
 	ctx := context.Background()
+	start := app.Clock.Now()
 	if err := bench.StatusWorld(ctx, app.Store, app.Clock.Now(), 50, 1000); err != nil {
 		b.Fatal(err)
 	}
 	for _, path := range []string{"/status", "/status.json", "/status.atom"} {
+		if path != "/status" {
+			// Back to the first day: every format sees the same page.
+			app.Clock.Advance(app.Clock.Now().Sub(start) * -1)
+		}
 		serve := func(b *testing.B, etag string, want int) *httptest.ResponseRecorder {
 			req := httptest.NewRequest("GET", path, nil)
 			if etag != "" {
@@ -45,14 +55,27 @@ func BenchmarkStatusPage(b *testing.B) {
 			}
 			return rec
 		}
-		b.Run(path[1:]+"/computed", func(b *testing.B) {
+		b.Run(path[1:]+"/changed", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				// A change (not timed) drops the page: the request reads,
-				// computes and renders it again.
+				// A change to one published incident (not timed): the
+				// request reads that incident again, computes the page and
+				// renders it.
 				b.StopTimer()
-				if _, err := app.Svc.SaveStatusSettings(ctx, service.System, status.Settings{Name: fmt.Sprint("Status ", i)}); err != nil {
+				title := fmt.Sprint("Messages are delayed, take ", i)
+				if _, err := app.Svc.UpdateIncident(ctx, service.System, 1, incident.Patch{StatusTitle: &title}); err != nil {
 					b.Fatal(err)
 				}
+				b.StartTimer()
+				serve(b, "", http.StatusOK)
+			}
+		})
+		b.Run(path[1:]+"/full", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				// The next day, or back to the one before (not timed): the
+				// window moved, so the request reads every incident of it
+				// again.
+				b.StopTimer()
+				app.Clock.Advance(time.Duration(1-2*(i%2)) * 24 * time.Hour)
 				b.StartTimer()
 				serve(b, "", http.StatusOK)
 			}

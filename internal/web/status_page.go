@@ -47,6 +47,32 @@ type statusOutput struct {
 	// mdNext collects the updates the current page renders; it replaces
 	// md when the page changes, so updates no longer shown are dropped.
 	mdNext map[int64]renderedUpdate
+	// frag keeps what each incident renders to, by kind: an incident the
+	// service did not read again is the same *status.Incident on the next
+	// page, so a page computed after a change renders only what changed.
+	// It turns over with the page like md.
+	frag, fragNext map[fragKey][]byte
+	htmlSize       int
+}
+
+type fragKey struct {
+	inc  *status.Incident
+	kind string
+}
+
+// fragment returns what inc renders to as kind, rendering it with make if
+// it was not rendered for this page or the one before; callers hold o.mu.
+func (o *statusOutput) fragment(inc *status.Incident, kind string, make func() []byte) []byte {
+	k := fragKey{inc, kind}
+	if b, ok := o.fragNext[k]; ok {
+		return b
+	}
+	b, ok := o.frag[k]
+	if !ok {
+		b = make()
+	}
+	o.fragNext[k] = b
+	return b
 }
 
 type renderedUpdate struct {
@@ -151,9 +177,9 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 	defer o.mu.Unlock()
 	if o.page != p {
 		if o.mdNext != nil {
-			o.md = o.mdNext
+			o.md, o.frag = o.mdNext, o.fragNext
 		}
-		o.page, o.out, o.mdNext = p, map[string]*rendered{}, map[int64]renderedUpdate{}
+		o.page, o.out, o.mdNext, o.fragNext = p, map[string]*rendered{}, map[int64]renderedUpdate{}, map[fragKey][]byte{}
 	}
 	if out := o.out[format]; out != nil {
 		return out, nil
@@ -162,23 +188,25 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 	switch format {
 	case "html":
 		var buf bytes.Buffer
-		v := &statusView{Title: p.Settings.Name, Site: w.site(p), Data: w.pageView(p, o.markdown)}
+		buf.Grow(o.htmlSize + o.htmlSize/8) // the last page's size: one allocation, not twenty
+		v := &statusView{Title: p.Settings.Name, Site: w.site(p), Data: w.pageView(p, o)}
 		if err := w.statusPages["status"].ExecuteTemplate(&buf, "status_layout.html", v); err != nil {
 			return nil, err
 		}
 		out.body, out.contentType, out.csp = buf.Bytes(), "text/html; charset=utf-8", statusCSP(p.Settings.LogoURL)
+		o.htmlSize = buf.Len()
 	case "json":
-		b, err := json.Marshal(w.pageJSON(p))
+		b, err := w.pageJSON(p, o)
 		if err != nil {
 			return nil, err
 		}
 		out.body, out.contentType = append(b, '\n'), "application/json"
 	case "atom":
-		b, err := xml.MarshalIndent(w.pageAtom(p, o.markdown), "", "  ")
+		b, err := w.pageAtom(p, o)
 		if err != nil {
 			return nil, err
 		}
-		out.body, out.contentType = append([]byte(xml.Header), append(b, '\n')...), "application/atom+xml; charset=utf-8"
+		out.body, out.contentType = b, "application/atom+xml; charset=utf-8"
 	}
 	sum := sha256.Sum256(out.body)
 	out.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
@@ -277,9 +305,11 @@ type maintView struct {
 }
 
 type pastView struct {
-	Date      time.Time
-	Anchor    string
-	Incidents []incidentView
+	Date   time.Time
+	Anchor string
+	// Incidents are the day's list items, each written once per incident
+	// (a thousand of them make a long list).
+	Incidents template.HTML
 }
 
 // stateWord is where an incident stands, for customers.
@@ -332,7 +362,21 @@ func historyBar(days []status.Day) template.HTML {
 	return template.HTML(b.String())
 }
 
-func (w *Web) pageView(p *status.Page, md func(status.Update) template.HTML) *pageData {
+// pastItem is a past incident's list item. Text goes through
+// HTMLEscapeString, which makes it safe in element content and in quoted
+// attributes alike.
+func pastItem(i *status.Incident) []byte {
+	v := incidentHTML(i, nil)
+	ended := ""
+	if v.Ended != "" {
+		ended = " · resolved " + string(v.Ended)
+	}
+	return fmt.Appendf(nil, `<li class="incident s-%s" id="incident-%s"><p><strong>%s</strong> <span class="muted">%s · began %s%s</span></p></li>`,
+		v.Class, template.HTMLEscapeString(i.ID), template.HTMLEscapeString(i.Title), template.HTMLEscapeString(v.Impact), v.Began, ended)
+}
+
+func (w *Web) pageView(p *status.Page, o *statusOutput) *pageData {
+	md := o.markdown
 	d := &pageData{Page: p, Overall: "All systems operational", First: p.Days[0]}
 	if !p.AllOperational() {
 		d.Overall = p.Overall.Label()
@@ -360,9 +404,11 @@ func (w *Web) pageView(p *status.Page, md func(status.Update) template.HTML) *pa
 	}
 	for _, day := range p.Past {
 		pv := pastView{Date: day.Date, Anchor: "day-" + day.Date.Format("2006-01-02")}
+		var items []byte
 		for _, i := range day.Incidents {
-			pv.Incidents = append(pv.Incidents, incidentHTML(i, nil))
+			items = append(items, o.fragment(i, "past", func() []byte { return pastItem(i) })...)
 		}
+		pv.Incidents = template.HTML(items)
 		d.Past = append(d.Past, pv)
 	}
 	return d
@@ -370,13 +416,14 @@ func (w *Web) pageView(p *status.Page, md func(status.Update) template.HTML) *pa
 
 // The JSON form (/status.json, StatusPage in docs/openapi.yaml).
 
+// statusJSON is the page but its incidents, which follow it in the
+// document as "incidents" and "past_incidents": lists of
+// statusIncidentJSON, each encoded once per incident.
 type statusJSON struct {
-	Page          pageInfoJSON          `json:"page"`
-	Status        stateJSON             `json:"status"`
-	Components    []componentJSON       `json:"components"`
-	Incidents     []statusIncidentJSON  `json:"incidents"`
-	PastIncidents []statusIncidentJSON  `json:"past_incidents"`
-	Maintenance   []statusMaintenanceJS `json:"maintenance"`
+	Page        pageInfoJSON          `json:"page"`
+	Status      stateJSON             `json:"status"`
+	Components  []componentJSON       `json:"components"`
+	Maintenance []statusMaintenanceJS `json:"maintenance"`
 }
 
 type pageInfoJSON struct {
@@ -462,11 +509,27 @@ func (w *Web) incidentJSON(p *status.Page, i *status.Incident) statusIncidentJSO
 	return j
 }
 
-func (w *Web) pageJSON(p *status.Page) statusJSON {
+func (w *Web) pageJSON(p *status.Page, o *statusOutput) ([]byte, error) {
 	j := statusJSON{Page: pageInfoJSON{Name: p.Settings.Name, URL: w.baseURL + "/status", LogoURL: p.Settings.LogoURL,
 		OrgURL: p.Settings.OrgURL, UpdatedAt: p.Updated.UTC(), HistoryStart: p.Days[0].Format("2006-01-02"), HistoryDays: len(p.Days)},
 		Status:     stateJSON{Indicator: p.Overall, Description: p.Overall.Label()},
-		Components: []componentJSON{}, Incidents: []statusIncidentJSON{}, PastIncidents: []statusIncidentJSON{}, Maintenance: []statusMaintenanceJS{}}
+		Components: []componentJSON{}, Maintenance: []statusMaintenanceJS{}}
+	// An incident's JSON names the components it touches: it is kept for
+	// one set of components.
+	var comps strings.Builder
+	for _, c := range p.Components {
+		fmt.Fprintf(&comps, "%d:%q ", c.ID, c.Services)
+	}
+	kind := "json " + comps.String()
+	encode := func(list []byte, i *status.Incident) []byte {
+		if list[len(list)-1] != '[' {
+			list = append(list, ',')
+		}
+		return append(list, o.fragment(i, kind, func() []byte {
+			b, _ := json.Marshal(w.incidentJSON(p, i))
+			return b
+		})...)
+	}
 	if p.AllOperational() {
 		j.Status.Description = "All systems operational"
 	}
@@ -484,12 +547,13 @@ func (w *Web) pageJSON(p *status.Page) statusJSON {
 		}
 		j.Components = append(j.Components, cj)
 	}
+	open, past := []byte(`,"incidents":[`), []byte(`],"past_incidents":[`)
 	for _, i := range p.Open {
-		j.Incidents = append(j.Incidents, w.incidentJSON(p, i))
+		open = encode(open, i)
 	}
 	for _, d := range p.Past {
 		for _, i := range d.Incidents {
-			j.PastIncidents = append(j.PastIncidents, w.incidentJSON(p, i))
+			past = encode(past, i)
 		}
 	}
 	for _, m := range p.Maintenance {
@@ -500,20 +564,26 @@ func (w *Web) pageJSON(p *status.Page) statusJSON {
 		}
 		j.Maintenance = append(j.Maintenance, mj)
 	}
-	return j
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	b = append(append(b[:len(b)-1], open...), past...)
+	return append(b, "]}"...), nil
 }
 
 // The Atom form (RFC 4287): one entry per published incident the page
 // shows, open or past, newest first.
 
 type atomFeed struct {
-	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
-	ID      string      `xml:"id"`
-	Title   string      `xml:"title"`
-	Updated string      `xml:"updated"`
-	Links   []atomLink  `xml:"link"`
-	Author  atomAuthor  `xml:"author"`
-	Entries []atomEntry `xml:"entry"`
+	XMLName xml.Name   `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string     `xml:"id"`
+	Title   string     `xml:"title"`
+	Updated string     `xml:"updated"`
+	Links   []atomLink `xml:"link"`
+	Author  atomAuthor `xml:"author"`
+	// Entries are atomEntry elements, encoded once per incident.
+	Entries []byte `xml:",innerxml"`
 }
 
 type atomLink struct {
@@ -527,6 +597,7 @@ type atomAuthor struct {
 }
 
 type atomEntry struct {
+	XMLName   xml.Name    `xml:"entry"`
 	ID        string      `xml:"id"`
 	Title     string      `xml:"title"`
 	Updated   string      `xml:"updated"`
@@ -542,7 +613,7 @@ type atomContent struct {
 
 func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (w *Web) pageAtom(p *status.Page, md func(status.Update) template.HTML) atomFeed {
+func (w *Web) pageAtom(p *status.Page, o *statusOutput) ([]byte, error) {
 	page := w.baseURL + "/status"
 	f := atomFeed{ID: page, Title: p.Settings.Name, Updated: atomTime(p.Updated), Author: atomAuthor{Name: p.Settings.Name},
 		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: page}, {Rel: "self", Type: "application/atom+xml", Href: page + ".atom"}}}
@@ -551,30 +622,41 @@ func (w *Web) pageAtom(p *status.Page, md func(status.Update) template.HTML) ato
 		all = append(all, d.Incidents...)
 	}
 	for _, i := range all {
-		updated := i.Started
-		for _, t := range []time.Time{i.Mitigated, i.Resolved, i.PublishedAt} {
-			if t.After(updated) {
-				updated = t
-			}
-		}
-		var body strings.Builder
-		fmt.Fprintf(&body, "<p><strong>%s</strong> · %s</p>", template.HTMLEscapeString(stateWord(i)),
-			template.HTMLEscapeString(status.Impact(i.Severity).Label()))
-		for _, u := range i.Updates {
-			if u.At.After(updated) {
-				updated = u.At
-			}
-			fmt.Fprintf(&body, "<p><em>%s</em></p>%s", atomTime(u.At), md(u))
-		}
-		published := i.PublishedAt
-		if published.IsZero() {
-			published = i.Started
-		}
-		href := page + "#incident-" + i.ID
-		f.Entries = append(f.Entries, atomEntry{ID: href, Title: i.Title, Updated: atomTime(updated), Published: atomTime(published),
-			Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: href}}, Content: atomContent{Type: "html", Body: body.String()}})
+		f.Entries = append(f.Entries, o.fragment(i, "atom", func() []byte { return w.atomEntry(page, i, o.markdown) })...)
 	}
-	return f
+	b, err := xml.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte(xml.Header), b...), '\n'), nil
+}
+
+// atomEntry is the entry of a published incident: its state and public
+// updates, as HTML in the content.
+func (w *Web) atomEntry(page string, i *status.Incident, md func(status.Update) template.HTML) []byte {
+	updated := i.Started
+	for _, t := range []time.Time{i.Mitigated, i.Resolved, i.PublishedAt} {
+		if t.After(updated) {
+			updated = t
+		}
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "<p><strong>%s</strong> · %s</p>", template.HTMLEscapeString(stateWord(i)),
+		template.HTMLEscapeString(status.Impact(i.Severity).Label()))
+	for _, u := range i.Updates {
+		if u.At.After(updated) {
+			updated = u.At
+		}
+		fmt.Fprintf(&body, "<p><em>%s</em></p>%s", atomTime(u.At), md(u))
+	}
+	published := i.PublishedAt
+	if published.IsZero() {
+		published = i.Started
+	}
+	href := page + "#incident-" + i.ID
+	b, _ := xml.Marshal(atomEntry{ID: href, Title: i.Title, Updated: atomTime(updated), Published: atomTime(published),
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: href}}, Content: atomContent{Type: "html", Body: body.String()}})
+	return b
 }
 
 // statusPageFor is the header and footer of the forms' pages, from the
