@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -52,13 +53,18 @@ type statusOutput struct {
 	// page, so a page computed after a change renders only what changed.
 	// It turns over with the page like md.
 	frag, fragNext map[fragKey][]byte
-	htmlSize       int
+	// sizes are the last sizes of each form: one allocation for the next,
+	// not twenty growing ones.
+	sizes map[string]int
 }
 
 type fragKey struct {
 	inc  *status.Incident
 	kind string
 }
+
+// size is room for the next rendering of format: its last size and some.
+func (o *statusOutput) size(format string) int { return o.sizes[format] + o.sizes[format]/8 }
 
 // fragment returns what inc renders to as kind, rendering it with make if
 // it was not rendered for this page or the one before; callers hold o.mu.
@@ -188,13 +194,12 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 	switch format {
 	case "html":
 		var buf bytes.Buffer
-		buf.Grow(o.htmlSize + o.htmlSize/8) // the last page's size: one allocation, not twenty
+		buf.Grow(o.size("html"))
 		v := &statusView{Title: p.Settings.Name, Site: w.site(p), Data: w.pageView(p, o)}
 		if err := w.statusPages["status"].ExecuteTemplate(&buf, "status_layout.html", v); err != nil {
 			return nil, err
 		}
 		out.body, out.contentType, out.csp = buf.Bytes(), "text/html; charset=utf-8", statusCSP(p.Settings.LogoURL)
-		o.htmlSize = buf.Len()
 	case "json":
 		b, err := w.pageJSON(p, o)
 		if err != nil {
@@ -208,6 +213,10 @@ func (w *Web) pageOutput(r *http.Request, format string) (*rendered, error) {
 		}
 		out.body, out.contentType = b, "application/atom+xml; charset=utf-8"
 	}
+	if o.sizes == nil {
+		o.sizes = map[string]int{}
+	}
+	o.sizes[format] = len(out.body)
 	sum := sha256.Sum256(out.body)
 	out.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 	o.out[format] = out
@@ -375,6 +384,22 @@ func pastItem(i *status.Incident) []byte {
 		v.Class, template.HTMLEscapeString(i.ID), template.HTMLEscapeString(i.Title), template.HTMLEscapeString(v.Impact), v.Began, ended)
 }
 
+// historyKey names a component's history bar by everything it shows: its
+// days, their states and their incidents' ids and titles, so an unchanged
+// bar is written once.
+func historyKey(c *status.ComponentView) string {
+	h := sha256.New()
+	var b [8]byte
+	for _, d := range c.History {
+		binary.LittleEndian.PutUint64(b[:], uint64(d.Date.Unix())<<8|uint64(d.State.Rank()))
+		h.Write(b[:])
+		for _, inc := range d.Incidents {
+			h.Write([]byte(inc.ID + "\x00" + inc.Title + "\x00"))
+		}
+	}
+	return fmt.Sprintf("bar %d %x", c.ID, h.Sum(nil))
+}
+
 func (w *Web) pageView(p *status.Page, o *statusOutput) *pageData {
 	md := o.markdown
 	d := &pageData{Page: p, Overall: "All systems operational", First: p.Days[0]}
@@ -386,7 +411,8 @@ func (w *Web) pageView(p *status.Page, o *statusOutput) *pageData {
 		gv := groupView{Name: g.Name}
 		for _, c := range g.Components {
 			names[c.ID] = c.Name
-			gv.Components = append(gv.Components, componentView{ComponentView: c, Label: c.State.Label(), Days: historyBar(c.History)})
+			bar := o.fragment(nil, historyKey(c), func() []byte { return []byte(historyBar(c.History)) })
+			gv.Components = append(gv.Components, componentView{ComponentView: c, Label: c.State.Label(), Days: template.HTML(bar)})
 		}
 		d.Components = append(d.Components, gv)
 	}
@@ -547,7 +573,7 @@ func (w *Web) pageJSON(p *status.Page, o *statusOutput) ([]byte, error) {
 		}
 		j.Components = append(j.Components, cj)
 	}
-	open, past := []byte(`,"incidents":[`), []byte(`],"past_incidents":[`)
+	open, past := []byte(`,"incidents":[`), append(make([]byte, 0, o.size("json")), `],"past_incidents":[`...)
 	for _, i := range p.Open {
 		open = encode(open, i)
 	}
@@ -621,6 +647,7 @@ func (w *Web) pageAtom(p *status.Page, o *statusOutput) ([]byte, error) {
 	for _, d := range p.Past {
 		all = append(all, d.Incidents...)
 	}
+	f.Entries = make([]byte, 0, o.size("atom"))
 	for _, i := range all {
 		f.Entries = append(f.Entries, o.fragment(i, "atom", func() []byte { return w.atomEntry(page, i, o.markdown) })...)
 	}
