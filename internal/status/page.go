@@ -151,16 +151,33 @@ func Build(in Input) *Page {
 
 	comps := slices.Clone(in.Components)
 	Sort(comps)
-	for _, c := range comps {
+	// Which incidents touch which component, through their services: one
+	// pass over the incidents, not one per component.
+	byService := map[string][]int{}
+	for k, c := range comps {
+		for _, svc := range c.Services {
+			byService[svc] = append(byService[svc], k)
+		}
+	}
+	touching := make([][]*Incident, len(comps))
+	for _, inc := range incidents {
+		for _, svc := range inc.Services {
+			for _, k := range byService[svc] {
+				// Two services of one component: the incident once.
+				if t := touching[k]; len(t) == 0 || t[len(t)-1] != inc {
+					touching[k] = append(t, inc)
+				}
+			}
+		}
+	}
+	for k, c := range comps {
 		p.Updated = latest(p.Updated, c.UpdatedAt)
-		v := &ComponentView{Component: c, State: ComponentState(c, incidents, in.Maintenance, now), History: make([]Day, HistoryDays)}
+		v := &ComponentView{Component: c, State: ComponentState(c, touching[k], in.Maintenance, now), History: make([]Day, HistoryDays)}
 		for i, d := range p.Days {
 			v.History[i] = Day{Date: d, State: Operational}
 		}
-		for _, inc := range incidents {
-			if c.Affects(inc.Services) {
-				mark(v.History, first, inc, now)
-			}
+		for _, inc := range touching[k] {
+			mark(v.History, first, inc, now)
 		}
 		p.Overall = Worse(p.Overall, v.State)
 		p.Components = append(p.Components, v)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +31,9 @@ import (
 //     previous request;
 //   - 304: a conditional request with the current ETag.
 //
-// Figures: docs/benchmarks.md.
+// Besides the time per request, each reports the CPU time per request
+// (cpu-ns/op, every thread of the process): the machine is shared, and
+// that figure leaves out the waits for a core. Figures: docs/benchmarks.md.
 func BenchmarkStatusPage(b *testing.B) {
 	app := testenv.StartApp(b, store.SQLite)
 	ctx := context.Background()
@@ -66,8 +69,11 @@ func BenchmarkStatusPage(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
+				cpu.start()
 				serve(b, "", http.StatusOK)
+				cpu.stop()
 			}
+			cpu.report(b)
 		})
 		b.Run(path[1:]+"/full", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -77,21 +83,54 @@ func BenchmarkStatusPage(b *testing.B) {
 				b.StopTimer()
 				app.Clock.Advance(time.Duration(1-2*(i%2)) * 24 * time.Hour)
 				b.StartTimer()
+				cpu.start()
 				serve(b, "", http.StatusOK)
+				cpu.stop()
 			}
+			cpu.report(b)
 		})
 		b.Run(path[1:]+"/cached", func(b *testing.B) {
 			rec := serve(b, "", http.StatusOK)
 			b.SetBytes(int64(rec.Body.Len()))
+			cpu.start()
 			for b.Loop() {
 				serve(b, "", http.StatusOK)
 			}
+			cpu.stop()
+			cpu.report(b)
 		})
 		b.Run(path[1:]+"/304", func(b *testing.B) {
 			etag := serve(b, "", http.StatusOK).Header().Get("ETag")
+			cpu.start()
 			for b.Loop() {
 				serve(b, etag, http.StatusNotModified)
 			}
+			cpu.stop()
+			cpu.report(b)
 		})
 	}
+}
+
+// cpuClock adds up the CPU time the process spends (user and system, all
+// threads) between start and stop: on a machine other work shares, it is
+// the figure that does not count the waiting for a core.
+type cpuClock struct {
+	total, begun time.Duration
+}
+
+var cpu cpuClock
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuClock) start() { c.begun = processCPU() }
+func (c *cpuClock) stop()  { c.total += processCPU() - c.begun }
+
+// report adds the CPU time per operation to b's results and starts over.
+func (c *cpuClock) report(b *testing.B) {
+	b.ReportMetric(float64(c.total.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	c.total = 0
 }
