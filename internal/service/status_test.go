@@ -10,6 +10,7 @@ import (
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/status"
+	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -197,4 +198,47 @@ func pastOf(p *status.Page) []*status.Incident {
 		out = append(out, d.Incidents...)
 	}
 	return out
+}
+
+// A change this process did not make (another replica's, here written
+// straight into the database) shows once the page's time to live has run
+// out: the first request after it gets the page it had while the page is
+// computed again in the background, and later ones the new page.
+func TestStatusPageSeesOtherReplicasChanges(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		name := func() string {
+			t.Helper()
+			p, err := app.Svc.StatusPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Settings.Name
+		}
+		if got := name(); got != status.DefaultName {
+			t.Fatalf("name %q", got)
+		}
+		// Another replica renames the page.
+		if err := app.Store.Write(ctx, func(tx *store.Tx) error {
+			return tx.SetStatusSetting(ctx, "instance_name", "Acme", app.Clock.Now())
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := name(); got != status.DefaultName {
+			t.Fatalf("within the time to live: %q", got)
+		}
+		app.Clock.Advance(6 * time.Second)
+		if got := name(); got != status.DefaultName {
+			t.Fatalf("the first request after the time to live waited for the new page: %q", got)
+		}
+		// The background computation finishes on its own; this only
+		// waits for it (a guard, not a measurement).
+		deadline := time.Now().Add(time.Minute)
+		for name() != "Acme" {
+			if time.Now().After(deadline) {
+				t.Fatal("the page was never computed again")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
 }
