@@ -51,24 +51,30 @@ func componentCmd(ctx context.Context, cfg config.Config, env Env, args []string
 			fmt.Fprintf(env.Stdout, "component %d %q added (services %s)\n", comp.ID, comp.Name, strings.Join(comp.Services, ", "))
 		})
 	case "list":
-		var page struct {
-			Components []api.ComponentJSON `json:"components"`
-		}
-		if err := c.do(ctx, "GET", "/api/v1/components", nil, out.raw(&page)); err != nil {
-			return err
-		}
-		return out.done(func() {
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPOSITION\tNAME\tGROUP\tSERVICES")
-			for _, comp := range page.Components {
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", comp.ID, comp.Position, comp.Name, comp.Group, strings.Join(comp.Services, ","))
-			}
-			tw.Flush()
+		return table(ctx, c, out, "/api/v1/components", "components", "ID\tPOSITION\tNAME\tGROUP\tSERVICES", func(comp api.ComponentJSON) string {
+			return fmt.Sprintf("%d\t%d\t%s\t%s\t%s", comp.ID, comp.Position, comp.Name, comp.Group, strings.Join(comp.Services, ","))
 		})
 	case "remove":
 		return removeByID(ctx, c, env, pos, "component", "/api/v1/components/")
 	}
 	return usageErr("unknown component command %q", args[0])
+}
+
+// table gets the list under key at path and prints it: the JSON with
+// --json, else a table of header and a row per item.
+func table[T any](ctx context.Context, c *client, out *printer, path, key, header string, row func(T) string) error {
+	var page map[string][]T
+	if err := c.do(ctx, "GET", path, nil, out.raw(&page)); err != nil {
+		return err
+	}
+	return out.done(func() {
+		tw := tabwriter.NewWriter(out.w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, header)
+		for _, item := range page[key] {
+			fmt.Fprintln(tw, row(item))
+		}
+		tw.Flush()
+	})
 }
 
 // removeByID deletes the one thing of kind whose id pos names.
@@ -128,19 +134,8 @@ func maintenanceCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 		}
 		return out.done(func() { fmt.Fprintf(env.Stdout, "maintenance %d %q announced\n", m.ID, m.Title) })
 	case "list":
-		var page struct {
-			Maintenance []api.MaintenanceJSON `json:"maintenance"`
-		}
-		if err := c.do(ctx, "GET", "/api/v1/maintenance", nil, out.raw(&page)); err != nil {
-			return err
-		}
-		return out.done(func() {
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tFROM\tTO\tTITLE")
-			for _, m := range page.Maintenance {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", m.ID, m.StartsAt.Format(time.RFC3339), m.EndsAt.Format(time.RFC3339), m.Title)
-			}
-			tw.Flush()
+		return table(ctx, c, out, "/api/v1/maintenance", "maintenance", "ID\tFROM\tTO\tTITLE", func(m api.MaintenanceJSON) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s", m.ID, m.StartsAt.Format(time.RFC3339), m.EndsAt.Format(time.RFC3339), m.Title)
 		})
 	case "remove":
 		return removeByID(ctx, c, env, pos, "maintenance", "/api/v1/maintenance/")

@@ -58,37 +58,31 @@ func BenchmarkStatusPage(b *testing.B) {
 			}
 			return rec
 		}
-		b.Run(path[1:]+"/changed", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				// A change to one published incident (not timed): the
-				// request reads that incident again, computes the page and
-				// renders it.
-				b.StopTimer()
-				title := fmt.Sprint("Messages are delayed, take ", i)
-				if _, err := app.Svc.UpdateIncident(ctx, service.System, 1, incident.Patch{StatusTitle: &title}); err != nil {
-					b.Fatal(err)
+		// after runs before each request, not timed.
+		computed := func(after func(i int)) func(b *testing.B) {
+			return func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					after(i)
+					b.StartTimer()
+					cpu.start()
+					serve(b, "", http.StatusOK)
+					cpu.stop()
 				}
-				b.StartTimer()
-				cpu.start()
-				serve(b, "", http.StatusOK)
-				cpu.stop()
+				cpu.report(b)
 			}
-			cpu.report(b)
-		})
-		b.Run(path[1:]+"/full", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				// The next day, or back to the one before (not timed): the
-				// window moved, so the request reads every incident of it
-				// again.
-				b.StopTimer()
-				app.Clock.Advance(time.Duration(1-2*(i%2)) * 24 * time.Hour)
-				b.StartTimer()
-				cpu.start()
-				serve(b, "", http.StatusOK)
-				cpu.stop()
+		}
+		// A change to one published incident: the request reads that
+		// incident again, computes the page and renders it.
+		b.Run(path[1:]+"/changed", computed(func(i int) {
+			title := fmt.Sprint("Messages are delayed, take ", i)
+			if _, err := app.Svc.UpdateIncident(ctx, service.System, 1, incident.Patch{StatusTitle: &title}); err != nil {
+				b.Fatal(err)
 			}
-			cpu.report(b)
-		})
+		}))
+		// The next day, or back to the one before: the window moved, so
+		// the request reads every incident of it again.
+		b.Run(path[1:]+"/full", computed(func(i int) { app.Clock.Advance(time.Duration(1-2*(i%2)) * 24 * time.Hour) }))
 		b.Run(path[1:]+"/cached", func(b *testing.B) {
 			rec := serve(b, "", http.StatusOK)
 			b.SetBytes(int64(rec.Body.Len()))
