@@ -158,7 +158,9 @@ func TestStatusPageFollowsChanges(t *testing.T) {
 			{"update withdrawn", func() {
 				app.Must(t, 200, "PATCH", "/api/v1/incidents/1/updates/1", ana, map[string]any{"visibility": "internal"})
 			}},
-			{"retitled", func() { app.Must(t, 200, "PATCH", "/api/v1/incidents/1", ana, map[string]any{"status_title": "Shop very slow"}) }},
+			{"retitled", func() {
+				app.Must(t, 200, "PATCH", "/api/v1/incidents/1", ana, map[string]any{"status_title": "Shop very slow"})
+			}},
 			{"mitigated", func() {
 				app.Clock.Advance(time.Hour)
 				app.Must(t, 200, "POST", "/api/v1/incidents/1/transitions", ana, map[string]any{"to": "mitigated", "note": "x"})
