@@ -295,7 +295,7 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) *outcome {
 	// to stop: cutting it short would leave the receiver's answer unknown.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notify.AttemptTimeout)
 	defer cancel()
-	oc := &outcome{Attempt: service.Attempt{Delivery: d}, kind: "email",
+	oc := &outcome{Attempt: service.Attempt{Delivery: d, By: o.id}, kind: "email",
 		log: o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)}
 	target, suppress, err := o.svc.PrepareDelivery(actx, d)
 	if err != nil {

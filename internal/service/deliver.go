@@ -39,17 +39,28 @@ type LeaseRequest struct {
 }
 
 // LeaseDeliveries claims due messages. It picks them with reads on the
-// read pool and claims them in a write (which checks each again), so on
-// SQLite the single writer does not wait while the outbox is read. hidden
-// reports that, not being deep, it stopped at its window with room left:
-// messages behind a channel without room may be waiting for a deep lease.
+// read pool and claims them: on PostgreSQL in a write (which checks each
+// again); on SQLite, where one process owns the database, in memory
+// (store.ClaimInMemory), so a message costs the single writer only the
+// record of its outcome and nothing stands between its commit and its
+// send but reads. hidden reports that, not being deep, it stopped at its
+// window with room left: messages behind a channel without room may be
+// waiting for a deep lease.
 func (s *Service) LeaseDeliveries(ctx context.Context, r LeaseRequest) (out []*notify.Delivery, hidden bool, err error) {
 	now := s.Now()
 	req := store.LeaseRequest{Now: now, Until: now.Add(r.Lease), By: r.By, Limit: r.Limit, PerChannel: r.PerChannel, Room: r.Room, Deep: r.Deep}
+	mem := s.store.LeasesInMemory()
+	if mem {
+		req.Exclude = s.store.HeldLeases(now)
+	}
 	var ids []int64
 	err = s.store.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, hidden, err = tx.LeaseCandidates(ctx, req); return err })
 	if err != nil || len(ids) == 0 {
 		return nil, hidden, err
+	}
+	if mem {
+		out, err = s.store.ClaimInMemory(ctx, ids, now, req.Until, r.By)
+		return out, hidden, err
 	}
 	err = s.store.Write(ctx, func(tx *store.Tx) (err error) { out, err = tx.Claim(ctx, ids, now, req.Until, r.By); return err })
 	return out, hidden, err
@@ -61,6 +72,7 @@ func (s *Service) ReleaseLeases(ctx context.Context) error {
 	if s.store.Dialect() != store.SQLite {
 		return nil
 	}
+	s.store.ReleaseAllInMemory()
 	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLeases(ctx) })
 }
 
@@ -166,6 +178,9 @@ type Attempt struct {
 	Retryable bool
 	Err       error
 	Suppress  string
+	// By is the worker whose lease the attempt ran under (LeaseRequest.By);
+	// empty ends the message's lease whoever holds it.
+	By string
 }
 
 // FinishDelivery records the outcome of an attempt: sent; failed for good;
@@ -216,7 +231,12 @@ func (s *Service) FinishDeliveries(ctx context.Context, as []Attempt) error {
 		return nil
 	})
 	if err != nil {
+		// A memory lease stays until it runs out, as one in the
+		// database does: the outcome is unknown to the next worker.
 		return err
+	}
+	for _, a := range as {
+		s.store.ReleaseInMemory(a.By, a.Delivery.ID)
 	}
 	for i, a := range as {
 		d, o := a.Delivery, outcomes[i]

@@ -293,6 +293,9 @@ type LeaseRequest struct {
 	// with it, it walks past every due message of the channels without
 	// room, so the worker asks for it now and then, not on every pass.
 	Deep bool
+	// Exclude are messages under a memory lease (Store.HeldLeases): not
+	// candidates, whatever the database says of their lease.
+	Exclude map[int64]bool
 }
 
 // leaseWindow is how many of the oldest due messages a lease that is not
@@ -360,7 +363,8 @@ func (t *Tx) LeaseCandidates(ctx context.Context, r LeaseRequest) (ids []int64, 
 			}
 		}
 	}
-	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(max(2*r.Limit, 32))
+	// Held messages are still the oldest of their lanes: read past them.
+	q += ` ORDER BY o.next_attempt_at, o.id LIMIT ` + a.add(max(2*r.Limit, 32)+len(r.Exclude))
 	rows, err := t.q.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, false, err
@@ -371,6 +375,9 @@ func (t *Tx) LeaseCandidates(ctx context.Context, r LeaseRequest) (ids []int64, 
 		var id, ch int64
 		if err := rows.Scan(&id, &ch); err != nil {
 			return nil, false, err
+		}
+		if r.Exclude[id] {
+			continue
 		}
 		if taken[ch] < free(ch) {
 			taken[ch]++

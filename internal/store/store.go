@@ -91,6 +91,8 @@ type Store struct {
 	// recent is the in-memory level of the alert keys (alertkeys.go),
 	// SQLite only.
 	recent *recentKeys
+	// leases are the outbox leases, in memory on SQLite (leases.go).
+	leases *memLeases
 
 	closeOnce sync.Once
 	closeErr  error
@@ -263,7 +265,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
-		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys()}
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases()}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil

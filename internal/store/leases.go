@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/quenchhq/quench/internal/notify"
+)
+
+// On SQLite one process owns the database (the outbox worker frees every
+// lease when it starts, as a crash's), so a lease on an outbox message
+// need not be written: the store keeps it in memory. Writing it cost a
+// write transaction per lease on the single writer, shared with intake,
+// and a commit in the path of every message. PostgreSQL, with several
+// replicas, leases in the database (Tx.Claim).
+//
+// A memory lease is taken before the message is read, and given back
+// only after the outcome that ends it has committed, so the read that
+// follows a claim always sees whether the message was finished meanwhile.
+
+// memLeases are the live leases of a SQLite store, by message.
+type memLeases struct {
+	mu sync.Mutex
+	m  map[int64]memLease
+}
+
+type memLease struct {
+	until time.Time
+	by    string
+}
+
+func newMemLeases() *memLeases { return &memLeases{m: map[int64]memLease{}} }
+
+// LeasesInMemory reports whether the store keeps outbox leases in memory
+// (SQLite) rather than in the database (PostgreSQL).
+func (s *Store) LeasesInMemory() bool { return s.leases != nil }
+
+// HeldLeases lists the messages under a live memory lease at now; the
+// lease's candidates skip them (LeaseRequest.Exclude). Leases that ran
+// out are forgotten.
+func (s *Store) HeldLeases(now time.Time) map[int64]bool {
+	l := s.leases
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int64]bool, len(l.m))
+	for id, ls := range l.m {
+		if !ls.until.After(now) {
+			delete(l.m, id)
+			continue
+		}
+		out[id] = true
+	}
+	return out
+}
+
+// ClaimInMemory leases the messages ids to worker `by` until `until` in
+// memory, as Tx.Claim does in the database: each only if no live lease
+// holds it and, read after the lease is taken, it is still unfinished,
+// due and the oldest unfinished message of its lane. It returns the
+// messages it claimed.
+func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.Time, by string) ([]*notify.Delivery, error) {
+	l := s.leases
+	taken := make([]int64, 0, len(ids))
+	l.mu.Lock()
+	for _, id := range ids {
+		if ls, ok := l.m[id]; ok && ls.until.After(now) {
+			continue // another worker of this process holds it
+		}
+		l.m[id] = memLease{until: until, by: by}
+		taken = append(taken, id)
+	}
+	l.mu.Unlock()
+	q := cachedDB{db: s.read, cache: s.readStmts}
+	var out []*notify.Delivery
+	var lost []int64
+	for _, id := range taken {
+		d, err := scanDelivery(q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1
+			AND o.state IN ('pending', 'failing') AND o.next_attempt_at <= $2
+			AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`,
+			id, micros(now)))
+		if errors.Is(err, ErrNotFound) {
+			lost = append(lost, id) // finished, no longer due, or behind another of its lane
+			continue
+		}
+		if err != nil {
+			s.ReleaseInMemory(by, taken...)
+			return nil, s.classify(err)
+		}
+		out = append(out, d)
+	}
+	s.ReleaseInMemory(by, lost...)
+	return out, nil
+}
+
+// ReleaseInMemory gives back the memory leases of worker `by` on ids (of
+// any worker when by is empty); call it only after the outcome that ends
+// them has committed.
+func (s *Store) ReleaseInMemory(by string, ids ...int64) {
+	if s.leases == nil || len(ids) == 0 {
+		return
+	}
+	l := s.leases
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		if ls, ok := l.m[id]; ok && (by == "" || ls.by == by) {
+			delete(l.m, id)
+		}
+	}
+}
+
+// ReleaseAllInMemory forgets every memory lease: the outbox worker
+// starts with it, as it frees the leases a crash left in the database.
+func (s *Store) ReleaseAllInMemory() {
+	if s.leases == nil {
+		return
+	}
+	s.leases.mu.Lock()
+	clear(s.leases.m)
+	s.leases.mu.Unlock()
+}

@@ -1,0 +1,103 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/quenchhq/quench/internal/notify"
+	"github.com/quenchhq/quench/internal/store"
+	"github.com/quenchhq/quench/internal/testenv"
+)
+
+// memLease leases on a SQLite store as the outbox worker does there:
+// candidates read past the memory leases, claimed in memory.
+func memLease(t *testing.T, s *store.Store, now time.Time, by string, limit int) []*notify.Delivery {
+	t.Helper()
+	ctx := context.Background()
+	req := store.LeaseRequest{Now: now, Until: now.Add(15 * time.Second), By: by, Limit: limit, PerChannel: 100,
+		Exclude: s.HeldLeases(now)}
+	var ids []int64
+	if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, _, err = tx.LeaseCandidates(ctx, req); return err }); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.ClaimInMemory(ctx, ids, now, req.Until, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// A memory lease keeps a message to one worker, keeps its lane in order,
+// runs out, and once the outcome that ends it has committed and it is
+// given back, a claim made from candidates read before that outcome finds
+// the message finished: nothing is sent twice.
+func TestOutboxMemoryLeases(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	if !s.LeasesInMemory() {
+		t.Fatal("SQLite does not lease in memory")
+	}
+	ctx := context.Background()
+	a := newChannel(t, s, "a")
+	a1 := enqueue(t, s, a, 1, notify.Opened, t0)
+	a2 := enqueue(t, s, a, 1, notify.PhaseChanged, t0.Add(time.Second))
+	b1 := enqueue(t, s, a, 2, notify.Opened, t0.Add(2*time.Second))
+	now := t0.Add(time.Minute)
+
+	if got := memLease(t, s, now, "w1", 10); !slices.Equal(keys(got), []string{a1.Key, b1.Key}) {
+		t.Fatalf("w1 leased %v, want the heads of both lanes", keys(got))
+	}
+	if got := memLease(t, s, now, "w2", 10); len(got) != 0 {
+		t.Fatalf("leased twice: %v", keys(got))
+	}
+	// The lease is in memory only: the row says nothing of it.
+	var leased int
+	if err := s.Read(ctx, func(tx *store.Tx) error {
+		return tx.QueryCount(ctx, `SELECT COUNT(*) FROM outbox WHERE lease_until IS NOT NULL`, &leased)
+	}); err != nil || leased != 0 {
+		t.Fatalf("%d leases written (%v)", leased, err)
+	}
+
+	// Candidates read before a1's outcome commits...
+	var stale []int64
+	if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) {
+		stale, _, err = tx.LeaseCandidates(ctx, store.LeaseRequest{Now: now, By: "w2", Limit: 10, PerChannel: 10})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(stale, a1.ID) {
+		t.Fatalf("candidates %v lack a1 %d", stale, a1.ID)
+	}
+	mustWrite(t, s, func(tx *store.Tx) error {
+		return tx.FinishDelivery(ctx, a1.ID, store.Outcome{State: notify.Sent, At: now, Attempted: true})
+	})
+	s.ReleaseInMemory("w1", a1.ID)
+	// ...claim nothing of a1 once it is given back: the claim reads it again.
+	got, err := s.ClaimInMemory(ctx, stale, now, now.Add(15*time.Second), "w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("w2 claimed %v from stale candidates", keys(got))
+	}
+	// a1 sent, its lane moves on to a2; b1 is still w1's.
+	if got := memLease(t, s, now, "w2", 10); !slices.Equal(keys(got), []string{a2.Key}) {
+		t.Fatalf("after a1 was sent w2 leased %v, want a2", keys(got))
+	}
+	// Another worker's release does not end a lease.
+	s.ReleaseInMemory("w2", b1.ID)
+	if got := memLease(t, s, now, "w3", 10); len(got) != 0 {
+		t.Fatalf("w3 leased %v under live leases", keys(got))
+	}
+	// Leases run out: a worker that went quiet loses its messages.
+	after := now.Add(20 * time.Second)
+	if got := memLease(t, s, after, "w3", 10); !slices.Equal(keys(got), []string{a2.Key, b1.Key}) {
+		t.Fatalf("after the leases ran out w3 leased %v", keys(got))
+	}
+	s.ReleaseAllInMemory()
+	if got := memLease(t, s, after, "w4", 10); len(got) != 2 {
+		t.Fatalf("after releasing every lease w4 leased %v", keys(got))
+	}
+}
