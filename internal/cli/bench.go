@@ -25,7 +25,7 @@ import (
 const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL [--alertmanager-pid PID]]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
-	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR] [--cpuprofile FILE]\n" +
+	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR [--alertmanager-pid PID]] [--cpuprofile FILE]\n" +
 	"       bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]"
 
 // benchCmd runs a benchmark against a `quench serve` child process.

@@ -33,6 +33,7 @@ func benchNotify(ctx context.Context, env Env, args []string) error {
 	amReceiver := fs.String("alertmanager-receiver", "", "address to receive that Alertmanager's webhooks on, e.g. 127.0.0.1:19095")
 	sync := fs.String("synchronous", "FULL", "SQLite synchronous pragma of the started server")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Quench server to this file")
+	amPID := fs.Int("alertmanager-pid", 0, "the Alertmanager's process id, to report its CPU time per alert")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -115,12 +116,16 @@ func benchNotify(ctx context.Context, env Env, args []string) error {
 	}
 
 	out := env.Stdout
-	fmt.Fprintf(out, "%-8s %-24s %6s %7s %9s %9s %9s %9s %9s %9s %9s\n", "rate", "system", "sent", "refused", "delivered",
-		"p50", "p90", "p99", "max", "ack p50", "ack p99")
-	row := func(rate int, name string, r *bench.LatencyResult) {
+	fmt.Fprintf(out, "%-8s %-24s %6s %7s %9s %9s %9s %9s %9s %9s %9s %9s\n", "rate", "system", "sent", "refused", "delivered",
+		"p50", "p90", "p99", "max", "ack p50", "ack p99", "cpu/alert")
+	row := func(rate int, name string, r *bench.LatencyResult, cpu time.Duration) {
 		ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-		fmt.Fprintf(out, "%-8s %-24s %6d %7d %9d %9s %9s %9s %9s %9s %9s\n", fmt.Sprintf("%d/s", rate), name, r.Sent, r.Refused, r.Delivered,
-			ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), ms(r.AckP50), ms(r.AckP99))
+		perAlert := "-"
+		if cpu > 0 && r.Sent > 0 {
+			perAlert = fmt.Sprintf("%.0fµs", float64(cpu)/float64(r.Sent)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(out, "%-8s %-24s %6d %7d %9d %9s %9s %9s %9s %9s %9s %9s\n", fmt.Sprintf("%d/s", rate), name, r.Sent, r.Refused, r.Delivered,
+			ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), ms(r.AckP50), ms(r.AckP99), perAlert)
 		var notes []string
 		if r.Duplicates > 0 || r.Unknown > 0 {
 			notes = append(notes, fmt.Sprintf("%d duplicate and %d unknown notifications", r.Duplicates, r.Unknown))
@@ -136,22 +141,30 @@ func benchNotify(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	for _, rate := range rs {
-		run := func(r *bench.Receiver, send func(context.Context, string) error, name string) (*bench.LatencyResult, error) {
+		// pid is the process whose CPU time the run is charged with (0
+		// for none): the server's, from the first alert to the last
+		// notification.
+		run := func(r *bench.Receiver, send func(context.Context, string) error, name string, pid int) (*bench.LatencyResult, error) {
+			before := processCPU(pid)
 			res, err := bench.Latency(ctx, r, bench.LatencyOptions{Rate: rate, Duration: *duration, Send: send,
 				Run: fmt.Sprintf("%s%d-%d", name, rate, time.Now().UnixNano()), Settle: *settle})
+			var cpu time.Duration
+			if pid != 0 {
+				cpu = processCPU(pid) - before
+			}
 			if err == nil {
-				row(rate, map[string]string{"q": "quench (SQLite " + strings.ToUpper(*sync) + ")", "am": "alertmanager"}[name], res)
+				row(rate, map[string]string{"q": "quench (SQLite " + strings.ToUpper(*sync) + ")", "am": "alertmanager"}[name], res, cpu)
 			}
 			return res, err
 		}
-		q, err := run(qr, quench, "q")
+		q, err := run(qr, quench, "q", srv.pid())
 		if err != nil {
 			return err
 		}
 		if alertmanager == nil {
 			continue
 		}
-		a, err := run(amr, alertmanager, "am")
+		a, err := run(amr, alertmanager, "am", *amPID)
 		if err != nil {
 			return err
 		}

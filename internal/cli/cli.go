@@ -73,7 +73,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench bench signin [--clients 200] [--duration 10s]
   quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
-  quench bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR]
+  quench bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR [--alertmanager-pid PID]]
   quench bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]
   quench version
 `

@@ -31,6 +31,11 @@ type Notifiers func(t service.Target) (notify.Notifier, error)
 // records the outcome. A channel that hangs holds at most PerChannel
 // sends; the others go on.
 //
+// It looks for due messages when a change that may have queued some has
+// committed (the service's wake-up), when an outcome is recorded (the next
+// message of its lane may be due), when a send ends while the last look
+// left due messages behind for want of room, and every Poll.
+//
 // To keep a busy channel's sends going while the next lease is being
 // written, it leases up to Prefetch more messages for a channel than it
 // sends to at once; they wait for a free slot, in order, and one that
@@ -51,13 +56,24 @@ type Outbox struct {
 	metrics   *OutboxMetrics
 	id        string
 
-	// MaxInFlight bounds the messages a worker holds at once: waiting,
-	// being sent or being recorded. PerChannel bounds the concurrent
-	// sends to one channel (people's e-mails count as one channel), and
-	// Prefetch the messages leased for a channel beyond those.
-	MaxInFlight int
-	PerChannel  int
-	Prefetch    int
+	// MaxInFlight bounds the messages a worker has leased and not yet
+	// sent: waiting for a slot or being sent. PerChannel bounds the
+	// concurrent sends to one channel (people's e-mails count as one
+	// channel), and Prefetch the messages leased for a channel beyond
+	// those. MaxUnrecorded bounds the messages leased whose outcomes are
+	// not recorded yet: a sent message waits for the record of its
+	// outcome, and a worker whose records do not go through stops
+	// sending.
+	//
+	// Sends to a loopback or LAN receiver take a millisecond or so, the
+	// record of their outcomes a commit (several ms, more while intake
+	// keeps the writer busy): at 1,000 messages a second to one channel,
+	// 4 sends at once, or 64 messages leased until their outcomes were
+	// recorded, let a queue build.
+	MaxInFlight   int
+	PerChannel    int
+	Prefetch      int
+	MaxUnrecorded int
 	// Poll is how often the outbox is looked at without a wake-up: for
 	// retries coming due and for messages other replicas queued. Each
 	// poll looks at every due message (a deep lease).
@@ -65,16 +81,22 @@ type Outbox struct {
 
 	mu    sync.Mutex
 	chans map[int64]*channelSends
-	// held counts the messages leased whose outcome is not recorded yet.
-	held int
+	// active counts the messages leased and not yet sent (waiting or
+	// being sent); unrecorded those leased whose outcome is not recorded
+	// yet, active ones included.
+	active, unrecorded int
 	// hidden: the last lease stopped at its window with room left;
 	// lastDeep: when the last deep lease was.
 	hidden   bool
 	lastDeep time.Time
-	wg       sync.WaitGroup
-	// freed is signalled when a send ends and when an outcome is
-	// recorded: a sending slot is free again, the next message of its
-	// lane may be due.
+	// short: the last lease took all it had room for, so due messages
+	// may have been left behind: a send that ends looks again.
+	short bool
+	wg    sync.WaitGroup
+	// freed is signalled when outcomes are recorded (the next message
+	// of their lanes may be due, and they no longer count as
+	// unrecorded), and
+	// when a send ends while the worker is short of room.
 	freed chan struct{}
 
 	// Outcomes waiting to be recorded, and whether a goroutine is
@@ -118,7 +140,7 @@ func NewOutbox(svc *service.Service, log *slog.Logger, n Notifiers, metrics *Out
 	host, _ := os.Hostname()
 	return &Outbox{svc: svc, log: log, notifiers: n, metrics: metrics,
 		id:          fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]),
-		MaxInFlight: 64, PerChannel: 4, Prefetch: 16, Poll: time.Second,
+		MaxInFlight: 64, PerChannel: 16, Prefetch: 16, MaxUnrecorded: 1024, Poll: time.Second,
 		chans: map[int64]*channelSends{}, freed: make(chan struct{}, 1)}
 }
 
@@ -170,20 +192,24 @@ func (o *Outbox) Drain(ctx context.Context) int {
 // how many messages it leased.
 func (o *Outbox) pass(ctx context.Context, deep bool) int {
 	o.mu.Lock()
-	free := o.MaxInFlight - o.held
+	free := min(o.MaxInFlight-o.active, o.MaxUnrecorded-o.unrecorded)
 	room := make(map[int64]int, len(o.chans))
 	now := time.Now()
+	full := free <= 0
 	for ch, cs := range o.chans {
 		limit := o.PerChannel
 		if !cs.slow(now) {
 			limit += o.Prefetch
 		}
 		room[ch] = max(0, limit-len(cs.sending)-len(cs.waiting))
+		full = full || room[ch] == 0
 	}
-	o.mu.Unlock()
 	if free <= 0 || ctx.Err() != nil {
+		o.short = full
+		o.mu.Unlock()
 		return 0
 	}
+	o.mu.Unlock()
 	// The leases run from about now: a message that waits for a slot
 	// counts its wait from here.
 	leasedAt := now
@@ -202,8 +228,22 @@ func (o *Outbox) pass(ctx context.Context, deep bool) int {
 	if deep {
 		o.lastDeep = now
 	}
+	// Short of room: a channel had none, or the lease took as many as it
+	// was allowed, in all or for a channel.
+	short := full || len(ds) == free
+	taken := map[int64]int{}
 	for _, d := range ds {
-		o.held++
+		taken[d.ChannelID]++
+	}
+	for ch, n := range taken {
+		if r, ok := room[ch]; (ok && n >= r) || (!ok && n >= o.PerChannel+o.Prefetch) {
+			short = true
+		}
+	}
+	o.short = short
+	for _, d := range ds {
+		o.active++
+		o.unrecorded++
 		o.wg.Add(1)
 		cs := o.chans[d.ChannelID]
 		if cs == nil {
@@ -236,10 +276,11 @@ func (o *Outbox) start(ctx context.Context, cs *channelSends, d *notify.Delivery
 		oc := o.send(ctx, d)
 		o.sent(ctx, d)
 		o.record(ctx, oc)
-		o.mu.Lock()
-		o.held--
-		o.mu.Unlock()
-		o.signal()
+		if oc.skip {
+			o.mu.Lock()
+			o.unrecorded--
+			o.mu.Unlock()
+		}
 		o.wg.Done()
 	}()
 }
@@ -250,6 +291,7 @@ func (o *Outbox) start(ctx context.Context, cs *channelSends, d *notify.Delivery
 // runs out and is then sent by whichever worker leases it.
 func (o *Outbox) sent(ctx context.Context, d *notify.Delivery) {
 	o.mu.Lock()
+	o.active--
 	cs := o.chans[d.ChannelID]
 	delete(cs.sending, d.ID)
 	now := time.Now()
@@ -257,7 +299,8 @@ func (o *Outbox) sent(ctx context.Context, d *notify.Delivery) {
 		w := cs.waiting[0]
 		cs.waiting = cs.waiting[1:]
 		if ctx.Err() != nil || now.Sub(w.leasedAt) > maxWait {
-			o.held--
+			o.active--
+			o.unrecorded--
 			o.wg.Done()
 			continue
 		}
@@ -266,8 +309,11 @@ func (o *Outbox) sent(ctx context.Context, d *notify.Delivery) {
 	if len(cs.sending) == 0 && len(cs.waiting) == 0 {
 		delete(o.chans, d.ChannelID)
 	}
+	short := o.short
 	o.mu.Unlock()
-	o.signal()
+	if short {
+		o.signal()
+	}
 }
 
 func (o *Outbox) signal() {
@@ -379,6 +425,10 @@ func (o *Outbox) write(ctx context.Context, batch []*outcome) {
 		}
 		close(oc.done)
 	}
+	o.mu.Lock()
+	o.unrecorded -= len(batch)
+	o.mu.Unlock()
+	o.signal()
 }
 
 // Nudges checks for due nudges every interval until ctx ends.

@@ -82,6 +82,8 @@ func TestOutboxSendsBacklogWithoutPolling(t *testing.T) {
 	}
 	outbox := app.Outbox(email.Config{})
 	outbox.Poll = time.Hour // never: only wake-ups and finished sends drive it
+	// Room for fewer than the backlog: the rest waits for sends to end.
+	outbox.PerChannel, outbox.Prefetch = 2, 3
 	done := make(chan struct{})
 	go func() { defer close(done); outbox.Run(ctx) }()
 	// A bound that only catches the stall.

@@ -219,11 +219,14 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 // of sending it somewhere nobody configured.
 func (g *Guard) Client(timeout time.Duration) *http.Client {
 	t := &http.Transport{
-		DialContext:           g.DialContext,
-		Proxy:                 nil, // a proxy would dial on our behalf, unchecked
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   4,
+		DialContext:       g.DialContext,
+		Proxy:             nil, // a proxy would dial on our behalf, unchecked
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      256,
+		// As many as the outbox sends to one channel at once
+		// (jobs.Outbox.PerChannel): fewer closes the rest after each
+		// message, and a busy channel dials for every one.
+		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: timeout,
