@@ -31,10 +31,14 @@ type Notifiers func(t service.Target) (notify.Notifier, error)
 // records the outcome. A channel that hangs holds at most PerChannel
 // sends; the others go on.
 //
-// It looks for due messages when a change that may have queued some has
-// committed (the service's wake-up), when an outcome is recorded (the next
-// message of its lane may be due), when a send ends while the last look
-// left due messages behind for want of room, and every Poll.
+// It looks through the outbox for due messages when a change that may
+// have queued some has committed (the service's wake-up), when an outcome
+// is recorded (the next message of its lane may be due), when a send ends
+// while the last look left due messages behind for want of room, and
+// every Poll. On SQLite the writer hands it the messages each commit
+// queued instead (service.LeaseFresh), and it looks through the outbox
+// after a record or a send only while some of those were left there: a
+// look costs a read past every message in flight.
 //
 // To keep a busy channel's sends going while the next lease is being
 // written, it leases up to Prefetch more messages for a channel than it
@@ -92,7 +96,11 @@ type Outbox struct {
 	// short: the last lease took all it had room for, so due messages
 	// may have been left behind: a send that ends looks again.
 	short bool
-	wg    sync.WaitGroup
+	// behind are the handed-over messages left in the outbox (no room,
+	// or behind another of their lane), with when: until a look leases
+	// them, or for a lease's time, a record looks through the outbox.
+	behind map[int64]time.Time
+	wg     sync.WaitGroup
 	// freed is signalled when outcomes are recorded (the next message
 	// of their lanes may be due, and they no longer count as
 	// unrecorded), and
@@ -141,7 +149,7 @@ func NewOutbox(svc *service.Service, log *slog.Logger, n Notifiers, metrics *Out
 	return &Outbox{svc: svc, log: log, notifiers: n, metrics: metrics,
 		id:          fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]),
 		MaxInFlight: 64, PerChannel: 16, Prefetch: 16, MaxUnrecorded: 1024, Poll: time.Second,
-		chans: map[int64]*channelSends{}, freed: make(chan struct{}, 1)}
+		chans: map[int64]*channelSends{}, freed: make(chan struct{}, 1), behind: map[int64]time.Time{}}
 }
 
 // Run sends until ctx ends, then waits for the sends in flight (each ends
@@ -153,23 +161,46 @@ func (o *Outbox) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(o.Poll)
 	defer t.Stop()
-	deep := true
+	fresh := o.svc.FreshWake() // nil on PostgreSQL: never
+	look, deep := true, true
 	for {
-		o.pass(ctx, deep)
+		if look {
+			o.pass(ctx, deep)
+		}
 		select {
 		case <-ctx.Done():
 			o.wg.Wait()
 			return
 		case <-t.C:
-			deep = true
+			look, deep = true, true
 			continue
 		case <-o.svc.OutboxWake():
+			look = true
+		case <-fresh:
+			o.passFresh(ctx)
+			look = false
 		case <-o.freed:
+			look = fresh == nil || o.leftBehind()
 		}
 		o.mu.Lock()
 		deep = o.hidden && time.Since(o.lastDeep) >= deepEvery
 		o.mu.Unlock()
 	}
+}
+
+// leftBehind reports whether due messages may wait in the outbox that no
+// look has found: the last lease was short of room, or handed-over
+// messages were left there.
+func (o *Outbox) leftBehind() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	for id, at := range o.behind {
+		if now.Sub(at) > Lease {
+			delete(o.behind, id) // the poll finds it
+		}
+	}
+	return o.short || len(o.behind) > 0
 }
 
 // Drain sends every message due now and waits for the outcomes, again and
@@ -191,6 +222,50 @@ func (o *Outbox) Drain(ctx context.Context) int {
 // pass leases what there is room for and starts sending it; it returns
 // how many messages it leased.
 func (o *Outbox) pass(ctx context.Context, deep bool) int {
+	return o.lease(ctx, func(r service.LeaseRequest) ([]*notify.Delivery, error) {
+		r.Deep = deep
+		ds, hidden, err := o.svc.LeaseDeliveries(ctx, r)
+		if err == nil {
+			o.mu.Lock()
+			o.hidden = hidden
+			if deep {
+				o.lastDeep = time.Now()
+			}
+			for _, d := range ds {
+				delete(o.behind, d.ID)
+			}
+			o.mu.Unlock()
+		}
+		return ds, err
+	})
+}
+
+// passFresh leases, of the messages handed over since the last time,
+// what there is room for, and starts sending it.
+func (o *Outbox) passFresh(ctx context.Context) int {
+	return o.lease(ctx, func(r service.LeaseRequest) ([]*notify.Delivery, error) {
+		ds, left, err := o.svc.LeaseFresh(ctx, r)
+		if len(left) > 0 {
+			now := time.Now()
+			o.mu.Lock()
+			for _, id := range left {
+				if len(o.behind) >= maxBehind {
+					break // looks go on while any is left; the poll finds the rest
+				}
+				o.behind[id] = now
+			}
+			o.mu.Unlock()
+		}
+		return ds, err
+	})
+}
+
+// maxBehind bounds the handed-over messages remembered as left behind.
+const maxBehind = 4096
+
+// lease leases what there is room for with claim and starts sending it;
+// it returns how many messages it leased.
+func (o *Outbox) lease(ctx context.Context, claim func(service.LeaseRequest) ([]*notify.Delivery, error)) int {
 	o.mu.Lock()
 	free := min(o.MaxInFlight-o.active, o.MaxUnrecorded-o.unrecorded)
 	room := make(map[int64]int, len(o.chans))
@@ -213,8 +288,7 @@ func (o *Outbox) pass(ctx context.Context, deep bool) int {
 	// The leases run from about now: a message that waits for a slot
 	// counts its wait from here.
 	leasedAt := now
-	ds, hidden, err := o.svc.LeaseDeliveries(ctx, service.LeaseRequest{By: o.id, Lease: Lease, Limit: free,
-		PerChannel: o.PerChannel + o.Prefetch, Room: room, Deep: deep})
+	ds, err := claim(service.LeaseRequest{By: o.id, Lease: Lease, Limit: free, PerChannel: o.PerChannel + o.Prefetch, Room: room})
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox: lease failed", "err", err)
@@ -224,10 +298,6 @@ func (o *Outbox) pass(ctx context.Context, deep bool) int {
 	now = time.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.hidden = hidden
-	if deep {
-		o.lastDeep = now
-	}
 	// Short of room: a channel had none, or the lease took as many as it
 	// was allowed, in all or for a channel.
 	short := full || len(ds) == free
@@ -306,12 +376,19 @@ func (o *Outbox) sent(ctx context.Context, d *notify.Delivery) {
 		}
 		o.start(ctx, cs, w.d, now)
 	}
+	// Short of room, look again once a quarter of the channel's room is
+	// free, or of the worker's: a look per send would read past every
+	// message in flight a thousand times a second.
+	limit := o.PerChannel
+	if !cs.slow(now) {
+		limit += o.Prefetch
+	}
+	look := o.short && (limit-len(cs.sending)-len(cs.waiting) >= max(1, limit/4) || o.MaxInFlight-o.active >= max(1, o.MaxInFlight/4))
 	if len(cs.sending) == 0 && len(cs.waiting) == 0 {
 		delete(o.chans, d.ChannelID)
 	}
-	short := o.short
 	o.mu.Unlock()
-	if short {
+	if look {
 		o.signal()
 	}
 }

@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -96,5 +98,66 @@ func TestOutboxSendsBacklogWithoutPolling(t *testing.T) {
 	<-done
 	if got := len(sink.Take()); got != n {
 		t.Fatalf("sink got %d messages, want %d", got, n)
+	}
+}
+
+// Messages queued while the worker runs reach their channel without a
+// poll, in order per incident: on SQLite the writer hands each commit's
+// messages to the worker, and one behind another of its lane is found
+// once the one before it is recorded. On PostgreSQL the commit's wake-up
+// makes the worker look.
+func TestOutboxSendsNewMessagesInOrderWithoutPolling(t *testing.T) {
+	for _, d := range testenv.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			app := testenv.StartApp(t, d)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sink := testenv.NewSink(t)
+			if _, _, err := app.Svc.CreateChannel(ctx, service.System, service.ChannelInput{Type: ptr("webhook"), Name: ptr("ops"),
+				URL: ptr(sink.URL), Audience: ptr("team"), Events: ptr([]string{"incident.opened", "incident.phase_changed"})}); err != nil {
+				t.Fatal(err)
+			}
+			outbox := app.Outbox(email.Config{})
+			outbox.Poll = time.Hour // never: only what commits hand over and finished sends drive it
+			done := make(chan struct{})
+			go func() { defer close(done); outbox.Run(ctx) }()
+			tok := app.User(t, "ana", auth.RoleResponder)
+			const n = 6
+			for i := range n {
+				app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "new"})
+				app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/transitions", i+1), tok, map[string]any{"to": "mitigated", "note": "rolled back"})
+				app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/transitions", i+1), tok, map[string]any{"to": "resolved", "note": "fixed"})
+			}
+			// A bound that only catches the stall.
+			for deadline := time.Now().Add(time.Minute); sink.Count() < 3*n; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d messages sent; the worker waits for its poll", sink.Count(), 3*n)
+				}
+			}
+			cancel()
+			<-done
+			seen := map[float64][]string{}
+			for _, r := range sink.Take() {
+				var p struct {
+					Type string `json:"type"`
+					Data struct {
+						Incident struct {
+							Number float64 `json:"number"`
+							Phase  string  `json:"phase"`
+						} `json:"incident"`
+					} `json:"data"`
+				}
+				if err := json.Unmarshal(r.Body, &p); err != nil {
+					t.Fatal(err)
+				}
+				seen[p.Data.Incident.Number] = append(seen[p.Data.Incident.Number], p.Type+":"+p.Data.Incident.Phase)
+			}
+			want := "incident.opened:active incident.phase_changed:mitigated incident.phase_changed:resolved"
+			for i := range n {
+				if got := strings.Join(seen[float64(i+1)], " "); got != want {
+					t.Errorf("#%d got %s, want %s", i+1, got, want)
+				}
+			}
+		})
 	}
 }

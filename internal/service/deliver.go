@@ -23,8 +23,13 @@ func (s *Service) wakeOutbox() {
 }
 
 // OutboxWake delivers a signal after changes that may have queued
-// messages; the worker also polls, so a missed signal only delays.
+// messages or made some due (on SQLite, queued ones signal FreshWake
+// instead); the worker also polls, so a missed signal only delays.
 func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
+
+// FreshWake delivers a signal when a commit queued messages that
+// LeaseFresh can claim; nil (never) on PostgreSQL.
+func (s *Service) FreshWake() <-chan struct{} { return s.store.FreshWake() }
 
 // LeaseRequest says what LeaseDeliveries may claim for worker By: at most
 // Limit messages, per channel at most Room[channel] (PerChannel when
@@ -36,6 +41,55 @@ type LeaseRequest struct {
 	Limit, PerChannel int
 	Room              map[int64]int
 	Deep              bool
+}
+
+// LeaseFresh claims, as LeaseDeliveries does, the messages queued by
+// transactions committed since the last call, without looking through
+// the outbox: on SQLite the writer hands them over (store.TakeFresh).
+// left are those it handed over and did not claim: no room for them, or
+// not due (behind another message of their lane, most likely); a
+// LeaseDeliveries finds them when they are due. When more were queued
+// than handed over, it wakes the worker to look. On PostgreSQL it
+// claims nothing.
+func (s *Service) LeaseFresh(ctx context.Context, r LeaseRequest) (out []*notify.Delivery, left []int64, err error) {
+	fresh, overflow := s.store.TakeFresh()
+	if overflow {
+		s.wakeOutbox()
+	}
+	taken := map[int64]int{}
+	var ids []int64
+	for _, f := range fresh {
+		room, ok := r.Room[f.ChannelID]
+		if !ok {
+			room = r.PerChannel
+		}
+		if len(ids) >= r.Limit || taken[f.ChannelID] >= room {
+			left = append(left, f.ID)
+			continue
+		}
+		taken[f.ChannelID]++
+		ids = append(ids, f.ID)
+	}
+	if len(ids) == 0 {
+		return nil, left, nil
+	}
+	now := s.Now()
+	out, err = s.store.ClaimInMemory(ctx, ids, now, now.Add(r.Lease), r.By)
+	if err != nil {
+		return nil, append(left, ids...), err
+	}
+	if len(out) < len(ids) {
+		got := make(map[int64]bool, len(out))
+		for _, d := range out {
+			got[d.ID] = true
+		}
+		for _, id := range ids {
+			if !got[id] {
+				left = append(left, id)
+			}
+		}
+	}
+	return out, left, nil
 }
 
 // LeaseDeliveries claims due messages. It picks them with reads on the

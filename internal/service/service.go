@@ -148,7 +148,11 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *Service) publish(c Change) {
-	s.wakeOutbox()
+	if !s.store.LeasesInMemory() {
+		// On SQLite the writer hands the worker what a commit queued
+		// (FreshWake); a change that queued nothing needs no look.
+		s.wakeOutbox()
+	}
 	s.status.changed(c.Incident)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,19 +19,81 @@ import (
 // A memory lease is taken before the message is read, and given back
 // only after the outcome that ends it has committed, so the read that
 // follows a claim always sees whether the message was finished meanwhile.
+//
+// The writer also hands the worker the messages each batch queued, once
+// the batch has committed (TakeFresh): the worker claims those by ID, and
+// reads the outbox for due messages only when something may be left
+// there (a message behind another of its lane, a channel without room, a
+// retry coming due), not after every commit.
 
-// memLeases are the live leases of a SQLite store, by message.
+// memLeases are the live leases of a SQLite store, by message, and the
+// messages queued since the worker last took them.
 type memLeases struct {
 	mu sync.Mutex
 	m  map[int64]memLease
+
+	fmu      sync.Mutex
+	fresh    []Fresh
+	overflow bool
+	wake     chan struct{}
 }
+
+// Fresh is a message a committed transaction queued, due at once.
+type Fresh struct {
+	ID, ChannelID int64
+}
+
+// maxFresh bounds the messages waiting to be taken; beyond it they are
+// left to the outbox's read.
+const maxFresh = 8192
 
 type memLease struct {
 	until time.Time
 	by    string
 }
 
-func newMemLeases() *memLeases { return &memLeases{m: map[int64]memLease{}} }
+func newMemLeases() *memLeases {
+	return &memLeases{m: map[int64]memLease{}, wake: make(chan struct{}, 1)}
+}
+
+func (l *memLeases) pushFresh(fs []Fresh) {
+	if len(fs) == 0 {
+		return
+	}
+	l.fmu.Lock()
+	n := min(len(fs), maxFresh-len(l.fresh))
+	l.fresh = append(l.fresh, fs[:n]...)
+	l.overflow = l.overflow || n < len(fs)
+	l.fmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// TakeFresh returns the messages queued by transactions committed since
+// the last call, oldest first; overflow reports that more were queued
+// than it kept. Nil on PostgreSQL.
+func (s *Store) TakeFresh() (fs []Fresh, overflow bool) {
+	l := s.leases
+	if l == nil {
+		return nil, false
+	}
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	fs, overflow = l.fresh, l.overflow
+	l.fresh, l.overflow = nil, false
+	return fs, overflow
+}
+
+// FreshWake delivers a signal when a commit queued messages; nil (never)
+// on PostgreSQL.
+func (s *Store) FreshWake() <-chan struct{} {
+	if s.leases == nil {
+		return nil
+	}
+	return s.leases.wake
+}
 
 // LeasesInMemory reports whether the store keeps outbox leases in memory
 // (SQLite) rather than in the database (PostgreSQL).

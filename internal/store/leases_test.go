@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"syscall"
 	"testing"
@@ -149,4 +150,36 @@ func processCPU() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// The writer hands over what a committed transaction queued, and nothing
+// of one that rolled back.
+func TestOutboxFreshMessages(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	ctx := context.Background()
+	a := newChannel(t, s, "a")
+	s.TakeFresh()
+	d := enqueue(t, s, a, 1, notify.Opened, t0)
+	select {
+	case <-s.FreshWake():
+	default:
+		t.Fatal("no wake-up after a commit that queued a message")
+	}
+	err := s.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.EnqueueDelivery(ctx, &notify.Delivery{Key: "rolled-back", ChannelID: a.ID, Incident: 2, Event: notify.Opened,
+			CreatedAt: t0}, 0); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil {
+		t.Fatal("the write did not fail")
+	}
+	fs, overflow := s.TakeFresh()
+	if overflow || len(fs) != 1 || fs[0] != (store.Fresh{ID: d.ID, ChannelID: a.ID}) {
+		t.Fatalf("handed over %v (overflow %v), want only %d", fs, overflow, d.ID)
+	}
+	if fs, _ := s.TakeFresh(); len(fs) != 0 {
+		t.Fatalf("handed over again: %v", fs)
+	}
 }

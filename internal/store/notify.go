@@ -243,6 +243,9 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
+	if err == nil && t.fresh != nil && !d.NextAttemptAt.After(d.CreatedAt) {
+		*t.fresh = append(*t.fresh, Fresh{ID: d.ID, ChannelID: d.ChannelID})
+	}
 	return err == nil, err
 }
 

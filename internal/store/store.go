@@ -462,7 +462,9 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent}
+	var fresh []Fresh
+	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
+		fresh: &fresh}
 	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -470,7 +472,11 @@ func (s *Store) commit(batch []*job) {
 			finish(err)
 			return
 		}
-		finish(tx.Commit())
+		err := tx.Commit()
+		if err == nil {
+			s.leases.pushFresh(fresh)
+		}
+		finish(err)
 		return
 	}
 	for i, j := range batch {
@@ -498,7 +504,13 @@ func (s *Store) commit(batch []*job) {
 			return
 		}
 	}
-	finish(tx.Commit())
+	// A job rolled back to its savepoint leaves its messages in fresh:
+	// the worker reads each before it sends it, and finds none.
+	err = tx.Commit()
+	if err == nil {
+		s.leases.pushFresh(fresh)
+	}
+	finish(err)
 }
 
 // runJob turns a panic in fn into an error so one bad request cannot take
@@ -638,6 +650,9 @@ type Tx struct {
 	// recent is the in-memory level of the alert keys, set in the SQLite
 	// writer's transactions only.
 	recent *recentKeys
+	// fresh collects the messages the SQLite writer's batch queued, for
+	// the outbox worker once the batch has committed (leases.go).
+	fresh *[]Fresh
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
