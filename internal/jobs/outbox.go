@@ -93,11 +93,13 @@ type Outbox struct {
 	// lastDeep: when the last deep lease was.
 	hidden   bool
 	lastDeep time.Time
-	// short: the last lease took all it had room for, so due messages
-	// may have been left behind: a send that ends looks again.
-	short bool
-	// behind are the handed-over messages left in the outbox (no room,
-	// or behind another of their lane), with when: until a look leases
+	// short: the last lease was short of room, so due messages may have
+	// been left behind: a send that ends looks again (for those handed
+	// over); scanShort: the last look through the outbox filled the room
+	// it had, so a send that ends looks through it again.
+	short, scanShort bool
+	// behind are the handed-over messages left in the outbox (behind
+	// another of their lane, most likely), with when: until a look leases
 	// them, or for a lease's time, a record looks through the outbox.
 	behind map[int64]time.Time
 	wg     sync.WaitGroup
@@ -180,6 +182,10 @@ func (o *Outbox) Run(ctx context.Context) {
 			o.passFresh(ctx)
 			look = false
 		case <-o.freed:
+			if fresh != nil {
+				// Handed-over messages that had no room wait for it.
+				o.passFresh(ctx)
+			}
 			look = fresh == nil || o.leftBehind()
 		}
 		o.mu.Lock()
@@ -200,7 +206,7 @@ func (o *Outbox) leftBehind() bool {
 			delete(o.behind, id) // the poll finds it
 		}
 	}
-	return o.short || len(o.behind) > 0
+	return o.scanShort || len(o.behind) > 0
 }
 
 // Drain sends every message due now and waits for the outcomes, again and
@@ -237,7 +243,7 @@ func (o *Outbox) pass(ctx context.Context, deep bool) int {
 			o.mu.Unlock()
 		}
 		return ds, err
-	})
+	}, &o.scanShort)
 }
 
 // passFresh leases, of the messages handed over since the last time,
@@ -257,7 +263,7 @@ func (o *Outbox) passFresh(ctx context.Context) int {
 			o.mu.Unlock()
 		}
 		return ds, err
-	})
+	}, nil)
 }
 
 // maxBehind bounds the handed-over messages remembered as left behind.
@@ -265,7 +271,10 @@ const maxBehind = 4096
 
 // lease leases what there is room for with claim and starts sending it;
 // it returns how many messages it leased.
-func (o *Outbox) lease(ctx context.Context, claim func(service.LeaseRequest) ([]*notify.Delivery, error)) int {
+// shortOut, when not nil, says whether the lease filled the room it had:
+// then more may be due than it took. (A channel that had no room tells
+// nothing of what waits for it.)
+func (o *Outbox) lease(ctx context.Context, claim func(service.LeaseRequest) ([]*notify.Delivery, error), shortOut *bool) int {
 	o.mu.Lock()
 	free := min(o.MaxInFlight-o.active, o.MaxUnrecorded-o.unrecorded)
 	room := make(map[int64]int, len(o.chans))
@@ -281,6 +290,9 @@ func (o *Outbox) lease(ctx context.Context, claim func(service.LeaseRequest) ([]
 	}
 	if free <= 0 || ctx.Err() != nil {
 		o.short = full
+		if shortOut != nil {
+			*shortOut = false
+		}
 		o.mu.Unlock()
 		return 0
 	}
@@ -298,19 +310,22 @@ func (o *Outbox) lease(ctx context.Context, claim func(service.LeaseRequest) ([]
 	now = time.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	// Short of room: a channel had none, or the lease took as many as it
-	// was allowed, in all or for a channel.
-	short := full || len(ds) == free
+	// Filled: the lease took as many as it was allowed, in all or for a
+	// channel. Short of room: filled, or a channel had none.
+	filled := len(ds) == free
 	taken := map[int64]int{}
 	for _, d := range ds {
 		taken[d.ChannelID]++
 	}
 	for ch, n := range taken {
 		if r, ok := room[ch]; (ok && n >= r) || (!ok && n >= o.PerChannel+o.Prefetch) {
-			short = true
+			filled = true
 		}
 	}
-	o.short = short
+	o.short = full || filled
+	if shortOut != nil {
+		*shortOut = filled
+	}
 	for _, d := range ds {
 		o.active++
 		o.unrecorded++

@@ -46,11 +46,11 @@ type LeaseRequest struct {
 // LeaseFresh claims, as LeaseDeliveries does, the messages queued by
 // transactions committed since the last call, without looking through
 // the outbox: on SQLite the writer hands them over (store.TakeFresh).
-// left are those it handed over and did not claim: no room for them, or
-// not due (behind another message of their lane, most likely); a
-// LeaseDeliveries finds them when they are due. When more were queued
-// than handed over, it wakes the worker to look. On PostgreSQL it
-// claims nothing.
+// Those it has no room for stay handed over, for the next call. left are
+// those it did not claim: not due (behind another message of their lane,
+// most likely); a LeaseDeliveries finds them when they are due. When more
+// were queued than handed over, it wakes the worker to look. On
+// PostgreSQL it claims nothing.
 func (s *Service) LeaseFresh(ctx context.Context, r LeaseRequest) (out []*notify.Delivery, left []int64, err error) {
 	fresh, overflow := s.store.TakeFresh()
 	if overflow {
@@ -58,36 +58,27 @@ func (s *Service) LeaseFresh(ctx context.Context, r LeaseRequest) (out []*notify
 	}
 	taken := map[int64]int{}
 	var ids []int64
+	var later []store.Fresh
 	for _, f := range fresh {
 		room, ok := r.Room[f.ChannelID]
 		if !ok {
 			room = r.PerChannel
 		}
 		if len(ids) >= r.Limit || taken[f.ChannelID] >= room {
-			left = append(left, f.ID)
+			later = append(later, f)
 			continue
 		}
 		taken[f.ChannelID]++
 		ids = append(ids, f.ID)
 	}
+	s.store.ReturnFresh(later)
 	if len(ids) == 0 {
 		return nil, left, nil
 	}
 	now := s.Now()
-	out, err = s.store.ClaimInMemory(ctx, ids, now, now.Add(r.Lease), r.By)
+	out, left, err = s.store.ClaimInMemory(ctx, ids, now, now.Add(r.Lease), r.By)
 	if err != nil {
-		return nil, append(left, ids...), err
-	}
-	if len(out) < len(ids) {
-		got := make(map[int64]bool, len(out))
-		for _, d := range out {
-			got[d.ID] = true
-		}
-		for _, id := range ids {
-			if !got[id] {
-				left = append(left, id)
-			}
-		}
+		return nil, ids, err // a look through the outbox finds them
 	}
 	return out, left, nil
 }
@@ -113,7 +104,7 @@ func (s *Service) LeaseDeliveries(ctx context.Context, r LeaseRequest) (out []*n
 		return nil, hidden, err
 	}
 	if mem {
-		out, err = s.store.ClaimInMemory(ctx, ids, now, req.Until, r.By)
+		out, _, err = s.store.ClaimInMemory(ctx, ids, now, req.Until, r.By)
 		return out, hidden, err
 	}
 	err = s.store.Write(ctx, func(tx *store.Tx) (err error) { out, err = tx.Claim(ctx, ids, now, req.Until, r.By); return err })

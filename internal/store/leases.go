@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"time"
@@ -86,6 +87,20 @@ func (s *Store) TakeFresh() (fs []Fresh, overflow bool) {
 	return fs, overflow
 }
 
+// ReturnFresh puts back messages TakeFresh handed over that the worker
+// had no room for: the next TakeFresh hands them over first.
+func (s *Store) ReturnFresh(fs []Fresh) {
+	l := s.leases
+	if l == nil || len(fs) == 0 {
+		return
+	}
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	n := min(len(fs), maxFresh-len(l.fresh))
+	l.fresh = append(fs[:n:n], l.fresh...)
+	l.overflow = l.overflow || n < len(fs)
+}
+
 // FreshWake delivers a signal when a commit queued messages; nil (never)
 // on PostgreSQL.
 func (s *Store) FreshWake() <-chan struct{} {
@@ -124,8 +139,10 @@ func (s *Store) HeldLeases(now time.Time) map[int64]bool {
 // memory, as Tx.Claim does in the database: each only if no live lease
 // holds it and, read after the lease is taken, it is still unfinished,
 // due and the oldest unfinished message of its lane. It returns the
-// messages it claimed.
-func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.Time, by string) ([]*notify.Delivery, error) {
+// messages it claimed, and those of ids that are unfinished but were not
+// claimed for want of being due or first of their lane (not those under a
+// live lease, nor finished ones).
+func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.Time, by string) (out []*notify.Delivery, waiting []int64, err error) {
 	l := s.leases
 	taken := make([]int64, 0, len(ids))
 	l.mu.Lock()
@@ -138,25 +155,33 @@ func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.
 	}
 	l.mu.Unlock()
 	q := cachedDB{db: s.read, cache: s.readStmts}
-	var out []*notify.Delivery
 	var lost []int64
+	defer func() { s.ReleaseInMemory(by, lost...) }()
 	for _, id := range taken {
 		d, err := scanDelivery(q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1
 			AND o.state IN ('pending', 'failing') AND o.next_attempt_at <= $2
 			AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`,
 			id, micros(now)))
 		if errors.Is(err, ErrNotFound) {
-			lost = append(lost, id) // finished, no longer due, or behind another of its lane
-			continue
+			// Finished, not due, or behind another of its lane.
+			lost = append(lost, id)
+			var one int
+			err = q.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE id = $1 AND state IN ('pending', 'failing')`, id).Scan(&one)
+			if err == nil {
+				waiting = append(waiting, id)
+				continue
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
 		}
 		if err != nil {
-			s.ReleaseInMemory(by, taken...)
-			return nil, s.classify(err)
+			lost = taken
+			return nil, nil, s.classify(err)
 		}
 		out = append(out, d)
 	}
-	s.ReleaseInMemory(by, lost...)
-	return out, nil
+	return out, waiting, nil
 }
 
 // ReleaseInMemory gives back the memory leases of worker `by` on ids (of

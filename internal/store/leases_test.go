@@ -24,7 +24,7 @@ func memLease(t *testing.T, s *store.Store, now time.Time, by string, limit int)
 	if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, _, err = tx.LeaseCandidates(ctx, req); return err }); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := s.ClaimInMemory(ctx, ids, now, req.Until, by)
+	ds, _, err := s.ClaimInMemory(ctx, ids, now, req.Until, by)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,12 @@ func TestOutboxMemoryLeases(t *testing.T) {
 		t.Fatalf("%d leases written (%v)", leased, err)
 	}
 
+	// A message behind another of its lane is not claimed, and said to
+	// be waiting.
+	if got, waiting, err := s.ClaimInMemory(ctx, []int64{a2.ID}, now, now.Add(15*time.Second), "w2"); err != nil ||
+		len(got) != 0 || !slices.Equal(waiting, []int64{a2.ID}) {
+		t.Fatalf("claiming a2 behind a1: claimed %v, waiting %v (%v)", keys(got), waiting, err)
+	}
 	// Candidates read before a1's outcome commits...
 	var stale []int64
 	if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) {
@@ -77,12 +83,12 @@ func TestOutboxMemoryLeases(t *testing.T) {
 	})
 	s.ReleaseInMemory("w1", a1.ID)
 	// ...claim nothing of a1 once it is given back: the claim reads it again.
-	got, err := s.ClaimInMemory(ctx, stale, now, now.Add(15*time.Second), "w2")
+	got, waiting, err := s.ClaimInMemory(ctx, stale, now, now.Add(15*time.Second), "w2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 0 {
-		t.Fatalf("w2 claimed %v from stale candidates", keys(got))
+	if len(got) != 0 || len(waiting) != 0 {
+		t.Fatalf("w2 claimed %v from stale candidates, %v waiting", keys(got), waiting)
 	}
 	// a1 sent, its lane moves on to a2; b1 is still w1's.
 	if got := memLease(t, s, now, "w2", 10); !slices.Equal(keys(got), []string{a2.Key}) {
