@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"syscall"
 	"testing"
@@ -187,5 +188,71 @@ func TestOutboxFreshMessages(t *testing.T) {
 	}
 	if fs, _ := s.TakeFresh(); len(fs) != 0 {
 		t.Fatalf("handed over again: %v", fs)
+	}
+}
+
+// The channels are cached on SQLite, and a change is seen by the next
+// read after it commits, by the writer itself right away, and never when
+// it rolled back; what a caller does to what it got stays with it.
+func TestChannelCache(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	ctx := context.Background()
+	a := newChannel(t, s, "a")
+	names := func() (out []string) {
+		t.Helper()
+		var list []*notify.Channel
+		if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) { list, err = tx.Channels(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range list {
+			out = append(out, fmt.Sprintf("%s:%v", c.Name, c.Disabled))
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"a:false"}) {
+		t.Fatalf("channels %v", got)
+	}
+	// A caller changing what it got changes nothing for the next.
+	if err := s.ReadOne(ctx, func(tx *store.Tx) error {
+		c, err := tx.Channel(ctx, a.ID)
+		if err == nil {
+			c.Name, c.Disabled = "changed", true
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"a:false"}) {
+		t.Fatalf("after a caller changed its copy: %v", got)
+	}
+	// A write that changes a channel sees its change; a rolled-back one
+	// leaves the cache as it was.
+	err := s.Write(ctx, func(tx *store.Tx) error {
+		c, err := tx.Channel(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		c.Disabled = true
+		if err := tx.SaveChannel(ctx, c); err != nil {
+			return err
+		}
+		if list, err := tx.Channels(ctx); err != nil || len(list) != 1 || !list[0].Disabled {
+			return fmt.Errorf("the write does not see its change: %v %v", list, err)
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || err.Error() != "roll back" {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"a:false"}) {
+		t.Fatalf("after a rolled-back change: %v", got)
+	}
+	newChannel(t, s, "b")
+	mustWrite(t, s, func(tx *store.Tx) error { return tx.DeleteChannel(ctx, a.ID) })
+	if got := names(); !slices.Equal(got, []string{"b:false"}) {
+		t.Fatalf("after adding b and removing a: %v", got)
+	}
+	if err := s.ReadOne(ctx, func(tx *store.Tx) error { _, err := tx.Channel(ctx, a.ID); return err }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("removed channel: %v", err)
 	}
 }

@@ -57,6 +57,7 @@ func firstErr(errs ...error) error {
 // InsertChannel stores a new channel and sets its ID; a taken name is a
 // conflict.
 func (t *Tx) InsertChannel(ctx context.Context, c *notify.Channel) error {
+	t.touchChannels()
 	r, e, f, err := channelJSON(c)
 	if err != nil {
 		return err
@@ -72,6 +73,7 @@ func (t *Tx) InsertChannel(ctx context.Context, c *notify.Channel) error {
 
 // SaveChannel writes a channel's mutable fields.
 func (t *Tx) SaveChannel(ctx context.Context, c *notify.Channel) error {
+	t.touchChannels()
 	r, e, f, err := channelJSON(c)
 	if err != nil {
 		return err
@@ -102,7 +104,32 @@ func affected(res sql.Result, err error) error {
 
 // Channel reads a channel by ID.
 func (t *Tx) Channel(ctx context.Context, id int64) (*notify.Channel, error) {
+	if t.cachedChannels() {
+		list, err := t.Channels(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range list {
+			if c.ID == id {
+				return c, nil
+			}
+		}
+		return nil, ErrNotFound
+	}
 	return scanChannel(t.q.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE id = $1`, id))
+}
+
+// cachedChannels reports whether the channels come from the SQLite
+// store's cache: not in a write that changed one.
+func (t *Tx) cachedChannels() bool { return t.chans != nil && !t.chansTouched }
+
+// touchChannels notes a change of the channels: lists read from here on
+// are read again.
+func (t *Tx) touchChannels() {
+	if t.chans != nil {
+		t.chansTouched = true
+		t.chans.bump()
+	}
 }
 
 // ChannelByName reads a channel by name.
@@ -112,13 +139,20 @@ func (t *Tx) ChannelByName(ctx context.Context, name string) (*notify.Channel, e
 
 // Channels lists every channel by name.
 func (t *Tx) Channels(ctx context.Context) ([]*notify.Channel, error) {
-	return collect(scanChannel)(t.q.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels ORDER BY name`))
+	read := func() ([]*notify.Channel, error) {
+		return collect(scanChannel)(t.q.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels ORDER BY name`))
+	}
+	if t.cachedChannels() {
+		return t.chans.get(read)
+	}
+	return read()
 }
 
 // DeleteChannel removes a channel and its undelivered messages; the
 // messages it received stay in the outbox's history only as long as the
 // channel exists.
 func (t *Tx) DeleteChannel(ctx context.Context, id int64) error {
+	t.touchChannels()
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM outbox WHERE channel_id = $1`, id); err != nil {
 		return err
 	}

@@ -93,6 +93,8 @@ type Store struct {
 	recent *recentKeys
 	// leases are the outbox leases, in memory on SQLite (leases.go).
 	leases *memLeases
+	// chans caches the channels, SQLite only (chancache.go).
+	chans *chanCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -265,7 +267,8 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	}
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
-		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases()}
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases(),
+		chans: &chanCache{}}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -311,6 +314,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 		return s.classify(err)
 	}
 	defer tx.Rollback()
+	// No channel cache: a snapshot may be older than the cache's version.
 	if err := fn(&Tx{q: tx, dialect: s.dialect, matchers: s.matchers}); err != nil {
 		return s.classify(err)
 	}
@@ -320,7 +324,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 // ReadOne runs fn outside a transaction on the read pool, with prepared
 // statements: for the single-statement lookups of every request.
 func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
-	return s.classify(fn(&Tx{q: cachedDB{db: s.read, cache: s.readStmts}, dialect: s.dialect, matchers: s.matchers}))
+	return s.classify(fn(&Tx{q: cachedDB{db: s.read, cache: s.readStmts}, dialect: s.dialect, matchers: s.matchers, chans: s.chans}))
 }
 
 // Write runs fn in a read-write transaction and returns after it committed
@@ -441,7 +445,12 @@ func (s *Store) drain() {
 func (s *Store) commit(batch []*job) {
 	results := make([]error, len(batch))
 	batchMark := s.recent.mark()
+	var t *Tx
 	finish := func(err error) {
+		if t != nil && t.chansTouched {
+			// Committed or rolled back: lists read meanwhile are stale.
+			s.chans.bump()
+		}
 		if err != nil {
 			s.recent.undo(batchMark)
 		} else {
@@ -463,8 +472,8 @@ func (s *Store) commit(batch []*job) {
 		return
 	}
 	var fresh []Fresh
-	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
-		fresh: &fresh}
+	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
+		fresh: &fresh, chans: s.chans}
 	defer func() { t.rules = nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -653,6 +662,11 @@ type Tx struct {
 	// fresh collects the messages the SQLite writer's batch queued, for
 	// the outbox worker once the batch has committed (leases.go).
 	fresh *[]Fresh
+	// chans is the SQLite store's channel cache (chancache.go);
+	// chansTouched: this write changed a channel, so it reads them from
+	// the database.
+	chans        *chanCache
+	chansTouched bool
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
