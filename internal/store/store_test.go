@@ -393,8 +393,11 @@ func TestCancelledJobDoesNotFailBatch(t *testing.T) {
 
 // Checkpoints run on their own connection, off the writer's path: a
 // PASSIVE step copies the whole WAL back so the next commit starts it
-// over, a WAL past the limit is truncated, writes around them stay intact,
-// and closing leaves the WAL empty.
+// over; a WAL past the limit that was copied back whole is not truncated
+// under the writer (TRUNCATE waits for every reader with the write lock
+// held), its file is cut by the commit that starts it over
+// (journal_size_limit); writes around them stay intact, and closing
+// leaves the WAL empty.
 func TestBackgroundCheckpoint(t *testing.T) {
 	s := testenv.NewStore(t, store.SQLite)
 	inc := newIncident(t, s, nil)
@@ -428,16 +431,25 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	if walSize() == 0 {
 		t.Fatal("a PASSIVE step truncated the WAL")
 	}
-	store.CheckpointStep(s, 0) // past the limit: truncated
-	if n := walSize(); n != 0 {
-		t.Fatalf("WAL is %d bytes after a step past the limit", n)
+	write(300)
+	before := walSize()
+	store.CheckpointStep(s, 0) // past the limit, copied back whole
+	if n := walSize(); n != before {
+		t.Fatalf("WAL went from %d to %d bytes in a step that copied it back whole", before, n)
 	}
+	// The store's limit is 64 MiB; a small one shows the cut.
+	must(t, s.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.Exec(context.Background(), `PRAGMA journal_size_limit = 65536`)
+	}))
 	write(1)
+	if n := walSize(); n > 65536 {
+		t.Fatalf("WAL is %d bytes after the commit that started it over, limit 65536", n)
+	}
 	var count int
 	must(t, s.Read(context.Background(), func(tx *store.Tx) error {
 		return tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &count)
 	}))
-	if count != 302 {
+	if count != 602 {
 		t.Fatalf("%d updates", count)
 	}
 	s.Close()
