@@ -233,8 +233,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
 	// writer's path.
 	w, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"+
-		fmt.Sprintf("&_pragma=journal_size_limit(%d)", maxWAL)+"&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}

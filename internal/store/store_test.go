@@ -393,11 +393,9 @@ func TestCancelledJobDoesNotFailBatch(t *testing.T) {
 
 // Checkpoints run on their own connection, off the writer's path: a
 // PASSIVE step copies the whole WAL back so the next commit starts it
-// over; a WAL past the limit that was copied back whole is not truncated
-// under the writer (TRUNCATE waits for every reader with the write lock
-// held), its file is cut by the commit that starts it over
-// (journal_size_limit); writes around them stay intact, and closing
-// leaves the WAL empty.
+// over, a WAL past the limit is started over in the same file (RESTART)
+// and one far past it truncated, writes around them stay intact, and
+// closing leaves the WAL empty.
 func TestBackgroundCheckpoint(t *testing.T) {
 	s := testenv.NewStore(t, store.SQLite)
 	inc := newIncident(t, s, nil)
@@ -431,25 +429,47 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	if walSize() == 0 {
 		t.Fatal("a PASSIVE step truncated the WAL")
 	}
+	// A reader on a snapshot that includes the WAL keeps it from starting
+	// over; past the limit the step does not truncate the file under the
+	// writer, and the WAL starts over once the reader is done.
 	write(300)
-	before := walSize()
-	store.CheckpointStep(s, 0) // past the limit, copied back whole
-	if n := walSize(); n != before {
-		t.Fatalf("WAL went from %d to %d bytes in a step that copied it back whole", before, n)
-	}
-	// The store's limit is 64 MiB; a small one shows the cut.
-	must(t, s.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.Exec(context.Background(), `PRAGMA journal_size_limit = 65536`)
-	}))
+	done := make(chan struct{})
+	read := make(chan struct{})
+	go func() {
+		s.Read(context.Background(), func(tx *store.Tx) error {
+			var n int
+			tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &n)
+			close(read)
+			<-done
+			return nil
+		})
+	}()
+	<-read
 	write(1)
-	if n := walSize(); n > 65536 {
-		t.Fatalf("WAL is %d bytes after the commit that started it over, limit 65536", n)
+	if frames := store.CheckpointStep(s, noLimit); frames < 300 {
+		t.Fatalf("%d frames: the WAL started over under a reader", frames)
 	}
+	close(done)
+	time.Sleep(10 * time.Millisecond) // the reader ends its transaction
+	before := walSize()
+	store.CheckpointStep(s, 2<<20) // past 2 MiB, not 8: RESTART
+	write(1)
+	if frames := store.CheckpointStep(s, noLimit); frames > 10 {
+		t.Fatalf("%d frames in the WAL after the RESTART and one commit", frames)
+	}
+	if n := walSize(); n != before {
+		t.Fatalf("the WAL file went from %d to %d bytes: RESTART reuses it", before, n)
+	}
+	store.CheckpointStep(s, 0) // far past the limit: truncated
+	if n := walSize(); n != 0 {
+		t.Fatalf("WAL is %d bytes after a step past the limit", n)
+	}
+	write(1)
 	var count int
 	must(t, s.Read(context.Background(), func(tx *store.Tx) error {
 		return tx.QueryCount(context.Background(), `SELECT count(*) FROM updates`, &count)
 	}))
-	if count != 602 {
+	if count != 604 {
 		t.Fatalf("%d updates", count)
 	}
 	s.Close()
