@@ -36,9 +36,11 @@ type Notifiers func(t service.Target) (notify.Notifier, error)
 // is recorded (the next message of its lane may be due), when a send ends
 // while the last look left due messages behind for want of room, and
 // every Poll. On SQLite the writer hands it the messages each commit
-// queued instead (service.LeaseFresh), and it looks through the outbox
-// after a record or a send only while some of those were left there: a
-// look costs a read past every message in flight.
+// queued instead (service.LeaseFresh); those without room stay handed
+// over until a send ends, and it looks through the outbox after a record
+// or a send only while some were left there (behind another message of
+// their lane) or the last look filled its room: a look costs a read past
+// every message in flight.
 //
 // To keep a busy channel's sends going while the next lease is being
 // written, it leases up to Prefetch more messages for a channel than it
