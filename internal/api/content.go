@@ -51,16 +51,18 @@ func itemJSON(it *incident.ChecklistItem) ChecklistItemJSON {
 
 // LinkJSON is a link of API v1.
 type LinkJSON struct {
-	ID        int64             `json:"id"`
-	Kind      incident.LinkKind `json:"kind"`
-	URL       string            `json:"url"`
-	Title     string            `json:"title"`
-	CreatedBy string            `json:"created_by"`
-	CreatedAt time.Time         `json:"created_at"`
+	ID    int64             `json:"id"`
+	Kind  incident.LinkKind `json:"kind"`
+	URL   string            `json:"url"`
+	Title string            `json:"title"`
+	// Internal links (those alerts brought) are shown to the team only.
+	Internal  bool      `json:"internal,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 func linkJSON(l *incident.Link) LinkJSON {
-	return LinkJSON{ID: l.ID, Kind: l.Kind, URL: l.URL, Title: l.Title, CreatedBy: l.CreatedBy, CreatedAt: l.CreatedAt.UTC()}
+	return LinkJSON{ID: l.ID, Kind: l.Kind, URL: l.URL, Title: l.Title, Internal: l.Internal, CreatedBy: l.CreatedBy, CreatedAt: l.CreatedAt.UTC()}
 }
 
 func mapAll[T, J any](in []*T, f func(*T) J) []J {

@@ -135,11 +135,14 @@ var LinkKinds = []LinkKind{LinkMergeRequest, LinkDashboard, LinkRunbook, LinkExc
 
 // Link is a typed reference from an incident.
 type Link struct {
-	ID        int64
-	Incident  int64
-	Kind      LinkKind
-	URL       string
-	Title     string
+	ID       int64
+	Incident int64
+	Kind     LinkKind
+	URL      string
+	Title    string
+	// Internal links are the team's only: those alerts bring (a
+	// runbook_url) carry alert content, which never reaches a viewer.
+	Internal  bool
 	CreatedBy string
 	CreatedAt time.Time
 }

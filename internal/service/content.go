@@ -214,7 +214,9 @@ func (s *Service) Checklist(ctx context.Context, p auth.Principal, number int64)
 
 // Links lists an incident's links.
 func (s *Service) Links(ctx context.Context, p auth.Principal, number int64) ([]*incident.Link, error) {
-	return readChild(s, ctx, p, number, func(tx *store.Tx, _ bool) ([]*incident.Link, error) { return tx.Links(ctx, number) })
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.Link, error) {
+		return tx.Links(ctx, number, publicOnly)
+	})
 }
 
 // readChild reads something of an incident p may see, in one snapshot;

@@ -461,7 +461,7 @@ func (s *Store) commit(batch []*job) {
 		return
 	}
 	t := &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent}
-	defer func() { t.rules = nil }()
+	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
 			tx.Rollback()
@@ -633,6 +633,9 @@ type Tx struct {
 	// delivery routes by them, and they change rarely (InsertRule and
 	// DeleteRule clear it).
 	rules []*alert.Rule
+	// snoozes memoises Snoozes (read at snoozesAt) the same way.
+	snoozes   *[]*alert.Snooze
+	snoozesAt time.Time
 	// recent is the in-memory level of the alert keys, set in the SQLite
 	// writer's transactions only.
 	recent *recentKeys

@@ -100,12 +100,12 @@ func (t *Tx) DeleteChecklistItem(ctx context.Context, id int64) error {
 	return err
 }
 
-const linkColumns = `id, incident_number, kind, url, title, created_by, created_at`
+const linkColumns = `id, incident_number, kind, url, title, internal, created_by, created_at`
 
 func scanLink(row scanner) (*incident.Link, error) {
 	var l incident.Link
 	var created int64
-	err := row.Scan(&l.ID, &l.Incident, &l.Kind, &l.URL, &l.Title, &l.CreatedBy, &created)
+	err := row.Scan(&l.ID, &l.Incident, &l.Kind, &l.URL, &l.Title, &l.Internal, &l.CreatedBy, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -115,13 +115,20 @@ func scanLink(row scanner) (*incident.Link, error) {
 
 // InsertLink stores a new link and sets its ID.
 func (t *Tx) InsertLink(ctx context.Context, l *incident.Link) error {
-	cols := `incident_number, kind, url, title, created_by, created_at`
-	a := args{l.Incident, l.Kind, l.URL, l.Title, l.CreatedBy, micros(l.CreatedAt)}
+	cols := `incident_number, kind, url, title, internal, created_by, created_at`
+	a := args{l.Incident, l.Kind, l.URL, l.Title, l.Internal, l.CreatedBy, micros(l.CreatedAt)}
 	id, err := t.insertID(ctx, "links", &cols, &a)
 	if err != nil {
 		return err
 	}
-	return t.q.QueryRowContext(ctx, `INSERT INTO links (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6`+id+`) RETURNING id`, a...).Scan(&l.ID)
+	return t.q.QueryRowContext(ctx, `INSERT INTO links (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7`+id+`) RETURNING id`, a...).Scan(&l.ID)
+}
+
+// HasLinkURL reports whether an incident has a link of kind to url.
+func (t *Tx) HasLinkURL(ctx context.Context, number int64, kind incident.LinkKind, url string) (bool, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM links WHERE incident_number = $1 AND kind = $2 AND url = $3`, number, kind, url).Scan(&n)
+	return n > 0, err
 }
 
 // Link reads one link of an incident.
@@ -129,9 +136,15 @@ func (t *Tx) Link(ctx context.Context, number, id int64) (*incident.Link, error)
 	return scanLink(t.q.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE incident_number = $1 AND id = $2`, number, id))
 }
 
-// Links lists an incident's links in creation order.
-func (t *Tx) Links(ctx context.Context, number int64) ([]*incident.Link, error) {
-	return collect(scanLink)(t.q.QueryContext(ctx, `SELECT `+linkColumns+` FROM links WHERE incident_number = $1 ORDER BY id`, number))
+// Links lists an incident's links in creation order; publicOnly leaves
+// the internal ones out.
+func (t *Tx) Links(ctx context.Context, number int64, publicOnly bool) ([]*incident.Link, error) {
+	q := `SELECT ` + linkColumns + ` FROM links WHERE incident_number = $1`
+	if publicOnly {
+		q += ` AND internal = $2 ORDER BY id`
+		return collect(scanLink)(t.q.QueryContext(ctx, q, number, false))
+	}
+	return collect(scanLink)(t.q.QueryContext(ctx, q+` ORDER BY id`, number))
 }
 
 // DeleteLink removes a link; the timeline keeps it.
