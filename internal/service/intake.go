@@ -20,6 +20,8 @@ type IngestResult struct {
 	New      int  `json:"new"`
 	Resolved int  `json:"resolved"`
 	Replayed bool `json:"replayed,omitempty"`
+	// Snoozed counts newly firing alerts a snooze kept in the inbox.
+	Snoozed int `json:"snoozed,omitempty"`
 	// Opened and Attached list incident numbers.
 	Opened   []int64 `json:"opened"`
 	Attached []int64 `json:"attached"`
@@ -137,6 +139,10 @@ type ingestion struct {
 	rules []alert.Rule
 	// loaded is set once rules holds the rules.
 	loaded bool
+	// snoozes are the snoozes holding now, read once per delivery when
+	// a rule would first open or join an incident (snoozesLoaded).
+	snoozes       []alert.Snooze
+	snoozesLoaded bool
 	// groups caches the open incident of each group key (0: none), so a
 	// delivery of one group looks it up once.
 	groups map[string]int64
@@ -225,6 +231,9 @@ func (g *ingestion) destinationIfNew(a *alert.Alert) (n int64, ok bool, err erro
 	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
 		return 0, err == nil, err
 	}
+	if quiet, err := g.snoozed(a); err != nil || quiet {
+		return 0, err == nil, err
+	}
 	if a.GroupKey != "" {
 		if n, err = g.openForGroup(a.GroupKey); err != nil || n != 0 {
 			return n, err == nil, err
@@ -248,6 +257,10 @@ func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) 
 	wasFiring := before != nil && before.Status == alert.Firing
 	rec.Alert, rec.LastSeen = a, g.now
 	rec.Received++
+	if a.Status == alert.Firing && !wasFiring {
+		// Fired again after resolving: a new problem, triaged afresh.
+		rec.Triage = alert.Triage{}
+	}
 	if a.Status == alert.Resolved && wasFiring {
 		g.res.Resolved++
 	}
@@ -293,6 +306,27 @@ func (g *ingestion) rule(a *alert.Alert) (*alert.Rule, error) {
 	return alert.Route(g.rules, g.in.ID, a), nil
 }
 
+// snoozed reports whether a snooze keeps newly firing alert a in the
+// inbox, and counts it. The snoozes are read once per delivery, and only
+// by one whose rules would open or join an incident.
+func (g *ingestion) snoozed(a *alert.Alert) (bool, error) {
+	if !g.snoozesLoaded {
+		list, err := g.tx.Snoozes(g.ctx, g.now)
+		if err != nil {
+			return false, err
+		}
+		for _, sn := range list {
+			g.snoozes = append(g.snoozes, *sn)
+		}
+		g.snoozesLoaded = true
+	}
+	if len(g.snoozes) == 0 || alert.Snoozed(g.snoozes, g.now, a.Labels) == nil {
+		return false, nil
+	}
+	g.res.Snoozed++
+	return true, nil
+}
+
 // openForGroup is the open incident of a group (0: none), looked up once
 // per delivery and group.
 func (g *ingestion) openForGroup(key string) (int64, error) {
@@ -322,6 +356,9 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	}
 	rule, err := g.rule(&rec.Alert)
 	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
+		return 0, false, err
+	}
+	if quiet, err := g.snoozed(&rec.Alert); err != nil || quiet {
 		return 0, false, err
 	}
 	if rec.GroupKey != "" {
@@ -395,6 +432,13 @@ func (g *ingestion) finish() error {
 		if err := g.s.appendAlertEvent(g.ctx, g.tx, list[0].rec, g.actor(), g.now, data); err != nil {
 			return err
 		}
+		recs := make([]*alert.Record, len(list))
+		for i, j := range list {
+			recs[i] = j.rec
+		}
+		if err := g.s.addRunbookLinks(g.ctx, g.tx, n, recs, g.actor(), g.now); err != nil {
+			return err
+		}
 	}
 	// "Last alert" is for people; once a second is precise enough and
 	// spares a write per delivery in a storm.
@@ -430,22 +474,31 @@ func newCountChanges() *countChanges {
 // after.
 func (t *countChanges) move(before, after *alert.Record) {
 	if before != nil {
-		if before.Incident == after.Incident && before.Status == after.Status {
+		if before.Incident == after.Incident && countedStatus(before) == countedStatus(after) {
 			if c := t.incident(after.Incident); c != nil {
 				c.truncated = max(c.truncated, int64(after.Truncated))
 			}
 			return
 		}
-		t.add(before.IntegrationID, before.Incident, before.Status, -1)
+		t.add(before.IntegrationID, before.Incident, countedStatus(before), -1)
 		if before.Incident != 0 {
 			t.changed[before.Incident] = true
 		}
 	}
-	t.add(after.IntegrationID, after.Incident, after.Status, 1)
+	t.add(after.IntegrationID, after.Incident, countedStatus(after), 1)
 	if c := t.incident(after.Incident); c != nil {
 		c.truncated = max(c.truncated, int64(after.Truncated))
 		t.changed[after.Incident] = true
 	}
+}
+
+// countedStatus is the status an alert counts with: a dismissed alert in
+// the inbox no longer waits there, so it counts as not firing.
+func countedStatus(r *alert.Record) alert.Status {
+	if r.Incident == 0 && r.Dismissed() {
+		return alert.Resolved
+	}
+	return r.Status
 }
 
 func (t *countChanges) incident(n int64) *alertCounts {
@@ -611,8 +664,34 @@ type AlertQuery struct {
 	// Unattached keeps alerts that are part of no incident.
 	Unattached bool
 	// Matchers keep alerts whose labels match all of them.
-	Matchers      []alert.Matcher
+	Matchers []alert.Matcher
+	// Dismissed says what to do with dismissed alerts: leave them out
+	// (HideDismissed, the default), keep only them, or show them too.
+	Dismissed     Dismissed
 	Limit, Offset int
+}
+
+// Dismissed picks dismissed alerts in an alert list.
+type Dismissed string
+
+const (
+	HideDismissed Dismissed = ""
+	OnlyDismissed Dismissed = "only"
+	AnyDismissed  Dismissed = "any"
+)
+
+// ParseDismissed reads the dismissed filter of a query: false (or empty)
+// hides dismissed alerts, true keeps only them, any shows both.
+func ParseDismissed(v string) (Dismissed, error) {
+	switch v {
+	case "", "false":
+		return HideDismissed, nil
+	case "true", "only":
+		return OnlyDismissed, nil
+	case "any":
+		return AnyDismissed, nil
+	}
+	return "", problem.Invalidf("dismissed must be false, true or any")
 }
 
 // maxAlertScan bounds how many alerts a label-matcher query inspects.
@@ -624,6 +703,12 @@ func (s *Service) Alerts(ctx context.Context, p auth.Principal, q AlertQuery) ([
 		return nil, err
 	}
 	f := store.AlertFilter{Status: q.Status, Integration: q.Integration, Unattached: q.Unattached, Limit: q.Limit, Offset: q.Offset}
+	switch q.Dismissed {
+	case OnlyDismissed:
+		f.Dismissed = store.DismissedOnly
+	case AnyDismissed:
+		f.Dismissed = store.DismissedAny
+	}
 	if len(q.Matchers) > 0 {
 		f.Limit, f.Offset = maxAlertScan, 0
 	}
@@ -809,6 +894,8 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 	for _, rec := range recs {
 		before := *rec
 		rec.Incident = number
+		// Part of an incident now: no longer dismissed.
+		rec.DismissedBy, rec.DismissedAt, rec.DismissReason = "", time.Time{}, ""
 		if err := tx.SaveAlert(ctx, rec); err != nil {
 			return err
 		}
@@ -816,6 +903,9 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 			return err
 		}
 		t.move(&before, rec)
+	}
+	if err := s.addRunbookLinks(ctx, tx, number, recs, actor, now); err != nil {
+		return err
 	}
 	return t.write(ctx, tx, s, "", actor, now)
 }
