@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/notify"
@@ -96,6 +97,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.integration = in.ID
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.ID, tok, map[string]any{"title": "disk filling", "severity": "warning"})
+	if _, err := app.Svc.CreateSnooze(ctx, service.System, service.NewSnooze{Matchers: `alertname="planned"`, For: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	up := uploadBody()
 	r := app.Request(t, "POST", "/api/v1/incidents/1/attachments", ana, up.body, "Content-Type", up.contentType)
 	if r.Status != 201 {
@@ -255,26 +259,32 @@ func baseMatrix(f *fixture) map[string]cell {
 		"POST /api/v1/alerts/{id}/declare":       {"POST", "/api/v1/alerts/1/declare", map[string]any{}, false, write(201)},
 		"GET /api/v1/incidents/{number}/alerts":  {"GET", "/api/v1/incidents/1/alerts", nil, false, teamRead()},
 		"POST /api/v1/incidents/{number}/alerts": {"POST", "/api/v1/incidents/1/alerts", map[string]any{"alerts": []int{1}}, false, write(200)},
-		"GET /api/v1/integrations":               {"GET", "/api/v1/integrations", nil, false, adminOnly(200)},
-		"POST /api/v1/integrations":              {"POST", "/api/v1/integrations", map[string]any{"type": "generic", "name": "x2"}, false, adminOnly(201)},
-		"DELETE /api/v1/integrations/{id}":       {"DELETE", "/api/v1/integrations/" + f.integration, nil, false, adminOnly(204)},
-		"GET /api/v1/rules":                      {"GET", "/api/v1/rules", nil, false, teamRead()},
-		"POST /api/v1/rules":                     {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
-		"DELETE /api/v1/rules/{id}":              {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
-		"GET /static/":                           {"GET", f.cssPath, nil, false, all(200)},
-		"GET /login":                             {"GET", "/login", nil, false, with(all(200), session, 303)},
-		"POST /login":                            {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
-		"POST /logout":                           {"POST", "/logout", "", true, all(303)},
-		"GET /login/oidc":                        {"GET", "/login/oidc", nil, false, all(404)},
-		"GET /login/oidc/callback":               {"GET", "/login/oidc/callback", nil, false, all(404)},
-		"GET /account":                           {"GET", "/account", nil, false, with(all(200), anon, 303)},
-		"POST /account/password":                 {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
-		"POST /account/sessions/{id}/revoke":     {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
-		"GET /{$}":                               {"GET", "/", nil, false, all(200)},
-		"GET /events":                            {"GET", "/events", nil, false, all(200)},
-		"GET /healthz":                           {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /readyz":                            {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /metrics":                           {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
+		// Triage is the team's: viewers and read-only tokens are refused.
+		"POST /api/v1/alerts/ack":            {"POST", "/api/v1/alerts/ack", map[string]any{"alerts": []int{1}}, false, write(200)},
+		"POST /api/v1/alerts/dismiss":        {"POST", "/api/v1/alerts/dismiss", map[string]any{"alerts": []int{1}, "reason": "noise"}, false, write(200)},
+		"GET /api/v1/alerts/snoozes":         {"GET", "/api/v1/alerts/snoozes", nil, false, teamRead()},
+		"POST /api/v1/alerts/snoozes":        {"POST", "/api/v1/alerts/snoozes", map[string]any{"matchers": `alertname="x"`, "duration": "1h"}, false, write(201)},
+		"DELETE /api/v1/alerts/snoozes/{id}": {"DELETE", "/api/v1/alerts/snoozes/1", nil, false, write(204)},
+		"GET /api/v1/integrations":           {"GET", "/api/v1/integrations", nil, false, adminOnly(200)},
+		"POST /api/v1/integrations":          {"POST", "/api/v1/integrations", map[string]any{"type": "generic", "name": "x2"}, false, adminOnly(201)},
+		"DELETE /api/v1/integrations/{id}":   {"DELETE", "/api/v1/integrations/" + f.integration, nil, false, adminOnly(204)},
+		"GET /api/v1/rules":                  {"GET", "/api/v1/rules", nil, false, teamRead()},
+		"POST /api/v1/rules":                 {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
+		"DELETE /api/v1/rules/{id}":          {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
+		"GET /static/":                       {"GET", f.cssPath, nil, false, all(200)},
+		"GET /login":                         {"GET", "/login", nil, false, with(all(200), session, 303)},
+		"POST /login":                        {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
+		"POST /logout":                       {"POST", "/logout", "", true, all(303)},
+		"GET /login/oidc":                    {"GET", "/login/oidc", nil, false, all(404)},
+		"GET /login/oidc/callback":           {"GET", "/login/oidc/callback", nil, false, all(404)},
+		"GET /account":                       {"GET", "/account", nil, false, with(all(200), anon, 303)},
+		"POST /account/password":             {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
+		"POST /account/sessions/{id}/revoke": {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
+		"GET /{$}":                           {"GET", "/", nil, false, all(200)},
+		"GET /events":                        {"GET", "/events", nil, false, all(200)},
+		"GET /healthz":                       {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /readyz":                        {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /metrics":                       {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
 	}
 }
 
