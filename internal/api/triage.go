@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -67,24 +65,6 @@ type snoozeRequest struct {
 	Reason   string `json:"reason"`
 }
 
-// ParseSpan reads a duration as Go writes it ("90m", "2h30m") or in
-// whole days ("3d").
-func ParseSpan(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 3650 {
-			return 0, problem.Invalidf("duration %q: write whole days as 3d, or hours and minutes as 2h30m", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, problem.Invalidf("duration %q: write it as 90m, 2h30m or 3d", s)
-	}
-	return d, nil
-}
-
 func (a *API) createSnooze(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
 	req, err := decode[snoozeRequest](w, r)
 	if err != nil {
@@ -93,7 +73,7 @@ func (a *API) createSnooze(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if req.Duration == "" {
 		return 0, nil, problem.Invalidf("duration is required, such as \"2h\"")
 	}
-	d, err := ParseSpan(req.Duration)
+	d, err := service.ParseSpan(req.Duration)
 	if err != nil {
 		return 0, nil, err
 	}

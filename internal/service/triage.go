@@ -5,6 +5,7 @@ import (
 
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -158,6 +159,21 @@ type NewSnooze struct {
 	// For is how long the snooze holds, from now.
 	For    time.Duration
 	Reason string
+}
+
+// ParseSpan reads a snooze's duration as Go writes it ("90m", "2h30m")
+// or in whole days ("3d").
+func ParseSpan(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 && n <= 3650 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	return 0, problem.Invalidf("duration %q: write it as 90m, 2h30m or 3d", text.Line(s, 40))
 }
 
 // CreateSnooze keeps new alerts matching n.Matchers quiet for n.For: they

@@ -21,6 +21,8 @@ type boardData struct {
 	Services []string
 	Members  []service.Member
 	Team     bool
+	// Inbox counts the firing alerts waiting in the inbox (team only).
+	Inbox int64
 }
 
 type boardFilter struct {
@@ -64,6 +66,10 @@ func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
 	slices.Sort(d.Services)
 	if d.Team {
 		if d.Members, err = w.svc.Members(r.Context(), p); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if d.Inbox, err = w.svc.InboxWaiting(r.Context(), p); err != nil {
 			w.fail(rw, r, err)
 			return
 		}

@@ -16,11 +16,80 @@ import (
 
 type alertsData struct {
 	Alerts     []*alert.Record
+	Groups     []alertGroup
 	Open       []*incident.Incident
+	Snoozes    []*alert.Snooze
 	Status     string
 	Unattached bool
+	Dismissed  string
 	Match      string
 	Writer     bool
+	// Waiting counts the firing alerts in the inbox, over all of it.
+	Waiting int64
+	// Back is this view's address, where triage forms return.
+	Back string
+}
+
+// alertGroup is the alerts of one group key (one problem, as the sender
+// grouped them), shown together and collapsible.
+type alertGroup struct {
+	ID, Name                           string
+	Alerts                             []alertRow
+	Firing, Inbox, Acked, DismissedNum int
+}
+
+// alertRow is an alert with the snooze that keeps it quiet, if any.
+type alertRow struct {
+	*alert.Record
+	Snooze *alert.Snooze
+}
+
+// groupAlerts groups alerts by integration and group key, in the order
+// their first alert is listed; an alert without a group key is grouped by
+// its alertname.
+func groupAlerts(list []*alert.Record, snoozes []*alert.Snooze, now time.Time) []alertGroup {
+	var out []alertGroup
+	at := map[string]int{}
+	for _, r := range list {
+		key, name := r.IntegrationID+"\x00"+r.GroupKey, r.GroupKey
+		if r.GroupKey == "" {
+			n := r.Labels["alertname"]
+			if n == "" {
+				n = r.Title
+			}
+			key, name = r.IntegrationID+"\x00\x00"+n, n
+		}
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, alertGroup{ID: "group-" + strconv.Itoa(i+1), Name: name})
+		}
+		g := &out[i]
+		row := alertRow{Record: r}
+		if r.Incident == 0 && r.Status == alert.Firing {
+			for _, sn := range snoozes {
+				if sn.Matches(now, r.Labels) {
+					row.Snooze = sn
+					break
+				}
+			}
+		}
+		g.Alerts = append(g.Alerts, row)
+		if r.Status == alert.Firing {
+			g.Firing++
+		}
+		if r.Incident == 0 {
+			g.Inbox++
+		}
+		if r.Acked() {
+			g.Acked++
+		}
+		if r.Dismissed() {
+			g.DismissedNum++
+		}
+	}
+	return out
 }
 
 // alertsPage is the inbox: what the monitoring said that is not (yet) part
@@ -36,8 +105,17 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	q := r.URL.Query()
-	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Match: q.Get("match"), Writer: p.Can(auth.WriteIncidents)}
+	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Dismissed: q.Get("dismissed"), Match: q.Get("match"),
+		Writer: p.Can(auth.WriteIncidents), Back: r.URL.Path}
+	if r.URL.Path == "/alerts" && r.URL.RawQuery != "" {
+		d.Back += "?" + r.URL.RawQuery
+	}
 	aq := service.AlertQuery{Unattached: d.Unattached, Limit: 200}
+	if dis, err := service.ParseDismissed(d.Dismissed); err != nil {
+		msg, status = "Dismissed is false, true or any.", http.StatusBadRequest
+	} else {
+		aq.Dismissed = dis
+	}
 	switch d.Status {
 	case "", "firing", "resolved":
 		aq.Status = alert.Status(d.Status)
@@ -56,6 +134,15 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 		w.fail(rw, r, err)
 		return
 	}
+	if d.Snoozes, err = w.svc.Snoozes(r.Context(), p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if d.Waiting, err = w.svc.InboxWaiting(r.Context(), p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	d.Groups = groupAlerts(d.Alerts, d.Snoozes, w.svc.Now())
 	if d.Writer {
 		page, err := w.svc.Incidents(r.Context(), p, service.IncidentQuery{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Limit: 200})
 		if err != nil {
@@ -112,6 +199,84 @@ func (w *Web) inboxAction(rw http.ResponseWriter, r *http.Request, do func(p aut
 		return
 	}
 	http.Redirect(rw, r, fmt.Sprintf("/incidents/%d", inc.Number), http.StatusSeeOther)
+}
+
+// triageAction runs an inbox form that changes alerts or snoozes and
+// returns to the view it came from, or shows the inbox with the reason.
+func (w *Web) triageAction(rw http.ResponseWriter, r *http.Request, needAlerts bool, do func(p auth.Principal, ids []int64) error) {
+	p := auth.From(r.Context())
+	if p.IsAnonymous() {
+		w.fail(rw, r, errSignIn)
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		w.fail(rw, r, problem.Invalidf("the form is too large"))
+		return
+	}
+	var ids []int64
+	var err error
+	if needAlerts {
+		ids, err = alertIDs(r)
+	}
+	if err == nil {
+		err = do(p, ids)
+	}
+	if err != nil {
+		pr, ok := problem.As(err)
+		if !ok || pr.Kind == problem.Internal || pr.Kind == problem.Unavailable || pr.Kind == problem.Forbidden || pr.Kind == problem.Unauthenticated {
+			w.fail(rw, r, err)
+			return
+		}
+		w.showAlerts(rw, r, problem.HTTPStatus(pr.Kind), pr.Message)
+		return
+	}
+	http.Redirect(rw, r, backToInbox(r.PostForm.Get("back")), http.StatusSeeOther)
+}
+
+// backToInbox is the inbox view a form came from, or the inbox: only a
+// path under /alerts, so the form cannot send anyone elsewhere.
+func backToInbox(back string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/alerts" {
+		return "/alerts"
+	}
+	return "/alerts?" + u.Query().Encode()
+}
+
+func (w *Web) ackAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.AckAlerts(r.Context(), p, ids)
+		return err
+	})
+}
+
+func (w *Web) dismissAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.DismissAlerts(r.Context(), p, ids, r.PostForm.Get("reason"))
+		return err
+	})
+}
+
+func (w *Web) snoozeAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+		d, err := service.ParseSpan(r.PostForm.Get("duration"))
+		if err != nil {
+			return err
+		}
+		_, err = w.svc.CreateSnooze(r.Context(), p, service.NewSnooze{Matchers: r.PostForm.Get("matchers"), For: d, Reason: r.PostForm.Get("reason")})
+		return err
+	})
+}
+
+func (w *Web) unsnoozeAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			return problem.New(problem.NotFound, "not_found", "no such snooze")
+		}
+		return w.svc.DeleteSnooze(r.Context(), p, id)
+	})
 }
 
 func (w *Web) declareAction(rw http.ResponseWriter, r *http.Request) {
