@@ -77,7 +77,8 @@ func TestCanarySweep(t *testing.T) {
 		// The team's versions of the swept surfaces do hold the markers,
 		// so the sweep looked where there was something to hide.
 		for u, marker := range map[string]string{"/api/v1/insights": "confidential-service", "/insights.csv?chart=noisiest-alerts": "alert-name",
-			"/api/v1/log?format=md": "confidential-title", "/api/v1/review?format=md": "review-decision", "/review": "review-secret"} {
+			"/api/v1/log?format=md": "confidential-title", "/api/v1/review?format=md": "review-decision", "/review": "review-secret",
+			fmt.Sprintf("/api/v1/incidents/%d/links", w.withInternal): "alert-runbook", fmt.Sprintf("/incidents/%d", w.withInternal): "alert-runbook"} {
 			if r := app.Request(t, "GET", u, w.team, nil); r.Status != 200 || !strings.Contains(string(r.Body), marker) {
 				t.Errorf("the team's %s (%d) lacks %s", u, r.Status, marker)
 			}
@@ -153,6 +154,11 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		"severity": "warning", "labels": map[string]string{"host": marker("alert-host")}})
 	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{1}})
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": marker("alert-name"), "severity": "warning"})
+	// An alert's runbook becomes a link of the public incident it joins:
+	// an internal one, the team's only.
+	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": "runbook alert", "severity": "warning",
+		"links": []map[string]string{{"kind": "runbook", "url": "https://runbooks.example/" + marker("alert-runbook")}}})
+	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{3}})
 	app.Must(t, 200, "PATCH", base(w.secret), tok, map[string]any{"services": []string{marker("confidential-service")}})
 	// The weekly review is the team's: its minutes, attendees and
 	// decisions (on a public incident too) reach no viewer.
