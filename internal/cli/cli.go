@@ -55,9 +55,13 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
-  quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
+  quench alert list [--status firing|resolved] [--unattached] [--dismissed true|any] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
+  quench alert ack ID [ID…]                            (someone is on it)
+  quench alert dismiss ID [ID…] --reason TEXT          (not an incident, until it fires again)
+  quench alert snooze --match MATCHERS --for 2h [--reason TEXT]   (new matching alerts open no incident meanwhile)
+  quench alert snoozes | unsnooze ID
   quench channel add --type slack|email|webhook --name NAME --audience team|public (--url URL | --to ADDR,…)
                      [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
   quench channel list | test ID | remove ID            (an admin token)

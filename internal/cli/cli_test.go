@@ -306,3 +306,54 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 		}
 	}
 }
+
+// Inbox triage from the command line: acknowledge, dismiss (hidden from
+// the default list), snooze, list and remove snoozes.
+func TestAlertTriageCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok, "QUENCH_LOG_LEVEL": "error"}}
+	in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+	hook := "/api/v1/intake/generic/" + in.JSON["id"].(string)
+	app.Must(t, 200, "POST", hook, in.JSON["token"].(string), map[string]any{"alerts": []map[string]any{
+		{"title": "backup slow", "severity": "warning"}, {"title": "disk noisy", "severity": "warning"}}})
+
+	if out := r.ok("alert", "ack", "1"); !strings.Contains(out, "alert 1 acknowledged by ana") {
+		t.Fatalf("ack: %q", out)
+	}
+	if _, errs, code := r.do("", "alert", "dismiss", "2"); code != 2 || !strings.Contains(errs, "--reason") {
+		t.Fatalf("dismiss without a reason: %d %q", code, errs)
+	}
+	if out := r.ok("alert", "dismiss", "2", "--reason", "known noise"); !strings.Contains(out, "alert 2 dismissed: known noise") {
+		t.Fatalf("dismiss: %q", out)
+	}
+	list := r.ok("alert", "list")
+	if !strings.Contains(list, "acked by ana") || strings.Contains(list, "disk noisy") || !strings.Contains(list, "1 firing alert(s) wait") {
+		t.Fatalf("alert list: %q", list)
+	}
+	if list := r.ok("alert", "list", "--dismissed", "true"); !strings.Contains(list, "disk noisy") || !strings.Contains(list, "dismissed by ana") {
+		t.Fatalf("dismissed list: %q", list)
+	}
+	out := r.ok("alert", "snooze", "--match", `alertname="DiskFull"`, "--for", "2h", "--reason", "migration")
+	if !strings.Contains(out, `snooze 1: new alerts matching alertname="DiskFull" stay in the inbox until`) {
+		t.Fatalf("snooze: %q", out)
+	}
+	if list := r.ok("alert", "snoozes"); !strings.Contains(list, `alertname="DiskFull"`) || !strings.Contains(list, "migration") {
+		t.Fatalf("snoozes: %q", list)
+	}
+	if _, errs, code := r.do("", "alert", "snooze", "--match", `alertname="x"`, "--for", "soon"); code != 1 || !strings.Contains(errs, "duration") {
+		t.Fatalf("bad duration: %d %q", code, errs)
+	}
+	if out := r.ok("alert", "unsnooze", "1"); !strings.Contains(out, "snooze 1 removed") {
+		t.Fatalf("unsnooze: %q", out)
+	}
+	if list := r.ok("alert", "snoozes"); strings.Contains(list, "DiskFull") {
+		t.Fatalf("removed snooze listed: %q", list)
+	}
+	// A read-only token may list but not triage.
+	ro := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": app.Token(t, "ana", auth.ScopeRead), "QUENCH_LOG_LEVEL": "error"}}
+	if _, errs, code := ro.do("", "alert", "ack", "1"); code != 1 || !strings.Contains(errs, "403") && !strings.Contains(strings.ToLower(errs), "forbidden") && !strings.Contains(errs, "may not") {
+		t.Fatalf("read token acknowledged: %d %q", code, errs)
+	}
+}
