@@ -23,8 +23,9 @@ func Retention(ctx context.Context, svc *service.Service, log *slog.Logger, ever
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("retention failed", "err", err)
-		case r.Sessions+r.Deliveries+r.AuditEntries+r.Messages > 0:
-			log.Info("retention", "sessions_removed", r.Sessions, "deliveries_removed", r.Deliveries, "audit_entries_removed", r.AuditEntries, "messages_removed", r.Messages)
+		case r.Sessions+r.Deliveries+r.AuditEntries+r.Messages+r.Snoozes > 0:
+			log.Info("retention", "sessions_removed", r.Sessions, "deliveries_removed", r.Deliveries, "audit_entries_removed", r.AuditEntries,
+				"messages_removed", r.Messages, "snoozes_removed", r.Snoozes)
 		}
 	}
 	t := time.NewTicker(every)

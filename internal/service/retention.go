@@ -18,11 +18,14 @@ const (
 	// page and the admin can see what was sent during the incident and
 	// its review; unfinished ones stay until they finish.
 	keepMessages = 30 * 24 * time.Hour
+	// keepSnoozes: an ended snooze stays a week (the audit log keeps it
+	// for good); it quiets nothing once ended.
+	keepSnoozes = 7 * 24 * time.Hour
 )
 
 // Removed counts the rows a cleanup removed.
 type Removed struct {
-	Sessions, Deliveries, AuditEntries, Messages int64
+	Sessions, Deliveries, AuditEntries, Messages, Snoozes int64
 }
 
 // Cleanup writes pending audit counts, then removes expired sessions, old
@@ -39,6 +42,9 @@ func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 			return err
 		}
 		if r.Messages, err = tx.DeleteFinishedMessages(ctx, now.Add(-keepMessages)); err != nil {
+			return err
+		}
+		if r.Snoozes, err = tx.DeleteSnoozesBefore(ctx, now.Add(-keepSnoozes)); err != nil {
 			return err
 		}
 		r.AuditEntries, err = tx.DeleteAuditBefore(ctx, failureActions, now.Add(-keepFailures))
