@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -28,14 +30,50 @@ type alertsData struct {
 	Waiting int64
 	// Back is this view's address, where triage forms return.
 	Back string
+	// SnoozeMatchers pre-fills the snooze form (a group's "snooze
+	// alerts like these").
+	SnoozeMatchers string
 }
 
 // alertGroup is the alerts of one group key (one problem, as the sender
 // grouped them), shown together and collapsible.
 type alertGroup struct {
-	ID, Name                           string
+	ID, Name string
+	// SnoozeURL shows this view with the snooze form filled with the
+	// labels every alert of the group shares.
+	SnoozeURL                          string
 	Alerts                             []alertRow
 	Firing, Inbox, Acked, DismissedNum int
+}
+
+// commonMatchers are matchers for the labels every alert of rows shares,
+// sorted by name.
+func commonMatchers(rows []alertRow) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	var names []string
+	for k, v := range rows[0].Labels {
+		shared := true
+		for _, r := range rows[1:] {
+			if w, ok := r.Labels[k]; !ok || w != v {
+				shared = false
+				break
+			}
+		}
+		if shared {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		m, err := alert.NewMatcher(k, alert.MatchEqual, rows[0].Labels[k])
+		if err == nil {
+			parts = append(parts, m.String())
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // alertRow is an alert with the snooze that keeps it quiet, if any.
@@ -106,7 +144,7 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 	}
 	q := r.URL.Query()
 	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Dismissed: q.Get("dismissed"), Match: q.Get("match"),
-		Writer: p.Can(auth.WriteIncidents), Back: r.URL.Path}
+		Writer: p.Can(auth.WriteIncidents), Back: r.URL.Path, SnoozeMatchers: q.Get("snooze")}
 	if r.URL.Path == "/alerts" && r.URL.RawQuery != "" {
 		d.Back += "?" + r.URL.RawQuery
 	}
@@ -143,6 +181,21 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	d.Groups = groupAlerts(d.Alerts, d.Snoozes, w.svc.Now())
+	if r.URL.Path == "/alerts" {
+		for i := range d.Groups {
+			g := &d.Groups[i]
+			if m := commonMatchers(g.Alerts); m != "" {
+				v := url.Values{}
+				for k, vs := range q {
+					if k != "snooze" {
+						v[k] = vs
+					}
+				}
+				v.Set("snooze", m)
+				g.SnoozeURL = "/alerts?" + v.Encode() + "#add-snooze"
+			}
+		}
+	}
 	if d.Writer {
 		page, err := w.svc.Incidents(r.Context(), p, service.IncidentQuery{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Limit: 200})
 		if err != nil {

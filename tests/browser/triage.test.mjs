@@ -55,7 +55,11 @@ export const tests = [
       await expectText(page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('.triage.acked'), 'acknowledged by ana');
       await expectText(page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('summary'), '1 acknowledged');
 
-      // A snooze: listed, then removed.
+      // A snooze of alerts like a group's (its shared labels), listed,
+      // then removed.
+      await page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).getByRole('link', { name: 'snooze alerts like these' }).click();
+      await page.waitForURL(/snooze=/);
+      expect(await page.getByLabel('Snooze alerts matching').inputValue(), 'prefilled matchers').toBe('alertname="QueueSlow", severity="warning"');
       await page.getByLabel('Snooze alerts matching').fill('alertname="QueueSlow"');
       await page.getByLabel('For', { exact: true }).fill('90m');
       await page.locator('#s-reason').fill('load test');
