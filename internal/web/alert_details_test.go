@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -40,5 +41,33 @@ func TestIncidentPageShowsAlertDetails(t *testing.T) {
 	viewer := string(app.Must(t, 200, "GET", "/incidents/1", "", nil).Body)
 	if strings.Contains(viewer, "runbooks.example.com") || strings.Contains(viewer, "No scrape") {
 		t.Error("a viewer sees alert details")
+	}
+}
+
+// Triage forms return to the inbox view they came from, and only to it.
+func TestTriageFormsReturnToTheInbox(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.JSON["id"].(string), in.JSON["token"].(string), map[string]any{"title": "disk", "severity": "warning"})
+	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	for back, want := range map[string]string{
+		"/alerts?status=firing&dismissed=any": "/alerts?dismissed=any&status=firing",
+		"//evil.example/alerts":               "/alerts",
+		"https://evil.example/alerts":         "/alerts",
+		"/admin":                              "/alerts",
+	} {
+		r := app.Request(t, "POST", "/alerts/ack", admin, "alert=1&back="+url.QueryEscape(back), form...)
+		if r.Status != 303 || r.Header.Get("Location") != want {
+			t.Errorf("back %q: %d to %q, want %q", back, r.Status, r.Header.Get("Location"), want)
+		}
+	}
+	// A refused form shows the inbox with the reason and changes nothing.
+	r := app.Request(t, "POST", "/alerts/dismiss", admin, "alert=1&reason=", form...)
+	if r.Status != 422 || !strings.Contains(string(r.Body), "say why") {
+		t.Fatalf("dismiss without a reason: %d", r.Status)
+	}
+	if list := app.Must(t, 200, "GET", "/api/v1/alerts", admin, nil).JSON["alerts"].([]any); len(list) != 1 {
+		t.Fatal("a refused dismissal hid the alert")
 	}
 }

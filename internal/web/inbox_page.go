@@ -294,7 +294,10 @@ func backToInbox(back string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/alerts" {
 		return "/alerts"
 	}
-	return "/alerts?" + u.Query().Encode()
+	if q := u.Query().Encode(); q != "" {
+		return "/alerts?" + q
+	}
+	return "/alerts"
 }
 
 func (w *Web) ackAction(rw http.ResponseWriter, r *http.Request) {
