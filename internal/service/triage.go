@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"slices"
 	"strconv"
@@ -42,6 +43,22 @@ func triageAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Reco
 	ids = slices.Compact(ids)
 	list, err := tx.AlertsByID(ctx, ids)
 	if err != nil {
+		return nil, err
+	}
+	// Intake holds its integration's row while it changes alerts (and
+	// writes their triage with them): lock the same rows, in order, then
+	// read the alerts again, so neither undoes the other on PostgreSQL.
+	var ins []string
+	for _, r := range list {
+		ins = append(ins, r.IntegrationID)
+	}
+	slices.Sort(ins)
+	for _, id := range slices.Compact(ins) {
+		if _, err := tx.LockIntegration(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if list, err = tx.AlertsByID(ctx, ids); err != nil {
 		return nil, err
 	}
 	if len(list) != len(ids) {
