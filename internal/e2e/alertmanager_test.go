@@ -100,7 +100,7 @@ func runAlertmanager(t *testing.T, d store.Dialect) {
 	if len(links) != 1 {
 		t.Fatalf("links: %v", links)
 	}
-	if l := links[0].(map[string]any); l["kind"] != "runbook" || l["url"] != "https://runbooks.example.com/demo-service-down" || l["internal"] != true {
+	if l := links[0].(map[string]any); l["kind"] != "runbook" || l["url"] != "https://runbooks.example.com/demo-service-down" || l["visibility"] != "internal" {
 		t.Fatalf("runbook link: %v", l)
 	}
 

@@ -293,12 +293,14 @@ func (s *Service) addRunbookLinks(ctx context.Context, tx *store.Tx, number int6
 			}
 			continue
 		}
-		l := &incident.Link{Incident: number, Kind: incident.LinkRunbook, URL: u, Internal: true, CreatedBy: actor, CreatedAt: now}
+		// Internal: alert content never reaches a viewer unless a
+		// responder makes the link public.
+		l := &incident.Link{Incident: number, Kind: incident.LinkRunbook, URL: u, Visibility: incident.Internal, CreatedBy: actor, CreatedAt: now}
 		if err := tx.InsertLink(ctx, l); err != nil {
 			return err
 		}
 		err = s.record(ctx, tx, nil, &incident.Event{Incident: number, At: now, Actor: actor, Kind: incident.EventLinkAdded, Internal: true,
-			Data: map[string]any{"link": l.ID, "kind": l.Kind, "url": l.URL, "title": "", "from_alert": true}})
+			Data: map[string]any{"link": l.ID, "kind": l.Kind, "url": l.URL, "title": "", "visibility": l.Visibility, "from_alert": true}})
 		if err != nil {
 			return err
 		}

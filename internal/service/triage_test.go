@@ -316,7 +316,7 @@ func TestRunbookBecomesIncidentLink(t *testing.T) {
 		}
 		var got []string
 		for _, l := range links {
-			if l.Kind != incident.LinkRunbook || !l.Internal {
+			if l.Kind != incident.LinkRunbook || l.Visibility != incident.Internal {
 				t.Errorf("link %+v: want an internal runbook link", l)
 			}
 			got = append(got, l.URL)

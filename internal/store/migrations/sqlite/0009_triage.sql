@@ -1,5 +1,4 @@
--- Quench schema 9 (SQLite): inbox triage (acknowledge, dismiss, snooze)
--- and the links alerts bring to incidents.
+-- Quench schema 9 (SQLite): inbox triage (acknowledge, dismiss, snooze).
 
 -- Someone is on it: who acknowledged an alert and when. Cleared when the
 -- alert fires again after resolving.
@@ -23,7 +22,3 @@ CREATE TABLE snoozes (
     ends_at    BIGINT  NOT NULL
 );
 CREATE INDEX snoozes_ends ON snoozes (ends_at);
-
--- A link an alert brought (its runbook_url) is internal: alert content
--- never reaches a viewer. Links people add keep their old visibility.
-ALTER TABLE links ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
