@@ -117,7 +117,7 @@ func groupAlerts(list []*alert.Record, snoozes []*alert.Snooze, now time.Time) [
 		if r.Status == alert.Firing {
 			g.Firing++
 		}
-		if r.Incident == 0 {
+		if r.Incident == 0 && !r.Dismissed() {
 			g.Inbox++
 		}
 		if r.Acked() {
