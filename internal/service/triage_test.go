@@ -350,3 +350,50 @@ func problemCode(err error) string {
 	}
 	return pr.Code
 }
+
+// Dismissals racing deliveries that resolve the same alerts: every
+// dismissal holds, and the inbox count matches the alerts (on PostgreSQL
+// both run at once; triage locks the integration as intake does).
+func TestDismissRacingIntake(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st *store.Store) {
+		w := newTriageWorld(t, st)
+		const n = 20
+		for i := range n {
+			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
+		}
+		errs := make(chan error, 2*n)
+		for i := range n {
+			id := w.idOf(t, fmt.Sprintf("db-%d", i))
+			labels := map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d", i), "severity": "warning"}
+			go func() {
+				_, err := w.svc.DismissAlerts(w.ctx, w.ana, []int64{id}, "noise")
+				errs <- err
+			}()
+			go func() {
+				_, err := w.svc.Ingest(w.ctx, w.in, "", []alert.Alert{{Fingerprint: alert.Fingerprint(labels), Status: alert.Resolved, Labels: labels,
+					Annotations: map[string]string{}, StartsAt: w.clock.Now().Add(-time.Minute), EndsAt: w.clock.Now(), Title: "DiskFull"}})
+				errs <- err
+			}()
+		}
+		for range 2 * n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := w.svc.Alerts(w.ctx, w.ana, service.AlertQuery{Dismissed: service.OnlyDismissed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != n {
+			t.Fatalf("%d of %d dismissals held", len(list), n)
+		}
+		for _, r := range list {
+			if r.Status != alert.Resolved {
+				t.Fatalf("alert %d: %s, want resolved", r.ID, r.Status)
+			}
+		}
+		if got := w.waiting(t); got != 0 {
+			t.Fatalf("%d alerts wait in the inbox, want 0", got)
+		}
+	})
+}
