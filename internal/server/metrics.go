@@ -73,7 +73,7 @@ func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", r.URL.Path,
+		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", api.LogPath(r),
 			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "bytes", rec.bytes, "remote", r.RemoteAddr)
 	})
 }
