@@ -31,6 +31,19 @@ type NewHeartbeat struct {
 // after it report a run's start and its failure.
 func HeartbeatURL(baseURL, key string) string { return baseURL + "/api/v1/ping/" + key }
 
+// HeartbeatSnippet is a crontab line using a heartbeat's ping URL.
+func HeartbeatSnippet(url string) string {
+	return fmt.Sprintf(`# crontab: ping when the job succeeds
+0 3 * * * /usr/local/bin/backup && curl -fsS -m 10 --retry 5 -o /dev/null %s
+
+# or report the start, the end and a failure with the end of its log
+0 3 * * * curl -fsS -m 10 -o /dev/null %s/start; \
+  /usr/local/bin/backup > /tmp/backup.log 2>&1 \
+  && curl -fsS -m 10 --retry 5 -o /dev/null %s \
+  || tail -c 8192 /tmp/backup.log | curl -fsS -m 10 --retry 5 -o /dev/null --data-binary @- %s/fail
+`, url, url, url, url)
+}
+
 // CreateHeartbeat adds a heartbeat and returns the key of its ping URL,
 // shown only now: Quench keeps its hash.
 func (s *Service) CreateHeartbeat(ctx context.Context, p auth.Principal, n NewHeartbeat) (string, *heartbeat.Heartbeat, error) {

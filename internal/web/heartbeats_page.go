@@ -78,20 +78,7 @@ func (w *Web) createHeartbeatAction(r *http.Request, p auth.Principal) (string, 
 		What:   fmt.Sprintf("Ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
 		Secret: u, Back: "/admin/heartbeats",
 		Hint:    "The URL is its own credential and is shown only now; to change it, remove the heartbeat and add it again.",
-		Snippet: HeartbeatSnippet(u)}}, nil
-}
-
-// HeartbeatSnippet is a crontab line using a heartbeat's ping URL.
-func HeartbeatSnippet(url string) string {
-	return fmt.Sprintf(`# crontab: ping when the job succeeds
-0 3 * * * /usr/local/bin/backup && curl -fsS -m 10 --retry 5 -o /dev/null %s
-
-# or report the start, the end and a failure with the end of its log
-0 3 * * * curl -fsS -m 10 -o /dev/null %s/start; \
-  /usr/local/bin/backup > /tmp/backup.log 2>&1 \
-  && curl -fsS -m 10 --retry 5 -o /dev/null %s \
-  || tail -c 8192 /tmp/backup.log | curl -fsS -m 10 --retry 5 -o /dev/null --data-binary @- %s/fail
-`, url, url, url, url)
+		Snippet: service.HeartbeatSnippet(u)}}, nil
 }
 
 func (w *Web) removeHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
