@@ -26,7 +26,10 @@ func TestHeartbeatJobFiresMisses(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan struct{})
-		go func() { defer close(done); jobs.Heartbeats(ctx, svc, slog.New(slog.DiscardHandler), 5*time.Millisecond) }()
+		go func() {
+			defer close(done)
+			jobs.Heartbeats(ctx, svc, slog.New(slog.DiscardHandler), 5*time.Millisecond)
+		}()
 		clock.Advance(time.Minute)
 		deadline := time.Now().Add(10 * time.Second)
 		for {

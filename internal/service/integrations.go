@@ -118,15 +118,8 @@ func (s *Service) Integrations(ctx context.Context, p auth.Principal) ([]*alert.
 	if err := require(p, auth.Administer, "manage integrations"); err != nil {
 		return nil, err
 	}
-	var all []*alert.Integration
-	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { all, err = tx.Integrations(ctx); return err })
-	out := all[:0]
-	for _, in := range all {
-		// The built-in source of heartbeat alerts is managed as heartbeats.
-		if in.ID != heartbeat.Integration {
-			out = append(out, in)
-		}
-	}
+	var out []*alert.Integration
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Integrations(ctx); return err })
 	return out, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 )
@@ -52,9 +53,11 @@ func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration
 	return scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
 }
 
-// Integrations lists live integrations by name.
+// Integrations lists live integrations by name, but for the built-in
+// source of heartbeat alerts, which is managed as heartbeats.
 func (t *Tx) Integrations(ctx context.Context) ([]*alert.Integration, error) {
-	return collect(scanIntegration)(t.q.QueryContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE deleted_at IS NULL ORDER BY name`))
+	return collect(scanIntegration)(t.q.QueryContext(ctx, `SELECT `+integrationColumns+` FROM integrations
+		WHERE deleted_at IS NULL AND id <> $1 ORDER BY name`, heartbeat.Integration))
 }
 
 // DeleteIntegration retires an integration: its URL stops working, its
