@@ -132,7 +132,7 @@ func TestHeartbeatMissFiresOnceThroughTheRulesAndPingResolves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inc.Severity != "major" || inc.Services[0] != "backup" || !strings.Contains(inc.Title, "nightly-backup") {
+		if inc.Severity != "major" || inc.Services[0] != "backup" || !strings.Contains(inc.Title, "nightly-backup") || inc.CreatedBy != "heartbeat" {
 			t.Fatalf("incident %+v", inc)
 		}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
@@ -293,8 +294,14 @@ func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) 
 }
 
 // actor names the sender in the timeline by type only: the integration's
-// name is internal and goes into the internal alert events.
-func (g *ingestion) actor() string { return g.in.Type }
+// name is internal and goes into the internal alert events. Heartbeat
+// alerts come from the built-in heartbeat source.
+func (g *ingestion) actor() string {
+	if g.in.ID == heartbeat.Integration {
+		return "heartbeat"
+	}
+	return g.in.Type
+}
 
 // rule is the first rule matching a newly firing alert, nil for none.
 func (g *ingestion) rule(a *alert.Alert) (*alert.Rule, error) {
