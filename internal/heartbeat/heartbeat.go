@@ -18,8 +18,8 @@ import (
 )
 
 // Integration is the id of the built-in integration heartbeat alerts come
-// from (created by migration 10; it has no token, so nothing else posts
-// as it).
+// from, of type alert.TypeHeartbeat (created by migration 10; it has no
+// token, so nothing else posts as it).
 const Integration = "heartbeat"
 
 // Alert names of heartbeat alerts.

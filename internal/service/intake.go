@@ -9,7 +9,6 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
-	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
@@ -294,14 +293,8 @@ func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) 
 }
 
 // actor names the sender in the timeline by type only: the integration's
-// name is internal and goes into the internal alert events. Heartbeat
-// alerts come from the built-in heartbeat source.
-func (g *ingestion) actor() string {
-	if g.in.ID == heartbeat.Integration {
-		return "heartbeat"
-	}
-	return g.in.Type
-}
+// name is internal and goes into the internal alert events.
+func (g *ingestion) actor() string { return g.in.Type }
 
 // rule is the first rule matching a newly firing alert, nil for none.
 func (g *ingestion) rule(a *alert.Alert) (*alert.Rule, error) {
@@ -588,8 +581,11 @@ func (s *Service) incidentFromAlert(a *alert.Alert, in *alert.Integration, rule 
 		DetectionSource: incident.SourceAlert,
 		Visibility:      incident.Visibility(rule.Visibility),
 	}
-	if in.Type == alert.TypeSentry {
+	switch in.Type {
+	case alert.TypeSentry:
 		d.DetectionSource = incident.SourceException
+	case alert.TypeReport:
+		d.DetectionSource = incident.SourceCustomer
 	}
 	if svc := a.Labels["service"]; svc != "" {
 		d.Services = []string{svc}
@@ -784,6 +780,9 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		if d.Labels == nil {
 			d.Labels = base.Labels
 		}
+		if d.DetectionSource == "" && slices.ContainsFunc(recs, isReport) {
+			d.DetectionSource = incident.SourceCustomer
+		}
 		if d.DetectionSource == "" {
 			d.DetectionSource = base.DetectionSource
 		}
@@ -827,8 +826,10 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		if err := attachAll(ctx, tx, s, recs, number, p.Name(), s.Now()); err != nil {
 			return err
 		}
-		inc, err = tx.Incident(ctx, number)
-		return err
+		if inc, err = tx.Incident(ctx, number); err != nil {
+			return err
+		}
+		return s.customersFirst(ctx, tx, inc, recs, p.Name(), s.Now())
 	})
 	if err != nil {
 		return nil, err

@@ -174,7 +174,11 @@ func (s *Service) TestIntegration(ctx context.Context, p auth.Principal, id, sev
 	var res IngestResult
 	var changed map[int64]bool
 	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		if id == heartbeat.Integration {
+		// Only senders' integrations: not the built-in sources of
+		// heartbeats and customer reports.
+		if in, err := tx.Integration(ctx, id); err != nil {
+			return err
+		} else if !alert.ValidType(in.Type) {
 			return store.ErrNotFound
 		}
 		if res, changed, err = s.ingestTx(ctx, tx, id, Delivery{}, alerts, enc); err != nil {

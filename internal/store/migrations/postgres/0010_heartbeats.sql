@@ -1,12 +1,16 @@
 -- Quench schema 10 (PostgreSQL): heartbeats, check-in URLs for cron jobs and
 -- scripts; a missed deadline becomes a firing HeartbeatMissed alert.
 
--- Heartbeat alerts come in through the intake like any other, from this
--- built-in integration (it has no token: nothing can post to its URL).
+-- Heartbeat alerts come in through the intake like any other, from the
+-- built-in integration "heartbeat" (it has no token: nothing else can post
+-- as it).
+ALTER TABLE integrations DROP CONSTRAINT integrations_type_check;
+ALTER TABLE integrations ADD CONSTRAINT integrations_type_check
+    CHECK (type IN ('alertmanager', 'grafana', 'sentry', 'generic', 'report', 'heartbeat'));
 INSERT INTO integrations (id, type, name, created_by, created_at)
-SELECT 'heartbeat', 'generic',
-    CASE WHEN EXISTS (SELECT 1 FROM integrations WHERE name = 'Heartbeats' AND deleted_at IS NULL)
-        THEN 'Heartbeats (built in)' ELSE 'Heartbeats' END,
+SELECT 'heartbeat', 'heartbeat',
+    CASE WHEN EXISTS (SELECT 1 FROM integrations WHERE name = 'Heartbeats (built in)' AND deleted_at IS NULL)
+        THEN 'Heartbeats (built-in source)' ELSE 'Heartbeats (built in)' END,
     'quench', 0;
 
 CREATE TABLE heartbeats (

@@ -1,12 +1,35 @@
 -- Quench schema 10 (SQLite): heartbeats, check-in URLs for cron jobs and
 -- scripts; a missed deadline becomes a firing HeartbeatMissed alert.
 
--- Heartbeat alerts come in through the intake like any other, from this
--- built-in integration (it has no token: nothing can post to its URL).
+-- Heartbeat alerts come in through the intake like any other, from the
+-- built-in integration "heartbeat" (it has no token: nothing else can post
+-- as it). Its type is new: the CHECK changes, which SQLite only allows by
+-- rebuilding the table. Foreign keys are deferred to the commit: dropping
+-- the old table leaves the alerts and rules that point to it dangling until
+-- the rows come back into the new one.
+PRAGMA defer_foreign_keys = ON;
+CREATE TEMP TABLE integrations_copy AS SELECT id, type, name, token_hash, secret, created_by, created_at, last_alert_at, deleted_at, inbox_firing FROM integrations;
+DROP TABLE integrations;
+CREATE TABLE integrations (
+    id            TEXT    PRIMARY KEY,
+    type          TEXT    NOT NULL CHECK (type IN ('alertmanager', 'grafana', 'sentry', 'generic', 'report', 'heartbeat')),
+    name          TEXT    NOT NULL,
+    token_hash    TEXT    NOT NULL DEFAULT '',
+    secret        TEXT    NOT NULL DEFAULT '',
+    created_by    TEXT    NOT NULL,
+    created_at    BIGINT  NOT NULL,
+    last_alert_at BIGINT,
+    deleted_at    BIGINT,
+    inbox_firing  BIGINT  NOT NULL DEFAULT 0
+);
+INSERT INTO integrations (id, type, name, token_hash, secret, created_by, created_at, last_alert_at, deleted_at, inbox_firing)
+SELECT id, type, name, token_hash, secret, created_by, created_at, last_alert_at, deleted_at, inbox_firing FROM integrations_copy;
+DROP TABLE integrations_copy;
+CREATE UNIQUE INDEX integrations_name ON integrations (name) WHERE deleted_at IS NULL;
 INSERT INTO integrations (id, type, name, created_by, created_at)
-SELECT 'heartbeat', 'generic',
-    CASE WHEN EXISTS (SELECT 1 FROM integrations WHERE name = 'Heartbeats' AND deleted_at IS NULL)
-        THEN 'Heartbeats (built in)' ELSE 'Heartbeats' END,
+SELECT 'heartbeat', 'heartbeat',
+    CASE WHEN EXISTS (SELECT 1 FROM integrations WHERE name = 'Heartbeats (built in)' AND deleted_at IS NULL)
+        THEN 'Heartbeats (built-in source)' ELSE 'Heartbeats (built in)' END,
     'quench', 0;
 
 CREATE TABLE heartbeats (
