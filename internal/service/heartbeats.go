@@ -116,7 +116,7 @@ func (s *Service) DeleteHeartbeat(ctx context.Context, p auth.Principal, idOrNam
 	var changed map[int64]bool
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		changed = nil
-		h, err := tx.Heartbeat(ctx, idOrName)
+		h, err := tx.LockHeartbeat(ctx, idOrName)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,14 @@ func (t *Tx) Heartbeat(ctx context.Context, idOrName string) (*heartbeat.Heartbe
 		WHERE (id = $1 OR name = $1) AND deleted_at IS NULL ORDER BY id = $1 DESC LIMIT 1`, idOrName))
 }
 
+// LockHeartbeat is Heartbeat holding the row, on PostgreSQL, until the
+// transaction ends: a removal and a ping or a check apply one after the
+// other.
+func (t *Tx) LockHeartbeat(ctx context.Context, idOrName string) (*heartbeat.Heartbeat, error) {
+	return scanHeartbeat(t.q.QueryRowContext(ctx, `SELECT `+heartbeatColumns+` FROM heartbeats
+		WHERE (id = $1 OR name = $1) AND deleted_at IS NULL ORDER BY id = $1 DESC LIMIT 1`+t.forUpdate(), idOrName))
+}
+
 // LockHeartbeatBySecret reads the live heartbeat whose ping key hashes to
 // secretHash and, on PostgreSQL, holds its row until the transaction ends,
 // so a ping and the deadline check of another replica apply one after
