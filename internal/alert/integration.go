@@ -35,6 +35,10 @@ const (
 // page: one integration, id "report", that no sender can post to.
 const TypeReport = "report"
 
+// TypeHeartbeat is the built-in source of heartbeat alerts: one
+// integration, id "heartbeat", that no sender can post to.
+const TypeHeartbeat = "heartbeat"
+
 // Types lists every integration type a sender may post to.
 var Types = []string{TypeAlertmanager, TypeGrafana, TypeSentry, TypeGeneric}
 

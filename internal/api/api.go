@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/route"
 	"github.com/quenchhq/quench/internal/service"
 )
@@ -75,6 +76,17 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/integrations", a.h(a.createIntegration)},
 		{"PATCH /api/v1/integrations/{id}", a.h(a.patchIntegration)},
 		{"DELETE /api/v1/integrations/{id}", a.h(a.deleteIntegration)},
+		{"POST /api/v1/integrations/{id}/test", a.h(a.testIntegration)},
+		{"GET /api/v1/heartbeats", a.h(a.listHeartbeats)},
+		{"POST /api/v1/heartbeats", a.h(a.createHeartbeat)},
+		{"GET /api/v1/heartbeats/{id}", a.h(a.getHeartbeat)},
+		{"DELETE /api/v1/heartbeats/{id}", a.h(a.deleteHeartbeat)},
+		{"GET /api/v1/ping/{key}", a.h(a.ping(heartbeat.Success))},
+		{"POST /api/v1/ping/{key}", a.h(a.ping(heartbeat.Success))},
+		{"GET /api/v1/ping/{key}/start", a.h(a.ping(heartbeat.Start))},
+		{"POST /api/v1/ping/{key}/start", a.h(a.ping(heartbeat.Start))},
+		{"GET /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
+		{"POST /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},

@@ -38,6 +38,9 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench audit [--limit 50] [--json]
   quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
   quench integration list | remove ID | update ID --secret-file FILE
+  quench integration test ID [--severity critical|warning]   (a test alert through the intake and the rules)
+  quench heartbeat add NAME --period 1h [--grace 10m] [--label k=v]…   (prints the ping URL once)
+  quench heartbeat list | remove ID|NAME
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
   quench backup FILE|-              SQLite: a consistent copy, attachments included, while serving (- : stdout)
@@ -110,6 +113,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = incidentCmd(ctx, cfg, env, args[1:])
 	case "integration", "integrations":
 		cmdErr = integrationCmd(ctx, cfg, env, args[1:])
+	case "heartbeat", "heartbeats":
+		cmdErr = heartbeatCmd(ctx, cfg, env, args[1:])
 	case "rule", "rules":
 		cmdErr = ruleCmd(ctx, cfg, env, args[1:])
 	case "alert", "alerts":

@@ -21,13 +21,14 @@ import (
 // and token: the operator sets up senders from the server's shell.
 func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("integration add|list|update|remove")
+		return usageErr("integration add|list|update|test|remove")
 	}
 	fs := flag.NewFlagSet("integration", flag.ContinueOnError)
 	typ := fs.String("type", "", "alertmanager, grafana, sentry or generic")
 	name := fs.String("name", "", "name, e.g. the Alertmanager's cluster")
 	secret := fs.String("secret", "", "Sentry client secret, or Grafana HMAC secret")
 	secretFile := fs.String("secret-file", "", "file holding the Sentry client secret or Grafana HMAC secret (update)")
+	severity := fs.String("severity", "critical", "severity label of the test alert (test)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -76,6 +77,24 @@ func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "integration %s (%s): signing secret set\n", in.Name, in.Type)
+			return nil
+		case "test":
+			if len(pos) != 1 {
+				return usageErr("integration test ID [--severity critical|warning]")
+			}
+			res, a, err := svc.TestIntegration(ctx, service.System, pos[0], *severity)
+			if err != nil {
+				return err
+			}
+			where := "it waits in the inbox"
+			switch {
+			case len(res.Opened) > 0:
+				where = fmt.Sprintf("the rules opened incident #%d (titled [test])", res.Opened[0])
+			case len(res.Attached) > 0:
+				where = fmt.Sprintf("it joined incident #%d", res.Attached[0])
+			}
+			fmt.Fprintf(env.Stdout, "test alert %s (severity %s, %s=\"true\") sent through the intake and the rules: %s\n",
+				a.Fingerprint, a.Labels["severity"], service.TestLabel, where)
 			return nil
 		case "remove":
 			if len(pos) != 1 {

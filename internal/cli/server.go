@@ -127,6 +127,7 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	go jobs.Retention(ctx, svc, log, time.Hour)
 	go jobs.Nudges(ctx, svc, log, time.Minute)
 	go jobs.ReviewAgenda(ctx, svc, log, time.Minute)
+	go jobs.Heartbeats(ctx, svc, log, jobs.HeartbeatCheckEvery)
 	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
 		jobs.NewOutboxMetrics(reg, svc))
 	outboxDone := make(chan struct{})

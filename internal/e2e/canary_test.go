@@ -237,10 +237,21 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		t.Fatalf("report: %d %s", r.Status, r.Body)
 	}
 
+	// A heartbeat whose name, labels and failure log are internal: its
+	// ping answers (no login needed) say only ok and the state. It is
+	// not page-worthy, so its alert waits in the inbox.
+	hb := app.Must(t, 201, "POST", "/api/v1/heartbeats", admin, map[string]any{"name": marker("heartbeat-name"), "period": "1h",
+		"labels": map[string]string{"service": marker("heartbeat-label")}})
+	key := strings.TrimPrefix(hb.JSON["ping_url"].(string), app.URL+"/api/v1/ping/")
+	app.Must(t, 200, "POST", "/api/v1/ping/"+key+"/fail", "", marker("heartbeat-log"))
+	w.ids["key"] = []string{key, "hb_wrong"}
+	// And a test alert, sent as the integration.
+	app.Must(t, 201, "POST", "/api/v1/integrations/"+in.id+"/test", admin, map[string]any{"severity": "warning"})
+
 	for _, n := range []int64{w.withInternal, w.plain, w.secret, teamTitled, unpublished, renamed, once, 999} {
 		w.ids["number"] = append(w.ids["number"], fmt.Sprint(n))
 	}
-	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id}, w.ids["attachment"]...)
+	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id, hb.JSON["id"].(string)}, w.ids["attachment"]...)
 	w.ids["username"] = []string{"ana", "root"}
 	w.ids["type"] = []string{"generic", "alertmanager"}
 	// Periods end now, excluded: a minute on, everything above is in them.

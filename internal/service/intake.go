@@ -59,50 +59,68 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	alerts = lastPerFingerprint(alerts)
 	// Encoded here, not in the transaction: on SQLite every transaction
 	// runs on the one writer goroutine.
-	enc := make([]store.Encoded, len(alerts))
-	for i := range alerts {
-		enc[i] = store.Encode(&alerts[i])
-	}
+	enc := encodeAll(alerts)
 	var res IngestResult
 	var changed map[int64]bool
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		res, changed = IngestResult{}, nil
-		in, err := tx.LockIntegration(ctx, integrationID)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		if d.ID != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
-			if err != nil || !fresh {
-				res.Replayed = !fresh
-				return err
-			}
-		}
-		if d.Digest != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				return errReplayedBody
-			}
-		}
-		g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
-			joined: map[int64][]joined{}, counts: newCountChanges()}
-		if err := g.apply(alerts, enc); err != nil {
-			return err
-		}
-		changed = g.counts.changed
-		return nil
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		res, changed, err = s.ingestTx(ctx, tx, integrationID, d, alerts, enc)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.publishAlerts(changed)
+	return &res, nil
+}
+
+// ingestTx is the intake path inside a transaction: the intake endpoint,
+// heartbeats and test alerts all come through it. The caller publishes
+// the changed incidents once the transaction commits.
+func (s *Service) ingestTx(ctx context.Context, tx *store.Tx, integrationID string, d Delivery, alerts []alert.Alert, enc []store.Encoded) (IngestResult, map[int64]bool, error) {
+	var res IngestResult
+	in, err := tx.LockIntegration(ctx, integrationID)
+	if err != nil {
+		return res, nil, err
+	}
+	now := s.Now()
+	if d.ID != "" {
+		fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
+		if err != nil || !fresh {
+			res.Replayed = !fresh
+			return res, nil, err
+		}
+	}
+	if d.Digest != "" {
+		fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
+		if err != nil {
+			return res, nil, err
+		}
+		if !fresh {
+			return res, nil, errReplayedBody
+		}
+	}
+	g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
+		joined: map[int64][]joined{}, counts: newCountChanges()}
+	if err := g.apply(alerts, enc); err != nil {
+		return res, nil, err
+	}
+	return res, g.counts.changed, nil
+}
+
+// encodeAll encodes alerts for the store, outside any transaction.
+func encodeAll(alerts []alert.Alert) []store.Encoded {
+	enc := make([]store.Encoded, len(alerts))
+	for i := range alerts {
+		enc[i] = store.Encode(&alerts[i])
+	}
+	return enc
+}
+
+// publishAlerts tells live viewers about incidents an ingest changed.
+func (s *Service) publishAlerts(changed map[int64]bool) {
 	for n := range changed {
 		s.publish(Change{Incident: n, Kind: incident.EventAlertAttached})
 	}
-	return &res, nil
 }
 
 // lastPerFingerprint keeps the last alert of each fingerprint in a payload;
@@ -627,6 +645,14 @@ func (s *Service) incidentFromAlert(a *alert.Alert, in *alert.Integration, rule 
 	}
 	if name := a.Labels["alertname"]; name != "" {
 		d.Labels = map[string]string{"alertname": name}
+	}
+	if IsTest(a.Labels) {
+		// A test alert's incident says so wherever it is shown.
+		if d.Labels == nil {
+			d.Labels = map[string]string{}
+		}
+		d.Labels[TestLabel] = "true"
+		d.Title = "[test] " + d.Title
 	}
 	if d.Normalize() != nil {
 		// A rule's odd severity or visibility must not lose the alert.

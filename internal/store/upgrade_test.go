@@ -18,6 +18,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
@@ -164,6 +165,10 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "status_requests", cols: map[string]any{"kind": "report", "remote": "5d41402abc4b2a76", "at": us(-time.Minute)}},
 		{table: "reports", cols: map[string]any{"id": 1, "alert_id": 1, "component_id": 1, "contact": "customer@example.com",
 			"created_at": us(-28 * time.Hour), "notified_at": nil}},
+		{table: "heartbeats", cols: map[string]any{"id": "hb-upgrade", "name": "nightly-backup", "secret_hash": auth.HashToken("hb_upgrade-fixture"),
+			"period": 3600, "grace": 600, "labels": `{"service":"backup"}`, "state": "down", "deadline": us(-2 * time.Hour),
+			"last_ping_at": us(-3*time.Hour - 10*time.Minute), "started_at": nil, "failed_at": us(-90 * time.Minute), "down_since": us(-90 * time.Minute),
+			"last_log": "pg_dump: connection refused", "pings": 41, "created_by": "ana", "created_at": us(-40 * time.Hour), "deleted_at": nil}},
 		{table: "review_schedule", cols: map[string]any{"id": 1, "weekday": 2, "minute": 600, "timezone": "Europe/Berlin",
 			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
 		{table: "snoozes", cols: map[string]any{"id": 1, "matchers": `alertname="SpotLaunchFailed", team="ci"`, "reason": "capacity test",
@@ -514,6 +519,18 @@ func readBack(t *testing.T, s *store.Store, schema map[string]map[string]column,
 		must(t, err)
 		if !slices.ContainsFunc(dels, func(d *notify.Delivery) bool { return d.Key == "msg-upgrade-1" && d.State == notify.Sent }) {
 			t.Errorf("outbox reads back as %+v", dels)
+		}
+	}
+
+	if has("heartbeats") {
+		hb, err := svc.Heartbeat(ctx, p, "nightly-backup")
+		if err != nil || hb.State != heartbeat.Down || hb.Period != time.Hour || hb.Labels["service"] != "backup" || hb.Pings != 41 {
+			t.Errorf("heartbeat reads back as %+v %v", hb, err)
+		}
+		// Its key still pings, and the alert it resolves goes through
+		// the built-in heartbeat integration.
+		if _, err := svc.PingHeartbeat(ctx, "hb_upgrade-fixture", heartbeat.Success, ""); err != nil {
+			t.Errorf("ping after the upgrade: %v", err)
 		}
 	}
 
