@@ -316,8 +316,15 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 		if err != nil {
 			return 0, false, err
 		}
-		if inc.Phase != incident.Closed {
-			return rec.Incident, true, nil
+		if inc.EndState == incident.Merged && inc.MergedInto != 0 {
+			// Its alerts moved to the target at the merge; one that
+			// slipped past it follows them.
+			if inc, err = g.tx.Incident(g.ctx, inc.MergedInto); err != nil {
+				return 0, false, err
+			}
+		}
+		if inc.Phase != incident.Closed && !inc.Ended() {
+			return inc.Number, inc.Number == rec.Incident, nil
 		}
 	}
 	rule, err := g.rule(&rec.Alert)

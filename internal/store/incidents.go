@@ -15,7 +15,19 @@ import (
 
 const incidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
 	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
-	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at`
+	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at,
+	end_state, ended_at, end_reason, merged_into`
+
+// selectIncident is what reads an incident: its columns, and whether the
+// incident it was merged into is confidential (viewers must not learn its
+// number). alias qualifies the columns ("" for the incidents table).
+func selectIncident(alias string) string {
+	cols, table := incidentColumns, "incidents"
+	if alias != "" {
+		cols, table = prefixed(alias+".", incidentColumns), alias
+	}
+	return cols + `, COALESCE((SELECT t.visibility FROM incidents t WHERE t.number = ` + table + `.merged_into), '')`
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -27,10 +39,14 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		activeAt, created, update int64
 		mit, res, clo             sql.NullInt64
 		notes                     [3]string
+		endState                  sql.NullString
+		endedAt, mergedInto       sql.NullInt64
+		targetVisibility          string
 	)
 	err := row.Scan(&inc.Number, &inc.Title, &inc.Summary, &inc.Severity, &services, &labels, &inc.DetectionSource,
 		&inc.Visibility, &inc.Phase, &owners[0], &owners[1], &owners[2], &activeAt, &mit, &res, &clo,
-		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update)
+		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update,
+		&endState, &endedAt, &inc.EndReason, &mergedInto, &targetVisibility)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -61,6 +77,8 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		}
 	}
 	inc.CreatedAt, inc.UpdatedAt = fromMicros(created), fromMicros(update)
+	inc.EndState, inc.EndedAt, inc.MergedInto = incident.EndState(endState.String), fromNullMicros(endedAt), mergedInto.Int64
+	inc.MergedIntoConfidential = targetVisibility == string(incident.Confidential)
 	return &inc, nil
 }
 
@@ -73,7 +91,8 @@ func incidentValues(inc *incident.Incident) []any {
 		nullString(inc.Owners[incident.Resolved]), micros(inc.EnteredAt[incident.Active]), at(incident.Mitigated),
 		at(incident.Resolved), at(incident.Closed), inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved],
 		inc.Notes[incident.Closed], inc.DetectionImprovement, inc.AlertsResolved, inc.CreatedBy,
-		micros(inc.CreatedAt), micros(inc.UpdatedAt)}
+		micros(inc.CreatedAt), micros(inc.UpdatedAt),
+		nullString(string(inc.EndState)), nullMicros(inc.EndedAt), inc.EndReason, nullInt(inc.MergedInto)}
 }
 
 func nonNil(s []string) []string {
@@ -112,24 +131,34 @@ func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
 
 // Incident reads one incident.
 func (t *Tx) Incident(ctx context.Context, number int64) (*incident.Incident, error) {
-	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`, number))
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1`, number))
 }
 
 // IncidentForUpdate reads one incident and, on PostgreSQL, locks it until
 // the transaction ends so read-modify-write cycles do not lose updates.
 func (t *Tx) IncidentForUpdate(ctx context.Context, number int64) (*incident.Incident, error) {
-	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`+t.forUpdate(), number))
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1`+t.forUpdate(), number))
 }
 
 // SaveIncident writes every mutable field of inc, but only if the incident
 // is still in phase expect: two racing transitions cannot both win.
 func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident, expect incident.Phase, servicesChanged bool) error {
+	return t.SaveIncidentEnded(ctx, inc, expect, inc.EndState, servicesChanged)
+}
+
+// SaveIncidentEnded is SaveIncident for a change of end state: the
+// incident must still be in phase expect and end state expectEnd.
+func (t *Tx) SaveIncidentEnded(ctx context.Context, inc *incident.Incident, expect incident.Phase, expectEnd incident.EndState, servicesChanged bool) error {
 	v := incidentValues(inc)
+	// The guard is the phase and the end state: an incident merged or
+	// cancelled meanwhile is not changed by a request that read it live.
 	res, err := t.q.ExecContext(ctx, `UPDATE incidents SET title = $2, summary = $3, severity = $4, services = $5, labels = $6,
 		detection_source = $7, visibility = $8, phase = $9, active_owner = $10, mitigated_owner = $11, resolved_owner = $12,
 		active_at = $13, mitigated_at = $14, resolved_at = $15, closed_at = $16, mitigated_note = $17, resolved_note = $18,
-		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22
-		WHERE number = $1 AND phase = $23`, append(v[:21:21], v[23], expect)...)
+		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22,
+		end_state = $23, ended_at = $24, end_reason = $25, merged_into = $26
+		WHERE number = $1 AND phase = $27 AND COALESCE(end_state, '') = $28`,
+		append(append(v[:21:21], v[23:]...), expect, string(expectEnd))...)
 	if err != nil {
 		return ownerError(err)
 	}
@@ -196,6 +225,10 @@ type IncidentFilter struct {
 	// OpenedFrom and OpenedBefore keep incidents opened in
 	// [OpenedFrom, OpenedBefore); zero is open-ended.
 	OpenedFrom, OpenedBefore time.Time
+	// End selects by end state: "" any, "live" neither merged nor
+	// cancelled, "ended" either, or one incident.EndState. A phase filter
+	// keeps live incidents only.
+	End string
 	// closedSince, for the board, keeps closed incidents only if closed
 	// after it.
 	closedSince time.Time
@@ -227,10 +260,19 @@ func (f IncidentFilter) where(a *args) string {
 		for i, p := range f.Phases {
 			ph[i] = a.add(string(p))
 		}
-		where = append(where, "phase IN ("+strings.Join(ph, ", ")+")")
+		where = append(where, "phase IN ("+strings.Join(ph, ", ")+") AND end_state IS NULL")
+	}
+	switch f.End {
+	case "":
+	case "live":
+		where = append(where, "end_state IS NULL")
+	case "ended":
+		where = append(where, "end_state IS NOT NULL")
+	default:
+		where = append(where, "end_state = "+a.add(f.End))
 	}
 	if !f.closedSince.IsZero() {
-		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+")")
+		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+") AND end_state IS NULL")
 	}
 	if f.Service != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_number = incidents.number AND s.service = "+a.add(f.Service)+")")
@@ -250,7 +292,7 @@ func (f IncidentFilter) where(a *args) string {
 	switch f.Owner {
 	case "":
 	case "none":
-		where = append(where, "phase <> 'closed' AND "+currentOwner+" IS NULL")
+		where = append(where, "phase <> 'closed' AND end_state IS NULL AND "+currentOwner+" IS NULL")
 	default:
 		where = append(where, currentOwner+" = "+a.add(f.Owner))
 	}
@@ -294,7 +336,7 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	if limit <= 0 {
 		limit = 50
 	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents` + cond + ` ORDER BY ` + order +
+	query := `SELECT ` + selectIncident("") + ` FROM incidents` + cond + ` ORDER BY ` + order +
 		` LIMIT ` + a.add(limit) + ` OFFSET ` + a.add(max(f.Offset, 0))
 	rows, err := t.q.QueryContext(ctx, query, a...)
 	if err != nil {
@@ -306,6 +348,9 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 		inc, err := scanIncident(rows)
 		if err != nil {
 			return nil, 0, err
+		}
+		if f.PublicOnly {
+			inc.ForViewers()
 		}
 		out = append(out, inc)
 	}
@@ -322,7 +367,7 @@ func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incide
 		return problem.Invalidf("unknown sort %q", f.Sort)
 	}
 	var a args
-	rows, err := t.q.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+selectIncident("")+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
 	if err != nil {
 		return err
 	}
@@ -331,6 +376,9 @@ func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incide
 		inc, err := scanIncident(rows)
 		if err != nil {
 			return err
+		}
+		if f.PublicOnly {
+			inc.ForViewers()
 		}
 		if err := fn(inc); err != nil {
 			return err
@@ -357,7 +405,8 @@ type IncidentCount struct {
 
 // IncidentCounts groups all incidents by phase and severity.
 func (t *Tx) IncidentCounts(ctx context.Context) ([]IncidentCount, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT phase, severity, count(*) FROM incidents GROUP BY phase, severity`)
+	// An incident merged or cancelled counts under its end state.
+	rows, err := t.q.QueryContext(ctx, `SELECT COALESCE(end_state, phase), severity, count(*) FROM incidents GROUP BY COALESCE(end_state, phase), severity`)
 	if err != nil {
 		return nil, err
 	}
