@@ -13,10 +13,13 @@ import (
 	"github.com/quenchhq/quench/internal/problem"
 )
 
-const incidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
+// newIncidentColumns are the columns a new incident is inserted with: it
+// has not ended, so the end columns keep their defaults.
+const newIncidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
 	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
-	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at,
-	end_state, ended_at, end_reason, merged_into`
+	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at`
+
+const incidentColumns = newIncidentColumns + `, end_state, ended_at, end_reason, merged_into`
 
 // selectIncident is what reads an incident: its columns, and whether the
 // incident it was merged into is confidential (viewers must not learn its
@@ -118,12 +121,12 @@ func (t *Tx) NextIncidentNumber(ctx context.Context) (int64, error) {
 
 // InsertIncident stores a new incident; inc.Number must be allocated.
 func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
-	v := incidentValues(inc)
+	v := incidentValues(inc)[:24]
 	ph := make([]string, len(v))
 	for i := range v {
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+incidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+newIncidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
 		return ownerError(err)
 	}
 	return t.addServices(ctx, inc.Number, inc.Services)

@@ -194,7 +194,9 @@ func TestMergeFailureLeavesNothing(t *testing.T) {
 			t.Errorf("%d merge events after a failed merge", outbox)
 		}
 		// Without the fault the same merge goes through.
-		must(t, write(st, func(ctx context.Context, tx *store.Tx) error { return tx.Exec(ctx, `DROP TRIGGER fail_merge`+onTable(st)) }))
+		must(t, write(st, func(ctx context.Context, tx *store.Tx) error {
+			return tx.Exec(ctx, `DROP TRIGGER fail_merge`+onTable(st))
+		}))
 		if _, err := svc.MergeIncident(ctx, service.System, 1, 2, "the same outage"); err != nil {
 			t.Fatal(err)
 		}
