@@ -232,6 +232,9 @@ type IncidentFilter struct {
 	// cancelled, "ended" either, or one incident.EndState. A phase filter
 	// keeps live incidents only.
 	End string
+	// EndedFrom and EndedBefore keep incidents merged or cancelled in
+	// [EndedFrom, EndedBefore); zero is no filter.
+	EndedFrom, EndedBefore time.Time
 	// closedSince, for the board, keeps closed incidents only if closed
 	// after it.
 	closedSince time.Time
@@ -246,6 +249,7 @@ var SortOrders = map[string]string{
 	"updated":   "updated_at ASC, number ASC",
 	"-created":  "created_at DESC, number DESC",
 	"created":   "created_at ASC, number ASC",
+	"ended":     "ended_at ASC, number ASC",
 	"severity":  "CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 ELSE 2 END, number DESC",
 	"-severity": "CASE severity WHEN 'critical' THEN 2 WHEN 'major' THEN 1 ELSE 0 END, number DESC",
 }
@@ -273,6 +277,12 @@ func (f IncidentFilter) where(a *args) string {
 		where = append(where, "end_state IS NOT NULL")
 	default:
 		where = append(where, "end_state = "+a.add(f.End))
+	}
+	if !f.EndedFrom.IsZero() {
+		where = append(where, "end_state IS NOT NULL AND ended_at >= "+a.add(micros(f.EndedFrom)))
+	}
+	if !f.EndedBefore.IsZero() {
+		where = append(where, "end_state IS NOT NULL AND ended_at < "+a.add(micros(f.EndedBefore)))
 	}
 	if !f.closedSince.IsZero() {
 		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+") AND end_state IS NULL")
