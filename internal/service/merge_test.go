@@ -275,3 +275,66 @@ func TestFiguresExcludeMergedAndCancelled(t *testing.T) {
 		}
 	})
 }
+
+// incident.merged and incident.cancelled go out through the outbox, in
+// the change's transaction; a public channel gets them only for public
+// incidents, and a merge only when the target is public too.
+func TestMergeAndCancelNotify(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		svc := app.Svc
+		str := func(s string) *string { return &s }
+		channels := map[string]int64{}
+		for _, aud := range []string{"team", "public"} {
+			c, _, err := svc.CreateChannel(ctx, service.System, service.ChannelInput{Type: str("webhook"), Name: str(aud),
+				URL: str("http://127.0.0.1:9/" + aud), Audience: str(aud), Events: &[]string{"incident.merged", "incident.cancelled"}})
+			mustDo(t, err)
+			channels[aud] = c.ID
+		}
+		pubA := openDraft(t, svc, incident.Draft{Title: "a"})
+		pubB := openDraft(t, svc, incident.Draft{Title: "b"})
+		secret := openDraft(t, svc, incident.Draft{Title: "s", Visibility: incident.Confidential})
+		secretDup := openDraft(t, svc, incident.Draft{Title: "s2", Visibility: incident.Confidential})
+		pubC := openDraft(t, svc, incident.Draft{Title: "c"})
+		pubD := openDraft(t, svc, incident.Draft{Title: "d"})
+		_, err := svc.MergeIncident(ctx, service.System, pubB, pubA, "same") // public into public
+		mustDo(t, err)
+		_, err = svc.MergeIncident(ctx, service.System, pubC, secret, "caused by it") // public into confidential
+		mustDo(t, err)
+		_, err = svc.MergeIncident(ctx, service.System, secretDup, secret, "same leak") // confidential into confidential
+		mustDo(t, err)
+		_, err = svc.CancelIncident(ctx, service.System, pubD, "load test")
+		mustDo(t, err)
+		_, err = svc.CancelIncident(ctx, service.System, pubA, "it was the load test too")
+		mustDo(t, err)
+		got := map[string][]string{}
+		for aud, id := range channels {
+			ds, err := svc.Deliveries(ctx, service.System, service.DeliveryQuery{ChannelID: id, Limit: 100})
+			mustDo(t, err)
+			for _, d := range ds {
+				got[aud] = append(got[aud], fmt.Sprintf("#%d %s %q", d.Incident, d.Event, d.Message.Headline))
+			}
+			slices.Sort(got[aud])
+		}
+		want := map[string][]string{
+			"team": {
+				fmt.Sprintf("#%d incident.cancelled %q", pubA, fmt.Sprintf("#%d cancelled (was active)", pubA)),
+				fmt.Sprintf("#%d incident.merged %q", pubB, fmt.Sprintf("#%d merged into #%d", pubB, pubA)),
+				fmt.Sprintf("#%d incident.merged %q", pubC, fmt.Sprintf("#%d merged into #%d", pubC, secret)),
+				fmt.Sprintf("#%d incident.cancelled %q", pubD, fmt.Sprintf("#%d cancelled (was active)", pubD)),
+				fmt.Sprintf("#%d incident.merged %q", secretDup, fmt.Sprintf("#%d merged into #%d", secretDup, secret)),
+			},
+			"public": {
+				fmt.Sprintf("#%d incident.cancelled %q", pubA, fmt.Sprintf("#%d cancelled (was active)", pubA)),
+				fmt.Sprintf("#%d incident.merged %q", pubB, fmt.Sprintf("#%d merged into #%d", pubB, pubA)),
+				fmt.Sprintf("#%d incident.cancelled %q", pubD, fmt.Sprintf("#%d cancelled (was active)", pubD)),
+			},
+		}
+		for aud := range want {
+			slices.Sort(want[aud])
+			if fmt.Sprint(got[aud]) != fmt.Sprint(want[aud]) {
+				t.Errorf("%s channel got\n%s\nwant\n%s", aud, got[aud], want[aud])
+			}
+		}
+	})
+}
