@@ -115,10 +115,11 @@ var EndStates = []EndState{Cancelled, Merged}
 func (i *Incident) Ended() bool { return i.EndState != "" }
 
 // ForViewers hides from a viewer what a viewer may not know of a merged
-// incident: the number of a confidential target.
+// incident: the number of a confidential target, and the reason of the
+// merge, which is about that target.
 func (i *Incident) ForViewers() {
 	if i.MergedIntoConfidential {
-		i.MergedInto = 0
+		i.MergedInto, i.EndReason = 0, ""
 	}
 }
 
