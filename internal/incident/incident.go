@@ -96,6 +96,14 @@ type Incident struct {
 	// MergedIntoConfidential says the target is confidential: viewers
 	// read "merged" and nothing of it.
 	MergedIntoConfidential bool
+
+	// OnStatusPage is set when a responder published the incident to the
+	// status page; public alone never puts it there. StatusTitle is the
+	// title customers read there ("" shows Title), PublishedAt when it
+	// was (last) published.
+	OnStatusPage bool
+	StatusTitle  string
+	PublishedAt  time.Time
 }
 
 // EndState is an end beside closed for an incident that was never a
@@ -126,6 +134,18 @@ func (i *Incident) ForViewers() {
 // Confidential reports whether viewers must not see the incident at all.
 func (i *Incident) Confidential() bool { return i.Visibility == Confidential }
 
+// Published reports whether customers see the incident on the status page:
+// published and not confidential.
+func (i *Incident) Published() bool { return i.OnStatusPage && !i.Confidential() }
+
+// CustomerTitle is the title the status page shows.
+func (i *Incident) CustomerTitle() string {
+	if i.StatusTitle != "" {
+		return i.StatusTitle
+	}
+	return i.Title
+}
+
 // Update is a Markdown comment on an incident.
 type Update struct {
 	ID         int64
@@ -150,6 +170,9 @@ type ChecklistItem struct {
 	DoneAt    time.Time
 	CreatedBy string
 	CreatedAt time.Time
+
+	// Visibility is Internal (the default) or Public, like an update's.
+	Visibility Visibility
 }
 
 // ChecklistProgress counts an incident's checklist items, for the board.
@@ -179,6 +202,9 @@ type Link struct {
 	Title     string
 	CreatedBy string
 	CreatedAt time.Time
+
+	// Visibility is Internal (the default) or Public, like an update's.
+	Visibility Visibility
 }
 
 // Attachment is an uploaded file, screenshots first.

@@ -17,7 +17,8 @@ import (
 // has not ended, so the end columns keep their defaults.
 const newIncidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
 	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
-	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at`
+	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at,
+	on_status_page, status_title, published_at`
 
 const incidentColumns = newIncidentColumns + `, end_state, ended_at, end_reason, merged_into`
 
@@ -45,10 +46,12 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		endState                  sql.NullString
 		endedAt, mergedInto       sql.NullInt64
 		targetVisibility          string
+		published                 sql.NullInt64
 	)
 	err := row.Scan(&inc.Number, &inc.Title, &inc.Summary, &inc.Severity, &services, &labels, &inc.DetectionSource,
 		&inc.Visibility, &inc.Phase, &owners[0], &owners[1], &owners[2], &activeAt, &mit, &res, &clo,
 		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update,
+		&inc.OnStatusPage, &inc.StatusTitle, &published,
 		&endState, &endedAt, &inc.EndReason, &mergedInto, &targetVisibility)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -80,6 +83,7 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		}
 	}
 	inc.CreatedAt, inc.UpdatedAt = fromMicros(created), fromMicros(update)
+	inc.PublishedAt = fromNullMicros(published)
 	inc.EndState, inc.EndedAt, inc.MergedInto = incident.EndState(endState.String), fromNullMicros(endedAt), mergedInto.Int64
 	inc.MergedIntoConfidential = targetVisibility == string(incident.Confidential)
 	return &inc, nil
@@ -94,7 +98,7 @@ func incidentValues(inc *incident.Incident) []any {
 		nullString(inc.Owners[incident.Resolved]), micros(inc.EnteredAt[incident.Active]), at(incident.Mitigated),
 		at(incident.Resolved), at(incident.Closed), inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved],
 		inc.Notes[incident.Closed], inc.DetectionImprovement, inc.AlertsResolved, inc.CreatedBy,
-		micros(inc.CreatedAt), micros(inc.UpdatedAt),
+		micros(inc.CreatedAt), micros(inc.UpdatedAt), inc.OnStatusPage, inc.StatusTitle, nullMicros(inc.PublishedAt),
 		nullString(string(inc.EndState)), nullMicros(inc.EndedAt), inc.EndReason, nullInt(inc.MergedInto)}
 }
 
@@ -121,7 +125,7 @@ func (t *Tx) NextIncidentNumber(ctx context.Context) (int64, error) {
 
 // InsertIncident stores a new incident; inc.Number must be allocated.
 func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
-	v := incidentValues(inc)[:24]
+	v := incidentValues(inc)[:27]
 	ph := make([]string, len(v))
 	for i := range v {
 		ph[i] = fmt.Sprintf("$%d", i+1)
@@ -159,9 +163,10 @@ func (t *Tx) SaveIncidentEnded(ctx context.Context, inc *incident.Incident, expe
 		detection_source = $7, visibility = $8, phase = $9, active_owner = $10, mitigated_owner = $11, resolved_owner = $12,
 		active_at = $13, mitigated_at = $14, resolved_at = $15, closed_at = $16, mitigated_note = $17, resolved_note = $18,
 		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22,
-		end_state = $23, ended_at = $24, end_reason = $25, merged_into = $26
-		WHERE number = $1 AND phase = $27 AND COALESCE(end_state, '') = $28`,
-		append(append(v[:21:21], v[23:]...), expect, string(expectEnd))...)
+		on_status_page = $24, status_title = $25, published_at = $26,
+		end_state = $27, ended_at = $28, end_reason = $29, merged_into = $30
+		WHERE number = $1 AND phase = $23 AND COALESCE(end_state, '') = $31`,
+		append(v[:21:21], v[23], expect, v[24], v[25], v[26], v[27], v[28], v[29], v[30], string(expectEnd))...)
 	if err != nil {
 		return ownerError(err)
 	}
