@@ -96,6 +96,9 @@ type Incident struct {
 	// MergedIntoConfidential says the target is confidential: viewers
 	// read "merged" and nothing of it.
 	MergedIntoConfidential bool
+	// MergedIntoTitle is, for the status page only, the customer title
+	// of the target when customers see it too.
+	MergedIntoTitle string
 
 	// OnStatusPage is set when a responder published the incident to the
 	// status page; public alone never puts it there. StatusTitle is the
