@@ -800,6 +800,12 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		if inc.Phase == incident.Closed {
 			return problem.New(problem.Conflict, "incident_closed", "incident #%d is closed; reopen it or declare a new one", number)
 		}
+		if err := notMerged(inc, "alerts"); err != nil {
+			return err
+		}
+		if inc.EndState == incident.Cancelled {
+			return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it or declare a new one", number)
+		}
 		recs, err := loadFreeAlerts(ctx, tx, ids)
 		if err != nil {
 			return err

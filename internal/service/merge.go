@@ -144,3 +144,13 @@ func endConflict(err error, number int64) error {
 	}
 	return err
 }
+
+// notMerged refuses new children (what) on a merged incident: they
+// belong to the incident it was merged into, where its children went.
+func notMerged(inc *incident.Incident, what string) error {
+	if inc.EndState == incident.Merged {
+		return problem.New(problem.Conflict, "incident_merged",
+			"incident #%d was merged into #%d; add %s there", inc.Number, inc.MergedInto, what).With("end_state", inc.EndState)
+	}
+	return nil
+}
