@@ -74,6 +74,14 @@ func TestMergeAndCancelPages(t *testing.T) {
 		if !strings.Contains(log, `class="badge end-merged"`) || !strings.Contains(log, `class="badge end-cancelled"`) || strings.Contains(log, "Checkout down</a>") {
 			t.Errorf("the log's ended filter:\n%s", log)
 		}
+		md := string(app.Must(t, 200, "GET", "/api/v1/log?format=md&state=ended", tok, nil).Body)
+		if !strings.Contains(md, "- **Merged** into [#1]") || !strings.Contains(md, "- **Cancelled** ") || !strings.Contains(md, ", state ended") {
+			t.Errorf("the Markdown log:\n%s", md)
+		}
+		csv := string(app.Must(t, 200, "GET", "/api/v1/log?format=csv&state=merged", tok, nil).Body)
+		if !strings.Contains(csv, ",end_state,ended_at,end_reason,merged_into\n") || !strings.Contains(csv, ",merged,") || !strings.HasSuffix(strings.TrimSpace(csv), ",the same outage,1") {
+			t.Errorf("the CSV log:\n%s", csv)
+		}
 		app.Clock.Advance(time.Minute) // the agenda's period ends now, excluded
 		_, review := s.get("/review")
 		if !regexp.MustCompile(`Merged and cancelled \(2\)`).MatchString(review) {
