@@ -158,7 +158,9 @@ func TestDecideEnded(t *testing.T) {
 }
 
 func TestDecideCancelAndMerge(t *testing.T) {
-	live := func(n int64, ph Phase, vis Visibility) *Incident { return &Incident{Number: n, Phase: ph, Visibility: vis} }
+	live := func(n int64, ph Phase, vis Visibility) *Incident {
+		return &Incident{Number: n, Phase: ph, Visibility: vis}
+	}
 	ended := func(n int64, e EndState) *Incident {
 		return &Incident{Number: n, Phase: Active, Visibility: Public, EndState: e, MergedInto: 9}
 	}
