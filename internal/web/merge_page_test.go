@@ -37,6 +37,10 @@ func TestMergeAndCancelPages(t *testing.T) {
 			t.Error("a resolved incident's page: cancel offered or merge missing")
 		}
 
+		_, viewer := signIn(t, app, "").get("/incidents/1")
+		if strings.Contains(viewer, `id="merge"`) || strings.Contains(viewer, `id="cancel"`) {
+			t.Error("a viewer is offered merge or cancel")
+		}
 		resp, body := s.post("/incidents/2/merge", url.Values{"form": {"merge"}, "into": {"2"}, "reason": {"same"}})
 		if resp.StatusCode != 409 || !strings.Contains(body, "cannot be merged into itself") || !strings.Contains(body, ">same</textarea>") {
 			t.Errorf("merge into itself from the page: %d %.300s", resp.StatusCode, body)
