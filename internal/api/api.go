@@ -38,6 +38,8 @@ func (a *API) Routes() []route.Route {
 		{"GET /api/v1/incidents/{number}", a.h(a.getIncident)},
 		{"PATCH /api/v1/incidents/{number}", a.h(a.patchIncident)},
 		{"POST /api/v1/incidents/{number}/transitions", a.h(a.transition)},
+		{"POST /api/v1/incidents/{number}/merge", a.h(a.merge)},
+		{"POST /api/v1/incidents/{number}/cancel", a.h(a.cancel)},
 		{"GET /api/v1/incidents/{number}/timeline", a.h(a.timeline)},
 		{"GET /api/v1/incidents/{number}/updates", a.h(a.listUpdates)},
 		{"POST /api/v1/incidents/{number}/updates", a.h(a.postUpdate)},

@@ -49,11 +49,13 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench healthcheck [URL]          exit 0 when the server's /healthz answers (for container HEALTHCHECK)
 
 Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
-  quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
+  quench incident list [--phase P] [--state live|ended|merged|cancelled] [--service S] [--owner U] [--q TEXT]
   quench incident show N
   quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
   quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
-  quench incident reopen N --reason TEXT
+  quench incident reopen N --reason TEXT              (also reopens a cancelled incident)
+  quench incident merge N --into M --reason TEXT      (N is a duplicate of M)
+  quench incident cancel N --reason TEXT              (a false alarm; active or mitigated only)
   quench incident update N --body TEXT [--public]      (--body - reads stdin)
   quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
   quench incident link N --url URL [--kind K] [--title T]

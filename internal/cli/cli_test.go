@@ -357,3 +357,44 @@ func TestAlertTriageCommands(t *testing.T) {
 		t.Fatalf("read token acknowledged: %d %q", code, errs)
 	}
 }
+
+// quench incident merge and cancel: the two ends beside closed, and the
+// reopen of a cancelled incident.
+func TestMergeAndCancelCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok}}
+	for _, title := range []string{"Checkout down", "Checkout down again", "Load test alarm"} {
+		r.ok("incident", "open", "--title", title)
+	}
+	r.ok("incident", "link", "2", "--url", "https://grafana.example.com/d/checkout")
+	out := r.ok("incident", "merge", "2", "--into", "#1", "--reason", "same outage")
+	if !strings.Contains(out, "#2 merged into #1: moved 0 alert(s), 1 link(s), 0 checklist item(s), 0 attachment(s)") {
+		t.Errorf("merge: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "merge", "2", "--into", "1", "--reason", "again"); code != 1 || !strings.Contains(errs, "incident_merged") {
+		t.Errorf("merge twice: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "incident", "merge", "3", "--reason", "no target"); code != 2 {
+		t.Errorf("merge without --into: %d", code)
+	}
+	if out := r.ok("incident", "cancel", "3", "--reason", "the load test"); !strings.Contains(out, "#3 is cancelled (was active): Load test alarm") {
+		t.Errorf("cancel: %q", out)
+	}
+	list := r.ok("incident", "list", "--state", "ended")
+	if !strings.Contains(list, "merged") || !strings.Contains(list, "cancelled") || strings.Contains(list, "Checkout down\n") {
+		t.Errorf("list --state ended:\n%s", list)
+	}
+	if show := r.ok("incident", "show", "2"); !strings.Contains(show, "merged into #1: same outage") {
+		t.Errorf("show of a merged incident:\n%s", show)
+	}
+	if out := r.ok("incident", "reopen", "3", "--reason", "customers did see errors"); !strings.Contains(out, "#3 is active") {
+		t.Errorf("reopen a cancelled incident: %q", out)
+	}
+	tl := r.ok("incident", "timeline", "3")
+	for _, want := range []string{"cancelled (was active): the load test", "reopened from cancelled: customers did see errors"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, tl)
+		}
+	}
+}

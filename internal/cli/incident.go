@@ -20,7 +20,7 @@ import (
 
 func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("incident list|show|open|advance|reopen|update|check|link|timeline|publish|unpublish")
+		return usageErr("incident list|show|open|advance|reopen|merge|cancel|update|check|link|timeline|publish|unpublish")
 	}
 	fs := flag.NewFlagSet("incident", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the server's JSON")
@@ -36,6 +36,8 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 		body: fs.String("body", "", "Markdown text; - reads stdin"), public: fs.Bool("public", false, "publish the update to viewers"),
 		text: fs.String("text", "", "text"), done: fs.Int64("done", 0, "tick item ID"), undo: fs.Int64("undo", 0, "untick item ID"),
 		url: fs.String("url", "", "url"), kind: fs.String("kind", "", "link kind"),
+		into:  fs.String("into", "", "the incident a duplicate is merged into"),
+		state: fs.String("state", "", "live, ended, merged or cancelled"),
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
@@ -84,6 +86,25 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 			"to": to, "note": *f.note, "override": *f.override, "detection_improvement": *f.improvement}, out.target()))
 	case "reopen":
 		return out.incident(c.do(ctx, "POST", base+"/transitions", map[string]any{"to": "active", "reason": *f.reason}, out.target()))
+	case "merge":
+		into, err := strconv.ParseInt(strings.TrimPrefix(*f.into, "#"), 10, 64)
+		if err != nil || into <= 0 {
+			return usageErr("incident merge N --into M --reason TEXT: --into is the number of the incident N duplicates")
+		}
+		var res struct {
+			Incident service.IncidentJSON `json:"incident"`
+			Moved    map[string]int64     `json:"moved"`
+		}
+		if err := c.do(ctx, "POST", base+"/merge", map[string]any{"into": into, "reason": *f.reason}, out.raw(&res)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			m := res.Moved
+			fmt.Fprintf(out.w, "#%d merged into #%d: moved %d alert(s), %d link(s), %d checklist item(s), %d attachment(s)\n",
+				n, into, m["alerts"], m["links"], m["checklist_items"], m["attachments"])
+		})
+	case "cancel":
+		return out.incident(c.do(ctx, "POST", base+"/cancel", map[string]any{"reason": *f.reason}, out.target()))
 	case "update":
 		body := *f.body
 		if body == "-" {
@@ -143,6 +164,7 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 
 type incidentFlags struct {
 	phase, service, owner, q, severity, title, summary, source, note, to, improvement, reason, body, text, url, kind *string
+	into, state                                                                                                      *string
 	limit                                                                                                            *int
 	confidential, override, public                                                                                   *bool
 	done, undo                                                                                                       *int64
@@ -181,13 +203,17 @@ func (p *printer) incident(err error) error {
 		return err
 	}
 	return p.done(func() {
+		if p.inc.EndState != nil {
+			fmt.Fprintf(p.w, "#%d is %s (was %s): %s\n", p.inc.Number, *p.inc.EndState, p.inc.Phase, p.inc.Title)
+			return
+		}
 		fmt.Fprintf(p.w, "#%d is %s: %s\n", p.inc.Number, p.inc.Phase, p.inc.Title)
 	})
 }
 
 func listIncidents(ctx context.Context, c *client, out *printer, f incidentFlags) error {
 	q := url.Values{}
-	for k, v := range map[string]string{"phase": *f.phase, "service": *f.service, "owner": *f.owner, "q": *f.q, "severity": *f.severity} {
+	for k, v := range map[string]string{"phase": *f.phase, "service": *f.service, "owner": *f.owner, "q": *f.q, "severity": *f.severity, "state": *f.state} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -208,7 +234,11 @@ func listIncidents(ctx context.Context, c *client, out *printer, f incidentFlags
 			if owner == "" && i.Phase != incident.Closed {
 				owner = "(none)"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i.Number, i.Phase, i.Severity, owner, since(i.PhaseEnteredAt[string(i.Phase)]), i.Title)
+			phase, in := string(i.Phase), since(i.PhaseEnteredAt[string(i.Phase)])
+			if i.EndState != nil {
+				phase, owner, in = string(*i.EndState), "", since(*i.EndedAt)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i.Number, phase, i.Severity, owner, in, i.Title)
 		}
 		tw.Flush()
 		if page.Total > len(page.Incidents) {
@@ -266,6 +296,13 @@ func showIncident(ctx context.Context, c *client, out *printer, base string) err
 	w := out.w
 	fmt.Fprintf(w, "#%d %s\n", inc.Number, inc.Title)
 	fmt.Fprintf(w, "%s · %s · detected by %s · %s\n", inc.Phase, inc.Severity, inc.DetectionSource, inc.Visibility)
+	if inc.EndState != nil {
+		what := string(*inc.EndState)
+		if inc.MergedInto != 0 {
+			what += fmt.Sprintf(" into #%d", inc.MergedInto)
+		}
+		fmt.Fprintf(w, "%s: %s\n", what, inc.EndReason)
+	}
 	if inc.OnStatusPage {
 		fmt.Fprintln(w, publishedLine(inc))
 	}

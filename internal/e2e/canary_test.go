@@ -514,3 +514,69 @@ func TestCanaryOutbound(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Merged and cancelled incidents join the sweep: a public incident merged
+// into a confidential one shows viewers "merged" and nothing of the
+// target (number, title, reason); a confidential one cannot be merged
+// into a public one; a cancelled one shows its public reason only.
+func TestCanaryMergedAndCancelled(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		w := buildCanaryWorld(t, app)
+		tok := w.team
+		num := func(r *testenv.Response) int64 { return int64(r.JSON["number"].(float64)) }
+		marker := func(what string) string {
+			m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
+			w.markers = append(w.markers, m)
+			return m
+		}
+		dup := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog, again"}))
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/updates", dup), tok, map[string]any{"body": "looking", "visibility": "public"})
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/links", dup), tok, map[string]any{"url": "https://x.example/dup"})
+		app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/merge", dup), tok, map[string]any{"into": w.secret, "reason": marker("merge-reason")})
+		// Confidential into public: refused, nothing pulled into the
+		// public story.
+		r := app.Request(t, "POST", fmt.Sprintf("/api/v1/incidents/%d/merge", w.secret), tok, map[string]any{"into": w.plain, "reason": marker("refused-reason")})
+		if r.Status != 422 || r.Code() != "confidential_into_public" {
+			t.Errorf("confidential into public: %d %s", r.Status, r.Body)
+		}
+		cancelled := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue alarm"}))
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/links", cancelled), tok, map[string]any{"url": "https://x.example/alarm"})
+		app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/cancel", cancelled), tok, map[string]any{"reason": "a load test"})
+		w.ids["number"] = append(w.ids["number"], fmt.Sprint(dup), fmt.Sprint(cancelled))
+
+		urls := append(w.urls(app.Handler.Patterns), "/api/v1/incidents?state=ended", "/api/v1/incidents?state=merged",
+			"/incidents?state=ended", "/api/v1/log?format=md&state=ended", "/api/v1/log?format=json&state=merged", "/api/v1/log?format=csv")
+		target := fmt.Sprintf("/incidents/%d", w.secret)
+		for _, u := range urls {
+			r := app.Request(t, "GET", u, "", nil)
+			for _, m := range w.markers {
+				if strings.Contains(string(r.Body), m) {
+					t.Errorf("anonymous GET %s (%d) shows %s", u, r.Status, m)
+				}
+			}
+			if strings.Contains(string(r.Body), target) || strings.Contains(string(r.Body), fmt.Sprintf(`"merged_into":%d`, w.secret)) {
+				t.Errorf("anonymous GET %s names the confidential target #%d", u, w.secret)
+			}
+		}
+		anon := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", dup), "", nil)
+		if anon.JSON["end_state"] != "merged" || anon.JSON["merged_into"] != nil {
+			t.Errorf("a viewer's merged incident: %s", anon.Body)
+		}
+		page := string(app.Must(t, 200, "GET", fmt.Sprintf("/incidents/%d", dup), "", nil).Body)
+		if !strings.Contains(page, "Merged into another incident.") {
+			t.Errorf("a viewer's page of a merged incident does not say merged")
+		}
+		if r := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", cancelled), "", nil); r.JSON["end_state"] != "cancelled" || r.JSON["end_reason"] != "a load test" {
+			t.Errorf("a viewer's cancelled incident: %s", r.Body)
+		}
+		// The team reads the target and the reason.
+		team := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", dup), tok, nil)
+		if team.JSON["merged_into"] != float64(w.secret) {
+			t.Errorf("the team's merged incident: %s", team.Body)
+		}
+		if body := string(app.Must(t, 200, "GET", fmt.Sprintf("/incidents/%d", dup), tok, nil).Body); !strings.Contains(body, target) || !strings.Contains(body, "merge-reason") {
+			t.Errorf("the team's page of the merged incident lacks the target or the reason")
+		}
+		t.Logf("swept %d URLs for %d markers", len(urls), len(w.markers))
+	})
+}

@@ -30,6 +30,14 @@ const (
 	// EventReviewed records what a weekly review decided about the
 	// incident; it is internal, like the review's minutes.
 	EventReviewed EventKind = "reviewed"
+	// EventMerged is on the duplicate: it was merged into another
+	// incident ("into"). It is internal when that one is confidential.
+	EventMerged EventKind = "merged"
+	// EventMergedFrom is on the target: a duplicate ("from") was merged
+	// into it, with what moved; the duplicate's updates stay on it.
+	EventMergedFrom EventKind = "merged_from"
+	// EventCancelled records a false alarm, with its reason.
+	EventCancelled EventKind = "cancelled"
 	// A link or checklist item made public or internal.
 	EventLinkVisibility      EventKind = "link_visibility_changed"
 	EventChecklistVisibility EventKind = "checklist_visibility_changed"
@@ -85,6 +93,13 @@ func (e *Event) Sentence(body string) string {
 		return s
 	case EventReopened:
 		return fmt.Sprintf("reopened from %s: %s", get("from"), get("reason"))
+	case EventMerged:
+		return fmt.Sprintf("merged into #%s: %s", get("into"), get("reason"))
+	case EventMergedFrom:
+		return fmt.Sprintf("merged #%s into this incident (%s alerts, %s links, %s checklist items, %s attachments moved; its updates stay on #%s): %s",
+			get("from"), get("alerts"), get("links"), get("checklist_items"), get("attachments"), get("from"), get("reason"))
+	case EventCancelled:
+		return fmt.Sprintf("cancelled (was %s): %s", get("from"), get("reason"))
 	case EventUpdatePosted:
 		s := "posted a " + get("visibility") + " update"
 		if get("visibility") == string(Internal) {

@@ -227,6 +227,8 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/incidents/{number}":                   {"GET", "/api/v1/incidents/1", nil, false, publicRead()},
 		"PATCH /api/v1/incidents/{number}":                 {"PATCH", "/api/v1/incidents/1", map[string]any{"title": "y"}, false, write(200)},
 		"POST /api/v1/incidents/{number}/transitions":      {"POST", "/api/v1/incidents/1/transitions", map[string]any{"to": "mitigated", "note": "n"}, false, write(200)},
+		"POST /api/v1/incidents/{number}/merge":            {"POST", "/api/v1/incidents/1/merge", map[string]any{"into": 2, "reason": "same outage"}, false, write(200)},
+		"POST /api/v1/incidents/{number}/cancel":           {"POST", "/api/v1/incidents/1/cancel", map[string]any{"reason": "a test"}, false, write(200)},
 		"GET /api/v1/incidents/{number}/timeline":          {"GET", "/api/v1/incidents/1/timeline", nil, false, publicRead()},
 		"GET /api/v1/incidents/{number}/updates":           {"GET", "/api/v1/incidents/1/updates", nil, false, publicRead()},
 		"POST /api/v1/incidents/{number}/updates":          {"POST", "/api/v1/incidents/1/updates", map[string]any{"body": "x"}, false, write(201)},

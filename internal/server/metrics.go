@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -119,7 +120,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // so the gauge is always the database's truth, on every replica.
 type incidentCollector struct{ svc *service.Service }
 
-var incidentsDesc = prometheus.NewDesc("quench_incidents", "Incidents by phase and severity.", []string{"phase", "severity"}, nil)
+var incidentsDesc = prometheus.NewDesc("quench_incidents", "Incidents by phase (or end state: merged, cancelled) and severity.", []string{"phase", "severity"}, nil)
 
 func (c *incidentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- incidentsDesc }
 
@@ -136,7 +137,11 @@ func (c *incidentCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range counts {
 		seen[[2]string{string(k.Phase), string(k.Severity)}] = k.Count
 	}
-	for _, p := range incident.Phases {
+	states := slices.Clone(incident.Phases)
+	for _, e := range incident.EndStates {
+		states = append(states, incident.Phase(e))
+	}
+	for _, p := range states {
 		for _, s := range incident.Severities {
 			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(seen[[2]string{string(p), string(s)}]), string(p), string(s))
 		}

@@ -172,15 +172,18 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, number int64
 		if err != nil {
 			return err
 		}
-		from := inc.Phase
+		from, fromEnd := inc.Phase, inc.EndState
 		incident.Apply(inc, move, req, s.Now())
-		if err := tx.SaveIncident(ctx, inc, from, false); err != nil {
+		if err := tx.SaveIncidentEnded(ctx, inc, from, fromEnd, false); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return problem.New(problem.Conflict, "phase_skip", "incident #%d left phase %s meanwhile; reload and try again", number, from)
 			}
 			return err
 		}
 		ev := &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Data: map[string]any{"from": from, "to": req.To}}
+		if fromEnd != "" {
+			ev.Data["from"] = fromEnd
+		}
 		if move == incident.Reopen {
 			ev.Kind = incident.EventReopened
 			ev.Data["reason"] = req.Reason

@@ -368,8 +368,15 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 		if err != nil {
 			return 0, false, err
 		}
-		if inc.Phase != incident.Closed {
-			return rec.Incident, true, nil
+		if inc.EndState == incident.Merged && inc.MergedInto != 0 {
+			// Its alerts moved to the target at the merge; one that
+			// slipped past it follows them.
+			if inc, err = g.tx.Incident(g.ctx, inc.MergedInto); err != nil {
+				return 0, false, err
+			}
+		}
+		if inc.Phase != incident.Closed && !inc.Ended() {
+			return inc.Number, inc.Number == rec.Incident, nil
 		}
 	}
 	rule, err := g.rule(&rec.Alert)
@@ -903,6 +910,12 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		}
 		if inc.Phase == incident.Closed {
 			return problem.New(problem.Conflict, "incident_closed", "incident #%d is closed; reopen it or declare a new one", number)
+		}
+		if err := notMerged(inc, "alerts"); err != nil {
+			return err
+		}
+		if inc.EndState == incident.Cancelled {
+			return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it or declare a new one", number)
 		}
 		recs, err := loadFreeAlerts(ctx, tx, ids)
 		if err != nil {

@@ -222,5 +222,8 @@ func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly
 	if errors.Is(err, store.ErrNotFound) || (err == nil && publicOnly && inc.Confidential()) {
 		return nil, notFound(number)
 	}
+	if err == nil && publicOnly {
+		inc.ForViewers()
+	}
 	return inc, err
 }

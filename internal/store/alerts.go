@@ -603,13 +603,15 @@ func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts
 	return c, noRows(err)
 }
 
-// OpenIncidentForGroup finds the newest incident that is not closed and
-// holds an alert of the integration's group.
+// OpenIncidentForGroup finds the newest incident that is not closed, not
+// cancelled nor merged, and holds an alert of the integration's group. A
+// merged incident's alerts moved to its target, so its group finds the
+// target.
 func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
 		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'
-		ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
+		AND i.end_state IS NULL ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
 	return n, noRows(err)
 }
 

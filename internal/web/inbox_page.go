@@ -426,10 +426,12 @@ type logData struct {
 	Total, Offset, Limit        int
 	Phase, Service, Severity, Q string
 	Source, From, To            string
-	Prev, Next                  string
-	Presets                     []preset
-	Sources                     []incident.Source
-	Exports                     []preset
+	// State is the end-state filter: live, ended, merged, cancelled.
+	State      string
+	Prev, Next string
+	Presets    []preset
+	Sources    []incident.Source
+	Exports    []preset
 }
 
 const logPageSize = 50
@@ -454,7 +456,7 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := logData{Total: page.Total, Offset: f.Offset, Limit: f.Limit, Phase: q.Get("phase"), Service: f.Service,
-		Severity: string(f.Severity), Q: f.Text, Source: string(f.Source), From: q.Get("from"), To: q.Get("to"),
+		Severity: string(f.Severity), Q: f.Text, Source: string(f.Source), From: q.Get("from"), To: q.Get("to"), State: f.State,
 		Presets: presets(w.svc.Now(), "/incidents", "from", "to", q), Sources: incident.Sources}
 	// Paging and export links keep every filter of the query, not only
 	// those the form shows.

@@ -55,15 +55,17 @@ type incidentData struct {
 	OpenItems   []string
 	NeedImprove bool
 	Reopenable  bool
-	Updates     []updateView
-	Files       []*incident.Attachment // the incident's own files
-	Checklist   []itemGroup
-	Links       []*incident.Link
-	Timeline    []eventView
-	Alerts      []*alert.Record
-	Members     []service.Member
-	Writer      bool
-	Team        bool
+	// Cancellable and Mergeable offer the two ends beside closed.
+	Cancellable, Mergeable bool
+	Updates                []updateView
+	Files                  []*incident.Attachment // the incident's own files
+	Checklist              []itemGroup
+	Links                  []*incident.Link
+	Timeline               []eventView
+	Alerts                 []*alert.Record
+	Members                []service.Member
+	Writer                 bool
+	Team                   bool
 	// Form keeps what was typed when an action failed; FormName says which.
 	Form     url.Values
 	FormName string
@@ -140,6 +142,14 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 		d.NeedImprove = next == incident.Closed && inc.DetectionSource.NeedsDetectionImprovement() && inc.DetectionImprovement == ""
 	}
 	d.Reopenable = inc.Phase != incident.Active
+	d.Cancellable = !inc.Ended() && (inc.Phase == incident.Active || inc.Phase == incident.Mitigated)
+	d.Mergeable = !inc.Ended() && inc.Phase != incident.Closed
+	if inc.Ended() {
+		// A merged or cancelled incident is in no phase to advance from;
+		// only a cancelled one can be reopened.
+		d.Next, d.NoteName, d.NeedImprove = "", "", false
+		d.Reopenable = inc.EndState == incident.Cancelled
+	}
 	labels := make([]string, 0, len(inc.Labels))
 	for k, v := range inc.Labels {
 		labels = append(labels, k+"="+v)
@@ -276,6 +286,20 @@ func (w *Web) transitionAction(r *http.Request, p auth.Principal, n int64) (stri
 		Override: r.PostForm.Get("override") != "", DetectionImprovement: r.PostForm.Get("detection_improvement"),
 		Reason: r.PostForm.Get("reason")})
 	return "phases", err
+}
+
+func (w *Web) mergeAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	into, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(r.PostForm.Get("into")), "#"), 10, 64)
+	if err != nil || into <= 0 {
+		return "", problem.Unprocessablef("say which incident this one duplicates: its number")
+	}
+	_, err = w.svc.MergeIncident(r.Context(), p, n, into, r.PostForm.Get("reason"))
+	return "end", err
+}
+
+func (w *Web) cancelAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	_, err := w.svc.CancelIncident(r.Context(), p, n, r.PostForm.Get("reason"))
+	return "end", err
 }
 
 func (w *Web) postUpdateAction(r *http.Request, p auth.Principal, n int64) (string, error) {

@@ -101,8 +101,12 @@ func (w *Web) parse() error {
 		"asset":      w.assets.path,
 		"severities": func() []string { return []string{"critical", "major", "minor"} },
 		"phases":     func() []string { return []string{"active", "mitigated", "resolved", "closed"} },
-		"since":      since,
-		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// states are the incident log's end-state filter: value, words.
+		"states": func() [][2]string {
+			return [][2]string{{"live", "in play or closed"}, {"ended", "merged or cancelled"}, {"merged", "merged"}, {"cancelled", "cancelled"}}
+		},
+		"since": since,
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -172,6 +176,8 @@ func (w *Web) Routes() []route.Route {
 		// One incident and the forms on its page (incident_page.go).
 		{"GET /incidents/{number}", w.incidentPage},
 		{"POST /incidents/{number}/transition", w.act(w.transitionAction)},
+		{"POST /incidents/{number}/merge", w.act(w.mergeAction)},
+		{"POST /incidents/{number}/cancel", w.act(w.cancelAction)},
 		{"POST /incidents/{number}/updates", w.act(w.postUpdateAction)},
 		{"POST /incidents/{number}/updates/{id}/visibility", w.act(w.updateVisibilityAction)},
 		{"POST /incidents/{number}/checklist", w.act(w.addItemAction)},
