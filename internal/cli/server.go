@@ -124,6 +124,9 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
+	// Live pages hear of changes made on other replicas (PostgreSQL).
+	svc.EnableChangeFeed()
+	go svc.RunChangeFeed(ctx)
 	go jobs.Retention(ctx, svc, log, time.Hour)
 	go jobs.Nudges(ctx, svc, log, time.Minute)
 	go jobs.ReviewAgenda(ctx, svc, log, time.Minute)

@@ -52,6 +52,8 @@ type Service struct {
 	mu        sync.Mutex
 	listeners map[int]func(Change)
 	nextID    int
+	// feed carries changes to and from other replicas (changefeed.go).
+	feed *feed
 }
 
 // Options configure a Service.
@@ -105,7 +107,7 @@ func New(st *store.Store, opt Options) *Service {
 		throttle:  &throttle{failures: map[string][]time.Time{}},
 		hashing:   newGate(opt.HashSlots, opt.HashQueue),
 		tally:     &tally{rows: map[string]*tallyRow{}},
-		listeners: map[int]func(Change){}}
+		listeners: map[int]func(Change){}, feed: newFeed()}
 }
 
 // PublicViewing reports whether anonymous visitors may read public incidents.
@@ -146,6 +148,17 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 
 func (s *Service) publish(c Change) {
 	s.wakeOutbox()
+	s.mu.Lock()
+	on := s.feed.on
+	s.mu.Unlock()
+	if on {
+		s.feed.queue(c)
+	}
+	s.dispatch(c)
+}
+
+// dispatch hands a change to this replica's listeners.
+func (s *Service) dispatch(c Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fn := range s.listeners {

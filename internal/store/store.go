@@ -67,6 +67,9 @@ type Store struct {
 	read    *sql.DB // SQLite: read-only pool; Postgres: same as write
 	path    string
 	log     *slog.Logger
+	// url is the PostgreSQL URL, for the connection that listens for
+	// other replicas' changes (listen.go).
+	url string
 
 	// closing guards enqueueing against Close: Write checks closed and
 	// hands its job over under the read lock, Close sets closed under the
@@ -205,7 +208,7 @@ func openPostgres(ctx context.Context, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
 	}
-	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, matchers: newMatcherCache(),
+	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, url: opt.URL, matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}, nil
 }
 

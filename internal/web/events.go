@@ -83,6 +83,19 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		team.Store(p.Can(auth.ReadAll))
 		return false, nil
 	}
+	// owed holds the changes that arrived while the session could not be
+	// looked at (the database was unavailable): they go out once a look
+	// succeeds, tried again every recheckRetry, so a page misses nothing
+	// a brief outage hid. Past maxOwed they become one resync.
+	var owed []service.Change
+	var retry <-chan time.Time
+	send := func(c service.Change) {
+		if !c.Public && !team.Load() {
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
+		fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -94,22 +107,54 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fmt.Fprint(rw, ": ping\n\n")
+		case <-retry:
+			retry = nil
+			ended, err := recheck()
+			if ended {
+				return
+			}
+			if err != nil {
+				retry = time.After(recheckRetry)
+				continue
+			}
+			for _, c := range owed {
+				send(c)
+			}
+			owed = nil
 		case c := <-changes:
 			ended, err := recheck()
 			if ended {
 				return
 			}
-			if err != nil || (!c.Public && !team.Load()) {
+			if err != nil {
+				if len(owed) >= maxOwed {
+					owed = []service.Change{{Kind: service.ChangeResync, Public: true}}
+				}
+				owed = append(owed, c)
+				if retry == nil {
+					retry = time.After(recheckRetry)
+				}
 				continue
 			}
-			b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
-			fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
+			for _, o := range owed {
+				send(o)
+			}
+			owed = nil
+			send(c)
 		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
 	}
 }
+
+const (
+	// recheckRetry is how soon a stream whose session could not be looked
+	// at tries again, to send what it owes.
+	recheckRetry = time.Second
+	// maxOwed bounds the changes a stream keeps while it cannot send.
+	maxOwed = 64
+)
 
 // CloseStreams ends every live stream, now and from now on: the server
 // calls it when shutting down, since a stream never finishes by itself and
