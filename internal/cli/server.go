@@ -127,9 +127,11 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	// Live pages hear of changes made on other replicas (PostgreSQL).
 	svc.EnableChangeFeed()
 	go svc.RunChangeFeed(ctx)
-	go jobs.Retention(ctx, svc, log, time.Hour)
-	go jobs.Nudges(ctx, svc, log, time.Minute)
-	go jobs.ReviewAgenda(ctx, svc, log, time.Minute)
+	// Periodic jobs run on one replica at a time (jobs.Leases).
+	leases := jobs.NewLeases(svc, log)
+	go jobs.Retention(ctx, svc, log, leases, time.Hour)
+	go jobs.Nudges(ctx, svc, log, leases, time.Minute)
+	go jobs.ReviewAgenda(ctx, svc, log, leases, time.Minute)
 	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
 		jobs.NewOutboxMetrics(reg, svc))
 	outboxDone := make(chan struct{})

@@ -104,7 +104,7 @@ func New(st *store.Store, opt Options) *Service {
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
 		baseURL: strings.TrimRight(opt.BaseURL, "/"), emailEnabled: opt.Email, guard: opt.Guard, nudges: opt.Nudges.withDefaults(),
 		wake:      make(chan struct{}, 1),
-		throttle:  &throttle{failures: map[string][]time.Time{}},
+		throttle:  &throttle{store: st},
 		hashing:   newGate(opt.HashSlots, opt.HashQueue),
 		tally:     &tally{rows: map[string]*tallyRow{}},
 		listeners: map[int]func(Change){}, feed: newFeed()}
@@ -232,4 +232,21 @@ func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly
 		return nil, notFound(number)
 	}
 	return inc, err
+}
+
+// ClaimLease makes holder the one replica that runs the background job
+// name for ttl from now, if no other replica holds it (see jobs.Leases).
+func (s *Service) ClaimLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := s.Now()
+	var ok bool
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		ok, err = tx.ClaimLease(ctx, name, holder, now, now.Add(ttl))
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseLease gives up holder's lease of job name.
+func (s *Service) ReleaseLease(ctx context.Context, name, holder string) error {
+	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLease(ctx, name, holder) })
 }

@@ -155,6 +155,8 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "reviews", cols: map[string]any{"id": 1, "held_at": us(-3 * time.Hour), "since": us(-7 * 24 * time.Hour), "until": us(-3 * time.Hour),
 			"attendees": `["ana","bo"]`, "minutes": "spot prices: **follow up**", "recorded_by": "ana"}},
 		{table: "review_decisions", cols: map[string]any{"id": 1, "review_id": 1, "incident_number": 1, "text": "follow up: add CA monitoring"}},
+		{table: "job_leases", cols: map[string]any{"name": "retention", "holder": "quench-0/1/upgrade", "lease_until": us(time.Hour)}},
+		{table: "signin_failures", cols: map[string]any{"id": 1, "key": "user:bo", "at": us(-time.Minute)}},
 		{table: "review_schedule", cols: map[string]any{"id": 1, "weekday": 2, "minute": 600, "timezone": "Europe/Berlin",
 			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
 	}
