@@ -202,3 +202,157 @@ func TestReplicaLiveUpdates(t *testing.T) {
 		s.checkLog(t)
 	}
 }
+
+// Three replicas on the private PostgreSQL share the traffic: each gets
+// Alertmanager webhooks and an API client walking incidents through their
+// phases, and every opened incident is a notification to a webhook
+// receiver. One replica is killed with SIGKILL under that load (while the
+// receiver holds answers, so sends are in flight). Then: no acknowledged
+// alert is lost, no alert group has two incidents, every message in the
+// outbox reached the receiver and was answered exactly once, except that
+// a key whose request was under way at the kill may have been answered
+// once more (the same webhook-id); and a live board on a surviving
+// replica heard of every acknowledged change, whichever replica made it,
+// the killed one included. The long form (QUENCH_TEST_LONG=1) runs the
+// load longer.
+func TestReplicasKillUnderLoad(t *testing.T) {
+	pg := privateCluster(t)
+	in := setup(t, postgresAt(pg.database(t)), "QUENCH_OUTBOUND_ALLOW=127.0.0.1")
+	replicas := []*server{in.start(t), in.start(t), in.start(t)}
+	victim, board := replicas[0], replicas[1]
+	sink := newSlowSink(t, 5*time.Millisecond, 40*time.Millisecond)
+	adminToken := strings.TrimSpace(in.cli(t, nil, "token", "create", "--user", "fault", "--scopes", "read,write,admin", "--name", "channels"))
+	sink.setSecret(in.addWebhookChannel(t, board, adminToken, sink.url))
+	live := openLiveStream(t, board.url, in.apiToken)
+
+	l := newLedger(fmt.Sprintf("repl%d", time.Now().UnixNano()%1e6))
+	var loads []*load
+	for _, s := range replicas {
+		loads = append(loads, in.startLoad(l, s, 2, 1))
+	}
+	run := pick(2, 20)
+	time.Sleep(time.Duration(run)*time.Second + jitter(0, time.Second))
+	acked := l.acks()
+	sink.hold()
+	sink.waitHeld(t)
+	killedAt := time.Now()
+	victim.kill(t)
+	sink.release()
+	loads[0].stop()
+	time.Sleep(time.Duration(run) * time.Second)
+	for _, ld := range loads[1:] {
+		ld.stop()
+	}
+	if l.acks() <= acked {
+		t.Errorf("the surviving replicas acknowledged nothing after the kill")
+	}
+	// What the dead replica left unanswered is resent to a survivor, as
+	// Alertmanager resends.
+	c := newClient(2)
+	for _, d := range l.unacked() {
+		if r := l.resend(context.Background(), c, in, replicas[2], d); r.status != http.StatusOK {
+			t.Errorf("delivery %s resent to a survivor: %d %s", d.id, r.status, r.body)
+		}
+	}
+	// The dead replica's leases run out (jobs.Lease), then a survivor
+	// sends what it held.
+	in.waitOutboxEmpty(t, board)
+	in.verify(t, l)
+	l.checkUnexpected(t)
+
+	// The receiver: every key answered once; twice only for a key whose
+	// first request arrived before the kill.
+	keys := in.sentKeys(t)
+	sink.mu.Lock()
+	answered := map[string][]time.Time{}
+	for _, r := range sink.reqs {
+		if r.bad != "" {
+			t.Errorf("request with webhook-id %q does not verify: %s", r.key, r.bad)
+		}
+		if r.answered {
+			answered[r.key] = append(answered[r.key], r.at)
+		}
+	}
+	requests := len(sink.reqs)
+	sink.mu.Unlock()
+	twice := 0
+	for _, k := range keys {
+		ats := answered[k]
+		delete(answered, k)
+		switch {
+		case len(ats) == 0:
+			t.Errorf("message %s is recorded as sent but the receiver never answered it", k)
+		case len(ats) == 2 && ats[0].Before(killedAt):
+			twice++
+		case len(ats) > 1:
+			t.Errorf("message %s was answered %d times (arrivals %v, kill at %v)", k, len(ats), ats, killedAt)
+		}
+	}
+	for k := range answered {
+		t.Errorf("the receiver answered webhook-id %q, which is no message in the outbox", k)
+	}
+
+	// The board on a survivor heard every acknowledged change.
+	heard := map[int64]map[string]int{}
+	live.mu.Lock()
+	for _, h := range live.heard {
+		if heard[h.incident] == nil {
+			heard[h.incident] = map[string]int{}
+		}
+		heard[h.incident][h.kind]++
+	}
+	ended := live.ended
+	live.mu.Unlock()
+	if ended {
+		t.Error("the board's live stream ended")
+	}
+	missed := 0
+	miss := func(format string, a ...any) {
+		if missed++; missed <= 5 {
+			t.Errorf("the board did not hear "+format, a...)
+		}
+	}
+	l.mu.Lock()
+	updates := map[int64]int{}
+	for _, n := range l.updates {
+		updates[n]++
+	}
+	for n, tr := range l.incidents {
+		if heard[n]["created"] == 0 {
+			miss("#%d opened", n)
+		}
+		if got := heard[n]["transitioned"]; got < tr.acked {
+			miss("#%d move on: %d of %d acknowledged transitions", n, got, tr.acked)
+		}
+		if got := heard[n]["update_posted"]; got < updates[n] {
+			miss("#%d updated: %d of %d acknowledged updates", n, got, updates[n])
+		}
+	}
+	l.mu.Unlock()
+	db := in.db.open(t)
+	defer db.Close()
+	rows, err := db.Query(`SELECT DISTINCT incident_number FROM alerts WHERE incident_number IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int64
+		rows.Scan(&n)
+		if heard[n]["created"]+heard[n]["alert_attached"] == 0 {
+			miss("#%d, opened by alerts", n)
+		}
+	}
+	rows.Close()
+	if missed > 0 {
+		t.Errorf("the board missed %d change(s)", missed)
+	}
+	for _, s := range replicas[1:] {
+		s.checkLog(t)
+	}
+	victim.checkLog(t)
+	t.Logf("%s; outbox: %d messages, %d requests, %d keys answered twice (in flight at the kill); board heard %d changes",
+		l.summary(), len(keys), requests, twice, len(live.heard))
+	if l.ackedAlerts == 0 || len(keys) == 0 {
+		t.Errorf("the load got nothing acknowledged or sent nothing, so the test proved nothing")
+	}
+}

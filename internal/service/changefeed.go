@@ -18,16 +18,22 @@ import (
 const ChangeResync incident.EventKind = "resync"
 
 // feed carries committed changes to the other replicas on the same
-// PostgreSQL and theirs to this one's live pages (LISTEN/NOTIFY). Changes
-// are announced after their commit, in batches: one notification statement
-// covers what committed while the previous one was being sent.
+// PostgreSQL and theirs to this one's live pages (LISTEN/NOTIFY). A change
+// is announced after its commit and before the request that made it is
+// answered, so a replica that dies right after answering has announced
+// everything it acknowledged. Announcements go out in batches: one
+// notification statement covers what committed while the previous one
+// was being sent, as a group commit does.
 type feed struct {
 	node string
 	on   bool // RunChangeFeed is running; set before it starts
 
 	mu      sync.Mutex
 	pending []Change
-	wake    chan struct{}
+	// sent are closed once the changes queued with them are announced:
+	// the last one takes new changes.
+	sent []chan struct{}
+	wake chan struct{}
 }
 
 // maxPendingChanges bounds what waits for PostgreSQL to come back; past
@@ -35,40 +41,53 @@ type feed struct {
 // connection comes back (a database away that long has broken theirs too).
 const maxPendingChanges = 10000
 
+// announceWait bounds how long a request waits for its change to be
+// announced: the change is committed, so after this the request is
+// answered anyway and the change goes out when PostgreSQL takes it.
+const announceWait = 2 * time.Second
+
 func newFeed() *feed {
 	return &feed{node: rand.Text()[:12], wake: make(chan struct{}, 1)}
 }
 
-func (f *feed) queue(c Change) {
+// queue adds c to the next announcement and returns what closes when it
+// went out.
+func (f *feed) queue(c Change) <-chan struct{} {
 	f.mu.Lock()
 	if len(f.pending) >= maxPendingChanges {
 		f.pending = f.pending[1:]
 	}
 	f.pending = append(f.pending, c)
+	if len(f.sent) == 0 {
+		f.sent = append(f.sent, make(chan struct{}))
+	}
+	done := f.sent[len(f.sent)-1]
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:
 	default:
 	}
+	return done
 }
 
-func (f *feed) take() []Change {
+func (f *feed) take() ([]Change, []chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := f.pending
-	f.pending = nil
-	return p
+	p, d := f.pending, f.sent
+	f.pending, f.sent = nil, nil
+	return p, d
 }
 
 // putBack returns changes whose announcement failed to the front of the
-// queue.
-func (f *feed) putBack(cs []Change) {
+// queue, with their waiters.
+func (f *feed) putBack(cs []Change, sent []chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pending = append(cs, f.pending...)
 	if over := len(f.pending) - maxPendingChanges; over > 0 {
 		f.pending = f.pending[over:]
 	}
+	f.sent = append(sent, f.sent...)
 }
 
 // feedMessage is one notification: the changes of one batch, with the
@@ -199,7 +218,7 @@ func (s *Service) announce(ctx context.Context) {
 			return
 		case <-f.wake:
 		}
-		cs := f.take()
+		cs, sent := f.take()
 		if len(cs) == 0 {
 			continue
 		}
@@ -207,6 +226,9 @@ func (s *Service) announce(ctx context.Context) {
 		err := s.store.Notify(nctx, f.payloads(cs))
 		cancel()
 		if err == nil {
+			for _, c := range sent {
+				close(c)
+			}
 			pause = 100 * time.Millisecond
 			continue
 		}
@@ -214,7 +236,7 @@ func (s *Service) announce(ctx context.Context) {
 			return
 		}
 		s.log.Warn("changes not announced to other replicas yet", "changes", len(cs), "err", err)
-		f.putBack(slices.Clip(cs))
+		f.putBack(slices.Clip(cs), sent)
 		select {
 		case <-ctx.Done():
 			return

@@ -151,10 +151,17 @@ func (s *Service) publish(c Change) {
 	s.mu.Lock()
 	on := s.feed.on
 	s.mu.Unlock()
+	var announced <-chan struct{}
 	if on {
-		s.feed.queue(c)
+		announced = s.feed.queue(c)
 	}
 	s.dispatch(c)
+	if announced != nil {
+		select {
+		case <-announced:
+		case <-time.After(announceWait):
+		}
+	}
 }
 
 // dispatch hands a change to this replica's listeners.
