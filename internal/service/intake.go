@@ -63,7 +63,8 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	}
 	var res IngestResult
 	var changed map[int64]bool
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
+	// Grouped: on PostgreSQL concurrent deliveries share a commit.
+	err := s.store.WriteGrouped(ctx, func(tx *store.Tx) error {
 		res, changed = IngestResult{}, nil
 		in, err := tx.LockIntegration(ctx, integrationID)
 		if err != nil {

@@ -98,6 +98,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// group is PostgreSQL's group commit (group.go).
+	group pgGroup
+
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
 
