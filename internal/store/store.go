@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -571,7 +572,10 @@ func (s *Store) classify(err error) error {
 
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+	// driver.ErrBadConn: database/sql found a pooled connection broken
+	// (PostgreSQL restarted since it was last used) under a statement of
+	// a transaction, where it cannot retry on another.
+	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
 	// The connection broke under a statement: PostgreSQL restarted or the
