@@ -156,7 +156,7 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
-			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
+			opt.URL, opt.URLs, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", nil, "", bench.FormatAlertmanagerAPI
 			r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
 			if err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/quenchhq/quench/internal/alert"
 )
 
 // Group commit on PostgreSQL. Intake locks its integration's row for the
@@ -132,7 +134,7 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 	if err != nil {
 		return -1, err
 	}
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers}
+	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
 	for i, j := range batch {
 		if results[i] = j.ctx.Err(); results[i] != nil {
 			continue
@@ -162,7 +164,7 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers}
+	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
 	for i, j := range batch {
 		results[i] = nil
 		if err := j.ctx.Err(); err != nil {
@@ -173,7 +175,10 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			return err
 		}
 		if results[i] = runJob(j.fn, t); results[i] != nil {
+			// Rolling back to the savepoint releases the locks taken
+			// since.
 			t.rules = nil
+			clear(t.locked)
 			if _, err := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); err != nil {
 				return err
 			}

@@ -646,6 +646,9 @@ type Tx struct {
 	// recent is the in-memory level of the alert keys, set in the SQLite
 	// writer's transactions only.
 	recent *recentKeys
+	// locked holds the integrations locked so far in a PostgreSQL group
+	// transaction (group.go); nil elsewhere.
+	locked map[string]*alert.Integration
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
