@@ -198,6 +198,9 @@ func (s *Service) RunChangeFeed(ctx context.Context) {
 				return
 			}
 			for _, c := range cs {
+				// The status page drops what it knows of the incident at
+				// once, instead of after its time to live.
+				s.status.changed(c.Incident)
 				s.dispatch(c)
 			}
 		})

@@ -54,6 +54,9 @@ type Service struct {
 	nextID    int
 	// feed carries changes to and from other replicas (changefeed.go).
 	feed *feed
+
+	// status caches the status page (status.go).
+	status statusCache
 }
 
 // Options configure a Service.
@@ -148,6 +151,7 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 
 func (s *Service) publish(c Change) {
 	s.wakeOutbox()
+	s.status.changed(c.Incident)
 	s.mu.Lock()
 	on := s.feed.on
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
--- Quench schema 8 (PostgreSQL): what several replicas on one database must share.
+-- Quench schema 9 (SQLite): what several replicas on one database must share.
 
 -- Leases of background jobs that one replica at a time runs (retention,
 -- nudges, the review agenda, heartbeat deadlines): the holder renews its
@@ -13,7 +13,7 @@ CREATE TABLE job_leases (
 -- Failed sign-ins of the last throttle window, by key (an account or an
 -- address), so that throttling holds whichever replica is asked.
 CREATE TABLE signin_failures (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     at BIGINT NOT NULL
 );
