@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -124,19 +125,23 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
+	// Background loops end with ctx; waited for before the store closes,
+	// so their leases are given up for the other replicas.
+	var loops sync.WaitGroup
+	defer func() { stop(); loops.Wait() }()
 	// Live pages hear of changes made on other replicas (PostgreSQL).
 	svc.EnableChangeFeed()
-	go svc.RunChangeFeed(ctx)
+	loops.Go(func() { svc.RunChangeFeed(ctx) })
 	// Periodic jobs run on one replica at a time (jobs.Leases).
 	leases := jobs.NewLeases(svc, log)
-	go jobs.Retention(ctx, svc, log, leases, time.Hour)
-	go jobs.Nudges(ctx, svc, log, leases, time.Minute)
-	go jobs.ReviewAgenda(ctx, svc, log, leases, time.Minute)
+	loops.Go(func() { jobs.Retention(ctx, svc, log, leases, time.Hour) })
+	loops.Go(func() { jobs.Nudges(ctx, svc, log, leases, time.Minute) })
+	loops.Go(func() { jobs.ReviewAgenda(ctx, svc, log, leases, time.Minute) })
 	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
 		jobs.NewOutboxMetrics(reg, svc))
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); outbox.Run(ctx) }()
-	defer func() { <-outboxDone }()
+	defer func() { stop(); <-outboxDone }()
 	log.Info("listening", "addr", ln.Addr().String())
 	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
 	log.Info("stopped")
