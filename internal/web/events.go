@@ -44,7 +44,10 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	rw.WriteHeader(http.StatusOK)
-	changes := make(chan service.Change, 64)
+	changes := make(chan service.Change, streamBuffer)
+	// missed is set when a change did not fit: the stream then tells the
+	// page to look again at everything.
+	var missed atomic.Bool
 	cancel := w.svc.Subscribe(func(c service.Change) {
 		if !c.Public && !team.Load() {
 			return
@@ -52,6 +55,7 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		select {
 		case changes <- c:
 		default: // a slow reader misses events, never blocks writers
+			missed.Store(true)
 		}
 	})
 	defer cancel()
@@ -122,15 +126,31 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 			}
 			owed = nil
 		case c := <-changes:
+			// What queued up meanwhile goes out after the same look at
+			// the session: one look per burst, not per change, so a
+			// stream keeps up with a busy instance.
+			batch := []service.Change{c}
+			for len(batch) < streamBuffer {
+				select {
+				case c := <-changes:
+					batch = append(batch, c)
+					continue
+				default:
+				}
+				break
+			}
+			if missed.Swap(false) {
+				batch = append(batch, service.Change{Kind: service.ChangeResync, Public: true})
+			}
 			ended, err := recheck()
 			if ended {
 				return
 			}
 			if err != nil {
-				if len(owed) >= maxOwed {
+				owed = append(owed, batch...)
+				if len(owed) > maxOwed {
 					owed = []service.Change{{Kind: service.ChangeResync, Public: true}}
 				}
-				owed = append(owed, c)
 				if retry == nil {
 					retry = time.After(recheckRetry)
 				}
@@ -140,7 +160,9 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 				send(o)
 			}
 			owed = nil
-			send(c)
+			for _, c := range batch {
+				send(c)
+			}
 		}
 		if err := rc.Flush(); err != nil {
 			return
@@ -153,7 +175,9 @@ const (
 	// at tries again, to send what it owes.
 	recheckRetry = time.Second
 	// maxOwed bounds the changes a stream keeps while it cannot send.
-	maxOwed = 64
+	maxOwed = 256
+	// streamBuffer is how many changes wait for a stream to send them.
+	streamBuffer = 256
 )
 
 // CloseStreams ends every live stream, now and from now on: the server
