@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -124,15 +125,26 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	go jobs.Retention(ctx, svc, log, time.Hour)
-	go jobs.Nudges(ctx, svc, log, time.Minute)
-	go jobs.ReviewAgenda(ctx, svc, log, time.Minute)
-	go jobs.Heartbeats(ctx, svc, log, jobs.HeartbeatCheckEvery)
+	// Background loops end with ctx; waited for before the store closes,
+	// so their leases are given up for the other replicas.
+	var loops sync.WaitGroup
+	defer func() { stop(); loops.Wait() }()
+	// Live pages hear of changes made on other replicas (PostgreSQL).
+	svc.EnableChangeFeed()
+	loops.Go(func() { svc.RunChangeFeed(ctx) })
+	// Periodic jobs run on one replica at a time (jobs.Leases).
+	leases := jobs.NewLeases(svc, log)
+	loops.Go(func() { jobs.Retention(ctx, svc, log, leases, time.Hour) })
+	loops.Go(func() { jobs.Nudges(ctx, svc, log, leases, time.Minute) })
+	loops.Go(func() { jobs.ReviewAgenda(ctx, svc, log, leases, time.Minute) })
+	// Each due heartbeat is claimed in the transaction that fires it, so
+	// every replica may check.
+	loops.Go(func() { jobs.Heartbeats(ctx, svc, log, jobs.HeartbeatCheckEvery) })
 	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
 		jobs.NewOutboxMetrics(reg, svc))
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); outbox.Run(ctx) }()
-	defer func() { <-outboxDone }()
+	defer func() { stop(); <-outboxDone }()
 	log.Info("listening", "addr", ln.Addr().String())
 	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
 	log.Info("stopped")

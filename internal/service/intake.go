@@ -62,7 +62,8 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	enc := encodeAll(alerts)
 	var res IngestResult
 	var changed map[int64]bool
-	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+	// Grouped: on PostgreSQL concurrent deliveries share a commit.
+	err := s.store.WriteGrouped(ctx, func(tx *store.Tx) (err error) {
 		res, changed, err = s.ingestTx(ctx, tx, integrationID, d, alerts, enc)
 		return err
 	})

@@ -25,11 +25,11 @@ const (
 
 // Removed counts the rows a cleanup removed.
 type Removed struct {
-	Sessions, Deliveries, AuditEntries, Messages, Snoozes int64
+	Sessions, Deliveries, AuditEntries, Messages, Snoozes, SigninFailures int64
 }
 
 // Cleanup writes pending audit counts, then removes expired sessions, old
-// delivery ids and old sign-in failures.
+// delivery ids, old sign-in failures and those past the throttle window.
 func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 	s.FlushAudit(ctx, true)
 	now := s.Now()
@@ -45,6 +45,9 @@ func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 			return err
 		}
 		if r.Snoozes, err = tx.DeleteSnoozesBefore(ctx, now.Add(-keepSnoozes)); err != nil {
+			return err
+		}
+		if r.SigninFailures, err = tx.DeleteSigninFailuresBefore(ctx, now.Add(-throttleWindow)); err != nil {
 			return err
 		}
 		r.AuditEntries, err = tx.DeleteAuditBefore(ctx, failureActions, now.Add(-keepFailures))

@@ -48,8 +48,21 @@ func (t *Tx) Integration(ctx context.Context, id string) (*alert.Integration, er
 // row until the transaction ends: deliveries of one integration are then
 // applied one after the other on every replica, so concurrent re-sends of
 // a group cannot open two incidents.
+//
+// In a group transaction (WriteGrouped) the row, once locked, stays
+// locked to the commit: later deliveries of the batch take it from
+// memory, a round trip fewer each.
 func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration, error) {
-	return scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	if in, ok := t.locked[id]; ok {
+		c := *in
+		return &c, nil
+	}
+	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	if err == nil && t.locked != nil {
+		c := *in
+		t.locked[id] = &c
+	}
+	return in, err
 }
 
 // Integrations lists live integrations by name; the built-in sources of
@@ -96,6 +109,9 @@ func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) erro
 func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
 		WHERE id = $1`, id, inbox, nullMicros(at))
+	if in, ok := t.locked[id]; ok && err == nil && !at.IsZero() {
+		in.LastAlertAt = at
+	}
 	return err
 }
 

@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,9 @@ type Store struct {
 	read    *sql.DB // SQLite: read-only pool; Postgres: same as write
 	path    string
 	log     *slog.Logger
+	// url is the PostgreSQL URL, for the connection that listens for
+	// other replicas' changes (listen.go).
+	url string
 
 	// closing guards enqueueing against Close: Write checks closed and
 	// hands its job over under the read lock, Close sets closed under the
@@ -94,6 +98,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// group is PostgreSQL's group commit (group.go).
+	group pgGroup
 
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
@@ -205,7 +212,7 @@ func openPostgres(ctx context.Context, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
 	}
-	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, matchers: newMatcherCache(),
+	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, url: opt.URL, matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}, nil
 }
 
@@ -565,7 +572,10 @@ func (s *Store) classify(err error) error {
 
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+	// driver.ErrBadConn: database/sql found a pooled connection broken
+	// (PostgreSQL restarted since it was last used) under a statement of
+	// a transaction, where it cannot retry on another.
+	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
 	// The connection broke under a statement: PostgreSQL restarted or the
@@ -639,6 +649,9 @@ type Tx struct {
 	// recent is the in-memory level of the alert keys, set in the SQLite
 	// writer's transactions only.
 	recent *recentKeys
+	// locked holds the integrations locked so far in a PostgreSQL group
+	// transaction (group.go); nil elsewhere.
+	locked map[string]*alert.Integration
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's

@@ -156,6 +156,8 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "reviews", cols: map[string]any{"id": 1, "held_at": us(-3 * time.Hour), "since": us(-7 * 24 * time.Hour), "until": us(-3 * time.Hour),
 			"attendees": `["ana","bo"]`, "minutes": "spot prices: **follow up**", "recorded_by": "ana"}},
 		{table: "review_decisions", cols: map[string]any{"id": 1, "review_id": 1, "incident_number": 1, "text": "follow up: add CA monitoring"}},
+		{table: "job_leases", cols: map[string]any{"name": "retention", "holder": "quench-0/1/upgrade", "lease_until": us(time.Hour)}},
+		{table: "signin_failures", cols: map[string]any{"id": 1, "key": "user:bo", "at": us(-time.Minute)}},
 		{table: "components", cols: map[string]any{"id": 1, "name": "CI runners", "description": "Jobs start within a minute",
 			"group_name": "Build", "position": 1, "services": `["runners"]`, "created_at": us(-38 * time.Hour), "updated_at": us(-38 * time.Hour)}},
 		{table: "maintenance", cols: map[string]any{"id": 1, "title": "Runner image upgrade", "body": "Jobs may queue briefly.",

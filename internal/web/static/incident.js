@@ -94,7 +94,10 @@
     const es = new EventSource('/events');
     es.addEventListener('change', (e) => {
       try {
-        if (String(JSON.parse(e.data).incident) === number) refresh();
+        // Incident 0: changes may have gone unheard (another replica's,
+        // while the server's connection to the database was down).
+        const n = String(JSON.parse(e.data).incident);
+        if (n === number || n === '0') refresh();
       } catch (_) { /* ignore malformed events */ }
     });
   }
