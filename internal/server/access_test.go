@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -109,6 +110,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.channel = ch.ID
 	if f.delivery, err = app.Svc.TestChannel(ctx, service.System, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Svc.CreateTemplate(ctx, service.System, incident.Template{Name: "database",
+		Items: []incident.TemplateItem{{Phase: "resolved", Text: "document recovery procedure"}}}); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`href="(/static/[^"]+\.css)"`).FindStringSubmatch(string(app.Request(t, "GET", "/login", "", nil).Body))
@@ -261,20 +266,24 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/rules":                      {"GET", "/api/v1/rules", nil, false, teamRead()},
 		"POST /api/v1/rules":                     {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
 		"DELETE /api/v1/rules/{id}":              {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
-		"GET /static/":                           {"GET", f.cssPath, nil, false, all(200)},
-		"GET /login":                             {"GET", "/login", nil, false, with(all(200), session, 303)},
-		"POST /login":                            {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
-		"POST /logout":                           {"POST", "/logout", "", true, all(303)},
-		"GET /login/oidc":                        {"GET", "/login/oidc", nil, false, all(404)},
-		"GET /login/oidc/callback":               {"GET", "/login/oidc/callback", nil, false, all(404)},
-		"GET /account":                           {"GET", "/account", nil, false, with(all(200), anon, 303)},
-		"POST /account/password":                 {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
-		"POST /account/sessions/{id}/revoke":     {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
-		"GET /{$}":                               {"GET", "/", nil, false, all(200)},
-		"GET /events":                            {"GET", "/events", nil, false, all(200)},
-		"GET /healthz":                           {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /readyz":                            {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /metrics":                           {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
+		"GET /api/v1/checklist-templates":        {"GET", "/api/v1/checklist-templates", nil, false, teamRead()},
+		"POST /api/v1/checklist-templates": {"POST", "/api/v1/checklist-templates",
+			map[string]any{"name": "t2", "items": []map[string]string{{"phase": "resolved", "text": "add to incident log"}}}, false, adminOnly(201)},
+		"DELETE /api/v1/checklist-templates/{id}": {"DELETE", "/api/v1/checklist-templates/1", nil, false, adminOnly(204)},
+		"GET /static/":                       {"GET", f.cssPath, nil, false, all(200)},
+		"GET /login":                         {"GET", "/login", nil, false, with(all(200), session, 303)},
+		"POST /login":                        {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
+		"POST /logout":                       {"POST", "/logout", "", true, all(303)},
+		"GET /login/oidc":                    {"GET", "/login/oidc", nil, false, all(404)},
+		"GET /login/oidc/callback":           {"GET", "/login/oidc/callback", nil, false, all(404)},
+		"GET /account":                       {"GET", "/account", nil, false, with(all(200), anon, 303)},
+		"POST /account/password":             {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
+		"POST /account/sessions/{id}/revoke": {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
+		"GET /{$}":                           {"GET", "/", nil, false, all(200)},
+		"GET /events":                        {"GET", "/events", nil, false, all(200)},
+		"GET /healthz":                       {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /readyz":                        {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /metrics":                       {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
 	}
 }
 

@@ -401,3 +401,19 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// ownerAction sets the owner of one phase from the side panel: a chosen
+// member, or the one who pressed "Take it".
+func (w *Web) ownerAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	f := r.PostForm
+	ph := incident.Phase(f.Get("phase"))
+	if !slices.Contains(incident.OwnedPhases, ph) {
+		return "", problem.Unprocessablef("phase %q has no owner: owners exist for active, mitigated and resolved", ph)
+	}
+	who := f.Get("owner")
+	if f.Get("take") != "" {
+		who = p.Name()
+	}
+	_, err := w.svc.UpdateIncident(r.Context(), p, n, incident.Patch{Owners: map[incident.Phase]string{ph: who}})
+	return "owners", err
+}

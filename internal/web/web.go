@@ -170,6 +170,7 @@ func (w *Web) Routes() []route.Route {
 		{"POST /incidents/{number}/links", w.act(w.addLinkAction)},
 		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
 		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
+		{"POST /incidents/{number}/owners", w.act(w.ownerAction)},
 		{"POST /incidents/{number}/edit", w.act(w.editAction)},
 
 		// The weekly review (review_page.go) and the insights
@@ -194,6 +195,9 @@ func (w *Web) Routes() []route.Route {
 		{"POST /admin/integrations/{id}/remove", w.adminPost(w.removeIntegrationAction)},
 		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
+		{"GET /admin/templates", w.adminPage(w.adminTemplates)},
+		{"POST /admin/templates", w.adminPost(w.createTemplateAction)},
+		{"POST /admin/templates/{id}/remove", w.adminPost(w.removeTemplateAction)},
 		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
 		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},
 		{"GET /admin/audit", w.adminPage(w.adminAudit)},
