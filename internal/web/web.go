@@ -97,6 +97,7 @@ func (w *Web) parse() error {
 		"severities": func() []string { return []string{"critical", "major", "minor"} },
 		"phases":     func() []string { return []string{"active", "mitigated", "resolved", "closed"} },
 		"since":      since,
+		"ago":        func(t time.Time) string { return ago(t, w.svc.Now()) },
 		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
 			if s == "" {
@@ -302,6 +303,21 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 // NotFound renders the HTML 404 page.
 func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
 	w.fail(rw, r, problem.New(problem.NotFound, "not_found", "There is no page at %s.", r.URL.Path))
+}
+
+// ago is a relative time for people: "12 min ago", "3 h ago"; the page's
+// script keeps it current and puts the exact time, in the viewer's zone,
+// in the tooltip.
+func ago(t, now time.Time) string {
+	switch s := since(t, now); s {
+	case "", "just now":
+		return s
+	default:
+		if t.After(now) {
+			return "in " + s
+		}
+		return s + " ago"
+	}
 }
 
 // since is a readable age: "3 h", "2 d".
