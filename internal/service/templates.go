@@ -141,6 +141,17 @@ type Setup struct {
 	People, Integration, Alert, Incident bool
 }
 
+// Count is how many steps have happened.
+func (s Setup) Count() int {
+	n := 0
+	for _, b := range []bool{s.People, s.Integration, s.Alert, s.Incident} {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
 // Done reports whether every step has happened.
 func (s Setup) Done() bool { return s.People && s.Integration && s.Alert && s.Incident }
 
