@@ -46,12 +46,14 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 // ownByDefault makes whoever opens an incident by hand the owner of its
 // active phase, unless they named an owner (or "" for nobody).
 func ownByDefault(p auth.Principal, owners map[incident.Phase]string) map[incident.Phase]string {
-	if _, chosen := owners[incident.Active]; chosen || p.Name() == "" {
-		return owners
+	out := map[incident.Phase]string{}
+	if _, chosen := owners[incident.Active]; !chosen && p.Name() != "" {
+		out[incident.Active] = p.Name()
 	}
-	out := map[incident.Phase]string{incident.Active: p.Name()}
 	for ph, who := range owners {
-		out[ph] = who
+		if who != "" {
+			out[ph] = who
+		}
 	}
 	return out
 }
