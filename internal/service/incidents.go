@@ -47,7 +47,8 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 // active phase, unless they named an owner (or "" for nobody).
 func ownByDefault(p auth.Principal, owners map[incident.Phase]string) map[incident.Phase]string {
 	out := map[incident.Phase]string{}
-	if _, chosen := owners[incident.Active]; !chosen && p.Name() != "" {
+	// System (maintenance commands, rules) is nobody to own anything.
+	if _, chosen := owners[incident.Active]; !chosen && p.Name() != "" && p.User != System.User {
 		out[incident.Active] = p.Name()
 	}
 	for ph, who := range owners {

@@ -157,6 +157,8 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "review_decisions", cols: map[string]any{"id": 1, "review_id": 1, "incident_number": 1, "text": "follow up: add CA monitoring"}},
 		{table: "review_schedule", cols: map[string]any{"id": 1, "weekday": 2, "minute": 600, "timezone": "Europe/Berlin",
 			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
+		{table: "checklist_templates", cols: map[string]any{"id": 1, "name": "database", "severity": "", "service": "db",
+			"items": `[{"phase":"resolved","text":"document recovery procedure"}]`, "created_by": "ana", "created_at": us(-4 * time.Hour)}},
 	}
 }
 
