@@ -192,3 +192,46 @@ func sentences(t *testing.T, app *testenv.App, token string, n int64) string {
 	}
 	return b.String()
 }
+
+// TestSetupState: the first-run checklist is derived from what is stored,
+// on both databases, and only the team may read it.
+func TestSetupState(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		root := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+		p, err := app.Svc.AuthenticateToken(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := func() service.Setup {
+			t.Helper()
+			s, err := app.Svc.SetupState(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		if s := state(); s.Count() != 0 || s.Done() {
+			t.Fatalf("fresh: %+v", s)
+		}
+		app.User(t, "ana", auth.RoleResponder)
+		if s := state(); !s.People || s.Count() != 1 {
+			t.Fatalf("after a second account: %+v", s)
+		}
+		tok, in, err := app.Svc.CreateIntegration(ctx, p, service.NewIntegration{Type: "generic", Name: "cron"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := state(); !s.Integration || s.Alert {
+			t.Fatalf("after an integration: %+v", s)
+		}
+		app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.ID, tok, map[string]any{"title": "test alert"})
+		app.Must(t, 201, "POST", "/api/v1/incidents", root, map[string]any{"title": "first"})
+		if s := state(); !s.Done() {
+			t.Fatalf("after an alert and an incident: %+v", s)
+		}
+		if _, err := app.Svc.SetupState(ctx, auth.Principal{}); err == nil {
+			t.Fatal("an anonymous viewer read the setup")
+		}
+	})
+}
