@@ -277,6 +277,12 @@ func (w *Web) Fail(rw http.ResponseWriter, r *http.Request, err error) { w.fail(
 // an ended session gets the sign-in page with a 401.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
+	if !ok && r.Context().Err() != nil {
+		// The browser went away mid-request (a page closed, a live
+		// stream replaced): nothing failed here and nobody reads an answer.
+		w.log.Debug("page abandoned", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	if !ok {
 		w.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(problem.Internal, "internal", "Something went wrong on our side.")
