@@ -315,13 +315,16 @@ func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
 // script keeps it current and puts the exact time, in the viewer's zone,
 // in the tooltip.
 func ago(t, now time.Time) string {
+	if t.After(now) && !t.IsZero() {
+		if s := since(now, t); s != "just now" {
+			return "in " + s
+		}
+		return "just now"
+	}
 	switch s := since(t, now); s {
 	case "", "just now":
 		return s
 	default:
-		if t.After(now) {
-			return "in " + s
-		}
 		return s + " ago"
 	}
 }

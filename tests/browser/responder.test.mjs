@@ -100,6 +100,13 @@ export const tests = [
       await login(page, url, data.ana);
       await page.goto(url('/incidents/1'));
       expect(await page.locator('#move').evaluate((d) => d.open)).toBe(false);
+      // Times read relative, with the exact time in the viewer's zone on hover.
+      const when = await page.locator('.inc-meta time').evaluate((el) => ({
+        text: el.textContent, title: el.title,
+        local: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(el.getAttribute('datetime'))),
+      }));
+      expect(/ ago$|^now$|^in /.test(when.text), `relative time ${when.text}`).toBe(true);
+      expect(when.title).toBe(when.local);
 
       await blur(page);
       await page.keyboard.press('u');
