@@ -97,7 +97,8 @@ func (s *Service) addTemplateItems(ctx context.Context, tx *store.Tx, inc *incid
 	}
 	for _, t := range use {
 		for _, ti := range t.Items {
-			it := &incident.ChecklistItem{Incident: inc.Number, Text: ti.Text, Phase: ti.Phase, CreatedBy: inc.CreatedBy, CreatedAt: inc.CreatedAt}
+			it := &incident.ChecklistItem{Incident: inc.Number, Text: ti.Text, Phase: ti.Phase, Visibility: incident.Internal,
+				CreatedBy: inc.CreatedBy, CreatedAt: inc.CreatedAt}
 			if err := tx.InsertChecklistItem(ctx, it); err != nil {
 				return err
 			}
