@@ -235,3 +235,26 @@ func TestSetupState(t *testing.T) {
 		}
 	})
 }
+
+// TestTemplatesOnIncidentsRulesOpen: an incident a rule opens from an
+// alert gets the matching templates' items, and no owner: nobody opened
+// it by hand.
+func TestTemplatesOnIncidentsRulesOpen(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+		app.Must(t, 201, "POST", "/api/v1/checklist-templates", admin, map[string]any{"name": "every incident",
+			"items": []map[string]string{{"phase": "resolved", "text": "add to incident log"}}})
+		app.Must(t, 201, "POST", "/api/v1/rules", admin, map[string]any{"action": "open", "position": 1})
+		in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+		app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.JSON["id"].(string), in.JSON["token"].(string),
+			map[string]any{"title": "backup failed", "severity": "critical"})
+		inc := app.Must(t, 200, "GET", "/api/v1/incidents/1", admin, nil)
+		if o := inc.JSON["owners"].(map[string]any); len(o) != 0 {
+			t.Errorf("a rule's incident is owned: %v", o)
+		}
+		items := app.Must(t, 200, "GET", "/api/v1/incidents/1/checklist", admin, nil).JSON["checklist"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["text"] != "add to incident log" || items[0].(map[string]any)["visibility"] != "internal" {
+			t.Errorf("a rule's incident has checklist %v", items)
+		}
+	})
+}
