@@ -176,7 +176,7 @@ export const tests = [
     name: 'accessibility tree: every control named, one main landmark, headings in order',
     async fn({ page, url, data, browser }) {
       await login(page, url, data.ana);
-      for (const path of ['/incidents/1', '/incidents/1?timeline=newest', '/incidents/new', '/']) {
+      for (const path of ['/incidents/1', '/incidents/1?timeline=newest', '/incidents/new', '/', '/alerts', '/incidents', '/review', '/account']) {
         await page.goto(url(path));
         // Open every disclosure, so the controls inside are audited too.
         await page.evaluate(() => { for (const d of document.querySelectorAll('details')) d.open = true; });
