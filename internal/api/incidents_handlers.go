@@ -17,6 +17,7 @@ func (a *API) openIncident(w http.ResponseWriter, r *http.Request, p auth.Princi
 	inc, err := a.svc.OpenIncident(r.Context(), p, incident.Draft{
 		Title: req.Title, Summary: req.Summary, Severity: req.Severity, Services: req.Services, Labels: req.Labels,
 		DetectionSource: req.DetectionSource, Visibility: req.Visibility, Owners: owners(req.Owners),
+		Template: req.ChecklistTemplate,
 	})
 	if err != nil {
 		return 0, nil, err

@@ -52,6 +52,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident list [--phase P] [--state live|ended|merged|cancelled] [--service S] [--owner U] [--q TEXT]
   quench incident show N
   quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
+                       [--owner U] [--template NAME|none]   (you own the active phase unless --owner names someone)
   quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
   quench incident reopen N --reason TEXT              (also reopens a cancelled incident)
   quench incident merge N --into M --reason TEXT      (N is a duplicate of M)
@@ -68,6 +69,8 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench alert dismiss ID [ID…] --reason TEXT          (not an incident, until it fires again)
   quench alert snooze --match MATCHERS --for 2h [--reason TEXT]   (new matching alerts open no incident meanwhile)
   quench alert snoozes | unsnooze ID
+  quench template add NAME --item 'resolved: add to incident log' [--item …] [--severity S] [--service S]
+  quench template list | remove ID                      (checklist templates; adding and removing needs an admin token)
   quench channel add --type slack|email|webhook --name NAME --audience team|public (--url URL | --to ADDR,…)
                      [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
   quench channel list | test ID | remove ID            (an admin token)
@@ -125,6 +128,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = sessionCmd(ctx, cfg, env, args[1:])
 	case "audit":
 		cmdErr = auditCmd(ctx, cfg, env, args[1:])
+	case "template", "templates":
+		cmdErr = templateCmd(ctx, cfg, env, args[1:])
 	case "channel", "channels":
 		cmdErr = channelCmd(ctx, cfg, env, args[1:])
 	case "delivery", "deliveries":

@@ -398,3 +398,47 @@ func TestMergeAndCancelCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateCommands: an admin token adds, lists and removes checklist
+// templates; incident open --template uses one; whoever opens owns it.
+func TestTemplateCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	ana := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": admin}}
+	out := r.ok("template", "add", "database", "--service", "db", "--item", "mitigated: check replication lag",
+		"--item", "resolved: document recovery procedure", "--item", "fix: the config")
+	if !strings.Contains(out, `template 1 "database" added: 3 items for new incidents of any severity, service db`) {
+		t.Fatalf("add: %q", out)
+	}
+	list := r.ok("template", "list")
+	for _, want := range []string{"database", "any severity, service db", "mitigated: check replication lag", "active: fix: the config"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %q:\n%s", want, list)
+		}
+	}
+	if _, errs, code := r.do("", "template", "add", "database", "--item", "x"); code != 1 || !strings.Contains(errs, "exists") {
+		t.Fatalf("duplicate: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "template", "add", "no-items"); code != 2 {
+		t.Fatalf("add without items: exit %d", code)
+	}
+	responder := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": ana}}
+	if _, errs, code := responder.do("", "template", "add", "x", "--item", "y"); code != 1 || !strings.Contains(errs, "may not") {
+		t.Fatalf("responder adds: %d %q", code, errs)
+	}
+	responder.ok("incident", "open", "--title", "replica lag", "--template", "database")
+	show := responder.ok("incident", "show", "1", "--json")
+	if !strings.Contains(show, `"active":"ana"`) {
+		t.Errorf("opener does not own active: %s", show)
+	}
+	if items := responder.ok("incident", "show", "1"); !strings.Contains(items, "document recovery procedure") {
+		t.Errorf("show lacks the template's items:\n%s", items)
+	}
+	if out := r.ok("template", "remove", "1"); !strings.HasSuffix(out, "incidents keep the items it added\n") {
+		t.Fatalf("remove: %q", out)
+	}
+	if out := r.ok("template", "list", "--json"); !strings.Contains(out, `"templates":[]`) {
+		t.Fatalf("list after remove: %q", out)
+	}
+}

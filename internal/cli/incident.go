@@ -36,8 +36,9 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 		body: fs.String("body", "", "Markdown text; - reads stdin"), public: fs.Bool("public", false, "publish the update to viewers"),
 		text: fs.String("text", "", "text"), done: fs.Int64("done", 0, "tick item ID"), undo: fs.Int64("undo", 0, "untick item ID"),
 		url: fs.String("url", "", "url"), kind: fs.String("kind", "", "link kind"),
-		into:  fs.String("into", "", "the incident a duplicate is merged into"),
-		state: fs.String("state", "", "live, ended, merged or cancelled"),
+		into:     fs.String("into", "", "the incident a duplicate is merged into"),
+		state:    fs.String("state", "", "live, ended, merged or cancelled"),
+		template: fs.String("template", "", "checklist template: a name, or none (default: every template that matches)"),
 	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
@@ -164,7 +165,7 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 
 type incidentFlags struct {
 	phase, service, owner, q, severity, title, summary, source, note, to, improvement, reason, body, text, url, kind *string
-	into, state                                                                                                      *string
+	into, state, template                                                                                            *string
 	limit                                                                                                            *int
 	confidential, override, public                                                                                   *bool
 	done, undo                                                                                                       *int64
@@ -263,6 +264,9 @@ func openIncident(ctx context.Context, c *client, out *printer, f incidentFlags)
 	}
 	if *f.owner != "" {
 		body["owners"] = map[string]string{"active": *f.owner}
+	}
+	if *f.template != "" {
+		body["checklist_template"] = *f.template
 	}
 	if err := c.do(ctx, "POST", "/api/v1/incidents", body, out.target()); err != nil {
 		return err

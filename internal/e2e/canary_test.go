@@ -194,6 +194,10 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	app.Must(t, 200, "PATCH", fmt.Sprintf("%s/updates/%v", base(w.withInternal), withdrawn.JSON["id"]), tok, map[string]any{"visibility": "internal"})
 	app.Must(t, 201, "POST", base(w.secret)+"/updates", tok, map[string]any{"body": marker("public-update-on-confidential"), "visibility": "public"})
 	app.Must(t, 201, "POST", base(w.secret)+"/checklist", tok, map[string]any{"text": marker("confidential-checklist")})
+	// Checklist templates are the team's: a template for a service no
+	// public incident has, so its items land nowhere a viewer looks.
+	app.Must(t, 201, "POST", "/api/v1/checklist-templates", admin, map[string]any{"name": marker("template-name"), "service": "nowhere",
+		"items": []map[string]string{{"phase": "resolved", "text": marker("template-item")}}})
 	app.Must(t, 201, "POST", base(w.secret)+"/links", tok, map[string]any{"url": "https://x.example/" + marker("confidential-link")})
 
 	upload := func(n int64, name, content string, fields ...string) string {

@@ -16,6 +16,7 @@ func incidentPageRows(f *fixture) map[string]cell {
 		"POST /incidents/{number}/links":                   form("POST", "/incidents/1/links", "url=https%3A%2F%2Fx.example"),
 		"POST /incidents/{number}/links/{id}/remove":       form("POST", "/incidents/1/links/1/remove", ""),
 		"POST /incidents/{number}/attachments":             {"POST", "/incidents/1/attachments", uploadBody(), false, write(303)},
+		"POST /incidents/{number}/owners":                  form("POST", "/incidents/1/owners", "phase=mitigated&owner=bo"),
 		"POST /incidents/{number}/edit":                    form("POST", "/incidents/1/edit", "title=renamed&severity=major&detection_source=team&visibility=public"),
 	}
 }

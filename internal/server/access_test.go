@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -113,6 +114,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.channel = ch.ID
 	if f.delivery, err = app.Svc.TestChannel(ctx, service.System, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Svc.CreateTemplate(ctx, service.System, incident.Template{Name: "database",
+		Items: []incident.TemplateItem{{Phase: "resolved", Text: "document recovery procedure"}}}); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`href="(/static/[^"]+\.css)"`).FindStringSubmatch(string(app.Request(t, "GET", "/login", "", nil).Body))
@@ -273,6 +278,10 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/rules":                  {"GET", "/api/v1/rules", nil, false, teamRead()},
 		"POST /api/v1/rules":                 {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
 		"DELETE /api/v1/rules/{id}":          {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
+		"GET /api/v1/checklist-templates":    {"GET", "/api/v1/checklist-templates", nil, false, teamRead()},
+		"POST /api/v1/checklist-templates": {"POST", "/api/v1/checklist-templates",
+			map[string]any{"name": "t2", "items": []map[string]string{{"phase": "resolved", "text": "add to incident log"}}}, false, adminOnly(201)},
+		"DELETE /api/v1/checklist-templates/{id}": {"DELETE", "/api/v1/checklist-templates/1", nil, false, adminOnly(204)},
 		"GET /static/":                       {"GET", f.cssPath, nil, false, all(200)},
 		"GET /login":                         {"GET", "/login", nil, false, with(all(200), session, 303)},
 		"POST /login":                        {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},

@@ -22,6 +22,7 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 	if err := d.Normalize(); err != nil {
 		return nil, err
 	}
+	d.Owners = ownByDefault(p, d.Owners)
 	now := s.Now()
 	inc := &incident.Incident{
 		Title: d.Title, Summary: d.Summary, Severity: d.Severity, Services: d.Services, Labels: d.Labels,
@@ -29,12 +30,33 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 		Owners: d.Owners, EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 		CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return s.insertIncident(ctx, tx, inc, nil) })
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := s.insertIncident(ctx, tx, inc, nil); err != nil {
+			return err
+		}
+		return s.addTemplateItems(ctx, tx, inc, d.Template)
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
 	return inc, nil
+}
+
+// ownByDefault makes whoever opens an incident by hand the owner of its
+// active phase, unless they named an owner (or "" for nobody).
+func ownByDefault(p auth.Principal, owners map[incident.Phase]string) map[incident.Phase]string {
+	out := map[incident.Phase]string{}
+	// System (maintenance commands, rules) is nobody to own anything.
+	if _, chosen := owners[incident.Active]; !chosen && p.Name() != "" && p.User != System.User {
+		out[incident.Active] = p.Name()
+	}
+	for ph, who := range owners {
+		if who != "" {
+			out[ph] = who
+		}
+	}
+	return out
 }
 
 // insertIncident numbers and stores a new incident with its "created"

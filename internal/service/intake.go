@@ -401,6 +401,9 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	if err := g.s.insertIncident(g.ctx, g.tx, inc, nil); err != nil {
 		return 0, false, err
 	}
+	if err := g.s.addTemplateItems(g.ctx, g.tx, inc, TemplatesAuto); err != nil {
+		return 0, false, err
+	}
 	g.res.Opened = append(g.res.Opened, inc.Number)
 	if g.openedBy == nil {
 		g.openedBy = map[int64]string{}
@@ -882,12 +885,16 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		if err := d.Normalize(); err != nil {
 			return err
 		}
+		d.Owners = ownByDefault(p, d.Owners)
 		now := s.Now()
 		inc = &incident.Incident{Title: d.Title, Summary: d.Summary, Severity: d.Severity, Services: d.Services, Labels: d.Labels,
 			DetectionSource: d.DetectionSource, Visibility: d.Visibility, Phase: incident.Active, Owners: d.Owners,
 			EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 			CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now}
 		if err := s.insertIncident(ctx, tx, inc, map[string]any{"declared_from_alerts": ids}); err != nil {
+			return err
+		}
+		if err := s.addTemplateItems(ctx, tx, inc, d.Template); err != nil {
 			return err
 		}
 		return attachAll(ctx, tx, s, recs, inc.Number, p.Name(), now)

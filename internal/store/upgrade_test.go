@@ -175,6 +175,8 @@ func fixture(now time.Time) []fixtureRow {
 			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
 		{table: "snoozes", cols: map[string]any{"id": 1, "matchers": `alertname="SpotLaunchFailed", team="ci"`, "reason": "capacity test",
 			"created_by": "ana", "created_at": us(-time.Hour), "ends_at": us(2 * time.Hour)}},
+		{table: "checklist_templates", cols: map[string]any{"id": 1, "name": "database", "severity": "", "service": "db",
+			"items": `[{"phase":"resolved","text":"document recovery procedure"}]`, "created_by": "ana", "created_at": us(-4 * time.Hour)}},
 	}
 }
 

@@ -23,6 +23,10 @@ type boardData struct {
 	Team     bool
 	// Inbox counts the firing alerts waiting in the inbox (team only).
 	Inbox int64
+	// Setup is the first-run checklist, shown to the team until every
+	// step has happened; nil then.
+	Setup *service.Setup
+	Admin bool
 }
 
 type boardFilter struct {
@@ -73,6 +77,15 @@ func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
+		st, err := w.svc.SetupState(r.Context(), p)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !st.Done() {
+			d.Setup = &st
+		}
+		d.Admin = p.Can(auth.Administer)
 	}
 	w.render(rw, r, http.StatusOK, "board", w.newPage(r, "Board", d))
 }

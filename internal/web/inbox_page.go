@@ -353,8 +353,25 @@ func (w *Web) attachAction(rw http.ResponseWriter, r *http.Request) {
 }
 
 type newIncidentData struct {
-	Form    url.Values
-	Sources []incident.Source
+	Form      url.Values
+	Sources   []incident.Source
+	Members   []service.Member
+	Templates []*incident.Template
+}
+
+// newIncidentData fills the form's choices: owners and checklist
+// templates. The owner defaults to whoever opens it.
+func (w *Web) newIncidentData(r *http.Request, p auth.Principal, f url.Values) (newIncidentData, error) {
+	d := newIncidentData{Form: f, Sources: incident.Sources}
+	if _, ok := f["owner"]; !ok {
+		f.Set("owner", p.Name())
+	}
+	var err error
+	if d.Members, err = w.svc.Members(r.Context(), p); err != nil {
+		return d, err
+	}
+	d.Templates, err = w.svc.Templates(r.Context(), p)
+	return d, err
 }
 
 func (w *Web) newIncidentPage(rw http.ResponseWriter, r *http.Request) {
@@ -367,7 +384,12 @@ func (w *Web) newIncidentPage(rw http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	w.render(rw, r, http.StatusOK, "new_incident", w.newPage(r, "New incident", newIncidentData{Form: url.Values{}, Sources: incident.Sources}))
+	d, err := w.newIncidentData(r, p, url.Values{})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.render(rw, r, http.StatusOK, "new_incident", w.newPage(r, "New incident", d))
 }
 
 func (w *Web) createIncident(rw http.ResponseWriter, r *http.Request) {
@@ -382,16 +404,28 @@ func (w *Web) createIncident(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	// The form's owner field: a member, or "" for nobody; a form without
+	// it (an older page) leaves the default, whoever opens it.
+	var owners map[incident.Phase]string
+	if v, ok := f["owner"]; ok {
+		owners = map[incident.Phase]string{incident.Active: v[0]}
+	}
 	inc, err := w.svc.OpenIncident(r.Context(), p, incident.Draft{Title: f.Get("title"), Summary: f.Get("summary"),
 		Severity: incident.Severity(f.Get("severity")), Services: splitList(f.Get("services")),
-		DetectionSource: incident.Source(f.Get("detection_source")), Visibility: incident.Visibility(f.Get("visibility"))})
+		DetectionSource: incident.Source(f.Get("detection_source")), Visibility: incident.Visibility(f.Get("visibility")),
+		Owners: owners, Template: f.Get("template")})
 	if err != nil {
 		pr, ok := problem.As(err)
 		if !ok || pr.Kind != problem.Unprocessable && pr.Kind != problem.Invalid {
 			w.fail(rw, r, err)
 			return
 		}
-		pg := w.newPage(r, "New incident", newIncidentData{Form: f, Sources: incident.Sources})
+		d, derr := w.newIncidentData(r, p, f)
+		if derr != nil {
+			w.fail(rw, r, derr)
+			return
+		}
+		pg := w.newPage(r, "New incident", d)
 		pg.Error = pr.Message
 		w.render(rw, r, problem.HTTPStatus(pr.Kind), "new_incident", pg)
 		return

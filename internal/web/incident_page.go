@@ -77,6 +77,12 @@ type incidentData struct {
 	MaxFile  int
 	// Deliveries are the notifications about the incident; team only.
 	Deliveries []deliveryView
+	// Me is who looks, for "Take it"; OwnerRows the side panel's owners.
+	Me        string
+	OwnerRows []phaseRow
+	ItemCount int
+	// NewestFirst orders the timeline (?timeline=newest).
+	NewestFirst bool
 }
 
 // NoteLabel names the note that completed the move into phase p.
@@ -137,6 +143,12 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			Owner: inc.Owners[ph], Note: inc.Notes[ph]})
 		d.Owners[string(ph)] = inc.Owners[ph]
 	}
+	d.Me = p.Name()
+	for _, row := range d.Track {
+		if slices.Contains(incident.OwnedPhases, row.Phase) {
+			d.OwnerRows = append(d.OwnerRows, row)
+		}
+	}
 	if next, ok := inc.Phase.Next(); ok {
 		d.Next, d.NoteName = next, next.NoteName()
 		d.NeedImprove = next == incident.Closed && inc.DetectionSource.NeedsDetectionImprovement() && inc.DetectionImprovement == ""
@@ -173,13 +185,17 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			byUpdate[f.Update] = append(byUpdate[f.Update], f)
 		}
 	}
-	for _, u := range updates {
+	// Newest first: the composer sits above the list.
+	for i := len(updates) - 1; i >= 0; i-- {
+		u := updates[i]
 		d.Updates = append(d.Updates, updateView{Update: u, Body: md.Render(u.Body), Attachments: byUpdate[u.ID]})
 	}
+
 	items, err := w.svc.Checklist(ctx, p, n)
 	if err != nil {
 		return nil, err
 	}
+	d.ItemCount = len(items)
 	for _, ph := range incident.OwnedPhases {
 		g := itemGroup{Phase: ph}
 		for _, it := range items {
@@ -205,6 +221,9 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			body = e.Update.Body
 		}
 		d.Timeline = append(d.Timeline, eventView{TimelineEntry: e, Sentence: e.Sentence(body)})
+	}
+	if d.NewestFirst = r.URL.Query().Get("timeline") == "newest"; d.NewestFirst {
+		slices.Reverse(d.Timeline)
 	}
 	if d.Team {
 		if d.Alerts, err = w.svc.IncidentAlerts(ctx, p, n); err != nil {
@@ -427,4 +446,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ownerAction sets the owner of one phase from the side panel: a chosen
+// member, or the one who pressed "Take it".
+func (w *Web) ownerAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	f := r.PostForm
+	ph := incident.Phase(f.Get("phase"))
+	if !slices.Contains(incident.OwnedPhases, ph) {
+		return "", problem.Unprocessablef("phase %q has no owner: owners exist for active, mitigated and resolved", ph)
+	}
+	who := f.Get("owner")
+	if f.Get("take") != "" {
+		who = p.Name()
+	}
+	_, err := w.svc.UpdateIncident(r.Context(), p, n, incident.Patch{Owners: map[incident.Phase]string{ph: who}})
+	return "owners", err
 }

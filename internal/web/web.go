@@ -106,6 +106,7 @@ func (w *Web) parse() error {
 			return [][2]string{{"live", "in play or closed"}, {"ended", "merged or cancelled"}, {"merged", "merged"}, {"cancelled", "cancelled"}}
 		},
 		"since": since,
+		"ago":   func(t time.Time) string { return ago(t, w.svc.Now()) },
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
 			if s == "" {
@@ -186,6 +187,7 @@ func (w *Web) Routes() []route.Route {
 		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
 		{"POST /incidents/{number}/links/{id}/visibility", w.act(w.linkVisibilityAction)},
 		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
+		{"POST /incidents/{number}/owners", w.act(w.ownerAction)},
 		{"POST /incidents/{number}/edit", w.act(w.editAction)},
 		{"POST /incidents/{number}/publish", w.act(w.publishAction)},
 
@@ -215,6 +217,9 @@ func (w *Web) Routes() []route.Route {
 		{"POST /admin/heartbeats/{id}/remove", w.adminPost(w.removeHeartbeatAction)},
 		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
+		{"GET /admin/templates", w.adminPage(w.adminTemplates)},
+		{"POST /admin/templates", w.adminPost(w.createTemplateAction)},
+		{"POST /admin/templates/{id}/remove", w.adminPost(w.removeTemplateAction)},
 		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
 		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},
 		{"GET /admin/audit", w.adminPage(w.adminAudit)},
@@ -348,6 +353,24 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 // NotFound renders the HTML 404 page.
 func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
 	w.fail(rw, r, problem.New(problem.NotFound, "not_found", "There is no page at %s.", r.URL.Path))
+}
+
+// ago is a relative time for people: "12 min ago", "3 h ago"; the page's
+// script keeps it current and puts the exact time, in the viewer's zone,
+// in the tooltip.
+func ago(t, now time.Time) string {
+	if t.After(now) && !t.IsZero() {
+		if s := since(now, t); s != "just now" {
+			return "in " + s
+		}
+		return "just now"
+	}
+	switch s := since(t, now); s {
+	case "", "just now":
+		return s
+	default:
+		return s + " ago"
+	}
 }
 
 // since is a readable age: "3 h", "2 d".
