@@ -57,15 +57,25 @@ func fillIncidents(b testing.TB, app *testenv.App, n int) {
 	})
 }
 
-// BenchmarkBoard renders the board with 10,000 incidents in the database,
-// server time only (handler called directly). Figures: docs/benchmarks.md.
+// pageIncidents is how many incidents the page benchmarks hold: a busy
+// team's decade.
+const pageIncidents = 100000
+
+// BenchmarkBoard renders the board with 100,000 incidents in the database
+// (60 open), server time only (handler called directly). Figures:
+// docs/benchmarks.md.
 func BenchmarkBoard(b *testing.B) {
 	app := testenv.StartApp(b, store.SQLite)
 	tok := app.User(b, "ana", auth.RoleResponder)
-	fillIncidents(b, app, 10000)
+	fillIncidents(b, app, pageIncidents)
+	benchPage(b, app, "/", tok)
+}
+
+// benchPage serves target to the team (tok) and to an anonymous viewer.
+func benchPage(b *testing.B, app *testenv.App, target, tok string) {
 	for _, who := range []struct{ name, token string }{{"team", tok}, {"viewer", ""}} {
 		b.Run(who.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "/", nil)
+			req := httptest.NewRequest("GET", target, nil)
 			if who.token != "" {
 				req.Header.Set("Authorization", "Bearer "+who.token)
 			}
@@ -78,4 +88,16 @@ func BenchmarkBoard(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIncidentLog renders the incident log's first page and a
+// filtered page (a service, a severity, a period) with 100,000 incidents,
+// server time only. Figures: docs/benchmarks.md.
+func BenchmarkIncidentLog(b *testing.B) {
+	app := testenv.StartApp(b, store.SQLite)
+	tok := app.User(b, "ana", auth.RoleResponder)
+	fillIncidents(b, app, pageIncidents)
+	b.Run("first", func(b *testing.B) { benchPage(b, app, "/incidents", tok) })
+	from := app.Clock.Now().AddDate(-2, 0, 0).Format("2006-01-02")
+	b.Run("filtered", func(b *testing.B) { benchPage(b, app, "/incidents?service=svc-7&severity=major&from="+from, tok) })
 }
