@@ -27,7 +27,7 @@ func fillIncidents(b testing.TB, app *testenv.App, n int) {
 			Severity: incident.Severities[i%3], Services: []string{fmt.Sprintf("svc-%d", i%40)},
 			Labels: map[string]string{"team": "ci"}, DetectionSource: incident.SourceAlert, Visibility: incident.Public,
 			Phase: incident.Closed, EnteredAt: map[incident.Phase]time.Time{}, Notes: map[incident.Phase]string{},
-			CreatedBy: "ana", CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
+			CreatedBy: "ana", CreatedAt: created}
 		switch {
 		case i >= n-20:
 			inc.Phase = incident.Active
@@ -41,6 +41,7 @@ func fillIncidents(b testing.TB, app *testenv.App, n int) {
 			if p != incident.Active {
 				inc.Notes[p] = "did the work for " + string(p)
 			}
+			inc.UpdatedAt = inc.EnteredAt[p] // each phase change changes it
 			if p == inc.Phase {
 				break
 			}

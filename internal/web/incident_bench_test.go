@@ -3,7 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
