@@ -283,6 +283,9 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if err := db.PingContext(ctx); err != nil { // an empty database file
+		t.Fatal(err)
+	}
 	refused(fmt.Sprintf("the database has no quench schema yet (this quench needs version %d): run `quench migrate` (or start `quench serve`)", latest), 0)
 	if out := r.ok("migrate"); !strings.Contains(out, fmt.Sprintf("schema version %d", latest)) {
 		t.Fatalf("migrate: %q", out)
@@ -304,5 +307,34 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 		if _, errs, code := r.do("", c); code != 1 || errs != "quench: "+newer+"\n" {
 			t.Fatalf("%s on a newer schema: exit %d, %q", c, code, errs)
 		}
+	}
+}
+
+// A maintenance command run where there is no database (the wrong folder,
+// a mistyped QUENCH_DATA_DIR) refuses and says where it looked, instead of
+// creating a second, empty database; user add --init creates one on
+// purpose.
+func TestUserAddNeedsDatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "quench-data")
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": dir, "QUENCH_LOG_LEVEL": "error"}}
+	for _, c := range [][]string{{"user", "add", "--admin", "ana"}, {"user", "list"}, {"token", "create", "--user", "ana", "--scopes", "read"}} {
+		_, errs, code := r.do("", c...)
+		if code != 1 || !strings.Contains(errs, "no Quench database at "+filepath.Join(dir, "quench.db")) || !strings.Contains(errs, "--init") {
+			t.Fatalf("quench %s without a database: exit %d, %q", strings.Join(c, " "), code, errs)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused command left %s behind (%v)", dir, err)
+	}
+	if out := r.ok("user", "add", "--init", "--admin", "ana"); !strings.Contains(out, "created admin ana") {
+		t.Fatalf("user add --init: %q", out)
+	}
+	// Now there is one: --init changes nothing, and the rest work.
+	r.ok("user", "add", "--init", "bo")
+	if out := r.ok("user", "list"); !strings.Contains(out, "ana") || !strings.Contains(out, "bo") {
+		t.Fatalf("user list: %q", out)
+	}
+	if _, _, code := r.do("", "user", "list", "--init"); code != 2 {
+		t.Fatal("--init accepted outside user add")
 	}
 }
