@@ -27,7 +27,7 @@ const usage = `quench: incident management for small service teams
 Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench serve                      run the server
   quench migrate                    apply database migrations
-  quench user add [--admin] NAME    create a user (prints a generated password)
+  quench user add [--admin] [--init] NAME   create a user (prints a password; --init: a new database)
   quench user list | passwd [--keep-tokens] NAME | disable NAME | enable NAME | role NAME ROLE
   quench user link NAME --issuer URL --subject SUB   (single sign-on identity)
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
@@ -45,12 +45,15 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
 
 Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
-  quench incident show N
+  quench incident show N                 (owners, checklist, updates, links, files, alerts)
   quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
   quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
   quench incident reopen N --reason TEXT
+  quench incident assign N USER [--phase P]           (USER - : nobody; default: the current phase)
   quench incident update N --body TEXT [--public]      (--body - reads stdin)
-  quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
+  quench incident update N --publish ID | --withdraw ID
+  quench incident upload N FILE [--public]
+  quench incident check N --text TEXT [--phase P] [--owner U] | check N --done K | --undo K   (K: 1 = its first item)
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
   quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
@@ -78,6 +81,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, usage)
 		return 2
+	}
+	// Every command's output ends with a newline, even the server's JSON
+	// printed as it came (--json) or an export without one; a backup
+	// written to stdout is a database file, left as it is.
+	if args[0] != "backup" {
+		stdout := &lastByte{w: env.Stdout}
+		env.Stdout = stdout
+		defer stdout.finish()
 	}
 	cfg, err := config.FromEnv(env.Getenv)
 	if err != nil && args[0] != "config" {
@@ -173,5 +184,25 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
+	}
+}
+
+// lastByte remembers the last byte written, to end the output with a
+// newline.
+type lastByte struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
+	}
+	return l.w.Write(p)
+}
+
+func (l *lastByte) finish() {
+	if l.last != 0 && l.last != '\n' {
+		l.w.Write([]byte{'\n'})
 	}
 }
