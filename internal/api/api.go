@@ -69,6 +69,7 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/integrations", a.h(a.createIntegration)},
 		{"PATCH /api/v1/integrations/{id}", a.h(a.patchIntegration)},
 		{"DELETE /api/v1/integrations/{id}", a.h(a.deleteIntegration)},
+		{"POST /api/v1/onboarding", a.h(a.onboard)},
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},

@@ -63,6 +63,8 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
                      [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
   quench channel list | test ID | remove ID            (an admin token)
   quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
+  quench onboard SERVICE [--namespace NS] [--runbook-base URL] [--write DIR]   (an admin token)
+                     Alertmanager route and receiver (integration created if missing), starter Prometheus rules
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench review [--since DATE] [--until DATE] [--json]   (the weekly review's agenda as Markdown)
   quench log [--format md|csv|json] [--from DATE] [--to DATE] [--service S] [--severity S] [--phase P] [--source SRC]
@@ -123,6 +125,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = deliveryCmd(ctx, cfg, env, args[1:])
 	case "me":
 		cmdErr = meCmd(ctx, cfg, env, args)
+	case "onboard":
+		cmdErr = onboardCmd(ctx, cfg, env, args[1:])
 	case "review":
 		cmdErr = reviewCmd(ctx, cfg, env, args[1:])
 	case "log":

@@ -258,6 +258,7 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/integrations":               {"GET", "/api/v1/integrations", nil, false, adminOnly(200)},
 		"POST /api/v1/integrations":              {"POST", "/api/v1/integrations", map[string]any{"type": "generic", "name": "x2"}, false, adminOnly(201)},
 		"DELETE /api/v1/integrations/{id}":       {"DELETE", "/api/v1/integrations/" + f.integration, nil, false, adminOnly(204)},
+		"POST /api/v1/onboarding":                {"POST", "/api/v1/onboarding", map[string]any{"service": "billing"}, false, adminOnly(201)},
 		"GET /api/v1/rules":                      {"GET", "/api/v1/rules", nil, false, teamRead()},
 		"POST /api/v1/rules":                     {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
 		"DELETE /api/v1/rules/{id}":              {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
