@@ -192,6 +192,8 @@ func (w *Web) Routes() []route.Route {
 		{"GET /admin/integrations", w.adminPage(w.adminIntegrations)},
 		{"POST /admin/integrations", w.adminPost(w.createIntegrationAction)},
 		{"POST /admin/integrations/{id}/remove", w.adminPost(w.removeIntegrationAction)},
+		{"GET /admin/onboard", w.adminPage(w.adminOnboard)},
+		{"POST /admin/onboard", w.adminPost(w.onboardAction)},
 		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
 		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
