@@ -313,7 +313,7 @@ func (c Config) Redacted() map[string]string {
 		db = "postgres:" + hide(c.DatabaseURL)
 	}
 	return map[string]string{
-		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel, "log_format": c.LogFormat,
+		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel, "log_format": logFormat(c.LogFormat),
 		"public_viewing": strconv.FormatBool(c.PublicViewing), "sqlite_synchronous": c.Synchronous,
 		"shutdown_timeout": c.ShutdownTimeout.String(),
 		"admin_user":       c.AdminUser, "admin_password": hide(c.AdminPassword),
@@ -342,4 +342,13 @@ func joinPrefixes(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// logFormat names the format for the settings dump; unset chooses by
+// whether stderr is a terminal.
+func logFormat(f string) string {
+	if f == "" {
+		return "auto"
+	}
+	return f
 }
