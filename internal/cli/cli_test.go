@@ -366,6 +366,10 @@ func TestIncidentCommandsDoWhatThePageDoes(t *testing.T) {
 		t.Fatalf("assign: %q", out)
 	}
 	r.ok("incident", "assign", "1", "--phase", "mitigated", "ana")
+	r.ok("incident", "assign", "1", "--phase", "resolved", "bo")
+	if out := r.ok("incident", "assign", "1", "--phase", "resolved", "-"); out != "nobody owns the resolved phase of #1\n" {
+		t.Fatalf("assign -: %q", out)
+	}
 	if _, errs, code := r.do("", "incident", "assign", "1", "nobody-here"); code != 1 || errs == "" {
 		t.Fatalf("assign unknown user: %d %q", code, errs)
 	}
