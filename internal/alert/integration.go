@@ -31,7 +31,11 @@ const (
 	TypeGeneric      = "generic"
 )
 
-// Types lists every integration type.
+// TypeReport is the built-in source of customers' reports from the status
+// page: one integration, id "report", that no sender can post to.
+const TypeReport = "report"
+
+// Types lists every integration type a sender may post to.
 var Types = []string{TypeAlertmanager, TypeGrafana, TypeSentry, TypeGeneric}
 
 // ValidType reports whether t is an integration type.

@@ -47,6 +47,7 @@ func (a *API) Routes() []route.Route {
 		{"DELETE /api/v1/incidents/{number}/checklist/{id}", a.h(a.deleteChecklistItem)},
 		{"GET /api/v1/incidents/{number}/links", a.h(a.listLinks)},
 		{"POST /api/v1/incidents/{number}/links", a.h(a.addLink)},
+		{"PATCH /api/v1/incidents/{number}/links/{id}", a.h(a.patchLink)},
 		{"DELETE /api/v1/incidents/{number}/links/{id}", a.h(a.deleteLink)},
 		{"GET /api/v1/users", a.h(a.listUsers)},
 		{"POST /api/v1/users", a.h(a.createUser)},
@@ -90,6 +91,15 @@ func (a *API) Routes() []route.Route {
 		{"DELETE /api/v1/review/schedule", a.h(a.deleteSchedule)},
 		{"GET /api/v1/insights", a.h(a.insights)},
 		{"GET /api/v1/log", a.ServeLog},
+		{"GET /api/v1/components", a.h(a.listComponents)},
+		{"POST /api/v1/components", a.h(a.createComponent)},
+		{"PATCH /api/v1/components/{id}", a.h(a.patchComponent)},
+		{"DELETE /api/v1/components/{id}", a.h(a.deleteComponent)},
+		{"GET /api/v1/maintenance", a.h(a.listMaintenance)},
+		{"POST /api/v1/maintenance", a.h(a.createMaintenance)},
+		{"DELETE /api/v1/maintenance/{id}", a.h(a.deleteMaintenance)},
+		{"GET /api/v1/subscribers", a.h(a.listSubscribers)},
+		{"DELETE /api/v1/subscribers/{id}", a.h(a.deleteSubscriber)},
 	}
 }
 

@@ -37,11 +37,13 @@ type ChecklistItemJSON struct {
 	DoneAt    *time.Time     `json:"done_at,omitempty"`
 	CreatedBy string         `json:"created_by"`
 	CreatedAt time.Time      `json:"created_at"`
+	// Visibility is internal (the default) or public.
+	Visibility incident.Visibility `json:"visibility"`
 }
 
 func itemJSON(it *incident.ChecklistItem) ChecklistItemJSON {
 	j := ChecklistItemJSON{ID: it.ID, Text: it.Text, Phase: it.Phase, Owner: it.Owner, Done: it.Done, DoneBy: it.DoneBy,
-		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt.UTC()}
+		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt.UTC(), Visibility: it.Visibility}
 	if !it.DoneAt.IsZero() {
 		t := it.DoneAt.UTC()
 		j.DoneAt = &t
@@ -57,10 +59,13 @@ type LinkJSON struct {
 	Title     string            `json:"title"`
 	CreatedBy string            `json:"created_by"`
 	CreatedAt time.Time         `json:"created_at"`
+	// Visibility is internal (the default) or public.
+	Visibility incident.Visibility `json:"visibility"`
 }
 
 func linkJSON(l *incident.Link) LinkJSON {
-	return LinkJSON{ID: l.ID, Kind: l.Kind, URL: l.URL, Title: l.Title, CreatedBy: l.CreatedBy, CreatedAt: l.CreatedAt.UTC()}
+	return LinkJSON{ID: l.ID, Kind: l.Kind, URL: l.URL, Title: l.Title, CreatedBy: l.CreatedBy, CreatedAt: l.CreatedAt.UTC(),
+		Visibility: l.Visibility}
 }
 
 func mapAll[T, J any](in []*T, f func(*T) J) []J {
@@ -148,9 +153,10 @@ func (a *API) listChecklist(w http.ResponseWriter, r *http.Request, p auth.Princ
 }
 
 type checklistRequest struct {
-	Text  string         `json:"text"`
-	Phase incident.Phase `json:"phase"`
-	Owner string         `json:"owner"`
+	Text       string              `json:"text"`
+	Phase      incident.Phase      `json:"phase"`
+	Owner      string              `json:"owner"`
+	Visibility incident.Visibility `json:"visibility"`
 }
 
 func (a *API) addChecklistItem(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -162,7 +168,8 @@ func (a *API) addChecklistItem(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return 0, nil, err
 	}
-	it, err := a.svc.AddChecklistItem(r.Context(), p, n, service.NewChecklistItem{Text: req.Text, Phase: req.Phase, Owner: req.Owner})
+	it, err := a.svc.AddChecklistItem(r.Context(), p, n, service.NewChecklistItem{Text: req.Text, Phase: req.Phase, Owner: req.Owner,
+		Visibility: req.Visibility})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -170,9 +177,10 @@ func (a *API) addChecklistItem(w http.ResponseWriter, r *http.Request, p auth.Pr
 }
 
 type patchChecklistRequest struct {
-	Done  *bool   `json:"done"`
-	Owner *string `json:"owner"`
-	Text  *string `json:"text"`
+	Done       *bool                `json:"done"`
+	Owner      *string              `json:"owner"`
+	Text       *string              `json:"text"`
+	Visibility *incident.Visibility `json:"visibility"`
 }
 
 func (a *API) patchChecklistItem(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -184,7 +192,8 @@ func (a *API) patchChecklistItem(w http.ResponseWriter, r *http.Request, p auth.
 	if err != nil {
 		return 0, nil, err
 	}
-	it, err := a.svc.ChangeChecklistItem(r.Context(), p, n, id, service.ChecklistPatch{Done: req.Done, Owner: req.Owner, Text: req.Text})
+	it, err := a.svc.ChangeChecklistItem(r.Context(), p, n, id, service.ChecklistPatch{Done: req.Done, Owner: req.Owner, Text: req.Text,
+		Visibility: req.Visibility})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -212,9 +221,10 @@ func (a *API) listLinks(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 type linkRequest struct {
-	Kind  incident.LinkKind `json:"kind"`
-	URL   string            `json:"url"`
-	Title string            `json:"title"`
+	Kind       incident.LinkKind   `json:"kind"`
+	URL        string              `json:"url"`
+	Title      string              `json:"title"`
+	Visibility incident.Visibility `json:"visibility"`
 }
 
 func (a *API) addLink(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
@@ -226,11 +236,27 @@ func (a *API) addLink(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if err != nil {
 		return 0, nil, err
 	}
-	l, err := a.svc.AddLink(r.Context(), p, n, service.NewLink{Kind: req.Kind, URL: req.URL, Title: req.Title})
+	l, err := a.svc.AddLink(r.Context(), p, n, service.NewLink{Kind: req.Kind, URL: req.URL, Title: req.Title, Visibility: req.Visibility})
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, linkJSON(l), nil
+}
+
+func (a *API) patchLink(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	n, id, err := numbers(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decode[linkPatchRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, err := a.svc.SetLinkVisibility(r.Context(), p, n, id, incident.Visibility(req.Visibility))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, linkJSON(l), nil
 }
 
 func (a *API) deleteLink(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {

@@ -67,6 +67,8 @@ type patchIncidentRequest struct {
 	Visibility           *incident.Visibility `json:"visibility"`
 	Owners               map[string]string    `json:"owners"`
 	DetectionImprovement *string              `json:"detection_improvement"`
+	OnStatusPage         *bool                `json:"on_status_page"`
+	StatusTitle          *string              `json:"status_title"`
 }
 
 type transitionRequest struct {

@@ -69,7 +69,7 @@ func (a *API) patchIncident(w http.ResponseWriter, r *http.Request, p auth.Princ
 	inc, err := a.svc.UpdateIncident(r.Context(), p, n, incident.Patch{
 		Title: req.Title, Summary: req.Summary, Severity: req.Severity, Services: req.Services, Labels: req.Labels,
 		DetectionSource: req.DetectionSource, Visibility: req.Visibility, Owners: owners(req.Owners),
-		DetectionImprovement: req.DetectionImprovement,
+		DetectionImprovement: req.DetectionImprovement, OnStatusPage: req.OnStatusPage, StatusTitle: req.StatusTitle,
 	})
 	if err != nil {
 		return 0, nil, err

@@ -25,7 +25,8 @@ import (
 const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL [--alertmanager-pid PID]]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
-	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR] [--cpuprofile FILE]"
+	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR] [--cpuprofile FILE]\n" +
+	"       bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]"
 
 // benchCmd runs a benchmark against a `quench serve` child process.
 func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -40,6 +41,8 @@ func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		return benchNotify(ctx, env, args)
 	case len(args) > 0 && args[0] == "serve":
 		return benchServe(ctx, cfg, env, args)
+	case len(args) > 0 && args[0] == "status":
+		return benchStatus(ctx, env, args)
 	}
 	return usageErr(benchUsage)
 }

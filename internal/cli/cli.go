@@ -56,6 +56,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench incident check N --text TEXT [--phase P] [--owner U] | check N --done K | --undo K   (K: 1 = its first item)
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
+  quench incident publish N [--title "customer-facing title"] | unpublish N
   quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
@@ -68,10 +69,15 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench review [--since DATE] [--until DATE] [--json]   (the weekly review's agenda as Markdown)
   quench log [--format md|csv|json] [--from DATE] [--to DATE] [--service S] [--severity S] [--phase P] [--source SRC]
+  quench component add --name NAME --services S,… [--description TEXT] [--group G] [--position N]
+  quench component list | remove ID                      (an admin token)
+  quench maintenance add --title T --start RFC3339 --end RFC3339 [--component ID,…] [--body TEXT]
+  quench maintenance list | remove ID
   quench bench intake [--senders 16] [--batches 1,10] [--duration 10s] [--alertmanager URL]
   quench bench signin [--clients 200] [--duration 10s]
   quench bench memory [--alerts 1000000] [--batch 10] [--settle 5s]
   quench bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR]
+  quench bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]
   quench version
 `
 
@@ -131,6 +137,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = reviewCmd(ctx, cfg, env, args[1:])
 	case "log":
 		cmdErr = logCmd(ctx, cfg, env, args[1:])
+	case "component", "components":
+		cmdErr = componentCmd(ctx, cfg, env, args[1:])
+	case "maintenance":
+		cmdErr = maintenanceCmd(ctx, cfg, env, args[1:])
 	case "bench":
 		cmdErr = benchCmd(ctx, cfg, env, args[1:])
 	case "backup":

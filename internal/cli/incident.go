@@ -27,7 +27,7 @@ import (
 
 func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("incident list|show|open|advance|reopen|assign|update|upload|check|link|timeline")
+		return usageErr("incident list|show|open|advance|reopen|assign|update|upload|check|link|timeline|publish|unpublish")
 	}
 	fs := flag.NewFlagSet("incident", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the server's JSON")
@@ -173,6 +173,8 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 			return err
 		}
 		return out.done(func() { fmt.Fprintf(env.Stdout, "linked %s %s to #%d\n", l.Kind, l.URL, n) })
+	case "publish", "unpublish":
+		return publish(ctx, c, out, base, args[0] == "publish", f.title)
 	case "timeline":
 		var tl struct {
 			Events []api.EventJSON `json:"events"`
@@ -335,6 +337,9 @@ func showIncident(ctx context.Context, c *client, out *printer, base string) err
 	w := out.w
 	fmt.Fprintf(w, "#%d %s\n", inc.Number, inc.Title)
 	fmt.Fprintf(w, "%s · %s · detected by %s · %s\n", inc.Phase, inc.Severity, inc.DetectionSource, inc.Visibility)
+	if inc.OnStatusPage {
+		fmt.Fprintln(w, publishedLine(inc))
+	}
 	if len(inc.Services) > 0 {
 		fmt.Fprintf(w, "services: %s\n", strings.Join(inc.Services, ", "))
 	}

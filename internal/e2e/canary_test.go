@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -35,10 +37,24 @@ func TestCanarySweep(t *testing.T) {
 		}
 		for _, u := range urls {
 			r := app.Request(t, "GET", u, "", nil)
-			for _, marker := range w.markers {
+			markers := append(slices.Clone(w.markers), w.earlierMarkers...)
+			if isStatusSurface(u) {
+				// Customers see published incidents only, under their
+				// customer-facing titles: not even what the team may
+				// show viewers inside the organisation.
+				markers = append(markers, w.customerMarkers...)
+			}
+			for _, marker := range markers {
 				if strings.Contains(string(r.Body), marker) || strings.Contains(fmt.Sprint(r.Header), marker) {
 					t.Errorf("anonymous GET %s (%d) shows %s", u, r.Status, marker)
 				}
+			}
+		}
+		// The status surfaces were swept, and they do show what was
+		// published: the sweep looked at pages with something to hide.
+		for _, u := range []string{"/status", "/status.json", "/status.atom"} {
+			if b := string(app.Must(t, 200, "GET", u, "", nil).Body); !strings.Contains(b, "Messages are delayed") || !slices.Contains(urls, u) {
+				t.Errorf("%s was not swept with a published incident on it", u)
 			}
 		}
 		// Same shape: the public incident with internal content and the
@@ -55,8 +71,8 @@ func TestCanarySweep(t *testing.T) {
 				t.Errorf("search count for %s is %v", q, r.JSON["total"])
 			}
 		}
-		if r := app.Request(t, "GET", "/api/v1/incidents", "", nil); r.JSON["total"] != 2.0 {
-			t.Errorf("anonymous total %v, want the 2 public incidents", r.JSON["total"])
+		if r := app.Request(t, "GET", "/api/v1/incidents", "", nil); r.JSON["total"] != float64(w.public) {
+			t.Errorf("anonymous total %v, want the %d public incidents", r.JSON["total"], w.public)
 		}
 		// The team's page of that incident does list its notifications,
 		// so the sweep looked at a page that has some to hide.
@@ -87,12 +103,19 @@ func TestCanarySweep(t *testing.T) {
 }
 
 type canaryWorld struct {
-	markers      []string
-	withInternal int64  // public incident with internal updates and files
-	plain        int64  // public incident without internal content
-	secret       int64  // confidential incident
-	team         string // a responder's token
-	ids          map[string][]string
+	markers []string
+	// customerMarkers are in things viewers inside the organisation may
+	// see but customers may not: unpublished incidents, the team's own
+	// titles of published ones, their summaries.
+	customerMarkers []string
+	// earlierMarkers are in values a field had before it was changed.
+	earlierMarkers []string
+	public         int    // public incidents
+	withInternal   int64  // public incident with internal updates and files
+	plain          int64  // public incident without internal content
+	secret         int64  // confidential incident
+	team           string // a responder's token
+	ids            map[string][]string
 }
 
 func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
@@ -102,6 +125,18 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	marker := func(what string) string {
 		m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
 		w.markers = append(w.markers, m)
+		return m
+	}
+	// Earlier values were current once: channels told of them as they
+	// happened, but no anonymous surface shows them now.
+	earlier := func(what string) string {
+		m := fmt.Sprintf("CANARY-earlier-%s-%d", what, len(w.earlierMarkers))
+		w.earlierMarkers = append(w.earlierMarkers, m)
+		return m
+	}
+	customer := func(what string) string {
+		m := fmt.Sprintf("CANARY-customer-%s-%d", what, len(w.customerMarkers))
+		w.customerMarkers = append(w.customerMarkers, m)
 		return m
 	}
 	num := func(r *testenv.Response) int64 { return int64(r.JSON["number"].(float64)) }
@@ -117,10 +152,43 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 			"url": "http://127.0.0.1:9/" + marker(aud+"-channel-url"), "audience": aud})
 	}
 	base := func(n int64) string { return fmt.Sprintf("/api/v1/incidents/%d", n) }
+	w.public = 2
+	// The status page: a component for the team's service, the two
+	// public incidents published under a customer-facing title.
+	app.Must(t, 201, "POST", "/api/v1/components", admin, map[string]any{"name": "Messaging", "services": []string{"umb"}})
+	for _, n := range []int64{w.withInternal, w.plain} {
+		app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", n), tok, map[string]any{"on_status_page": true, "status_title": "Messages are delayed"})
+	}
+	// A published incident whose own title and summary are the team's,
+	// and a public incident nobody published.
+	teamTitled := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": customer("team-title"),
+		"summary": customer("team-summary"), "services": []string{"umb"}}))
+	app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", teamTitled), tok, map[string]any{"on_status_page": true, "status_title": "Slow sign-in"})
+	unpublished := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": customer("unpublished-title"), "services": []string{"umb"}}))
+	app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/updates", unpublished), tok, map[string]any{"body": customer("unpublished-update"), "visibility": "public"})
+	// Earlier values: a title and a summary changed since, and what was
+	// written while the incident was confidential, before it was made
+	// public (and published).
+	renamed := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": earlier("title"), "summary": earlier("summary")}))
+	app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", renamed), tok, map[string]any{"title": "Renamed", "summary": "Now it says this."})
+	once := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": marker("confidential-then-title"),
+		"visibility": "confidential", "services": []string{"umb"}}))
+	app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", once), tok, map[string]any{"title": "Disk pressure", "owners": map[string]string{"active": "ana"}})
+	app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/checklist", once), tok, map[string]any{"text": marker("confidential-then-item")})
+	app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", once), tok, map[string]any{"visibility": "public"})
+	app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", once), tok, map[string]any{"on_status_page": true})
+	w.public += 4
 	for _, n := range []int64{w.withInternal, w.plain} {
 		app.Must(t, 201, "POST", base(n)+"/updates", tok, map[string]any{"body": "we are on it", "visibility": "public"})
 	}
 	internal := app.Must(t, 201, "POST", base(w.withInternal)+"/updates", tok, map[string]any{"body": "oc rsh " + marker("internal-update")})
+	// Links and checklist items are internal unless said otherwise.
+	app.Must(t, 201, "POST", base(w.withInternal)+"/links", tok, map[string]any{"url": "https://grafana.example/" + marker("internal-link"),
+		"title": marker("internal-link-title")})
+	app.Must(t, 201, "POST", base(w.withInternal)+"/checklist", tok, map[string]any{"text": marker("internal-item"), "phase": "resolved"})
+	made := app.Must(t, 201, "POST", base(w.withInternal)+"/links", tok, map[string]any{"url": "https://x.example/" + marker("link-made-internal"),
+		"visibility": "public"})
+	app.Must(t, 200, "PATCH", fmt.Sprintf("%s/links/%v", base(w.withInternal), made.JSON["id"]), tok, map[string]any{"visibility": "internal"})
 	withdrawn := app.Must(t, 201, "POST", base(w.withInternal)+"/updates", tok, map[string]any{"body": marker("withdrawn-update"), "visibility": "public"})
 	app.Must(t, 200, "PATCH", fmt.Sprintf("%s/updates/%v", base(w.withInternal), withdrawn.JSON["id"]), tok, map[string]any{"visibility": "internal"})
 	app.Must(t, 201, "POST", base(w.secret)+"/updates", tok, map[string]any{"body": marker("public-update-on-confidential"), "visibility": "public"})
@@ -158,8 +226,12 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	// decisions (on a public incident too) reach no viewer.
 	app.Must(t, 201, "POST", "/api/v1/reviews", tok, map[string]any{"minutes": marker("review-minutes"), "attendees": []string{marker("review-attendee")},
 		"decisions": []map[string]any{{"incident": w.withInternal, "text": marker("review-decision")}, {"incident": w.secret, "text": marker("review-secret")}}})
+	// A customer's report: the team's inbox only.
+	if r := app.Request(t, "POST", "/status/report", "", "text="+marker("report-text"), "Content-Type", "application/x-www-form-urlencoded"); r.Status != 303 {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
 
-	for _, n := range []int64{w.withInternal, w.plain, w.secret, 999} {
+	for _, n := range []int64{w.withInternal, w.plain, w.secret, teamTitled, unpublished, renamed, once, 999} {
 		w.ids["number"] = append(w.ids["number"], fmt.Sprint(n))
 	}
 	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id}, w.ids["attachment"]...)
@@ -184,7 +256,9 @@ func (w *canaryWorld) extraURLs() []string {
 		"/api/v1/deliveries?incident=1", "/admin/deliveries?incident=1", "/admin/deliveries?state=failing&channel=1",
 		"/api/v1/log?format=md", "/api/v1/log?format=csv", "/api/v1/log?format=json", "/api/v1/log?format=md&q=CANARY",
 		"/api/v1/log?format=csv&sort=-updated&from=2000-01-01", "/incidents?from=2000-01-01&to=2100-01-01", "/api/v1/review?format=md",
-		"/api/v1/insights?since=2000-01-01", "/insights?since=2000-01-01"}
+		"/api/v1/insights?since=2000-01-01", "/insights?since=2000-01-01",
+		"/status/report?sent=1", "/status/subscribe?sent=1", "/status/confirm?token=1.x", "/status/unsubscribe?token=1.x", "/status?x=1"}
+
 	for _, chart := range []string{"mitigate-by-month", "mitigate-by-severity", "resolve-by-month", "resolve-by-severity", "close-by-month",
 		"close-by-severity", "monitoring-by-month", "detection-sources", "services", "noisiest-alerts"} {
 		out = append(out, "/insights.csv?chart="+chart)
@@ -196,6 +270,9 @@ func (w *canaryWorld) extraURLs() []string {
 }
 
 var param = regexp.MustCompile(`\{(\w+)\$?\}`)
+
+// isStatusSurface reports whether u is a page customers see.
+func isStatusSurface(u string) bool { return strings.HasPrefix(u, "/status") }
 
 // urls expands every GET pattern with every id of its parameters.
 func (w *canaryWorld) urls(patterns []string) []string {
@@ -330,8 +407,14 @@ func TestCanaryOutbound(t *testing.T) {
 	for _, d := range testenv.Dialects(t) {
 		t.Run(string(d), func(t *testing.T) {
 			mail := testenv.NewMailSink(t)
-			app := testenv.StartApp(t, d, func(o *service.Options) { o.Email = true })
+			app := testenv.StartApp(t, d, func(o *service.Options) { o.Email, o.BaseURL = true, "https://quench.example" })
 			ctx := context.Background()
+			// A customer subscribed to the status page, confirmed.
+			form(t, app, "/status/subscribe", url.Values{"email": {"customer@example.com"}})
+			app.Outbox(mail.Config).Drain(ctx)
+			if r := form(t, app, "/status/confirm", url.Values{"token": {links(t, mail.Take()[0])["confirm"]}}); r.Status != 200 {
+				t.Fatalf("confirm: %d", r.Status)
+			}
 			slackSink, hookSink, teamSink := testenv.NewSink(t), testenv.NewSink(t), testenv.NewSink(t)
 			for _, c := range []service.ChannelInput{
 				{Type: ptr("slack"), Name: ptr("public-slack"), URL: ptr(slackSink.URL), Audience: ptr("public")},
@@ -367,8 +450,26 @@ func TestCanaryOutbound(t *testing.T) {
 					public[name] = append(public[name], string(r.Body)+fmt.Sprint(r.Header))
 				}
 			}
+			var customer []string
 			for _, m := range mail.Take() {
+				if m.To[0] == "customer@example.com" {
+					text, html := parts(t, m)
+					customer = append(customer, text+html+fmt.Sprint(m.Msg.Header))
+					continue
+				}
 				public["email"] = append(public["email"], string(m.Data))
+			}
+			// The subscriber hears of the published incidents, in the
+			// words the status page uses and nothing more.
+			if len(customer) < 3 {
+				t.Errorf("the subscriber got only %d messages: the sweep proves little", len(customer))
+			}
+			for _, body := range customer {
+				for _, marker := range append(slices.Clone(w.markers), w.customerMarkers...) {
+					if strings.Contains(body, marker) {
+						t.Errorf("a status page subscriber got %s", marker)
+					}
+				}
 			}
 			for medium, msgs := range public {
 				if len(msgs) < 4 {

@@ -91,6 +91,12 @@ type Patch struct {
 	Visibility           *Visibility
 	Owners               map[Phase]string
 	DetectionImprovement *string
+
+	// OnStatusPage publishes the incident to the status page (true) or
+	// takes it off (false); StatusTitle is the title customers read
+	// there, "" for the incident's own.
+	OnStatusPage *bool
+	StatusTitle  *string
 }
 
 // Change is one field's old and new value, as the timeline records it.
@@ -108,6 +114,14 @@ func ApplyPatch(inc *Incident, p Patch) (map[string]Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	confidential := inc.Confidential()
+	if p.Visibility != nil {
+		confidential = *p.Visibility == Confidential
+	}
+	if p.OnStatusPage != nil && *p.OnStatusPage && confidential {
+		return nil, problem.New(problem.Unprocessable, "confidential_unpublishable",
+			"a confidential incident cannot be published to the status page; make it public first")
+	}
 	changes := map[string]Change{}
 	set(changes, "title", &inc.Title, p.Title)
 	set(changes, "summary", &inc.Summary, p.Summary)
@@ -123,6 +137,13 @@ func ApplyPatch(inc *Incident, p Patch) (map[string]Change, error) {
 	set(changes, "detection_source", &inc.DetectionSource, p.DetectionSource)
 	set(changes, "visibility", &inc.Visibility, p.Visibility)
 	set(changes, "detection_improvement", &inc.DetectionImprovement, p.DetectionImprovement)
+	set(changes, "status_title", &inc.StatusTitle, p.StatusTitle)
+	if confidential && inc.OnStatusPage && p.OnStatusPage == nil {
+		// Hidden from customers at once, and not back on the page by
+		// itself when the incident is made public again.
+		p.OnStatusPage = new(bool)
+	}
+	set(changes, "on_status_page", &inc.OnStatusPage, p.OnStatusPage)
 	for _, ph := range OwnedPhases {
 		who, ok := p.Owners[ph]
 		if !ok || who == inc.Owners[ph] {
@@ -202,6 +223,10 @@ func (p Patch) normalize() (Patch, error) {
 		}
 		p.DetectionImprovement = &s
 	}
+	if p.StatusTitle != nil {
+		t := text.Line(*p.StatusTitle, MaxTitleBytes)
+		p.StatusTitle = &t
+	}
 	return p, checkOwners(p.Owners)
 }
 
@@ -249,6 +274,10 @@ func checkOwners(owners map[Phase]string) error {
 	}
 	return nil
 }
+
+// NormalizeServices cleans a list of service names as incidents keep
+// them: trimmed, without duplicates, sorted, at most MaxServices.
+func NormalizeServices(in []string) ([]string, error) { return normalizeServices(in) }
 
 func normalizeServices(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))

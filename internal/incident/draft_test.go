@@ -183,3 +183,45 @@ func manyLabels(n int) map[string]string {
 	}
 	return out
 }
+
+// Publishing to the status page is explicit, never for a confidential
+// incident, and undone when an incident becomes confidential.
+func TestApplyPatchPublishing(t *testing.T) {
+	tests := []struct {
+		name      string
+		published bool
+		vis       Visibility
+		patch     Patch
+		want      map[string]Change
+		on        bool
+		wantErr   string // code
+	}{
+		{"publish with a customer-facing title", false, Public, Patch{OnStatusPage: ptr(true), StatusTitle: ptr(" Card\npayments fail ")},
+			map[string]Change{"on_status_page": {false, true}, "status_title": {"", "Card payments fail"}}, true, ""},
+		{"title only", true, Public, Patch{StatusTitle: ptr("Slow")}, map[string]Change{"status_title": {"", "Slow"}}, true, ""},
+		{"take off", true, Public, Patch{OnStatusPage: ptr(false)}, map[string]Change{"on_status_page": {true, false}}, false, ""},
+		{"not a confidential incident", false, Confidential, Patch{OnStatusPage: ptr(true)}, nil, false, "confidential_unpublishable"},
+		{"nor one made confidential at once", false, Public, Patch{OnStatusPage: ptr(true), Visibility: ptr(Confidential)}, nil, false,
+			"confidential_unpublishable"},
+		{"made public and published at once", false, Confidential, Patch{OnStatusPage: ptr(true), Visibility: ptr(Public)},
+			map[string]Change{"on_status_page": {false, true}, "visibility": {Confidential, Public}}, true, ""},
+		{"made confidential: taken off", true, Public, Patch{Visibility: ptr(Confidential)},
+			map[string]Change{"on_status_page": {true, false}, "visibility": {Public, Confidential}}, false, ""},
+		{"other fields leave it", true, Public, Patch{Severity: ptr(Critical)}, map[string]Change{"severity": {Major, Critical}}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inc := &Incident{Title: "payments-db OOM", Severity: Major, Visibility: tt.vis, OnStatusPage: tt.published}
+			changes, err := ApplyPatch(inc, tt.patch)
+			if tt.wantErr != "" {
+				if code(err) != tt.wantErr || inc.OnStatusPage != tt.published || inc.Visibility != tt.vis {
+					t.Fatalf("err %v (%s), on %v; want %s and nothing changed", err, code(err), inc.OnStatusPage, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(changes, tt.want) || inc.OnStatusPage != tt.on {
+				t.Fatalf("changes %v, on %v, err %v; want %v, on %v", changes, inc.OnStatusPage, err, tt.want, tt.on)
+			}
+		})
+	}
+}

@@ -30,6 +30,9 @@ const (
 	// EventReviewed records what a weekly review decided about the
 	// incident; it is internal, like the review's minutes.
 	EventReviewed EventKind = "reviewed"
+	// A link or checklist item made public or internal.
+	EventLinkVisibility      EventKind = "link_visibility_changed"
+	EventChecklistVisibility EventKind = "checklist_visibility_changed"
 )
 
 // Event is one append-only timeline entry. Events about an update carry its
@@ -67,6 +70,9 @@ func (e *Event) Sentence(body string) string {
 	}
 	switch e.Kind {
 	case EventCreated:
+		if get("title") == "" {
+			return "opened the incident"
+		}
 		return fmt.Sprintf("opened %q", get("title"))
 	case EventTransitioned:
 		s := fmt.Sprintf("moved %s → %s: %s", get("from"), get("to"), get("note"))
@@ -91,6 +97,14 @@ func (e *Event) Sentence(body string) string {
 	case EventUpdateVisibility:
 		return fmt.Sprintf("made an update %s", get("to"))
 	case EventChanged:
+		if v, ok := d["on_status_page"]; ok && len(d) <= 2 {
+			if changedTo(v) == true {
+				return "published the incident on the status page"
+			}
+			if _, both := d["status_title"]; !both {
+				return "took the incident off the status page"
+			}
+		}
 		keys := make([]string, 0, len(d))
 		for k := range d {
 			keys = append(keys, strings.ReplaceAll(k, "_", " "))
@@ -133,6 +147,10 @@ func (e *Event) Sentence(body string) string {
 		return "attached " + get("filename")
 	case EventReviewed:
 		return fmt.Sprintf("weekly review #%s decided: %s", get("review"), get("decision"))
+	case EventLinkVisibility:
+		return fmt.Sprintf("made the link %s %s", get("url"), get("to"))
+	case EventChecklistVisibility:
+		return fmt.Sprintf("made a checklist item %s: %s", get("to"), get("text"))
 	}
 	return string(e.Kind)
 }
@@ -149,6 +167,18 @@ func count(v any) int64 {
 		return int64(n)
 	}
 	return 0
+}
+
+// changedTo is the new value of a Change, as recorded (a Change) or as
+// read back from the timeline (a JSON object).
+func changedTo(v any) any {
+	switch c := v.(type) {
+	case Change:
+		return c.To
+	case map[string]any:
+		return c["to"]
+	}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -60,7 +60,17 @@ func TestSentence(t *testing.T) {
 		{"attachment", EventAttachmentAdded, map[string]any{"filename": "graph.png"}, "", "attached graph.png"},
 		{"reviewed", EventReviewed, map[string]any{"review": 3.0, "decision": "follow up: add CA monitoring"}, "",
 			"weekly review #3 decided: follow up: add CA monitoring"},
-		{"missing data reads as empty", EventCreated, map[string]any{"title": nil}, "", `opened ""`},
+		{"created without its title (a viewer's timeline)", EventCreated, map[string]any{"title": nil}, "", "opened the incident"},
+		{"missing data reads as empty", EventLinkRemoved, map[string]any{"url": nil}, "", "removed the link "},
+		{"published", EventChanged, map[string]any{"on_status_page": Change{false, true}, "status_title": Change{"", "Checkout slow"}}, "",
+			"published the incident on the status page"},
+		{"published, as read back", EventChanged, map[string]any{"on_status_page": map[string]any{"from": false, "to": true}}, "",
+			"published the incident on the status page"},
+		{"unpublished", EventChanged, map[string]any{"on_status_page": Change{true, false}}, "", "took the incident off the status page"},
+		{"link made public", EventLinkVisibility, map[string]any{"url": "https://status.example.com", "to": Public}, "",
+			"made the link https://status.example.com public"},
+		{"checklist item made internal", EventChecklistVisibility, map[string]any{"text": "fix config", "to": Internal}, "",
+			"made a checklist item internal: fix config"},
 		{"unknown kind names itself", "retitled", nil, "", "retitled"},
 	}
 	seen := map[EventKind]bool{}

@@ -84,10 +84,30 @@ type Incident struct {
 	CreatedBy      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+
+	// OnStatusPage is set when a responder published the incident to the
+	// status page; public alone never puts it there. StatusTitle is the
+	// title customers read there ("" shows Title), PublishedAt when it
+	// was (last) published.
+	OnStatusPage bool
+	StatusTitle  string
+	PublishedAt  time.Time
 }
 
 // Confidential reports whether viewers must not see the incident at all.
 func (i *Incident) Confidential() bool { return i.Visibility == Confidential }
+
+// Published reports whether customers see the incident on the status page:
+// published and not confidential.
+func (i *Incident) Published() bool { return i.OnStatusPage && !i.Confidential() }
+
+// CustomerTitle is the title the status page shows.
+func (i *Incident) CustomerTitle() string {
+	if i.StatusTitle != "" {
+		return i.StatusTitle
+	}
+	return i.Title
+}
 
 // Update is a Markdown comment on an incident.
 type Update struct {
@@ -113,6 +133,9 @@ type ChecklistItem struct {
 	DoneAt    time.Time
 	CreatedBy string
 	CreatedAt time.Time
+
+	// Visibility is Internal (the default) or Public, like an update's.
+	Visibility Visibility
 }
 
 // ChecklistProgress counts an incident's checklist items, for the board.
@@ -142,6 +165,9 @@ type Link struct {
 	Title     string
 	CreatedBy string
 	CreatedAt time.Time
+
+	// Visibility is Internal (the default) or Public, like an update's.
+	Visibility Visibility
 }
 
 // Attachment is an uploaded file, screenshots first.

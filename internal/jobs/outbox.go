@@ -312,6 +312,7 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) *outcome {
 		if len(target.Recipients) > 0 {
 			msg.Recipients = target.Recipients
 		}
+		msg.Customer = target.Customer
 		n, err := o.notifiers(target)
 		if err != nil {
 			oc.Retryable, oc.Err = false, err

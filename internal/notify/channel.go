@@ -148,4 +148,9 @@ type Delivery struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	SentAt        time.Time
+
+	// SubscriberID is the status-page subscriber of a message to one;
+	// ReportID the customer report whose reporter a message goes to.
+	SubscriberID int64
+	ReportID     int64
 }

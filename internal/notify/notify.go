@@ -54,6 +54,28 @@ const (
 	YourChecklistAssigned Event = "you.checklist_assigned"
 )
 
+// Events a status page's customers receive by e-mail: its subscribers and
+// the people who reported a problem. They are not channel subscriptions,
+// and they never say more than the status page shows: a published
+// incident's customer-facing title, its state and its public updates.
+const (
+	// StatusConfirm asks a new subscriber to confirm the address; it is
+	// the only message an unconfirmed address ever gets.
+	StatusConfirm Event = "status.confirm"
+	// StatusIncident tells subscribers of a published incident: its
+	// publication, a public update, its state changing.
+	StatusIncident Event = "status.incident"
+	// ReportResolved tells a reporter, once, that the incident their
+	// report joined is resolved.
+	ReportResolved Event = "report.resolved"
+)
+
+// ForCustomers reports whether e goes to a status page's customers rather
+// than to the team.
+func (e Event) ForCustomers() bool {
+	return e == StatusConfirm || e == StatusIncident || e == ReportResolved
+}
+
 // labels name the events for people, in chat and e-mail.
 var labels = map[Event]string{
 	Opened:                "Incident opened",
@@ -72,6 +94,9 @@ var labels = map[Event]string{
 	YouOwnPhase:           "You own a phase",
 	YourPhaseEntered:      "Your phase began",
 	YourChecklistAssigned: "Checklist item for you",
+	StatusConfirm:         "Confirm your subscription",
+	StatusIncident:        "Status update",
+	ReportResolved:        "Your report",
 }
 
 // Label names e for people ("Phase changed"); an unknown event is named
@@ -167,6 +192,21 @@ type Message struct {
 	To   string `json:"to,omitempty"`
 	// Recipients are the e-mail addresses of a personal message.
 	Recipients []string `json:"-"`
+
+	// Instance names the status page in messages to customers.
+	Instance string `json:"instance,omitempty"`
+	// Customer holds the links of a message to one customer, made when it
+	// is sent (they are signed for the address, and not kept in the
+	// outbox, where the team reads messages).
+	Customer *CustomerLinks `json:"-"`
+}
+
+// CustomerLinks are the personal links of a message to a customer.
+type CustomerLinks struct {
+	// StatusPage is the status page; Confirm confirms a subscription
+	// (only in StatusConfirm); Unsubscribe ends it in one click, and is
+	// also sent as the List-Unsubscribe header.
+	StatusPage, Confirm, Unsubscribe string
 }
 
 // Notifier sends messages to one channel.

@@ -87,6 +87,8 @@ func (s *Service) AddAttachment(ctx context.Context, p auth.Principal, number in
 		}
 		ev.Kind = incident.EventAttachmentAdded
 		ev.Data["attachment"], ev.Data["filename"], ev.Data["size"] = a.ID, a.Filename, a.Size
+		// Announced to viewers only when they may see the file.
+		ev.Data["visibility"] = a.Visibility
 		return nil
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func (s *Service) Board(ctx context.Context, p auth.Principal, q IncidentQuery) 
 		for i, inc := range list {
 			numbers[i] = inc.Number
 		}
-		progress, err := tx.ChecklistProgress(ctx, numbers)
+		progress, err := tx.ChecklistProgress(ctx, numbers, f.PublicOnly)
 		if err != nil {
 			return err
 		}

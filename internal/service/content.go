@@ -41,11 +41,7 @@ func (s *Service) mutate(ctx context.Context, p auth.Principal, number int64, wh
 	if err != nil {
 		return nil, err
 	}
-	public := !inc.Confidential()
-	if ev.Kind == incident.EventUpdatePosted {
-		public = public && ev.Data["visibility"] == incident.Public
-	}
-	s.publish(Change{Incident: number, Kind: ev.Kind, Public: public})
+	s.publish(Change{Incident: number, Kind: ev.Kind, Public: !inc.Confidential() && viewersSee(&ev)})
 	return inc, nil
 }
 
@@ -108,6 +104,8 @@ type NewChecklistItem struct {
 	Text  string
 	Phase incident.Phase // default: the incident's current phase
 	Owner string
+	// Visibility is internal unless it says public.
+	Visibility incident.Visibility
 }
 
 // AddChecklistItem adds an acceptance criterion to a phase. Items belong to
@@ -123,19 +121,24 @@ func (s *Service) AddChecklistItem(ctx context.Context, p auth.Principal, number
 	if n.Phase != "" && !slices.Contains(incident.OwnedPhases, n.Phase) {
 		return nil, problem.Unprocessablef("checklist items belong to active, mitigated or resolved, not %q", n.Phase)
 	}
+	vis, err := incident.CheckUpdateVisibility(n.Visibility)
+	if err != nil {
+		return nil, err
+	}
 	var it *incident.ChecklistItem
-	_, err := s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+	_, err = s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
 		ph := n.Phase
 		if ph == "" {
 			if ph = inc.Phase; ph == incident.Closed {
 				return problem.Unprocessablef("incident #%d is closed: say which phase the item belongs to", number)
 			}
 		}
-		it = &incident.ChecklistItem{Incident: number, Text: n.Text, Phase: ph, Owner: n.Owner, CreatedBy: p.Name(), CreatedAt: ev.At}
+		it = &incident.ChecklistItem{Incident: number, Text: n.Text, Phase: ph, Owner: n.Owner, CreatedBy: p.Name(), CreatedAt: ev.At, Visibility: vis}
 		if err := tx.InsertChecklistItem(ctx, it); err != nil {
 			return err
 		}
 		ev.Kind = incident.EventChecklistAdded
+		markVisibility(ev, vis)
 		ev.Data["item"], ev.Data["text"], ev.Data["phase"] = it.ID, it.Text, it.Phase
 		if it.Owner != "" {
 			ev.Data["owner"] = it.Owner
@@ -145,11 +148,13 @@ func (s *Service) AddChecklistItem(ctx context.Context, p auth.Principal, number
 	return it, err
 }
 
-// ChecklistPatch changes an item; nil fields stay.
+// ChecklistPatch changes an item; nil fields stay. A new visibility is a
+// change of its own, not combined with others.
 type ChecklistPatch struct {
-	Done  *bool
-	Owner *string
-	Text  *string
+	Done       *bool
+	Owner      *string
+	Text       *string
+	Visibility *incident.Visibility
 }
 
 // ChangeChecklistItem ticks, unticks, reassigns or rewords an item.
@@ -159,8 +164,19 @@ func (s *Service) ChangeChecklistItem(ctx context.Context, p auth.Principal, num
 		if it, err = tx.ChecklistItem(ctx, number, id); err != nil {
 			return missing(err, "checklist item %d not found on incident #%d", id, number)
 		}
+		if c.Visibility != nil {
+			if c.Done != nil || c.Owner != nil || c.Text != nil {
+				return problem.Unprocessablef("change a checklist item's visibility on its own")
+			}
+			if err := changeVisibility(ev, incident.EventChecklistVisibility, &it.Visibility, *c.Visibility, "checklist item", id); err != nil {
+				return err
+			}
+			ev.Data["item"], ev.Data["text"] = it.ID, it.Text
+			return tx.SaveChecklistItem(ctx, it)
+		}
 		ev.Kind = incident.EventChecklistChanged
 		ev.Data["item"], ev.Data["text"] = it.ID, it.Text
+		markVisibility(ev, it.Visibility)
 		changed := false
 		if c.Done != nil && *c.Done != it.Done {
 			it.Done, changed = *c.Done, true
@@ -202,6 +218,7 @@ func (s *Service) RemoveChecklistItem(ctx context.Context, p auth.Principal, num
 		}
 		ev.Kind = incident.EventChecklistRemoved
 		ev.Data["item"], ev.Data["text"], ev.Data["phase"] = it.ID, it.Text, it.Phase
+		markVisibility(ev, it.Visibility)
 		return tx.DeleteChecklistItem(ctx, id)
 	})
 	return err
@@ -209,12 +226,18 @@ func (s *Service) RemoveChecklistItem(ctx context.Context, p auth.Principal, num
 
 // Checklist lists an incident's items.
 func (s *Service) Checklist(ctx context.Context, p auth.Principal, number int64) ([]*incident.ChecklistItem, error) {
-	return readChild(s, ctx, p, number, func(tx *store.Tx, _ bool) ([]*incident.ChecklistItem, error) { return tx.Checklist(ctx, number) })
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.ChecklistItem, error) {
+		items, err := tx.Checklist(ctx, number)
+		return onlyPublic(items, publicOnly, func(it *incident.ChecklistItem) incident.Visibility { return it.Visibility }), err
+	})
 }
 
 // Links lists an incident's links.
 func (s *Service) Links(ctx context.Context, p auth.Principal, number int64) ([]*incident.Link, error) {
-	return readChild(s, ctx, p, number, func(tx *store.Tx, _ bool) ([]*incident.Link, error) { return tx.Links(ctx, number) })
+	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.Link, error) {
+		links, err := tx.Links(ctx, number)
+		return onlyPublic(links, publicOnly, func(l *incident.Link) incident.Visibility { return l.Visibility }), err
+	})
 }
 
 // readChild reads something of an incident p may see, in one snapshot;
@@ -241,6 +264,8 @@ type NewLink struct {
 	Kind  incident.LinkKind
 	URL   string
 	Title string
+	// Visibility is internal unless it says public.
+	Visibility incident.Visibility
 }
 
 // AddLink adds a typed link (merge request, dashboard, runbook, …).
@@ -253,7 +278,11 @@ func (s *Service) AddLink(ctx context.Context, p auth.Principal, number int64, n
 	if err != nil {
 		return nil, err
 	}
-	l := &incident.Link{Incident: number, Kind: kind, URL: u, Title: text.Line(n.Title, incident.MaxLinkTitle), CreatedBy: p.Name()}
+	vis, err := incident.CheckUpdateVisibility(n.Visibility)
+	if err != nil {
+		return nil, err
+	}
+	l := &incident.Link{Incident: number, Kind: kind, URL: u, Title: text.Line(n.Title, incident.MaxLinkTitle), CreatedBy: p.Name(), Visibility: vis}
 	_, err = s.mutate(ctx, p, number, "change links", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
 		l.CreatedAt = ev.At
 		if err := tx.InsertLink(ctx, l); err != nil {
@@ -261,6 +290,7 @@ func (s *Service) AddLink(ctx context.Context, p auth.Principal, number int64, n
 		}
 		ev.Kind = incident.EventLinkAdded
 		ev.Data["link"], ev.Data["kind"], ev.Data["url"], ev.Data["title"] = l.ID, l.Kind, l.URL, l.Title
+		markVisibility(ev, l.Visibility)
 		return nil
 	})
 	return l, err
@@ -275,6 +305,7 @@ func (s *Service) RemoveLink(ctx context.Context, p auth.Principal, number, id i
 		}
 		ev.Kind = incident.EventLinkRemoved
 		ev.Data["link"], ev.Data["kind"], ev.Data["url"] = l.ID, l.Kind, l.URL
+		markVisibility(ev, l.Visibility)
 		return tx.DeleteLink(ctx, id)
 	})
 	return err

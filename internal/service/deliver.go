@@ -70,6 +70,9 @@ type Target struct {
 	Channel *notify.Channel
 	// Recipients are the addresses of a personal message.
 	Recipients []string
+	// Customer are the personal links of a message to a status page's
+	// customer, made now: signed for the address, never kept.
+	Customer *notify.CustomerLinks
 }
 
 // PrepareDelivery looks at a leased message once more just before it is
@@ -80,7 +83,11 @@ type Target struct {
 // what is committed when it runs (prepared statements, no transaction:
 // this runs for every message), so a later one is only more recent.
 func (s *Service) PrepareDelivery(ctx context.Context, d *notify.Delivery) (t Target, suppress string, err error) {
-	err = s.store.ReadOne(ctx, func(tx *store.Tx) error {
+	err = s.store.ReadOne(ctx, func(tx *store.Tx) (err error) {
+		if d.SubscriberID != 0 || d.ReportID != 0 {
+			t, suppress, err = s.prepareCustomer(ctx, tx, d)
+			return err
+		}
 		if d.UserID != 0 {
 			r, err := tx.RecipientByID(ctx, d.UserID)
 			if errors.Is(err, store.ErrNotFound) {

@@ -31,6 +31,12 @@ type IncidentJSON struct {
 	CreatedAt            time.Time            `json:"created_at"`
 	UpdatedAt            time.Time            `json:"updated_at"`
 	URL                  string               `json:"url"`
+
+	// OnStatusPage says whether the incident is published to the status
+	// page; StatusTitle is the title customers read there ("": Title).
+	OnStatusPage bool       `json:"on_status_page"`
+	StatusTitle  string     `json:"status_title"`
+	PublishedAt  *time.Time `json:"published_at,omitempty"`
 }
 
 // NewIncidentJSON shapes inc; baseURL makes its url absolute. Empty lists
@@ -43,7 +49,12 @@ func NewIncidentJSON(inc *incident.Incident, baseURL string) IncidentJSON {
 		PhaseEnteredAt: map[string]time.Time{}, PhaseNotes: map[string]string{},
 		DetectionImprovement: inc.DetectionImprovement, AlertsResolved: inc.AlertsResolved,
 		CreatedBy: inc.CreatedBy, CreatedAt: inc.CreatedAt.UTC(), UpdatedAt: inc.UpdatedAt.UTC(),
-		URL: fmt.Sprintf("%s/incidents/%d", baseURL, inc.Number),
+		URL:          fmt.Sprintf("%s/incidents/%d", baseURL, inc.Number),
+		OnStatusPage: inc.OnStatusPage, StatusTitle: inc.StatusTitle,
+	}
+	if !inc.PublishedAt.IsZero() {
+		t := inc.PublishedAt.UTC()
+		j.PublishedAt = &t
 	}
 	if j.Services == nil {
 		j.Services = []string{}

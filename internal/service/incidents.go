@@ -45,10 +45,16 @@ func (s *Service) insertIncident(ctx context.Context, tx *store.Tx, inc *inciden
 		return err
 	}
 	inc.Number = n
+	if err := s.autoPublish(ctx, tx, inc); err != nil {
+		return err
+	}
 	if err := tx.InsertIncident(ctx, inc); err != nil {
 		return err
 	}
 	data := map[string]any{"title": inc.Title, "severity": inc.Severity, "visibility": inc.Visibility}
+	if inc.OnStatusPage {
+		data["on_status_page"] = true
+	}
 	for k, v := range extra {
 		data[k] = v
 	}
@@ -113,6 +119,9 @@ func (s *Service) UpdateIncident(ctx context.Context, p auth.Principal, number i
 		}
 		oldServices := slices.Clone(inc.Services)
 		if changes, err = incident.ApplyPatch(inc, patch); err != nil || len(changes) == 0 {
+			return err
+		}
+		if err := s.publication(ctx, tx, inc, patch, changes); err != nil {
 			return err
 		}
 		inc.UpdatedAt = s.Now()
@@ -213,6 +222,15 @@ func openItems(items []*incident.ChecklistItem, ph incident.Phase) []incident.Ch
 // Timeline lists the incident's history as p may see it.
 func (s *Service) Timeline(ctx context.Context, p auth.Principal, number int64) ([]*incident.TimelineEntry, error) {
 	return readChild(s, ctx, p, number, func(tx *store.Tx, publicOnly bool) ([]*incident.TimelineEntry, error) {
-		return tx.Timeline(ctx, number, publicOnly)
+		entries, err := tx.Timeline(ctx, number, publicOnly)
+		if err != nil || !publicOnly {
+			return entries, err
+		}
+		items, err := tx.Checklist(ctx, number)
+		if err != nil {
+			return nil, err
+		}
+		links, err := tx.Links(ctx, number)
+		return publicTimeline(entries, items, links), err
 	})
 }

@@ -563,8 +563,11 @@ func (s *Service) incidentFromAlert(a *alert.Alert, in *alert.Integration, rule 
 		DetectionSource: incident.SourceAlert,
 		Visibility:      incident.Visibility(rule.Visibility),
 	}
-	if in.Type == alert.TypeSentry {
+	switch in.Type {
+	case alert.TypeSentry:
 		d.DetectionSource = incident.SourceException
+	case alert.TypeReport:
+		d.DetectionSource = incident.SourceCustomer
 	}
 	if svc := a.Labels["service"]; svc != "" {
 		d.Services = []string{svc}
@@ -751,6 +754,9 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		if d.Labels == nil {
 			d.Labels = base.Labels
 		}
+		if d.DetectionSource == "" && slices.ContainsFunc(recs, isReport) {
+			d.DetectionSource = incident.SourceCustomer
+		}
 		if d.DetectionSource == "" {
 			d.DetectionSource = base.DetectionSource
 		}
@@ -794,8 +800,10 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		if err := attachAll(ctx, tx, s, recs, number, p.Name(), s.Now()); err != nil {
 			return err
 		}
-		inc, err = tx.Incident(ctx, number)
-		return err
+		if inc, err = tx.Incident(ctx, number); err != nil {
+			return err
+		}
+		return s.customersFirst(ctx, tx, inc, recs, p.Name(), s.Now())
 	})
 	if err != nil {
 		return nil, err

@@ -20,7 +20,10 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, inc *incident.Incide
 	if err := tx.AppendEvent(ctx, ev); err != nil {
 		return err
 	}
-	return s.plan(ctx, tx, inc, ev)
+	if err := s.plan(ctx, tx, inc, ev); err != nil {
+		return err
+	}
+	return s.planCustomers(ctx, tx, inc, ev)
 }
 
 // planned is one message an event causes, before it is addressed.

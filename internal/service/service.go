@@ -52,6 +52,9 @@ type Service struct {
 	mu        sync.Mutex
 	listeners map[int]func(Change)
 	nextID    int
+
+	// status caches the status page (status.go).
+	status statusCache
 }
 
 // Options configure a Service.
@@ -146,6 +149,7 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 
 func (s *Service) publish(c Change) {
 	s.wakeOutbox()
+	s.status.changed(c.Incident)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fn := range s.listeners {

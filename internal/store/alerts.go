@@ -52,15 +52,17 @@ func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration
 	return scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
 }
 
-// Integrations lists live integrations by name.
+// Integrations lists live integrations by name; the built-in source of
+// customer reports is not one an admin manages.
 func (t *Tx) Integrations(ctx context.Context) ([]*alert.Integration, error) {
-	return collect(scanIntegration)(t.q.QueryContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE deleted_at IS NULL ORDER BY name`))
+	return collect(scanIntegration)(t.q.QueryContext(ctx, `SELECT `+integrationColumns+` FROM integrations
+		WHERE deleted_at IS NULL AND type <> 'report' ORDER BY name`))
 }
 
 // DeleteIntegration retires an integration: its URL stops working, its
 // alerts stay.
 func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL`, micros(at), id)
+	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL AND type <> 'report'`, micros(at), id)
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,10 @@ func (t *Tx) BoardIncidents(ctx context.Context, f IncidentFilter, closedSince t
 	return list, nil
 }
 
-// ChecklistProgress counts checklist items per incident, in one query.
-func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64) (map[int64]incident.ChecklistProgress, error) {
+// ChecklistProgress counts checklist items per incident, in one query;
+// publicOnly counts the public ones only, so a viewer's board looks the
+// same whatever internal items an incident has.
+func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64, publicOnly bool) (map[int64]incident.ChecklistProgress, error) {
 	out := make(map[int64]incident.ChecklistProgress, len(numbers))
 	for start := 0; start < len(numbers); start += 500 {
 		chunk := numbers[start:min(start+500, len(numbers))]
@@ -74,8 +76,12 @@ func (t *Tx) ChecklistProgress(ctx context.Context, numbers []int64) (map[int64]
 		for i, n := range chunk {
 			ph[i] = a.add(n)
 		}
+		cond := ""
+		if publicOnly {
+			cond = " AND visibility = 'public'"
+		}
 		rows, err := t.q.QueryContext(ctx, `SELECT incident_number, count(*), sum(CASE WHEN done THEN 1 ELSE 0 END)
-			FROM checklist_items WHERE incident_number IN (`+strings.Join(ph, ", ")+`) GROUP BY incident_number`, a...)
+			FROM checklist_items WHERE incident_number IN (`+strings.Join(ph, ", ")+`)`+cond+` GROUP BY incident_number`, a...)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,8 @@ import (
 
 const incidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
 	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
-	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at`
+	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at,
+	on_status_page, status_title, published_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -27,10 +28,12 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		activeAt, created, update int64
 		mit, res, clo             sql.NullInt64
 		notes                     [3]string
+		published                 sql.NullInt64
 	)
 	err := row.Scan(&inc.Number, &inc.Title, &inc.Summary, &inc.Severity, &services, &labels, &inc.DetectionSource,
 		&inc.Visibility, &inc.Phase, &owners[0], &owners[1], &owners[2], &activeAt, &mit, &res, &clo,
-		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update)
+		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update,
+		&inc.OnStatusPage, &inc.StatusTitle, &published)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -61,6 +64,7 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		}
 	}
 	inc.CreatedAt, inc.UpdatedAt = fromMicros(created), fromMicros(update)
+	inc.PublishedAt = fromNullMicros(published)
 	return &inc, nil
 }
 
@@ -73,7 +77,7 @@ func incidentValues(inc *incident.Incident) []any {
 		nullString(inc.Owners[incident.Resolved]), micros(inc.EnteredAt[incident.Active]), at(incident.Mitigated),
 		at(incident.Resolved), at(incident.Closed), inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved],
 		inc.Notes[incident.Closed], inc.DetectionImprovement, inc.AlertsResolved, inc.CreatedBy,
-		micros(inc.CreatedAt), micros(inc.UpdatedAt)}
+		micros(inc.CreatedAt), micros(inc.UpdatedAt), inc.OnStatusPage, inc.StatusTitle, nullMicros(inc.PublishedAt)}
 }
 
 func nonNil(s []string) []string {
@@ -128,8 +132,9 @@ func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident, expect in
 	res, err := t.q.ExecContext(ctx, `UPDATE incidents SET title = $2, summary = $3, severity = $4, services = $5, labels = $6,
 		detection_source = $7, visibility = $8, phase = $9, active_owner = $10, mitigated_owner = $11, resolved_owner = $12,
 		active_at = $13, mitigated_at = $14, resolved_at = $15, closed_at = $16, mitigated_note = $17, resolved_note = $18,
-		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22
-		WHERE number = $1 AND phase = $23`, append(v[:21:21], v[23], expect)...)
+		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22,
+		on_status_page = $24, status_title = $25, published_at = $26
+		WHERE number = $1 AND phase = $23`, append(v[:21:21], v[23], expect, v[24], v[25], v[26])...)
 	if err != nil {
 		return ownerError(err)
 	}

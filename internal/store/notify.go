@@ -178,8 +178,10 @@ func (t *Tx) SetUserNotify(ctx context.Context, userID int64, on bool) error {
 
 // Outbox rows.
 
-const deliveryColumns = `o.id, o.key, COALESCE(o.channel_id, 0), COALESCE(o.user_id, 0), COALESCE(c.name, u.username, ''), o.incident,
-	o.event, o.message, o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.updated_at, o.sent_at`
+const deliveryColumns = `o.id, o.key, COALESCE(o.channel_id, 0), COALESCE(o.user_id, 0),
+	COALESCE(c.name, u.username, CASE WHEN o.subscriber_id IS NOT NULL THEN 'status subscriber' WHEN o.report_id IS NOT NULL THEN 'reporter' END, ''),
+	o.incident, o.event, o.message, o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.updated_at, o.sent_at,
+	COALESCE(o.subscriber_id, 0), COALESCE(o.report_id, 0)`
 
 const deliveryFrom = ` FROM outbox o LEFT JOIN channels c ON c.id = o.channel_id LEFT JOIN users u ON u.id = o.user_id`
 
@@ -191,7 +193,7 @@ func scanDelivery(row scanner) (*notify.Delivery, error) {
 		sent                   sql.NullInt64
 	)
 	if err := noRows(row.Scan(&d.ID, &d.Key, &d.ChannelID, &d.UserID, &d.Channel, &d.Incident, &d.Event, &msg, &d.State,
-		&d.Attempts, &next, &d.LastError, &created, &updated, &sent)); err != nil {
+		&d.Attempts, &next, &d.LastError, &created, &updated, &sent, &d.SubscriberID, &d.ReportID)); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(msg), &d.Message); err != nil {
@@ -210,12 +212,18 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 		return false, err
 	}
 	lane := laneOf(d.ChannelID, d.UserID, d.Incident)
-	var channel, user, upd any
+	var channel, user, upd, subscriber, report any
 	if d.ChannelID != 0 {
 		channel = d.ChannelID
 	}
 	if d.UserID != 0 {
 		user = d.UserID
+	}
+	switch {
+	case d.SubscriberID != 0:
+		subscriber, lane = d.SubscriberID, fmt.Sprintf("s%d:i%d", d.SubscriberID, d.Incident)
+	case d.ReportID != 0:
+		report, lane = d.ReportID, fmt.Sprintf("r%d", d.ReportID)
 	}
 	if updateID != 0 {
 		upd = updateID
@@ -228,10 +236,10 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 	}
 	d.UpdatedAt = d.CreatedAt
 	err = t.q.QueryRowContext(ctx, `INSERT INTO outbox (key, channel_id, user_id, incident, update_id, lane, event, message, state,
-		next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		next_attempt_at, created_at, updated_at, subscriber_id, report_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (key) DO NOTHING RETURNING id`,
 		d.Key, channel, user, d.Incident, upd, lane, d.Event, string(msg), d.State, micros(d.NextAttemptAt),
-		micros(d.CreatedAt), micros(d.UpdatedAt)).Scan(&d.ID)
+		micros(d.CreatedAt), micros(d.UpdatedAt), subscriber, report).Scan(&d.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -50,14 +50,14 @@ func (t *Tx) SetUpdateVisibility(ctx context.Context, u *incident.Update) error 
 	return err
 }
 
-const itemColumns = `id, incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at`
+const itemColumns = `id, incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at, visibility`
 
 func scanItem(row scanner) (*incident.ChecklistItem, error) {
 	var it incident.ChecklistItem
 	var owner sql.NullString
 	var doneAt sql.NullInt64
 	var created int64
-	err := row.Scan(&it.ID, &it.Incident, &it.Text, &it.Phase, &owner, &it.Done, &it.DoneBy, &doneAt, &it.CreatedBy, &created)
+	err := row.Scan(&it.ID, &it.Incident, &it.Text, &it.Phase, &owner, &it.Done, &it.DoneBy, &doneAt, &it.CreatedBy, &created, &it.Visibility)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -67,13 +67,14 @@ func scanItem(row scanner) (*incident.ChecklistItem, error) {
 
 // InsertChecklistItem stores a new item and sets its ID.
 func (t *Tx) InsertChecklistItem(ctx context.Context, it *incident.ChecklistItem) error {
-	cols := `incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at`
-	a := args{it.Incident, it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.CreatedBy, micros(it.CreatedAt)}
+	it.Visibility = contentVisibility(it.Visibility)
+	cols := `incident_number, text, phase, owner, done, done_by, done_at, created_by, created_at, visibility`
+	a := args{it.Incident, it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.CreatedBy, micros(it.CreatedAt), it.Visibility}
 	id, err := t.insertID(ctx, "checklist_items", &cols, &a)
 	if err != nil {
 		return err
 	}
-	err = t.q.QueryRowContext(ctx, `INSERT INTO checklist_items (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9`+id+`) RETURNING id`, a...).Scan(&it.ID)
+	err = t.q.QueryRowContext(ctx, `INSERT INTO checklist_items (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10`+id+`) RETURNING id`, a...).Scan(&it.ID)
 	return ownerError(err)
 }
 
@@ -89,8 +90,9 @@ func (t *Tx) Checklist(ctx context.Context, number int64) ([]*incident.Checklist
 
 // SaveChecklistItem writes an item's mutable fields.
 func (t *Tx) SaveChecklistItem(ctx context.Context, it *incident.ChecklistItem) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE checklist_items SET text = $1, phase = $2, owner = $3, done = $4, done_by = $5, done_at = $6 WHERE id = $7`,
-		it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.ID)
+	_, err := t.q.ExecContext(ctx, `UPDATE checklist_items SET text = $1, phase = $2, owner = $3, done = $4, done_by = $5, done_at = $6,
+		visibility = $8 WHERE id = $7`,
+		it.Text, it.Phase, nullString(it.Owner), it.Done, it.DoneBy, nullMicros(it.DoneAt), it.ID, contentVisibility(it.Visibility))
 	return ownerError(err)
 }
 
@@ -100,12 +102,12 @@ func (t *Tx) DeleteChecklistItem(ctx context.Context, id int64) error {
 	return err
 }
 
-const linkColumns = `id, incident_number, kind, url, title, created_by, created_at`
+const linkColumns = `id, incident_number, kind, url, title, created_by, created_at, visibility`
 
 func scanLink(row scanner) (*incident.Link, error) {
 	var l incident.Link
 	var created int64
-	err := row.Scan(&l.ID, &l.Incident, &l.Kind, &l.URL, &l.Title, &l.CreatedBy, &created)
+	err := row.Scan(&l.ID, &l.Incident, &l.Kind, &l.URL, &l.Title, &l.CreatedBy, &created, &l.Visibility)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -115,13 +117,29 @@ func scanLink(row scanner) (*incident.Link, error) {
 
 // InsertLink stores a new link and sets its ID.
 func (t *Tx) InsertLink(ctx context.Context, l *incident.Link) error {
-	cols := `incident_number, kind, url, title, created_by, created_at`
-	a := args{l.Incident, l.Kind, l.URL, l.Title, l.CreatedBy, micros(l.CreatedAt)}
+	l.Visibility = contentVisibility(l.Visibility)
+	cols := `incident_number, kind, url, title, created_by, created_at, visibility`
+	a := args{l.Incident, l.Kind, l.URL, l.Title, l.CreatedBy, micros(l.CreatedAt), l.Visibility}
 	id, err := t.insertID(ctx, "links", &cols, &a)
 	if err != nil {
 		return err
 	}
-	return t.q.QueryRowContext(ctx, `INSERT INTO links (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6`+id+`) RETURNING id`, a...).Scan(&l.ID)
+	return t.q.QueryRowContext(ctx, `INSERT INTO links (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7`+id+`) RETURNING id`, a...).Scan(&l.ID)
+}
+
+// SetLinkVisibility makes a link public or internal.
+func (t *Tx) SetLinkVisibility(ctx context.Context, id int64, vis incident.Visibility) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE links SET visibility = $1 WHERE id = $2`, contentVisibility(vis), id)
+	return affected(res, err)
+}
+
+// contentVisibility is the stored visibility of a link or checklist item:
+// internal unless it says public.
+func contentVisibility(v incident.Visibility) incident.Visibility {
+	if v == incident.Public {
+		return incident.Public
+	}
+	return incident.Internal
 }
 
 // Link reads one link of an incident.

@@ -297,7 +297,7 @@ func (w *Web) updateVisibilityAction(r *http.Request, p auth.Principal, n int64)
 
 func (w *Web) addItemAction(r *http.Request, p auth.Principal, n int64) (string, error) {
 	_, err := w.svc.AddChecklistItem(r.Context(), p, n, service.NewChecklistItem{Text: r.PostForm.Get("text"),
-		Phase: incident.Phase(r.PostForm.Get("phase")), Owner: r.PostForm.Get("owner")})
+		Phase: incident.Phase(r.PostForm.Get("phase")), Owner: r.PostForm.Get("owner"), Visibility: incident.Visibility(r.PostForm.Get("visibility"))})
 	return "checklist", err
 }
 
@@ -316,6 +316,9 @@ func (w *Web) changeItemAction(r *http.Request, p auth.Principal, n int64) (stri
 		_, err = w.svc.ChangeChecklistItem(r.Context(), p, n, id, service.ChecklistPatch{Owner: &owner})
 	case "remove":
 		err = w.svc.RemoveChecklistItem(r.Context(), p, n, id)
+	case "public", "internal":
+		vis := incident.Visibility(r.PostForm.Get("do"))
+		_, err = w.svc.ChangeChecklistItem(r.Context(), p, n, id, service.ChecklistPatch{Visibility: &vis})
 	default:
 		err = problem.Invalidf("unknown checklist action")
 	}
@@ -324,7 +327,7 @@ func (w *Web) changeItemAction(r *http.Request, p auth.Principal, n int64) (stri
 
 func (w *Web) addLinkAction(r *http.Request, p auth.Principal, n int64) (string, error) {
 	_, err := w.svc.AddLink(r.Context(), p, n, service.NewLink{Kind: incident.LinkKind(r.PostForm.Get("kind")),
-		URL: r.PostForm.Get("url"), Title: r.PostForm.Get("title")})
+		URL: r.PostForm.Get("url"), Title: r.PostForm.Get("title"), Visibility: incident.Visibility(r.PostForm.Get("visibility"))})
 	return "links", err
 }
 

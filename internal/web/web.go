@@ -6,7 +6,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -66,6 +68,9 @@ type Web struct {
 	// closing ends the live streams when the server shuts down.
 	closing   chan struct{}
 	closeOnce sync.Once
+	// The status page's templates and rendered answers (status_page.go).
+	statusPages map[string]*template.Template
+	statusOut   statusOutput
 }
 
 // New parses every template; a broken template stops the server at start.
@@ -123,7 +128,7 @@ func (w *Web) parse() error {
 		}
 		w.pages[strings.TrimSuffix(e.Name(), ".html")] = t
 	}
-	return nil
+	return w.parseStatus(funcs)
 }
 
 // Routes is the pages' route table, every page in one place like the
@@ -169,8 +174,10 @@ func (w *Web) Routes() []route.Route {
 		{"POST /incidents/{number}/checklist/{id}", w.act(w.changeItemAction)},
 		{"POST /incidents/{number}/links", w.act(w.addLinkAction)},
 		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
+		{"POST /incidents/{number}/links/{id}/visibility", w.act(w.linkVisibilityAction)},
 		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
 		{"POST /incidents/{number}/edit", w.act(w.editAction)},
+		{"POST /incidents/{number}/publish", w.act(w.publishAction)},
 
 		// The weekly review (review_page.go) and the insights
 		// (insights_page.go).
@@ -211,6 +218,29 @@ func (w *Web) Routes() []route.Route {
 		{"POST /admin/channels/{id}/remove", w.adminPost(w.removeChannelAction)},
 		{"GET /admin/deliveries", w.adminPage(w.adminDeliveries)},
 		{"POST /admin/deliveries/{id}/retry", w.adminPost(w.retryDeliveryAction)},
+
+		// The status page for customers, its forms, and its
+		// administration (status_page.go, status_forms.go,
+		// status_admin.go).
+		{"GET /status", w.statusHTML},
+		{"GET /status.json", w.statusJSON},
+		{"GET /status.atom", w.statusAtom},
+		{"GET /status/report", w.reportPage},
+		{"POST /status/report", w.reportAction},
+		{"GET /status/subscribe", w.subscribePage},
+		{"POST /status/subscribe", w.subscribeAction},
+		{"GET /status/confirm", w.confirmPage()},
+		{"POST /status/confirm", w.confirmAction()},
+		{"GET /status/unsubscribe", w.unsubscribePage()},
+		{"POST /status/unsubscribe", w.unsubscribeAction()},
+		{"GET /admin/status", w.adminPage(w.adminStatus)},
+		{"POST /admin/status/settings", w.adminPost(w.statusSettingsAction)},
+		{"POST /admin/status/components", w.adminPost(w.createComponentAction)},
+		{"POST /admin/status/components/{id}", w.adminPost(w.changeComponentAction)},
+		{"POST /admin/status/components/{id}/remove", w.adminPost(w.removeComponentAction)},
+		{"POST /admin/status/maintenance", w.adminPost(w.createMaintenanceAction)},
+		{"POST /admin/status/maintenance/{id}/remove", w.adminPost(w.removeMaintenanceAction)},
+		{"POST /admin/status/subscribers/{id}/remove", w.adminPost(w.removeSubscriberAction)},
 	}
 }
 
@@ -274,6 +304,12 @@ func (w *Web) Fail(rw http.ResponseWriter, r *http.Request, err error) { w.fail(
 // an ended session gets the sign-in page with a 401.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
+	if !ok && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The browser went away (a page left while it loaded): nobody
+		// to answer, and nothing wrong on our side.
+		w.log.Debug("page abandoned", "method", r.Method, "path", r.URL.Path)
+		return
+	}
 	if !ok {
 		w.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(problem.Internal, "internal", "Something went wrong on our side.")

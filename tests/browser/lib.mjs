@@ -476,8 +476,10 @@ export async function expectTitle(page, expected, { timeout = 5000 } = {}) {
   return title;
 }
 
-// login signs `who` ({user, password}) in through the sign-in form and
-// waits for the board.
+// --- Quench pages ---------------------------------------------------------------
+
+// login signs who ({user, password}) in with the sign-in form and waits
+// for the board.
 export async function login(page, url, who) {
   await page.goto(url('/login'));
   await page.getByLabel('User name').fill(who.user);

@@ -46,6 +46,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -388,31 +389,26 @@ func (n *Notifier) fail(err error) error {
 	return fmt.Errorf("smtp %s: %s", net.JoinHostPort(strings.Trim(n.cfg.Host, "[]"), strconv.Itoa(n.cfg.port())), msg)
 }
 
-// compose builds the e-mail for m.
+// compose builds the e-mail for m: the team's kind, or for a message to
+// a status page's customers the customer's kind (customer.go).
 func compose(cfg Config, m notify.Message, to []string) (*gomail.Msg, error) {
-	from, err := parseFrom(cfg.From)
+	msg, domain, err := envelope(cfg, m, to)
 	if err != nil {
 		return nil, err
 	}
-	if len(to) == 0 {
-		return nil, errors.New("email: no recipients")
+	at := m.At
+	if at.IsZero() {
+		at = time.Now()
 	}
-	var rcpts []*mail.Address
-	for _, a := range to {
-		addr, err := parseAddress(a)
-		if err != nil {
-			return nil, fmt.Errorf("email: %w", err)
-		}
-		rcpts = append(rcpts, addr)
+	msg.SetDateWithValue(at)
+	// Vacation responders and "out of office" rules stay quiet
+	// (RFC 3834; Exchange reads the second).
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+	msg.SetUserAgent("Quench")
+	if m.Event.ForCustomers() {
+		return msg, composeCustomer(msg, m, domain)
 	}
-	if m.ID == "" {
-		return nil, errors.New("email: message without an ID")
-	}
-	domain := idDomain(from.Address)
-
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	msg.FromMailAddress(from)
-	msg.ToMailAddress(rcpts...)
 	msg.Subject(Subject(m))
 
 	root := ThreadRoot(m.Incident, domain)
@@ -426,30 +422,51 @@ func compose(cfg Config, m notify.Message, to []string) (*gomail.Msg, error) {
 		msg.SetGenHeaderPreformatted(gomail.HeaderInReplyTo, root)
 		msg.SetGenHeaderPreformatted(gomail.HeaderReferences, root)
 	}
-	at := m.At
-	if at.IsZero() {
-		at = time.Now()
-	}
-	msg.SetDateWithValue(at)
-	// Vacation responders and "out of office" rules stay quiet
-	// (RFC 3834; Exchange reads the second).
-	msg.SetGenHeader("Auto-Submitted", "auto-generated")
-	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	msg.SetUserAgent("Quench")
 	// For mail rules: filter by event or incident without parsing text.
 	msg.SetGenHeader("X-Quench-Event", headerToken(string(m.Event)))
 	if m.Incident.Number > 0 {
 		msg.SetGenHeader("X-Quench-Incident", strconv.FormatInt(m.Incident.Number, 10))
 	}
-
 	v := view(m)
-	msg.SetBodyString(gomail.TypeTextPlain, plainText(v))
+	return msg, setBody(msg, plainText(v), page, v)
+}
+
+// setBody adds the plain-text part and the HTML part t renders from v.
+func setBody(msg *gomail.Msg, plain string, t *template.Template, v any) error {
+	msg.SetBodyString(gomail.TypeTextPlain, plain)
 	var b bytes.Buffer
-	if err := page.Execute(&b, v); err != nil {
-		return nil, fmt.Errorf("email: rendering HTML: %w", err)
+	if err := t.Execute(&b, v); err != nil {
+		return fmt.Errorf("email: rendering HTML: %w", err)
 	}
 	msg.AddAlternativeString(gomail.TypeTextHTML, b.String())
-	return msg, nil
+	return nil
+}
+
+// envelope starts the e-mail for m: sender, recipients, the checks every
+// message passes. It returns the domain of its Message-IDs.
+func envelope(cfg Config, m notify.Message, to []string) (*gomail.Msg, string, error) {
+	from, err := parseFrom(cfg.From)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(to) == 0 {
+		return nil, "", errors.New("email: no recipients")
+	}
+	var rcpts []*mail.Address
+	for _, a := range to {
+		addr, err := parseAddress(a)
+		if err != nil {
+			return nil, "", fmt.Errorf("email: %w", err)
+		}
+		rcpts = append(rcpts, addr)
+	}
+	if m.ID == "" {
+		return nil, "", errors.New("email: message without an ID")
+	}
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(from)
+	msg.ToMailAddress(rcpts...)
+	return msg, idDomain(from.Address), nil
 }
 
 // Subject is the stable subject of every message about m's incident:

@@ -120,18 +120,7 @@ func footer(v pageView) string {
 // page is the text/html part. Mail clients ignore <style> sheets and
 // external CSS, so styles are inline; layout tables are what they render
 // reliably. Parsed once: a broken template fails at start-up.
-var page = template.Must(template.New("email").Funcs(template.FuncMap{"footer": footer}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Subject}}</title>
-</head>
-<body style="margin:0;padding:0;background:#f4f5f7;">
-<div style="display:none;max-height:0;overflow:hidden;">{{.Headline}}</div>
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f4f5f7;">
-<tr><td align="center" style="padding:24px 12px;">
-<table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border:1px solid #dfe1e6;border-radius:6px;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:15px;line-height:1.5;color:#172b4d;">
+var page = template.Must(template.New("email").Funcs(template.FuncMap{"footer": footer}).Parse(shellTop + `
 <tr><td style="padding:20px 24px 4px;">
 <p style="margin:0 0 4px;font-size:13px;color:#5e6c84;">{{.Label}}{{if .Actor}} by {{.Actor}}{{end}}{{if .Confidential}} · <strong>confidential</strong>{{end}}</p>
 <h1 style="margin:0;font-size:20px;line-height:1.3;font-weight:600;">{{.Headline}}</h1>
@@ -164,3 +153,19 @@ var page = template.Must(template.New("email").Funcs(template.FuncMap{"footer": 
 </body>
 </html>
 `))
+
+// shellTop opens the HTML part of every e-mail, the team's and the
+// customers': the preview line, and the centred white card the rows go
+// into.
+const shellTop = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Subject}}</title>
+</head>
+<body style="margin:0;padding:0;background:#f4f5f7;">
+<div style="display:none;max-height:0;overflow:hidden;">{{.Headline}}</div>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f4f5f7;">
+<tr><td align="center" style="padding:24px 12px;">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border:1px solid #dfe1e6;border-radius:6px;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:15px;line-height:1.5;color:#172b4d;">`
