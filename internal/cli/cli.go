@@ -27,7 +27,7 @@ const usage = `quench: incident management for small service teams
 Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench serve                      run the server
   quench migrate                    apply database migrations
-  quench user add [--admin] [--init] NAME   create a user (prints a password; --init: a new database)
+  quench user add [--admin] [--init] NAME   create a user, print its password (--init: create the database)
   quench user list | passwd [--keep-tokens] NAME | disable NAME | enable NAME | role NAME ROLE
   quench user link NAME --issuer URL --subject SUB   (single sign-on identity)
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
@@ -43,17 +43,18 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench config check               print the effective configuration (secrets redacted), fail on a bad setting
   quench healthcheck [URL]          exit 0 when the server's /healthz answers (for container HEALTHCHECK)
 
-Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
+Client (QUENCH_TOKEN; the server at QUENCH_URL, else QUENCH_BASE_URL, else QUENCH_ADDR; --json for scripts):
   quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
-  quench incident show N                 (owners, checklist, updates, links, files, alerts)
+  quench incident show N                               (owners, checklist, updates, links, files, alerts)
   quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
   quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
   quench incident reopen N --reason TEXT
-  quench incident assign N USER [--phase P]           (USER - : nobody; default: the current phase)
+  quench incident assign N USER [--phase P]            (USER - : nobody; default: the current phase)
   quench incident update N --body TEXT [--public]      (--body - reads stdin)
   quench incident update N --publish ID | --withdraw ID
   quench incident upload N FILE [--public]
-  quench incident check N --text TEXT [--phase P] [--owner U] | check N --done K | --undo K   (K: 1 = its first item)
+  quench incident check N --text TEXT [--phase P] [--owner U]
+  quench incident check N --done K | --undo K          (K: the item's number on the incident, from 1)
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
   quench incident publish N [--title "customer-facing title"] | unpublish N
@@ -64,8 +65,7 @@ Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
                      [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
   quench channel list | test ID | remove ID            (an admin token)
   quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
-  quench onboard SERVICE [--namespace NS] [--runbook-base URL] [--write DIR]   (an admin token)
-                     Alertmanager route and receiver (integration created if missing), starter Prometheus rules
+  quench onboard SERVICE [--namespace NS] [--runbook-base URL] [--write DIR]   (admin token; Alertmanager + Prometheus rules)
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench review [--since DATE] [--until DATE] [--json]   (the weekly review's agenda as Markdown)
   quench log [--format md|csv|json] [--from DATE] [--to DATE] [--service S] [--severity S] [--phase P] [--source SRC]
