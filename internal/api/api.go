@@ -89,6 +89,7 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/ping/{key}/start", a.h(a.ping(heartbeat.Start))},
 		{"GET /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
 		{"POST /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
+		{"POST /api/v1/onboarding", a.h(a.onboard)},
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},

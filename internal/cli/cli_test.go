@@ -283,6 +283,9 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if err := db.PingContext(ctx); err != nil { // an empty database file
+		t.Fatal(err)
+	}
 	refused(fmt.Sprintf("the database has no quench schema yet (this quench needs version %d): run `quench migrate` (or start `quench serve`)", latest), 0)
 	if out := r.ok("migrate"); !strings.Contains(out, fmt.Sprintf("schema version %d", latest)) {
 		t.Fatalf("migrate: %q", out)
@@ -440,5 +443,126 @@ func TestTemplateCommands(t *testing.T) {
 	}
 	if out := r.ok("template", "list", "--json"); !strings.Contains(out, `"templates":[]`) {
 		t.Fatalf("list after remove: %q", out)
+	}
+}
+
+// A maintenance command run where there is no database (the wrong folder,
+// a mistyped QUENCH_DATA_DIR) refuses and says where it looked, instead of
+// creating a second, empty database; user add --init creates one on
+// purpose.
+func TestUserAddNeedsDatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "quench-data")
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": dir, "QUENCH_LOG_LEVEL": "error"}}
+	for _, c := range [][]string{{"user", "add", "--admin", "ana"}, {"user", "list"}, {"token", "create", "--user", "ana", "--scopes", "read"}} {
+		_, errs, code := r.do("", c...)
+		if code != 1 || !strings.Contains(errs, "no Quench database at "+filepath.Join(dir, "quench.db")) || !strings.Contains(errs, "--init") {
+			t.Fatalf("quench %s without a database: exit %d, %q", strings.Join(c, " "), code, errs)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused command left %s behind (%v)", dir, err)
+	}
+	if out := r.ok("user", "add", "--init", "--admin", "ana"); !strings.Contains(out, "created admin ana") {
+		t.Fatalf("user add --init: %q", out)
+	}
+	// Now there is one: --init changes nothing, and the rest work.
+	r.ok("user", "add", "--init", "bo")
+	if out := r.ok("user", "list"); !strings.Contains(out, "ana") || !strings.Contains(out, "bo") {
+		t.Fatalf("user list: %q", out)
+	}
+	if _, _, code := r.do("", "user", "list", "--init"); code != 2 {
+		t.Fatal("--init accepted outside user add")
+	}
+}
+
+// The CLI does what the incident page does: owners, files, publishing and
+// withdrawing updates, checklist items by their position on the incident,
+// and a show that holds all of it.
+func TestIncidentCommandsDoWhatThePageDoes(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	app.User(t, "bo", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok}}
+	r.ok("incident", "open", "--title", "Queue backlog", "--source", "team")
+	r.ok("incident", "open", "--title", "Disk full")
+	// #1's items are 1 and 2 for #1, whatever ids #2's items got.
+	r.ok("incident", "check", "2", "--text", "free space")
+	if out := r.ok("incident", "check", "1", "--text", "drain the queue"); !strings.Contains(out, "[ ] 1 (active): drain the queue") {
+		t.Fatalf("check add: %q", out)
+	}
+	r.ok("incident", "check", "1", "--text", "document recovery", "--phase", "resolved")
+	if out := r.ok("incident", "check", "1", "--done", "2"); !strings.Contains(out, "[x] 2 (resolved): document recovery") {
+		t.Fatalf("check --done 2: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "check", "1", "--done", "3"); code != 1 || !strings.Contains(errs, "no item 3") {
+		t.Fatalf("check --done 3: %d %q", code, errs)
+	}
+
+	if out := r.ok("incident", "assign", "1", "bo"); out != "bo owns the active phase of #1\n" {
+		t.Fatalf("assign: %q", out)
+	}
+	r.ok("incident", "assign", "1", "--phase", "mitigated", "ana")
+	r.ok("incident", "assign", "1", "--phase", "resolved", "bo")
+	if out := r.ok("incident", "assign", "1", "--phase", "resolved", "-"); out != "nobody owns the resolved phase of #1\n" {
+		t.Fatalf("assign -: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "assign", "1", "nobody-here"); code != 1 || errs == "" {
+		t.Fatalf("assign unknown user: %d %q", code, errs)
+	}
+
+	file := filepath.Join(t.TempDir(), "graph.txt")
+	if err := os.WriteFile(file, []byte("queue depth 40k at 09:12\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.ok("incident", "upload", "1", file); !strings.Contains(out, "attached graph.txt (internal") {
+		t.Fatalf("upload: %q", out)
+	}
+	r.ok("incident", "upload", "1", file, "--public")
+
+	out := r.ok("incident", "update", "1", "--body", "consumers restarted")
+	id := regexp.MustCompile(`internal update (\d+) on #1`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("update: %q", out)
+	}
+	if out := r.ok("incident", "update", "1", "--publish", id[1]); out != "update "+id[1]+" on #1 is now public\n" {
+		t.Fatalf("publish: %q", out)
+	}
+	anon := app.Request(t, "GET", "/api/v1/incidents/1/updates", "", "")
+	if !strings.Contains(string(anon.Body), "consumers restarted") {
+		t.Fatalf("published update not public: %s", anon.Body)
+	}
+	r.ok("incident", "update", "1", "--withdraw", id[1])
+	if anon := app.Request(t, "GET", "/api/v1/incidents/1/updates", "", ""); strings.Contains(string(anon.Body), "consumers restarted") {
+		t.Fatal("withdrawn update still public")
+	}
+
+	app.Must(t, 201, "POST", "/api/v1/incidents/1/links", tok, `{"kind": "dashboard", "url": "https://grafana.example/d/q"}`)
+	show := r.ok("incident", "show", "1")
+	for _, want := range []string{
+		"▶ active", "owner bo", "mitigated", "owner ana", "resolved", "owner (none)",
+		"[ ] 1 (active) drain the queue", "[x] 2 (resolved) document recovery",
+		"dashboard https://grafana.example/d/q", "graph.txt", "[" + id[1] + "]", "consumers restarted",
+	} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+
+	// Errors name the flags, not the API's fields.
+	r.ok("incident", "check", "1", "--done", "1")
+	r.ok("incident", "advance", "1", "--note", "restarted")
+	r.ok("incident", "advance", "1", "--note", "fixed")
+	_, errs, code := r.do("", "incident", "advance", "1", "--note", "improved")
+	if code != 1 || !strings.Contains(errs, "needs a --detection-improvement") || strings.Contains(errs, "needs a detection_improvement") {
+		t.Fatalf("close without improvement: %d %q", code, errs)
+	}
+	if _, errs, _ := r.do("", "incident", "reopen", "1"); !strings.Contains(errs, "needs a --reason") {
+		t.Fatalf("reopen without reason: %q", errs)
+	}
+	// Every output ends with a newline, the server's JSON too.
+	for _, c := range [][]string{{"incident", "show", "1", "--json"}, {"incident", "list", "--json"}, {"incident", "timeline", "1", "--json"}} {
+		if out := r.ok(c...); !strings.HasSuffix(out, "\n") {
+			t.Errorf("quench %s: output does not end with a newline: %q", strings.Join(c, " "), out[max(0, len(out)-20):])
+		}
 	}
 }

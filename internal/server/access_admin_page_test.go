@@ -19,6 +19,8 @@ func adminPageRows(f *fixture) map[string]cell {
 		"GET /admin/integrations":              page("/admin/integrations"),
 		"POST /admin/integrations":             post("/admin/integrations", "type=generic&name=x3", 200),
 		"POST /admin/integrations/{id}/remove": post("/admin/integrations/"+f.integration+"/remove", "confirm=1", 303),
+		"GET /admin/onboard":                   page("/admin/onboard"),
+		"POST /admin/onboard":                  post("/admin/onboard", "service=billing&namespace=payments", 200),
 		"POST /admin/rules":                    post("/admin/rules", "action=inbox", 303),
 		"POST /admin/rules/{id}/remove":        post("/admin/rules/1/remove", "", 303),
 		"GET /admin/templates":                 page("/admin/templates"),

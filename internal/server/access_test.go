@@ -296,6 +296,7 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /healthz":                       {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
 		"GET /readyz":                        {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
 		"GET /metrics":                       {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
+		"POST /api/v1/onboarding":            {"POST", "/api/v1/onboarding", map[string]any{"service": "billing"}, false, adminOnly(201)},
 	}
 }
 

@@ -240,9 +240,6 @@ type IncidentFilter struct {
 	// EndedFrom and EndedBefore keep incidents merged or cancelled in
 	// [EndedFrom, EndedBefore); zero is no filter.
 	EndedFrom, EndedBefore time.Time
-	// closedSince, for the board, keeps closed incidents only if closed
-	// after it.
-	closedSince time.Time
 }
 
 // SortOrders maps the accepted sort names to SQL.
@@ -289,11 +286,10 @@ func (f IncidentFilter) where(a *args) string {
 	if !f.EndedBefore.IsZero() {
 		where = append(where, "end_state IS NOT NULL AND ended_at < "+a.add(micros(f.EndedBefore)))
 	}
-	if !f.closedSince.IsZero() {
-		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+") AND end_state IS NULL")
-	}
 	if f.Service != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_number = incidents.number AND s.service = "+a.add(f.Service)+")")
+		// Driven by the service's rows in incident_services' primary key,
+		// not by a probe per incident.
+		where = append(where, "number IN (SELECT s.incident_number FROM incident_services s WHERE s.service = "+a.add(f.Service)+")")
 	}
 	if f.Severity != "" {
 		where = append(where, "severity = "+a.add(string(f.Severity)))
@@ -354,25 +350,39 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	if limit <= 0 {
 		limit = 50
 	}
-	query := `SELECT ` + selectIncident("") + ` FROM incidents` + cond + ` ORDER BY ` + order +
-		` LIMIT ` + a.add(limit) + ` OFFSET ` + a.add(max(f.Offset, 0))
+	out, err := t.incidentRows(ctx, cond, a, order, limit, max(f.Offset, 0))
+	if f.PublicOnly {
+		for _, inc := range out {
+			inc.ForViewers()
+		}
+	}
+	return out, total, err
+}
+
+// incidentRows runs the incidents query with the WHERE clause cond (its
+// arguments in a) in order; a limit of 0 means all.
+func (t *Tx) incidentRows(ctx context.Context, cond string, a args, order string, limit int, offset ...int) ([]*incident.Incident, error) {
+	query := `SELECT ` + selectIncident("") + ` FROM incidents` + cond + ` ORDER BY ` + order
+	if limit > 0 {
+		query += ` LIMIT ` + a.add(limit)
+		if len(offset) > 0 {
+			query += ` OFFSET ` + a.add(offset[0])
+		}
+	}
 	rows, err := t.q.QueryContext(ctx, query, a...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*incident.Incident
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
-			return nil, 0, err
-		}
-		if f.PublicOnly {
-			inc.ForViewers()
+			return nil, err
 		}
 		out = append(out, inc)
 	}
-	return out, total, rows.Err()
+	return out, rows.Err()
 }
 
 // EachIncident calls fn for every incident matching f, in f's order,

@@ -215,6 +215,8 @@ func (w *Web) Routes() []route.Route {
 		{"GET /admin/heartbeats", w.adminPage(w.adminHeartbeats)},
 		{"POST /admin/heartbeats", w.adminPost(w.createHeartbeatAction)},
 		{"POST /admin/heartbeats/{id}/remove", w.adminPost(w.removeHeartbeatAction)},
+		{"GET /admin/onboard", w.adminPage(w.adminOnboard)},
+		{"POST /admin/onboard", w.adminPost(w.onboardAction)},
 		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
 		{"GET /admin/templates", w.adminPage(w.adminTemplates)},
