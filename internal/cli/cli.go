@@ -36,7 +36,7 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench audit [--limit 50] [--json]
   quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
   quench integration list | remove ID | update ID --secret-file FILE
-  quench integration test ID [--severity critical|warning]   (a test alert through the intake and the rules)
+  quench integration test ID|NAME [--severity critical|warning]   (a test alert through the intake and the rules)
   quench heartbeat add NAME --period 1h [--grace 10m] [--label k=v]…   (prints the ping URL once)
   quench heartbeat list | remove ID|NAME
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]

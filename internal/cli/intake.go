@@ -80,9 +80,13 @@ func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 			return nil
 		case "test":
 			if len(pos) != 1 {
-				return usageErr("integration test ID [--severity critical|warning]")
+				return usageErr("integration test ID|NAME [--severity critical|warning]")
 			}
-			res, a, err := svc.TestIntegration(ctx, service.System, pos[0], *severity)
+			id, err := integrationID(ctx, svc, pos[0])
+			if err != nil {
+				return err
+			}
+			res, a, err := svc.TestIntegration(ctx, service.System, id, *severity)
 			if err != nil {
 				return err
 			}
@@ -349,4 +353,18 @@ func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		return nil
 	}
 	return usageErr("unknown alert command %q", args[0])
+}
+
+// integrationID takes an integration's ID or its name.
+func integrationID(ctx context.Context, svc *service.Service, idOrName string) (string, error) {
+	list, err := svc.Integrations(ctx, service.System)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range list {
+		if in.Name == idOrName {
+			return in.ID, nil
+		}
+	}
+	return idOrName, nil
 }

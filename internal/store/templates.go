@@ -74,13 +74,13 @@ type Setup struct {
 
 // SetupFacts reads whether each first-run step has happened: a second
 // account, an integration, an alert received, an incident opened. The
-// built-in integration of customers' reports counts for neither. Each is
-// one EXISTS probe, so the board pays nothing for it on a big database.
+// built-in integrations (customers' reports, heartbeats) do not count as
+// one set up. Each is one EXISTS probe, so the board pays nothing for it on a big database.
 func (t *Tx) SetupFacts(ctx context.Context) (Setup, error) {
 	var s Setup
 	err := t.q.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM users WHERE id <> (SELECT MIN(id) FROM users)),
-		EXISTS (SELECT 1 FROM integrations WHERE deleted_at IS NULL AND type <> 'report'),
+		EXISTS (SELECT 1 FROM integrations WHERE deleted_at IS NULL AND type NOT IN ('report', 'heartbeat')),
 		EXISTS (SELECT 1 FROM alerts WHERE integration_id <> 'report'),
 		EXISTS (SELECT 1 FROM incidents)`).Scan(&s.People, &s.Integrations, &s.Alerts, &s.Incidents)
 	return s, err
