@@ -35,6 +35,10 @@ const (
 // page: one integration, id "report", that no sender can post to.
 const TypeReport = "report"
 
+// TypeHeartbeat is the built-in source of heartbeat alerts: one
+// integration, id "heartbeat", that no sender can post to.
+const TypeHeartbeat = "heartbeat"
+
 // Types lists every integration type a sender may post to.
 var Types = []string{TypeAlertmanager, TypeGrafana, TypeSentry, TypeGeneric}
 
@@ -52,4 +56,24 @@ type Record struct {
 	// Received counts deliveries, re-sends included.
 	Received int64
 	Incident int64 // 0: in the inbox
+	Triage
 }
+
+// Triage is what people decided about an alert in the inbox. It holds
+// until the alert resolves and fires again: then it is a new problem.
+type Triage struct {
+	// AckedBy acknowledged the alert at AckedAt: someone is on it.
+	AckedBy string
+	AckedAt time.Time
+	// DismissedBy said at DismissedAt that the alert is not an incident,
+	// for DismissReason; the inbox's default view leaves it out.
+	DismissedBy   string
+	DismissedAt   time.Time
+	DismissReason string
+}
+
+// Dismissed reports whether the alert is dismissed.
+func (t Triage) Dismissed() bool { return !t.DismissedAt.IsZero() }
+
+// Acked reports whether the alert is acknowledged.
+func (t Triage) Acked() bool { return !t.AckedAt.IsZero() }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/route"
 	"github.com/quenchhq/quench/internal/service"
 )
@@ -37,6 +38,8 @@ func (a *API) Routes() []route.Route {
 		{"GET /api/v1/incidents/{number}", a.h(a.getIncident)},
 		{"PATCH /api/v1/incidents/{number}", a.h(a.patchIncident)},
 		{"POST /api/v1/incidents/{number}/transitions", a.h(a.transition)},
+		{"POST /api/v1/incidents/{number}/merge", a.h(a.merge)},
+		{"POST /api/v1/incidents/{number}/cancel", a.h(a.cancel)},
 		{"GET /api/v1/incidents/{number}/timeline", a.h(a.timeline)},
 		{"GET /api/v1/incidents/{number}/updates", a.h(a.listUpdates)},
 		{"POST /api/v1/incidents/{number}/updates", a.h(a.postUpdate)},
@@ -64,15 +67,35 @@ func (a *API) Routes() []route.Route {
 		{"POST /api/v1/intake/{type}/{id}", a.h(a.intake)},
 		{"GET /api/v1/alerts", a.h(a.listAlerts)},
 		{"POST /api/v1/alerts/{id}/declare", a.h(a.declare)},
+		{"POST /api/v1/alerts/ack", a.h(a.ackAlerts)},
+		{"POST /api/v1/alerts/dismiss", a.h(a.dismissAlerts)},
+		{"GET /api/v1/alerts/snoozes", a.h(a.listSnoozes)},
+		{"POST /api/v1/alerts/snoozes", a.h(a.createSnooze)},
+		{"DELETE /api/v1/alerts/snoozes/{id}", a.h(a.deleteSnooze)},
 		{"GET /api/v1/incidents/{number}/alerts", a.h(a.incidentAlerts)},
 		{"POST /api/v1/incidents/{number}/alerts", a.h(a.attachAlerts)},
 		{"GET /api/v1/integrations", a.h(a.listIntegrations)},
 		{"POST /api/v1/integrations", a.h(a.createIntegration)},
 		{"PATCH /api/v1/integrations/{id}", a.h(a.patchIntegration)},
 		{"DELETE /api/v1/integrations/{id}", a.h(a.deleteIntegration)},
+		{"POST /api/v1/integrations/{id}/test", a.h(a.testIntegration)},
+		{"GET /api/v1/heartbeats", a.h(a.listHeartbeats)},
+		{"POST /api/v1/heartbeats", a.h(a.createHeartbeat)},
+		{"GET /api/v1/heartbeats/{id}", a.h(a.getHeartbeat)},
+		{"DELETE /api/v1/heartbeats/{id}", a.h(a.deleteHeartbeat)},
+		{"GET /api/v1/ping/{key}", a.h(a.ping(heartbeat.Success))},
+		{"POST /api/v1/ping/{key}", a.h(a.ping(heartbeat.Success))},
+		{"GET /api/v1/ping/{key}/start", a.h(a.ping(heartbeat.Start))},
+		{"POST /api/v1/ping/{key}/start", a.h(a.ping(heartbeat.Start))},
+		{"GET /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
+		{"POST /api/v1/ping/{key}/fail", a.h(a.ping(heartbeat.Fail))},
+		{"POST /api/v1/onboarding", a.h(a.onboard)},
 		{"GET /api/v1/rules", a.h(a.listRules)},
 		{"POST /api/v1/rules", a.h(a.createRule)},
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},
+		{"GET /api/v1/checklist-templates", a.h(a.listTemplates)},
+		{"POST /api/v1/checklist-templates", a.h(a.createTemplate)},
+		{"DELETE /api/v1/checklist-templates/{id}", a.h(a.deleteTemplate)},
 		{"GET /api/v1/channels", a.h(a.listChannels)},
 		{"POST /api/v1/channels", a.h(a.createChannel)},
 		{"GET /api/v1/channels/{id}", a.h(a.getChannel)},

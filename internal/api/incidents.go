@@ -23,6 +23,8 @@ type createIncidentRequest struct {
 	DetectionSource incident.Source     `json:"detection_source"`
 	Visibility      incident.Visibility `json:"visibility"`
 	Owners          map[string]string   `json:"owners"`
+	// ChecklistTemplate: "" every matching template, "none", or a name.
+	ChecklistTemplate string `json:"checklist_template"`
 }
 
 func owners(m map[string]string) map[incident.Phase]string {

@@ -17,6 +17,7 @@ func (a *API) openIncident(w http.ResponseWriter, r *http.Request, p auth.Princi
 	inc, err := a.svc.OpenIncident(r.Context(), p, incident.Draft{
 		Title: req.Title, Summary: req.Summary, Severity: req.Severity, Services: req.Services, Labels: req.Labels,
 		DetectionSource: req.DetectionSource, Visibility: req.Visibility, Owners: owners(req.Owners),
+		Template: req.ChecklistTemplate,
 	})
 	if err != nil {
 		return 0, nil, err
@@ -93,6 +94,63 @@ func (a *API) transition(w http.ResponseWriter, r *http.Request, p auth.Principa
 	inc, err := a.svc.Transition(r.Context(), p, n, incident.TransitionRequest{
 		To: to, Note: req.Note, Override: req.Override, DetectionImprovement: req.DetectionImprovement, Reason: req.Reason,
 	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, a.incidentJSON(inc), nil
+}
+
+type mergeRequest struct {
+	Into   int64  `json:"into"`
+	Reason string `json:"reason"`
+}
+
+// mergeResponse is the merged incident and the one it went into.
+type mergeResponse struct {
+	Incident service.IncidentJSON `json:"incident"`
+	Target   service.IncidentJSON `json:"target"`
+	Moved    movedJSON            `json:"moved"`
+}
+
+type movedJSON struct {
+	Alerts         int64 `json:"alerts"`
+	Links          int64 `json:"links"`
+	ChecklistItems int64 `json:"checklist_items"`
+	Attachments    int64 `json:"attachments"`
+}
+
+func (a *API) merge(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	n, err := pathInt(r, "number")
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decode[mergeRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	res, err := a.svc.MergeIncident(r.Context(), p, n, req.Into, req.Reason)
+	if err != nil {
+		return 0, nil, err
+	}
+	m := res.Moved
+	return http.StatusOK, mergeResponse{Incident: a.incidentJSON(res.Incident), Target: a.incidentJSON(res.Target),
+		Moved: movedJSON{Alerts: m.Alerts, Links: m.Links, ChecklistItems: m.ChecklistItems, Attachments: m.Attachments}}, nil
+}
+
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	n, err := pathInt(r, "number")
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decode[cancelRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	inc, err := a.svc.CancelIncident(r.Context(), p, n, req.Reason)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -288,13 +288,20 @@ type AlertJSON struct {
 	// Truncated counts the alerts of its group the sender left out of the
 	// delivery that last carried this one (Alertmanager's max_alerts).
 	Truncated int `json:"truncated_alerts,omitempty"`
+	// Triage: who acknowledged or dismissed the alert, when, and why.
+	AckedBy       string     `json:"acked_by,omitempty"`
+	AckedAt       *time.Time `json:"acked_at,omitempty"`
+	DismissedBy   string     `json:"dismissed_by,omitempty"`
+	DismissedAt   *time.Time `json:"dismissed_at,omitempty"`
+	DismissReason string     `json:"dismiss_reason,omitempty"`
 }
 
 func alertJSON(r *alert.Record) AlertJSON {
 	j := AlertJSON{ID: r.ID, Integration: r.IntegrationID, Fingerprint: r.Fingerprint, Status: r.Status, Title: r.Title,
 		Labels: r.Labels, Annotations: r.Annotations, Links: r.Links, GroupKey: r.GroupKey, StartsAt: r.StartsAt.UTC(),
 		EndsAt: optTime(r.EndsAt), FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(), Received: r.Received, Incident: r.Incident,
-		Truncated: r.Truncated}
+		Truncated: r.Truncated, AckedBy: r.AckedBy, AckedAt: optTime(r.AckedAt), DismissedBy: r.DismissedBy,
+		DismissedAt: optTime(r.DismissedAt), DismissReason: r.DismissReason}
 	if j.Labels == nil {
 		j.Labels = map[string]string{}
 	}
@@ -307,7 +314,7 @@ func alertJSON(r *alert.Record) AlertJSON {
 	return j
 }
 
-var alertParams = []string{"status", "integration", "unattached", "match", "limit", "offset"}
+var alertParams = []string{"status", "integration", "unattached", "dismissed", "match", "limit", "offset"}
 
 func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
 	q, err := strictQuery(r, alertParams)
@@ -329,6 +336,9 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p auth.Principa
 	default:
 		return 0, nil, problem.Invalidf("unattached must be true or false")
 	}
+	if aq.Dismissed, err = service.ParseDismissed(q.Get("dismissed")); err != nil {
+		return 0, nil, err
+	}
 	for _, m := range q["match"] {
 		ms, err := alert.ParseMatchers(m)
 		if err != nil {
@@ -346,7 +356,11 @@ func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON)}, nil
+	waiting, err := a.svc.InboxWaiting(r.Context(), p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON), "waiting": waiting}, nil
 }
 
 type declareRequest struct {

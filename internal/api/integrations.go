@@ -143,3 +143,41 @@ func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	return http.StatusNoContent, nil, a.svc.DeleteRule(r.Context(), p, id)
 }
+
+type onboardRequest struct {
+	Service     string `json:"service"`
+	Namespace   string `json:"namespace"`
+	RunbookBase string `json:"runbook_base"`
+}
+
+// OnboardingJSON is what a team pastes to bring a service's alerts in.
+type OnboardingJSON struct {
+	Service      string          `json:"service"`
+	Namespace    string          `json:"namespace,omitempty"`
+	Created      bool            `json:"created"`
+	Integration  IntegrationJSON `json:"integration"`
+	Alertmanager string          `json:"alertmanager"`
+	Receiver     string          `json:"receiver"`
+	Route        string          `json:"route"`
+	Rules        string          `json:"rules"`
+}
+
+// onboard finds or creates a service's Alertmanager integration and
+// answers its route, receiver and starter rules: 201 when it created the
+// integration (its token is in the answer, only now), 200 when it existed.
+func (a *API) onboard(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	req, err := decode[onboardRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	o, err := a.svc.Onboard(r.Context(), p, a.baseURL, req.Service, req.Namespace, req.RunbookBase)
+	if err != nil {
+		return 0, nil, err
+	}
+	status := http.StatusOK
+	if o.Created {
+		status = http.StatusCreated
+	}
+	return status, OnboardingJSON{Service: o.Service, Namespace: o.Namespace, Created: o.Created, Integration: a.integrationJSON(o.Integration, o.Token),
+		Alertmanager: o.Alertmanager, Receiver: o.Receiver, Route: o.Route, Rules: o.Rules}, nil
+}

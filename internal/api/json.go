@@ -147,15 +147,15 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	status := problem.HTTPStatus(p.Kind)
 	switch {
 	case status >= 500 && p.Kind == problem.Internal && p.Cause != nil:
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.Error("request failed", "method", r.Method, "path", LogPath(r), "status", status, "err", err)
 	case status >= 500 && p.Kind == problem.Internal:
 		// No cause: whoever made the problem logged what happened (the
 		// panic recovery does, with the stack); one ERROR per failure.
-		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.Warn("request failed", "method", r.Method, "path", LogPath(r), "status", status, "err", err)
 	case status >= 500:
-		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.Warn("request failed", "method", r.Method, "path", LogPath(r), "status", status, "err", err)
 	case p.Cause != nil:
-		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.Debug("request refused", "method", r.Method, "path", LogPath(r), "status", status, "err", err)
 	}
 	if s := problem.RetryAfter(p); s != "" {
 		w.Header().Set("Retry-After", s)

@@ -307,7 +307,8 @@ func TestAgendaAndRecordedReview(t *testing.T) {
 		// The week after it.
 		d := 24 * time.Hour
 		h.at(t0.Add(d), func() {
-			open(t, app, tok, map[string]any{"title": "New outage", "severity": "critical", "detection_source": "alert"})
+			open(t, app, tok, map[string]any{"title": "New outage", "severity": "critical", "detection_source": "alert",
+				"owners": map[string]string{"active": ""}}) // opened for nobody: unowned
 			app.Must(t, 201, "POST", path(3, "/checklist"), tok, map[string]any{"text": "fix config", "phase": "active", "owner": "ana"})
 			app.Must(t, 201, "POST", path(3, "/checklist"), tok, map[string]any{"text": "send missing messages", "phase": "mitigated"})
 		})

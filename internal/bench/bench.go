@@ -44,7 +44,10 @@ const (
 
 // Options describe one load run.
 type Options struct {
-	URL      string
+	URL string
+	// URLs, when set, spreads the senders over several replicas of one
+	// installation, round robin: sender i posts to URLs[i%len(URLs)].
+	URLs     []string
 	Token    string
 	Format   string
 	Senders  int
@@ -113,6 +116,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			opt := opt
+			if len(opt.URLs) > 0 {
+				opt.URL = opt.URLs[s%len(opt.URLs)]
+			}
 			var mine []time.Duration
 			local := map[int]int{}
 			for seq := 0; ctx.Err() == nil; seq++ {

@@ -22,7 +22,7 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL --token T] [--alertmanager URL [--alertmanager-pid PID]]\n" +
+const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL[,URL…] --token T [--server-pids P,…] [--postgres-pid PID]] [--alertmanager URL [--alertmanager-pid PID]]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
 	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR [--alertmanager-pid PID]] [--cpuprofile FILE]\n" +
@@ -56,11 +56,13 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 	senders := fs.Int("senders", 16, "concurrent senders")
 	batches := fs.String("batches", "10", "alerts per request, one round of runs each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
-	target := fs.String("url", "", "intake URL of a running Quench (default: start one)")
+	target := fs.String("url", "", "intake URL of a running Quench (default: start one); several, comma-separated, spread the senders over replicas")
 	token := fs.String("token", "", "integration token for --url")
 	am := fs.String("alertmanager", "", "also measure a running Alertmanager's /api/v2/alerts at this base URL")
 	amPid := fs.Int("alertmanager-pid", 0, "that Alertmanager's process id, to show its CPU time per alert")
 	sync := fs.String("synchronous", "FULL", "SQLite synchronous pragma of the started server")
+	serverPids := fs.String("server-pids", "", "process ids of the Quench servers behind --url, comma-separated, to show their CPU time per alert")
+	pgPid := fs.Int("postgres-pid", 0, "the PostgreSQL postmaster's process id, to show PostgreSQL's CPU time per 1,000 alerts")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -71,6 +73,13 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 			return usageErr("--batches takes positive numbers up to 1000")
 		}
 		sizes = append(sizes, n)
+	}
+	var others []int
+	for _, p := range strings.Split(*serverPids, ",") {
+		var pid int
+		if _, err := fmt.Sscanf(strings.TrimSpace(p), "%d", &pid); err == nil && pid > 0 {
+			others = append(others, pid)
+		}
 	}
 	var srv *childServer
 	if *target == "" {
@@ -88,22 +97,37 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 		defer srv.stop()
 	}
-	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert")
+	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert",
+		"PG CPU/1k")
 	// run measures one row; the server's CPU time per alert is shown for
 	// the started server and an Alertmanager whose pid is given, a figure
 	// the other tenants of a shared machine disturb less than the rate.
 	run := func(name string, opt bench.Options, pid int) (*bench.Result, error) {
-		before := processCPU(pid)
+		quench := !strings.HasPrefix(name, "alertmanager")
+		serversCPU := func() time.Duration {
+			if pid > 0 || len(others) == 0 || !quench {
+				return processCPU(pid)
+			}
+			var sum time.Duration
+			for _, p := range others {
+				sum += processCPU(p)
+			}
+			return sum
+		}
+		before, pgBefore := serversCPU(), processTreeCPU(*pgPid)
 		r, err := bench.Run(ctx, opt)
 		if err != nil {
 			return nil, err
 		}
-		cpu := "-"
-		if pid > 0 && r.Alerts > 0 {
-			cpu = (time.Duration(processCPU(pid)-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
+		cpu, pgCPU := "-", "-"
+		if (pid > 0 || (quench && len(others) > 0)) && r.Alerts > 0 {
+			cpu = (time.Duration(serversCPU()-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
 		}
-		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
-			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu)
+		if *pgPid > 0 && r.Alerts > 0 && quench {
+			pgCPU = fmt.Sprintf("%.3fs", (processTreeCPU(*pgPid)-pgBefore).Seconds()*1000/float64(r.Alerts))
+		}
+		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
+			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu, pgCPU)
 		if r.Failed > 0 {
 			fmt.Fprintf(env.Stdout, "%-30s statuses: %v\n", "", r.Statuses)
 		}
@@ -113,11 +137,15 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		// Three rows: new warnings into the inbox, a storm of new
 		// critical alerts joining one open incident, and the same
 		// warnings into Alertmanager's memory.
-		opt := bench.Options{URL: *target, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
+		urls := strings.Split(*target, ",")
+		opt := bench.Options{URL: urls[0], URLs: urls, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
 			Run: fmt.Sprintf("q%d-%d", i, time.Now().UnixNano())}
 		name := "quench (SQLite " + strings.ToUpper(*sync) + ")"
 		if srv == nil {
 			name = "quench at --url"
+			if len(urls) > 1 {
+				name = fmt.Sprintf("quench, %d replicas", len(urls))
+			}
 		}
 		inbox, err := run(name+" inbox", opt, srv.pid())
 		if err != nil {
@@ -131,7 +159,7 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		}
 		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
 		if *am != "" {
-			opt.URL, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", "", bench.FormatAlertmanagerAPI
+			opt.URL, opt.URLs, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", nil, "", bench.FormatAlertmanagerAPI
 			r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
 			if err != nil {
 				return err
@@ -371,6 +399,36 @@ func processCPU(pid int) time.Duration {
 	fmt.Sscan(f[11], &user)
 	fmt.Sscan(f[12], &sys)
 	return time.Duration(user+sys) * (time.Second / 100)
+}
+
+// processTreeCPU is the CPU time of a process and its children, live and
+// reaped: for PostgreSQL, the postmaster and its backends, including
+// those whose connection closed. 0 for pid 0.
+func processTreeCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 15 {
+		return 0
+	}
+	// cutime and cstime (14th and 15th after the name): reaped children.
+	var cu, cs int64
+	fmt.Sscan(f[13], &cu)
+	fmt.Sscan(f[14], &cs)
+	total := processCPU(pid) + time.Duration(cu+cs)*(time.Second/100)
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, k := range strings.Fields(string(kids)) {
+		var child int
+		fmt.Sscan(k, &child)
+		total += processCPU(child)
+	}
+	return total
 }
 
 // memory reads the child's resident set and its peak from /proc (Linux),

@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/problem"
@@ -29,7 +27,7 @@ const usage = `quench: incident management for small service teams
 Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench serve                      run the server
   quench migrate                    apply database migrations
-  quench user add [--admin] NAME    create a user (prints a generated password)
+  quench user add [--admin] [--init] NAME   create a user, print its password (--init: create the database)
   quench user list | passwd [--keep-tokens] NAME | disable NAME | enable NAME | role NAME ROLE
   quench user link NAME --issuer URL --subject SUB   (single sign-on identity)
   quench token create --user NAME --scopes read,write [--name LABEL] [--expires 720h]
@@ -38,6 +36,9 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench audit [--limit 50] [--json]
   quench integration add --type alertmanager|grafana|sentry|generic --name NAME [--secret S]
   quench integration list | remove ID | update ID --secret-file FILE
+  quench integration test ID|NAME [--severity critical|warning]   (a test alert through the intake and the rules)
+  quench heartbeat add NAME --period 1h [--grace 10m] [--label k=v]…   (prints the ping URL once)
+  quench heartbeat list | remove ID|NAME
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
   quench backup FILE|-              SQLite: a consistent copy, attachments included, while serving (- : stdout)
@@ -45,24 +46,38 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench config check               print the effective configuration (secrets redacted), fail on a bad setting
   quench healthcheck [URL]          exit 0 when the server's /healthz answers (for container HEALTHCHECK)
 
-Client (use QUENCH_URL and QUENCH_TOKEN; add --json for scripts):
-  quench incident list [--phase P] [--service S] [--owner U] [--q TEXT]
-  quench incident show N
+Client (QUENCH_TOKEN; the server at QUENCH_URL, else QUENCH_BASE_URL, else QUENCH_ADDR; --json for scripts):
+  quench incident list [--phase P] [--state live|ended|merged|cancelled] [--service S] [--owner U] [--q TEXT]
+  quench incident show N                               (owners, checklist, updates, links, files, alerts)
   quench incident open --title T [--severity S] [--service S] [--source SRC] [--confidential] [--summary TEXT]
+                       [--owner U] [--template NAME|none]   (you own the active phase unless --owner names someone)
   quench incident advance N --note TEXT [--override] [--detection-improvement TEXT]
-  quench incident reopen N --reason TEXT
+  quench incident reopen N --reason TEXT              (also reopens a cancelled incident)
+  quench incident merge N --into M --reason TEXT      (N is a duplicate of M)
+  quench incident cancel N --reason TEXT              (a false alarm; active or mitigated only)
+  quench incident assign N USER [--phase P]            (USER - : nobody; default: the current phase)
   quench incident update N --body TEXT [--public]      (--body - reads stdin)
-  quench incident check N --text TEXT [--phase P] [--owner U] | check N --done ID | check N --undo ID
+  quench incident update N --publish ID | --withdraw ID
+  quench incident upload N FILE [--public]
+  quench incident check N --text TEXT [--phase P] [--owner U]
+  quench incident check N --done K | --undo K          (K: the item's number on the incident, from 1)
   quench incident link N --url URL [--kind K] [--title T]
   quench incident timeline N
   quench incident publish N [--title "customer-facing title"] | unpublish N
-  quench alert list [--status firing|resolved] [--unattached] [--match MATCHERS]
+  quench alert list [--status firing|resolved] [--unattached] [--dismissed true|any] [--match MATCHERS]
   quench alert declare ID [ID…] [--title T] [--severity S]
   quench alert attach INCIDENT ID [ID…]
+  quench alert ack ID [ID…]                            (someone is on it)
+  quench alert dismiss ID [ID…] --reason TEXT          (not an incident, until it fires again)
+  quench alert snooze --match MATCHERS --for 2h [--reason TEXT]   (new matching alerts open no incident meanwhile)
+  quench alert snoozes | unsnooze ID
+  quench template add NAME --item 'resolved: add to incident log' [--item …] [--severity S] [--service S]
+  quench template list | remove ID                      (checklist templates; adding and removing needs an admin token)
   quench channel add --type slack|email|webhook --name NAME --audience team|public (--url URL | --to ADDR,…)
                      [--events E,…] [--severity S] [--service S] [--label 'team="db"'] [--secret whsec_…]
   quench channel list | test ID | remove ID            (an admin token)
   quench delivery list [--state failing,dead] [--incident N] [--channel ID] | retry ID [ID…]
+  quench onboard SERVICE [--namespace NS] [--runbook-base URL] [--write DIR]   (admin token; Alertmanager + Prometheus rules)
   quench me [--email ADDR] [--notify-email=true|false] [--name NAME]
   quench review [--since DATE] [--until DATE] [--json]   (the weekly review's agenda as Markdown)
   quench log [--format md|csv|json] [--from DATE] [--to DATE] [--service S] [--severity S] [--phase P] [--source SRC]
@@ -87,6 +102,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stderr, usage)
 		return 2
 	}
+	// Every command's output ends with a newline, even the server's JSON
+	// printed as it came (--json) or an export without one; a backup
+	// written to stdout is a database file, left as it is.
+	if args[0] != "backup" {
+		stdout := &lastByte{w: env.Stdout}
+		env.Stdout = stdout
+		defer stdout.finish()
+	}
 	cfg, err := config.FromEnv(env.Getenv)
 	if err != nil && args[0] != "config" {
 		fmt.Fprintf(env.Stderr, "quench: configuration: %v\n", err)
@@ -106,6 +129,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = incidentCmd(ctx, cfg, env, args[1:])
 	case "integration", "integrations":
 		cmdErr = integrationCmd(ctx, cfg, env, args[1:])
+	case "heartbeat", "heartbeats":
+		cmdErr = heartbeatCmd(ctx, cfg, env, args[1:])
 	case "rule", "rules":
 		cmdErr = ruleCmd(ctx, cfg, env, args[1:])
 	case "alert", "alerts":
@@ -114,12 +139,16 @@ func Run(ctx context.Context, args []string, env Env) int {
 		cmdErr = sessionCmd(ctx, cfg, env, args[1:])
 	case "audit":
 		cmdErr = auditCmd(ctx, cfg, env, args[1:])
+	case "template", "templates":
+		cmdErr = templateCmd(ctx, cfg, env, args[1:])
 	case "channel", "channels":
 		cmdErr = channelCmd(ctx, cfg, env, args[1:])
 	case "delivery", "deliveries":
 		cmdErr = deliveryCmd(ctx, cfg, env, args[1:])
 	case "me":
 		cmdErr = meCmd(ctx, cfg, env, args)
+	case "onboard":
+		cmdErr = onboardCmd(ctx, cfg, env, args[1:])
 	case "review":
 		cmdErr = reviewCmd(ctx, cfg, env, args[1:])
 	case "log":
@@ -188,12 +217,22 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+// lastByte remembers the last byte written, to end the output with a
+// newline.
+type lastByte struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return l.w.Write(p)
+}
+
+func (l *lastByte) finish() {
+	if l.last != 0 && l.last != '\n' {
+		l.w.Write([]byte{'\n'})
+	}
 }

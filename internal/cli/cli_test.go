@@ -283,6 +283,9 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if err := db.PingContext(ctx); err != nil { // an empty database file
+		t.Fatal(err)
+	}
 	refused(fmt.Sprintf("the database has no quench schema yet (this quench needs version %d): run `quench migrate` (or start `quench serve`)", latest), 0)
 	if out := r.ok("migrate"); !strings.Contains(out, fmt.Sprintf("schema version %d", latest)) {
 		t.Fatalf("migrate: %q", out)
@@ -303,6 +306,263 @@ func TestMaintenanceCommandsDoNotMigrate(t *testing.T) {
 	for _, c := range []string{"serve", "migrate"} {
 		if _, errs, code := r.do("", c); code != 1 || errs != "quench: "+newer+"\n" {
 			t.Fatalf("%s on a newer schema: exit %d, %q", c, code, errs)
+		}
+	}
+}
+
+// Inbox triage from the command line: acknowledge, dismiss (hidden from
+// the default list), snooze, list and remove snoozes.
+func TestAlertTriageCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok, "QUENCH_LOG_LEVEL": "error"}}
+	in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+	hook := "/api/v1/intake/generic/" + in.JSON["id"].(string)
+	app.Must(t, 200, "POST", hook, in.JSON["token"].(string), map[string]any{"alerts": []map[string]any{
+		{"title": "backup slow", "severity": "warning"}, {"title": "disk noisy", "severity": "warning"}}})
+
+	if out := r.ok("alert", "ack", "1"); !strings.Contains(out, "alert 1 acknowledged by ana") {
+		t.Fatalf("ack: %q", out)
+	}
+	if _, errs, code := r.do("", "alert", "dismiss", "2"); code != 2 || !strings.Contains(errs, "--reason") {
+		t.Fatalf("dismiss without a reason: %d %q", code, errs)
+	}
+	if out := r.ok("alert", "dismiss", "2", "--reason", "known noise"); !strings.Contains(out, "alert 2 dismissed: known noise") {
+		t.Fatalf("dismiss: %q", out)
+	}
+	list := r.ok("alert", "list")
+	if !strings.Contains(list, "acked by ana") || strings.Contains(list, "disk noisy") || !strings.Contains(list, "1 firing alert(s) wait") {
+		t.Fatalf("alert list: %q", list)
+	}
+	if list := r.ok("alert", "list", "--dismissed", "true"); !strings.Contains(list, "disk noisy") || !strings.Contains(list, "dismissed by ana") {
+		t.Fatalf("dismissed list: %q", list)
+	}
+	out := r.ok("alert", "snooze", "--match", `alertname="DiskFull"`, "--for", "2h", "--reason", "migration")
+	if !strings.Contains(out, `snooze 1: new alerts matching alertname="DiskFull" stay in the inbox until`) {
+		t.Fatalf("snooze: %q", out)
+	}
+	if list := r.ok("alert", "snoozes"); !strings.Contains(list, `alertname="DiskFull"`) || !strings.Contains(list, "migration") {
+		t.Fatalf("snoozes: %q", list)
+	}
+	if _, errs, code := r.do("", "alert", "snooze", "--match", `alertname="x"`, "--for", "soon"); code != 1 || !strings.Contains(errs, "duration") {
+		t.Fatalf("bad duration: %d %q", code, errs)
+	}
+	if out := r.ok("alert", "unsnooze", "1"); !strings.Contains(out, "snooze 1 removed") {
+		t.Fatalf("unsnooze: %q", out)
+	}
+	if list := r.ok("alert", "snoozes"); strings.Contains(list, "DiskFull") {
+		t.Fatalf("removed snooze listed: %q", list)
+	}
+	// A read-only token may list but not triage.
+	ro := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": app.Token(t, "ana", auth.ScopeRead), "QUENCH_LOG_LEVEL": "error"}}
+	if _, errs, code := ro.do("", "alert", "ack", "1"); code != 1 || !strings.Contains(errs, "403") && !strings.Contains(strings.ToLower(errs), "forbidden") && !strings.Contains(errs, "may not") {
+		t.Fatalf("read token acknowledged: %d %q", code, errs)
+	}
+}
+
+// quench incident merge and cancel: the two ends beside closed, and the
+// reopen of a cancelled incident.
+func TestMergeAndCancelCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok}}
+	for _, title := range []string{"Checkout down", "Checkout down again", "Load test alarm"} {
+		r.ok("incident", "open", "--title", title)
+	}
+	r.ok("incident", "link", "2", "--url", "https://grafana.example.com/d/checkout")
+	out := r.ok("incident", "merge", "2", "--into", "#1", "--reason", "same outage")
+	if !strings.Contains(out, "#2 merged into #1: moved 0 alert(s), 1 link(s), 0 checklist item(s), 0 attachment(s)") {
+		t.Errorf("merge: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "merge", "2", "--into", "1", "--reason", "again"); code != 1 || !strings.Contains(errs, "incident_merged") {
+		t.Errorf("merge twice: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "incident", "merge", "3", "--reason", "no target"); code != 2 {
+		t.Errorf("merge without --into: %d", code)
+	}
+	if out := r.ok("incident", "cancel", "3", "--reason", "the load test"); !strings.Contains(out, "#3 is cancelled (was active): Load test alarm") {
+		t.Errorf("cancel: %q", out)
+	}
+	list := r.ok("incident", "list", "--state", "ended")
+	if !strings.Contains(list, "merged") || !strings.Contains(list, "cancelled") || strings.Contains(list, "Checkout down\n") {
+		t.Errorf("list --state ended:\n%s", list)
+	}
+	if show := r.ok("incident", "show", "2"); !strings.Contains(show, "merged into #1: same outage") {
+		t.Errorf("show of a merged incident:\n%s", show)
+	}
+	if out := r.ok("incident", "reopen", "3", "--reason", "customers did see errors"); !strings.Contains(out, "#3 is active") {
+		t.Errorf("reopen a cancelled incident: %q", out)
+	}
+	tl := r.ok("incident", "timeline", "3")
+	for _, want := range []string{"cancelled (was active): the load test", "reopened from cancelled: customers did see errors"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, tl)
+		}
+	}
+}
+
+// TestTemplateCommands: an admin token adds, lists and removes checklist
+// templates; incident open --template uses one; whoever opens owns it.
+func TestTemplateCommands(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	ana := app.User(t, "ana", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": admin}}
+	out := r.ok("template", "add", "database", "--service", "db", "--item", "mitigated: check replication lag",
+		"--item", "resolved: document recovery procedure", "--item", "fix: the config")
+	if !strings.Contains(out, `template 1 "database" added: 3 items for new incidents of any severity, service db`) {
+		t.Fatalf("add: %q", out)
+	}
+	list := r.ok("template", "list")
+	for _, want := range []string{"database", "any severity, service db", "mitigated: check replication lag", "active: fix: the config"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %q:\n%s", want, list)
+		}
+	}
+	if _, errs, code := r.do("", "template", "add", "database", "--item", "x"); code != 1 || !strings.Contains(errs, "exists") {
+		t.Fatalf("duplicate: %d %q", code, errs)
+	}
+	if _, _, code := r.do("", "template", "add", "no-items"); code != 2 {
+		t.Fatalf("add without items: exit %d", code)
+	}
+	responder := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": ana}}
+	if _, errs, code := responder.do("", "template", "add", "x", "--item", "y"); code != 1 || !strings.Contains(errs, "may not") {
+		t.Fatalf("responder adds: %d %q", code, errs)
+	}
+	responder.ok("incident", "open", "--title", "replica lag", "--template", "database")
+	show := responder.ok("incident", "show", "1", "--json")
+	if !strings.Contains(show, `"active":"ana"`) {
+		t.Errorf("opener does not own active: %s", show)
+	}
+	if items := responder.ok("incident", "show", "1"); !strings.Contains(items, "document recovery procedure") {
+		t.Errorf("show lacks the template's items:\n%s", items)
+	}
+	if out := r.ok("template", "remove", "1"); !strings.HasSuffix(out, "incidents keep the items it added\n") {
+		t.Fatalf("remove: %q", out)
+	}
+	if out := r.ok("template", "list", "--json"); !strings.Contains(out, `"templates":[]`) {
+		t.Fatalf("list after remove: %q", out)
+	}
+}
+
+// A maintenance command run where there is no database (the wrong folder,
+// a mistyped QUENCH_DATA_DIR) refuses and says where it looked, instead of
+// creating a second, empty database; user add --init creates one on
+// purpose.
+func TestUserAddNeedsDatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "quench-data")
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": dir, "QUENCH_LOG_LEVEL": "error"}}
+	for _, c := range [][]string{{"user", "add", "--admin", "ana"}, {"user", "list"}, {"token", "create", "--user", "ana", "--scopes", "read"}} {
+		_, errs, code := r.do("", c...)
+		if code != 1 || !strings.Contains(errs, "no Quench database at "+filepath.Join(dir, "quench.db")) || !strings.Contains(errs, "--init") {
+			t.Fatalf("quench %s without a database: exit %d, %q", strings.Join(c, " "), code, errs)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused command left %s behind (%v)", dir, err)
+	}
+	if out := r.ok("user", "add", "--init", "--admin", "ana"); !strings.Contains(out, "created admin ana") {
+		t.Fatalf("user add --init: %q", out)
+	}
+	// Now there is one: --init changes nothing, and the rest work.
+	r.ok("user", "add", "--init", "bo")
+	if out := r.ok("user", "list"); !strings.Contains(out, "ana") || !strings.Contains(out, "bo") {
+		t.Fatalf("user list: %q", out)
+	}
+	if _, _, code := r.do("", "user", "list", "--init"); code != 2 {
+		t.Fatal("--init accepted outside user add")
+	}
+}
+
+// The CLI does what the incident page does: owners, files, publishing and
+// withdrawing updates, checklist items by their position on the incident,
+// and a show that holds all of it.
+func TestIncidentCommandsDoWhatThePageDoes(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	tok := app.User(t, "ana", auth.RoleResponder)
+	app.User(t, "bo", auth.RoleResponder)
+	r := run{t: t, env: map[string]string{"QUENCH_URL": app.URL, "QUENCH_TOKEN": tok}}
+	r.ok("incident", "open", "--title", "Queue backlog", "--source", "team")
+	r.ok("incident", "open", "--title", "Disk full")
+	// #1's items are 1 and 2 for #1, whatever ids #2's items got.
+	r.ok("incident", "check", "2", "--text", "free space")
+	if out := r.ok("incident", "check", "1", "--text", "drain the queue"); !strings.Contains(out, "[ ] 1 (active): drain the queue") {
+		t.Fatalf("check add: %q", out)
+	}
+	r.ok("incident", "check", "1", "--text", "document recovery", "--phase", "resolved")
+	if out := r.ok("incident", "check", "1", "--done", "2"); !strings.Contains(out, "[x] 2 (resolved): document recovery") {
+		t.Fatalf("check --done 2: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "check", "1", "--done", "3"); code != 1 || !strings.Contains(errs, "no item 3") {
+		t.Fatalf("check --done 3: %d %q", code, errs)
+	}
+
+	if out := r.ok("incident", "assign", "1", "bo"); out != "bo owns the active phase of #1\n" {
+		t.Fatalf("assign: %q", out)
+	}
+	r.ok("incident", "assign", "1", "--phase", "mitigated", "ana")
+	r.ok("incident", "assign", "1", "--phase", "resolved", "bo")
+	if out := r.ok("incident", "assign", "1", "--phase", "resolved", "-"); out != "nobody owns the resolved phase of #1\n" {
+		t.Fatalf("assign -: %q", out)
+	}
+	if _, errs, code := r.do("", "incident", "assign", "1", "nobody-here"); code != 1 || errs == "" {
+		t.Fatalf("assign unknown user: %d %q", code, errs)
+	}
+
+	file := filepath.Join(t.TempDir(), "graph.txt")
+	if err := os.WriteFile(file, []byte("queue depth 40k at 09:12\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.ok("incident", "upload", "1", file); !strings.Contains(out, "attached graph.txt (internal") {
+		t.Fatalf("upload: %q", out)
+	}
+	r.ok("incident", "upload", "1", file, "--public")
+
+	out := r.ok("incident", "update", "1", "--body", "consumers restarted")
+	id := regexp.MustCompile(`internal update (\d+) on #1`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("update: %q", out)
+	}
+	if out := r.ok("incident", "update", "1", "--publish", id[1]); out != "update "+id[1]+" on #1 is now public\n" {
+		t.Fatalf("publish: %q", out)
+	}
+	anon := app.Request(t, "GET", "/api/v1/incidents/1/updates", "", "")
+	if !strings.Contains(string(anon.Body), "consumers restarted") {
+		t.Fatalf("published update not public: %s", anon.Body)
+	}
+	r.ok("incident", "update", "1", "--withdraw", id[1])
+	if anon := app.Request(t, "GET", "/api/v1/incidents/1/updates", "", ""); strings.Contains(string(anon.Body), "consumers restarted") {
+		t.Fatal("withdrawn update still public")
+	}
+
+	app.Must(t, 201, "POST", "/api/v1/incidents/1/links", tok, `{"kind": "dashboard", "url": "https://grafana.example/d/q"}`)
+	show := r.ok("incident", "show", "1")
+	for _, want := range []string{
+		"▶ active", "owner bo", "mitigated", "owner ana", "resolved", "owner (none)",
+		"[ ] 1 (active) drain the queue", "[x] 2 (resolved) document recovery",
+		"dashboard https://grafana.example/d/q", "graph.txt", "[" + id[1] + "]", "consumers restarted",
+	} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+
+	// Errors name the flags, not the API's fields.
+	r.ok("incident", "check", "1", "--done", "1")
+	r.ok("incident", "advance", "1", "--note", "restarted")
+	r.ok("incident", "advance", "1", "--note", "fixed")
+	_, errs, code := r.do("", "incident", "advance", "1", "--note", "improved")
+	if code != 1 || !strings.Contains(errs, "needs a --detection-improvement") || strings.Contains(errs, "needs a detection_improvement") {
+		t.Fatalf("close without improvement: %d %q", code, errs)
+	}
+	if _, errs, _ := r.do("", "incident", "reopen", "1"); !strings.Contains(errs, "needs a --reason") {
+		t.Fatalf("reopen without reason: %q", errs)
+	}
+	// Every output ends with a newline, the server's JSON too.
+	for _, c := range [][]string{{"incident", "show", "1", "--json"}, {"incident", "list", "--json"}, {"incident", "timeline", "1", "--json"}} {
+		if out := r.ok(c...); !strings.HasSuffix(out, "\n") {
+			t.Errorf("quench %s: output does not end with a newline: %q", strings.Join(c, " "), out[max(0, len(out)-20):])
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -37,20 +38,26 @@ func (e *apiError) Error() string {
 
 // do sends body as JSON and decodes the answer into out (if not nil).
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return c.send(ctx, method, path, "", nil, out)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	b, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	return c.send(ctx, method, path, "application/json", bytes.NewReader(b), out)
+}
+
+// send sends body of contentType and decodes the answer into out (if not
+// nil). An error answer's message names the CLI's flags, not the API's
+// fields.
+func (c *client) send(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -72,7 +79,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
 			return &apiError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(data))}
 		}
-		msg := e.Error.Message
+		msg := flagNames(e.Error.Message)
 		if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
 			msg += " (set QUENCH_TOKEN)"
 		}
@@ -86,4 +93,24 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// apiFields maps the API's field names, as the server's messages name them,
+// to the flags that set them.
+var apiFields = []struct {
+	re   *regexp.Regexp
+	flag string
+}{
+	{regexp.MustCompile(`\bdetection_improvement\b`), "--detection-improvement"},
+	{regexp.MustCompile(`\bdetection_source\b`), "--source"},
+	{regexp.MustCompile(`\bneeds a note\b`), "needs a --note"},
+	{regexp.MustCompile(`\bneeds a reason\b`), "needs a --reason"},
+	{regexp.MustCompile(`^(title|summary|url) `), "--$1 "},
+}
+
+func flagNames(msg string) string {
+	for _, f := range apiFields {
+		msg = f.re.ReplaceAllString(msg, f.flag)
+	}
+	return msg
 }

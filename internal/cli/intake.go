@@ -21,13 +21,14 @@ import (
 // and token: the operator sets up senders from the server's shell.
 func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("integration add|list|update|remove")
+		return usageErr("integration add|list|update|test|remove")
 	}
 	fs := flag.NewFlagSet("integration", flag.ContinueOnError)
 	typ := fs.String("type", "", "alertmanager, grafana, sentry or generic")
 	name := fs.String("name", "", "name, e.g. the Alertmanager's cluster")
 	secret := fs.String("secret", "", "Sentry client secret, or Grafana HMAC secret")
 	secretFile := fs.String("secret-file", "", "file holding the Sentry client secret or Grafana HMAC secret (update)")
+	severity := fs.String("severity", "critical", "severity label of the test alert (test)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -76,6 +77,28 @@ func integrationCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "integration %s (%s): signing secret set\n", in.Name, in.Type)
+			return nil
+		case "test":
+			if len(pos) != 1 {
+				return usageErr("integration test ID|NAME [--severity critical|warning]")
+			}
+			id, err := integrationID(ctx, svc, pos[0])
+			if err != nil {
+				return err
+			}
+			res, a, err := svc.TestIntegration(ctx, service.System, id, *severity)
+			if err != nil {
+				return err
+			}
+			where := "it waits in the inbox"
+			switch {
+			case len(res.Opened) > 0:
+				where = fmt.Sprintf("the rules opened incident #%d (titled [test])", res.Opened[0])
+			case len(res.Attached) > 0:
+				where = fmt.Sprintf("it joined incident #%d", res.Attached[0])
+			}
+			fmt.Fprintf(env.Stdout, "test alert %s (severity %s, %s=\"true\") sent through the intake and the rules: %s\n",
+				a.Fingerprint, a.Labels["severity"], service.TestLabel, where)
 			return nil
 		case "remove":
 			if len(pos) != 1 {
@@ -156,7 +179,7 @@ func ruleCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 // alertCmd works the alert inbox through the API.
 func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("alert list|declare|attach")
+		return usageErr("alert list|declare|attach|ack|dismiss|snooze|snoozes|unsnooze")
 	}
 	fs := flag.NewFlagSet("alert", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the server's JSON")
@@ -166,6 +189,9 @@ func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 	limit := fs.Int("limit", 100, "how many")
 	title := fs.String("title", "", "incident title (default: the first alert's)")
 	severity := fs.String("severity", "", "incident severity")
+	dismissed := fs.String("dismissed", "", "list: true (only dismissed alerts) or any (dismissed ones too)")
+	reason := fs.String("reason", "", "dismiss: why this is not an incident; snooze: why")
+	span := fs.String("for", "", "snooze: how long, e.g. 90m, 2h, 3d")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -195,23 +221,35 @@ func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 		if *match != "" {
 			q.Set("match", *match)
 		}
+		if *dismissed != "" {
+			q.Set("dismissed", *dismissed)
+		}
 		var page struct {
-			Alerts []api.AlertJSON `json:"alerts"`
+			Alerts  []api.AlertJSON `json:"alerts"`
+			Waiting int64           `json:"waiting"`
 		}
 		if err := c.do(ctx, "GET", "/api/v1/alerts?"+q.Encode(), nil, out.raw(&page)); err != nil {
 			return err
 		}
 		return out.done(func() {
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tINCIDENT\tSEVERITY\tLAST SEEN\tTITLE")
+			fmt.Fprintln(tw, "ID\tSTATUS\tINCIDENT\tSEVERITY\tLAST SEEN\tTRIAGE\tTITLE")
 			for _, a := range page.Alerts {
 				inc := "inbox"
 				if a.Incident != 0 {
 					inc = "#" + strconv.FormatInt(a.Incident, 10)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, inc, a.Labels["severity"], since(a.LastSeen), a.Title)
+				triage := "-"
+				switch {
+				case a.DismissedBy != "":
+					triage = "dismissed by " + a.DismissedBy
+				case a.AckedBy != "":
+					triage = "acked by " + a.AckedBy
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, inc, a.Labels["severity"], since(a.LastSeen), triage, a.Title)
 			}
 			tw.Flush()
+			fmt.Fprintf(env.Stdout, "%d firing alert(s) wait in the inbox\n", page.Waiting)
 			// A group Alertmanager cut with max_alerts: say so once.
 			told := map[string]bool{}
 			for _, a := range page.Alerts {
@@ -244,6 +282,89 @@ func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) er
 			return err
 		}
 		return out.done(func() { fmt.Fprintf(env.Stdout, "attached %d alert(s) to #%d\n", len(list), out.inc.Number) })
+	case "ack", "dismiss":
+		list, err := ids(pos)
+		if err != nil || len(list) == 0 || args[0] == "dismiss" && strings.TrimSpace(*reason) == "" {
+			return usageErr("alert ack ID [ID…] | alert dismiss ID [ID…] --reason TEXT")
+		}
+		body := map[string]any{"alerts": list}
+		if args[0] == "dismiss" {
+			body["reason"] = *reason
+		}
+		var res struct {
+			Alerts []api.AlertJSON `json:"alerts"`
+		}
+		if err := c.do(ctx, "POST", "/api/v1/alerts/"+args[0], body, out.raw(&res)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			for _, a := range res.Alerts {
+				if args[0] == "ack" {
+					fmt.Fprintf(env.Stdout, "alert %d acknowledged by %s\n", a.ID, a.AckedBy)
+				} else {
+					fmt.Fprintf(env.Stdout, "alert %d dismissed: %s\n", a.ID, a.DismissReason)
+				}
+			}
+		})
+	case "snooze":
+		m := *match
+		if m == "" && len(pos) == 1 {
+			m = pos[0]
+		} else if len(pos) > 0 {
+			return usageErr("alert snooze --match MATCHERS --for DURATION [--reason TEXT]")
+		}
+		if m == "" || *span == "" {
+			return usageErr("alert snooze --match MATCHERS --for DURATION [--reason TEXT]")
+		}
+		var sn api.SnoozeJSON
+		if err := c.do(ctx, "POST", "/api/v1/alerts/snoozes", map[string]any{"matchers": m, "duration": *span, "reason": *reason}, out.raw(&sn)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			fmt.Fprintf(env.Stdout, "snooze %d: new alerts matching %s stay in the inbox until %s\n", sn.ID, sn.Matchers, sn.EndsAt.Format(time.RFC3339))
+		})
+	case "snoozes":
+		var page struct {
+			Snoozes []api.SnoozeJSON `json:"snoozes"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/alerts/snoozes", nil, out.raw(&page)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUNTIL\tBY\tMATCHERS\tREASON")
+			for _, sn := range page.Snoozes {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", sn.ID, sn.EndsAt.Format(time.RFC3339), sn.CreatedBy, sn.Matchers, sn.Reason)
+			}
+			tw.Flush()
+		})
+	case "unsnooze":
+		if len(pos) != 1 {
+			return usageErr("alert unsnooze ID")
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || id <= 0 {
+			return usageErr("%q is not a snooze ID", pos[0])
+		}
+		if err := c.do(ctx, "DELETE", fmt.Sprintf("/api/v1/alerts/snoozes/%d", id), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "snooze %d removed\n", id)
+		return nil
 	}
 	return usageErr("unknown alert command %q", args[0])
+}
+
+// integrationID takes an integration's ID or its name.
+func integrationID(ctx context.Context, svc *service.Service, idOrName string) (string, error) {
+	list, err := svc.Integrations(ctx, service.System)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range list {
+		if in.Name == idOrName {
+			return in.ID, nil
+		}
+	}
+	return idOrName, nil
 }

@@ -3,12 +3,17 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -34,6 +39,11 @@ import (
 // schema other than this binary's, so a newer quench run for a chore never
 // upgrades the schema under a running older server.
 func openStore(ctx context.Context, cfg config.Config, env Env, migrate bool) (*store.Store, error) {
+	if !migrate && cfg.DatabaseURL == "" {
+		if err := needDatabase(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	log := newLogger(cfg, env.Stderr)
 	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Synchronous: cfg.Synchronous, Log: log})
 	if err != nil {
@@ -49,6 +59,23 @@ func openStore(ctx context.Context, cfg config.Config, env Env, migrate bool) (*
 		return nil, err
 	}
 	return st, nil
+}
+
+// needDatabase refuses a data folder without a database: a maintenance
+// command run in the wrong folder would otherwise create a second, empty
+// database there and change nothing the server sees.
+func needDatabase(dataDir string) error {
+	path := filepath.Join(dataDir, "quench.db")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return fmt.Errorf("no Quench database at %s: run this where `quench serve` runs, or set QUENCH_DATA_DIR (or QUENCH_DATABASE_URL) to the server's; `quench migrate` (or `user add --init`) creates a new one there", abs)
 }
 
 func serve(ctx context.Context, cfg config.Config, env Env) error {
@@ -124,14 +151,26 @@ func serve(ctx context.Context, cfg config.Config, env Env) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	go jobs.Retention(ctx, svc, log, time.Hour)
-	go jobs.Nudges(ctx, svc, log, time.Minute)
-	go jobs.ReviewAgenda(ctx, svc, log, time.Minute)
+	// Background loops end with ctx; waited for before the store closes,
+	// so their leases are given up for the other replicas.
+	var loops sync.WaitGroup
+	defer func() { stop(); loops.Wait() }()
+	// Live pages hear of changes made on other replicas (PostgreSQL).
+	svc.EnableChangeFeed()
+	loops.Go(func() { svc.RunChangeFeed(ctx) })
+	// Periodic jobs run on one replica at a time (jobs.Leases).
+	leases := jobs.NewLeases(svc, log)
+	loops.Go(func() { jobs.Retention(ctx, svc, log, leases, time.Hour) })
+	loops.Go(func() { jobs.Nudges(ctx, svc, log, leases, time.Minute) })
+	loops.Go(func() { jobs.ReviewAgenda(ctx, svc, log, leases, time.Minute) })
+	// Each due heartbeat is claimed in the transaction that fires it, so
+	// every replica may check.
+	loops.Go(func() { jobs.Heartbeats(ctx, svc, log, jobs.HeartbeatCheckEvery) })
 	outbox := jobs.NewOutbox(svc, log, jobs.ChannelNotifiers(guard.Client(notify.AttemptTimeout), smtpConfig(cfg.SMTP)),
 		jobs.NewOutboxMetrics(reg, svc))
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); outbox.Run(ctx) }()
-	defer func() { <-outboxDone }()
+	defer func() { stop(); <-outboxDone }()
 	log.Info("listening", "addr", ln.Addr().String())
 	err = server.Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
 	log.Info("stopped")
@@ -171,7 +210,14 @@ func migrate(ctx context.Context, cfg config.Config, env Env) error {
 // The schema must already be this binary's: `quench migrate` or
 // `quench serve` put it there.
 func withService(ctx context.Context, cfg config.Config, env Env, fn func(*service.Service) error) error {
-	st, err := openStore(ctx, cfg, env, false)
+	return withServiceInit(ctx, cfg, env, false, fn)
+}
+
+// withServiceInit is withService that, with init, creates the database
+// if the data folder holds none; an existing one is never migrated.
+func withServiceInit(ctx context.Context, cfg config.Config, env Env, init bool, fn func(*service.Service) error) error {
+	create := init && cfg.DatabaseURL == "" && needDatabase(cfg.DataDir) != nil
+	st, err := openStore(ctx, cfg, env, create)
 	if err != nil {
 		return err
 	}
@@ -203,6 +249,7 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 	issuer := fs.String("issuer", "", "identity provider issuer (user link)")
 	subject := fs.String("subject", "", "subject at the identity provider (user link)")
 	keepTokens := fs.Bool("keep-tokens", false, "passwd: leave the user's API tokens alive (default: revoke them)")
+	initDB := fs.Bool("init", false, "add: create the database if the data folder holds none")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -213,7 +260,10 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 		}
 		return nil
 	}
-	return withService(ctx, cfg, env, func(svc *service.Service) error {
+	if *initDB && args[0] != "add" {
+		return usageErr("--init is for user add")
+	}
+	return withServiceInit(ctx, cfg, env, *initDB, func(svc *service.Service) error {
 		switch args[0] {
 		case "add":
 			if err := need(1); err != nil {

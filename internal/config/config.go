@@ -24,7 +24,7 @@ type Config struct {
 	AdminUser     string // QUENCH_ADMIN_USER
 	AdminPassword string // QUENCH_ADMIN_PASSWORD (secret)
 	LogLevel      string // QUENCH_LOG_LEVEL: debug, info, warn, error
-	LogFormat     string // QUENCH_LOG_FORMAT: json or text
+	LogFormat     string // QUENCH_LOG_FORMAT: json or text; empty: text on a terminal, else json
 	// Synchronous is SQLite's synchronous pragma (QUENCH_SQLITE_SYNCHRONOUS).
 	Synchronous     string
 	PublicViewing   bool          // QUENCH_PUBLIC_VIEWING
@@ -73,9 +73,9 @@ func (s SMTP) Enabled() bool { return s.Host != "" }
 // Defaults are the settings of a fresh install.
 func Defaults() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DataDir: "./quench-data", LogLevel: "info", LogFormat: "json",
+		Addr: "127.0.0.1:8080", DataDir: "./quench-data", LogLevel: "info",
 		Synchronous: "FULL", PublicViewing: true, ShutdownTimeout: 30 * time.Second, SentryEnvironment: "production",
-		URL: "http://127.0.0.1:8080", SMTP: SMTP{TLS: "starttls"}, UnownedAfter: 10 * time.Minute,
+		SMTP: SMTP{TLS: "starttls"}, UnownedAfter: 10 * time.Minute,
 		StuckAfter: map[string]time.Duration{"active": 24 * time.Hour, "mitigated": 7 * 24 * time.Hour, "resolved": 14 * 24 * time.Hour},
 	}
 }
@@ -175,6 +175,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.BaseURL = "http://" + c.Addr
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	// The CLI finds the server the way the server describes itself:
+	// QUENCH_URL, else QUENCH_BASE_URL, else QUENCH_ADDR (a wildcard
+	// host reached on loopback).
+	if c.URL == "" {
+		c.URL = c.BaseURL
+		if getenv("QUENCH_BASE_URL") == "" {
+			host, port, err := net.SplitHostPort(c.Addr)
+			if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+				host = "127.0.0.1"
+			}
+			c.URL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -253,8 +266,8 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("QUENCH_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, fmt.Errorf("QUENCH_LOG_FORMAT %q: want json or text", c.LogFormat))
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("QUENCH_LOG_FORMAT %q: want json or text (unset: text on a terminal, else json)", c.LogFormat))
 	}
 	if s := strings.ToUpper(c.Synchronous); s != "FULL" && s != "NORMAL" {
 		errs = append(errs, fmt.Errorf("QUENCH_SQLITE_SYNCHRONOUS %q: want FULL or NORMAL", c.Synchronous))
@@ -300,7 +313,7 @@ func (c Config) Redacted() map[string]string {
 		db = "postgres:" + hide(c.DatabaseURL)
 	}
 	return map[string]string{
-		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel, "log_format": c.LogFormat,
+		"addr": c.Addr, "base_url": c.BaseURL, "database": db, "log_level": c.LogLevel, "log_format": logFormat(c.LogFormat),
 		"public_viewing": strconv.FormatBool(c.PublicViewing), "sqlite_synchronous": c.Synchronous,
 		"shutdown_timeout": c.ShutdownTimeout.String(),
 		"admin_user":       c.AdminUser, "admin_password": hide(c.AdminPassword),
@@ -329,4 +342,13 @@ func joinPrefixes(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// logFormat names the format for the settings dump; unset chooses by
+// whether stderr is a terminal.
+func logFormat(f string) string {
+	if f == "" {
+		return "auto"
+	}
+	return f
 }

@@ -120,3 +120,23 @@ func TestNotificationSettings(t *testing.T) {
 		}
 	}
 }
+
+// The CLI's client commands find the server by QUENCH_URL, else
+// QUENCH_BASE_URL, else QUENCH_ADDR.
+func TestClientURLFallback(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "http://127.0.0.1:8080"},
+		{map[string]string{"QUENCH_ADDR": "127.0.0.1:9090"}, "http://127.0.0.1:9090"},
+		{map[string]string{"QUENCH_ADDR": "0.0.0.0:9090"}, "http://127.0.0.1:9090"},
+		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com/"}, "https://quench.example.com"},
+		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com", "QUENCH_URL": "http://10.0.0.7:8080"}, "http://10.0.0.7:8080"},
+	} {
+		cfg, err := FromEnv(func(k string) string { return c.env[k] })
+		if err != nil || cfg.URL != c.want {
+			t.Errorf("%v: URL %q (%v), want %q", c.env, cfg.URL, err, c.want)
+		}
+	}
+}

@@ -94,6 +94,15 @@ func runAlertmanager(t *testing.T, d store.Dialect) {
 	if inc["title"] != "Demo service is down" || inc["severity"] != "critical" || inc["phase"] != "active" {
 		t.Fatalf("incident: %v", inc)
 	}
+	// The rule's runbook_url became a runbook link of the incident, an
+	// internal one, once however often Alertmanager re-sends the alert.
+	links := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%v/links", inc["number"]), tok, nil).JSON["links"].([]any)
+	if len(links) != 1 {
+		t.Fatalf("links: %v", links)
+	}
+	if l := links[0].(map[string]any); l["kind"] != "runbook" || l["url"] != "https://runbooks.example.com/demo-service-down" || l["visibility"] != "internal" {
+		t.Fatalf("runbook link: %v", l)
+	}
 
 	rows = waitFor("DemoWarmup resolves", 60*time.Second, func(rows []alertRow) bool {
 		warm := find(rows, "DemoWarmup")

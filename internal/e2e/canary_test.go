@@ -93,7 +93,8 @@ func TestCanarySweep(t *testing.T) {
 		// The team's versions of the swept surfaces do hold the markers,
 		// so the sweep looked where there was something to hide.
 		for u, marker := range map[string]string{"/api/v1/insights": "confidential-service", "/insights.csv?chart=noisiest-alerts": "alert-name",
-			"/api/v1/log?format=md": "confidential-title", "/api/v1/review?format=md": "review-decision", "/review": "review-secret"} {
+			"/api/v1/log?format=md": "confidential-title", "/api/v1/review?format=md": "review-decision", "/review": "review-secret",
+			fmt.Sprintf("/api/v1/incidents/%d/links", w.withInternal): "alert-runbook", fmt.Sprintf("/incidents/%d", w.withInternal): "alert-runbook"} {
 			if r := app.Request(t, "GET", u, w.team, nil); r.Status != 200 || !strings.Contains(string(r.Body), marker) {
 				t.Errorf("the team's %s (%d) lacks %s", u, r.Status, marker)
 			}
@@ -193,6 +194,10 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 	app.Must(t, 200, "PATCH", fmt.Sprintf("%s/updates/%v", base(w.withInternal), withdrawn.JSON["id"]), tok, map[string]any{"visibility": "internal"})
 	app.Must(t, 201, "POST", base(w.secret)+"/updates", tok, map[string]any{"body": marker("public-update-on-confidential"), "visibility": "public"})
 	app.Must(t, 201, "POST", base(w.secret)+"/checklist", tok, map[string]any{"text": marker("confidential-checklist")})
+	// Checklist templates are the team's: a template for a service no
+	// public incident has, so its items land nowhere a viewer looks.
+	app.Must(t, 201, "POST", "/api/v1/checklist-templates", admin, map[string]any{"name": marker("template-name"), "service": "nowhere",
+		"items": []map[string]string{{"phase": "resolved", "text": marker("template-item")}}})
 	app.Must(t, 201, "POST", base(w.secret)+"/links", tok, map[string]any{"url": "https://x.example/" + marker("confidential-link")})
 
 	upload := func(n int64, name, content string, fields ...string) string {
@@ -221,6 +226,11 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		"severity": "warning", "labels": map[string]string{"host": marker("alert-host")}})
 	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{1}})
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": marker("alert-name"), "severity": "warning"})
+	// An alert's runbook becomes a link of the public incident it joins:
+	// an internal one, the team's only.
+	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": "runbook alert", "severity": "warning",
+		"links": []map[string]string{{"kind": "runbook", "url": "https://runbooks.example/" + marker("alert-runbook")}}})
+	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{3}})
 	app.Must(t, 200, "PATCH", base(w.secret), tok, map[string]any{"services": []string{marker("confidential-service")}})
 	// The weekly review is the team's: its minutes, attendees and
 	// decisions (on a public incident too) reach no viewer.
@@ -231,10 +241,21 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		t.Fatalf("report: %d %s", r.Status, r.Body)
 	}
 
+	// A heartbeat whose name, labels and failure log are internal: its
+	// ping answers (no login needed) say only ok and the state. It is
+	// not page-worthy, so its alert waits in the inbox.
+	hb := app.Must(t, 201, "POST", "/api/v1/heartbeats", admin, map[string]any{"name": marker("heartbeat-name"), "period": "1h",
+		"labels": map[string]string{"service": marker("heartbeat-label")}})
+	key := strings.TrimPrefix(hb.JSON["ping_url"].(string), app.URL+"/api/v1/ping/")
+	app.Must(t, 200, "POST", "/api/v1/ping/"+key+"/fail", "", marker("heartbeat-log"))
+	w.ids["key"] = []string{key, "hb_wrong"}
+	// And a test alert, sent as the integration.
+	app.Must(t, 201, "POST", "/api/v1/integrations/"+in.id+"/test", admin, map[string]any{"severity": "warning"})
+
 	for _, n := range []int64{w.withInternal, w.plain, w.secret, teamTitled, unpublished, renamed, once, 999} {
 		w.ids["number"] = append(w.ids["number"], fmt.Sprint(n))
 	}
-	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id}, w.ids["attachment"]...)
+	w.ids["id"] = append([]string{"1", "2", "3", "4", "5", in.id, hb.JSON["id"].(string)}, w.ids["attachment"]...)
 	w.ids["username"] = []string{"ana", "root"}
 	w.ids["type"] = []string{"generic", "alertmanager"}
 	// Periods end now, excluded: a minute on, everything above is in them.
@@ -497,3 +518,69 @@ func TestCanaryOutbound(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Merged and cancelled incidents join the sweep: a public incident merged
+// into a confidential one shows viewers "merged" and nothing of the
+// target (number, title, reason); a confidential one cannot be merged
+// into a public one; a cancelled one shows its public reason only.
+func TestCanaryMergedAndCancelled(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		w := buildCanaryWorld(t, app)
+		tok := w.team
+		num := func(r *testenv.Response) int64 { return int64(r.JSON["number"].(float64)) }
+		marker := func(what string) string {
+			m := fmt.Sprintf("CANARY-%s-%d", what, len(w.markers))
+			w.markers = append(w.markers, m)
+			return m
+		}
+		dup := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue backlog, again"}))
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/updates", dup), tok, map[string]any{"body": "looking", "visibility": "public"})
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/links", dup), tok, map[string]any{"url": "https://x.example/dup"})
+		app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/merge", dup), tok, map[string]any{"into": w.secret, "reason": marker("merge-reason")})
+		// Confidential into public: refused, nothing pulled into the
+		// public story.
+		r := app.Request(t, "POST", fmt.Sprintf("/api/v1/incidents/%d/merge", w.secret), tok, map[string]any{"into": w.plain, "reason": marker("refused-reason")})
+		if r.Status != 422 || r.Code() != "confidential_into_public" {
+			t.Errorf("confidential into public: %d %s", r.Status, r.Body)
+		}
+		cancelled := num(app.Must(t, 201, "POST", "/api/v1/incidents", tok, map[string]any{"title": "Queue alarm"}))
+		app.Must(t, 201, "POST", fmt.Sprintf("/api/v1/incidents/%d/links", cancelled), tok, map[string]any{"url": "https://x.example/alarm"})
+		app.Must(t, 200, "POST", fmt.Sprintf("/api/v1/incidents/%d/cancel", cancelled), tok, map[string]any{"reason": "a load test"})
+		w.ids["number"] = append(w.ids["number"], fmt.Sprint(dup), fmt.Sprint(cancelled))
+
+		urls := append(w.urls(app.Handler.Patterns), "/api/v1/incidents?state=ended", "/api/v1/incidents?state=merged",
+			"/incidents?state=ended", "/api/v1/log?format=md&state=ended", "/api/v1/log?format=json&state=merged", "/api/v1/log?format=csv")
+		target := fmt.Sprintf("/incidents/%d", w.secret)
+		for _, u := range urls {
+			r := app.Request(t, "GET", u, "", nil)
+			for _, m := range w.markers {
+				if strings.Contains(string(r.Body), m) {
+					t.Errorf("anonymous GET %s (%d) shows %s", u, r.Status, m)
+				}
+			}
+			if strings.Contains(string(r.Body), target) || strings.Contains(string(r.Body), fmt.Sprintf(`"merged_into":%d`, w.secret)) {
+				t.Errorf("anonymous GET %s names the confidential target #%d", u, w.secret)
+			}
+		}
+		anon := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", dup), "", nil)
+		if anon.JSON["end_state"] != "merged" || anon.JSON["merged_into"] != nil {
+			t.Errorf("a viewer's merged incident: %s", anon.Body)
+		}
+		page := string(app.Must(t, 200, "GET", fmt.Sprintf("/incidents/%d", dup), "", nil).Body)
+		if !strings.Contains(page, "Merged into another incident.") {
+			t.Errorf("a viewer's page of a merged incident does not say merged")
+		}
+		if r := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", cancelled), "", nil); r.JSON["end_state"] != "cancelled" || r.JSON["end_reason"] != "a load test" {
+			t.Errorf("a viewer's cancelled incident: %s", r.Body)
+		}
+		// The team reads the target and the reason.
+		team := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d", dup), tok, nil)
+		if team.JSON["merged_into"] != float64(w.secret) {
+			t.Errorf("the team's merged incident: %s", team.Body)
+		}
+		if body := string(app.Must(t, 200, "GET", fmt.Sprintf("/incidents/%d", dup), tok, nil).Body); !strings.Contains(body, target) || !strings.Contains(body, "merge-reason") {
+			t.Errorf("the team's page of the merged incident lacks the target or the reason")
+		}
+		t.Logf("swept %d URLs for %d markers", len(urls), len(w.markers))
+	})
+}

@@ -410,7 +410,7 @@ func TestNudges(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		w.app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "nobody's"})
+		w.app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "nobody's", "owners": map[string]string{"active": ""}})
 		w.app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "owned", "owners": map[string]string{"active": "ana"}})
 		w.app.Clock.Advance(9 * time.Minute)
 		if got := nudge(); len(got) != 0 {

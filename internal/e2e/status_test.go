@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,6 +358,48 @@ func TestReportDeclaredAndResolved(t *testing.T) {
 		w.drain(t)
 		if got := w.mail.Take(); len(got) != 0 {
 			t.Fatalf("resolved again: %d more messages to the reporter", len(got))
+		}
+	})
+}
+
+// Subscribers hear that a published incident that was cancelled or merged
+// is resolved, and nothing of the incident a merged one went into.
+func TestStatusSubscribersOfMergedAndCancelled(t *testing.T) {
+	eachStatusApp(t, func(t *testing.T, w *notifyWorld) {
+		app := w.app
+		form(t, app, "/status/subscribe", url.Values{"email": {"carla@example.com"}})
+		w.drain(t)
+		confirm := links(t, w.mail.Take()[0])["confirm"]
+		if r := form(t, app, "/status/confirm", url.Values{"token": {confirm}}); r.Status != 200 {
+			t.Fatalf("confirm: %d", r.Status)
+		}
+		for i, title := range []string{"Checkout is slow", "Search fails"} {
+			app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": fmt.Sprint("TEAM-title-", i)})
+			app.Must(t, 200, "PATCH", fmt.Sprintf("/api/v1/incidents/%d", i+1), w.ana, map[string]any{"on_status_page": true, "status_title": title})
+		}
+		app.Must(t, 201, "POST", "/api/v1/incidents", w.ana, map[string]any{"title": "SECRET-target", "visibility": "confidential"})
+		w.drain(t)
+		w.mail.Take()
+		app.Must(t, 200, "POST", "/api/v1/incidents/1/cancel", w.ana, map[string]any{"reason": "TEAM-reason: a load test"})
+		app.Must(t, 200, "POST", "/api/v1/incidents/2/merge", w.ana, map[string]any{"into": 3, "reason": "TEAM-reason: the SECRET-target"})
+		w.drain(t)
+		var subjects []string
+		for _, m := range w.mail.Take() {
+			text, html := parts(t, m)
+			subjects = append(subjects, m.Msg.Header.Get("Subject"))
+			if !strings.Contains(text, "Resolved") {
+				t.Errorf("%q does not say resolved:\n%s", m.Msg.Header.Get("Subject"), text)
+			}
+			for _, leak := range []string{"SECRET", "TEAM-", "#3"} {
+				if strings.Contains(text+html+m.Msg.Header.Get("Subject"), leak) {
+					t.Errorf("a subscriber's message shows %q", leak)
+				}
+			}
+		}
+		want := []string{"Checkout is slow", "Search fails"}
+		slices.Sort(subjects)
+		if len(subjects) != 2 || !strings.Contains(subjects[0], want[0]) || !strings.Contains(subjects[1], want[1]) {
+			t.Errorf("subscriber got %q, want %q", subjects, want)
 		}
 	})
 }

@@ -233,6 +233,7 @@ type epochKey struct{}
 type sinkRequest struct {
 	key   string
 	epoch int
+	at    time.Time // when it arrived
 	// answered: the 200 was written; dropped: the sender went away first.
 	answered, dropped bool
 	bad               string // why it does not verify, "" when it does
@@ -278,7 +279,7 @@ func newSlowSink(t *testing.T, lo, hi time.Duration) *slowSink {
 
 func (s *slowSink) handle(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
-	rec := sinkRequest{key: r.Header.Get(webhook.HeaderID), epoch: r.Context().Value(epochKey{}).(int)}
+	rec := sinkRequest{key: r.Header.Get(webhook.HeaderID), epoch: r.Context().Value(epochKey{}).(int), at: time.Now()}
 	var p webhook.Payload
 	switch {
 	case err != nil:

@@ -37,6 +37,9 @@ type Draft struct {
 	DetectionSource Source
 	Visibility      Visibility
 	Owners          map[Phase]string
+	// Template chooses the checklist template: "" every template that
+	// matches, "none" no template, else a template's name.
+	Template string
 }
 
 // Normalize cleans the draft's text, fills defaults and rejects what is not

@@ -30,6 +30,14 @@ const (
 	// EventReviewed records what a weekly review decided about the
 	// incident; it is internal, like the review's minutes.
 	EventReviewed EventKind = "reviewed"
+	// EventMerged is on the duplicate: it was merged into another
+	// incident ("into"). It is internal when that one is confidential.
+	EventMerged EventKind = "merged"
+	// EventMergedFrom is on the target: a duplicate ("from") was merged
+	// into it, with what moved; the duplicate's updates stay on it.
+	EventMergedFrom EventKind = "merged_from"
+	// EventCancelled records a false alarm, with its reason.
+	EventCancelled EventKind = "cancelled"
 	// A link or checklist item made public or internal.
 	EventLinkVisibility      EventKind = "link_visibility_changed"
 	EventChecklistVisibility EventKind = "checklist_visibility_changed"
@@ -85,6 +93,13 @@ func (e *Event) Sentence(body string) string {
 		return s
 	case EventReopened:
 		return fmt.Sprintf("reopened from %s: %s", get("from"), get("reason"))
+	case EventMerged:
+		return fmt.Sprintf("merged into #%s: %s", get("into"), get("reason"))
+	case EventMergedFrom:
+		return fmt.Sprintf("merged #%s into this incident (%s alerts, %s links, %s checklist items, %s attachments moved; its updates stay on #%s): %s",
+			get("from"), get("alerts"), get("links"), get("checklist_items"), get("attachments"), get("from"), get("reason"))
+	case EventCancelled:
+		return fmt.Sprintf("cancelled (was %s): %s", get("from"), get("reason"))
 	case EventUpdatePosted:
 		s := "posted a " + get("visibility") + " update"
 		if get("visibility") == string(Internal) {
@@ -105,13 +120,37 @@ func (e *Event) Sentence(body string) string {
 				return "took the incident off the status page"
 			}
 		}
+		// Owner changes name the people ("owner mitigated: bo → cy");
+		// the other fields are named only.
 		keys := make([]string, 0, len(d))
-		for k := range d {
+		var owners []string
+		for k, v := range d {
+			if ph, ok := strings.CutPrefix(k, "owner_"); ok {
+				from, to := changeEnds(v)
+				owners = append(owners, fmt.Sprintf("%s: %s → %s", ph, orNobody(from), orNobody(to)))
+				continue
+			}
 			keys = append(keys, strings.ReplaceAll(k, "_", " "))
 		}
 		slices.Sort(keys)
-		return "changed " + strings.Join(keys, ", ")
+		slices.SortFunc(owners, func(a, b string) int { return phaseOrder(a) - phaseOrder(b) })
+		var parts []string
+		if len(keys) > 0 {
+			parts = append(parts, "changed "+strings.Join(keys, ", "))
+		}
+		if len(owners) > 0 {
+			parts = append(parts, "owners "+strings.Join(owners, ", "))
+		}
+		return strings.Join(parts, "; ")
 	case EventChecklistAdded:
+		if t := get("template"); t != "" {
+			n := count(d["count"])
+			noun := "items"
+			if n == 1 {
+				noun = "item"
+			}
+			return fmt.Sprintf("added %d checklist %s for %s from the template %q", n, noun, get("phase"), t)
+		}
 		return fmt.Sprintf("added a checklist item for %s: %s", get("phase"), get("text"))
 	case EventChecklistChanged:
 		switch d["done"] {
@@ -119,6 +158,13 @@ func (e *Event) Sentence(body string) string {
 			return "ticked: " + get("text")
 		case false:
 			return "unticked: " + get("text")
+		}
+		if from, to := changeEnds(d["text"]); from != "" || to != "" {
+			return fmt.Sprintf("reworded a checklist item: %s → %s", from, to)
+		}
+		if _, ok := d["owner"]; ok {
+			from, to := changeEnds(d["owner"])
+			return fmt.Sprintf("changed the owner of a checklist item (%s → %s): %s", orNobody(from), orNobody(to), get("text"))
 		}
 		return "changed a checklist item: " + get("text")
 	case EventChecklistRemoved:
@@ -153,6 +199,37 @@ func (e *Event) Sentence(body string) string {
 		return fmt.Sprintf("made a checklist item %s: %s", get("to"), get("text"))
 	}
 	return string(e.Kind)
+}
+
+// changeEnds reads a Change's ends, a Change before storage and a JSON
+// object after.
+func changeEnds(v any) (from, to string) {
+	str := func(x any) string {
+		if x == nil {
+			return ""
+		}
+		return fmt.Sprint(x)
+	}
+	switch c := v.(type) {
+	case Change:
+		return str(c.From), str(c.To)
+	case map[string]any:
+		return str(c["from"]), str(c["to"])
+	}
+	return "", ""
+}
+
+func orNobody(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
+
+// phaseOrder sorts "phase: …" strings in phase order.
+func phaseOrder(s string) int {
+	ph, _, _ := strings.Cut(s, ":")
+	return slices.Index(Phases, Phase(ph))
 }
 
 // count reads a number of event data, an int before storage and a

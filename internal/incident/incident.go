@@ -84,6 +84,21 @@ type Incident struct {
 	CreatedBy      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// EndState is set once the incident turned out to be no disruption
+	// of its own: a duplicate merged into another, or a false alarm
+	// cancelled. Phase then stays the phase it was left in.
+	EndState  EndState
+	EndedAt   time.Time
+	EndReason string
+	// MergedInto is the incident it was merged into (0: none, or hidden
+	// from a viewer because that incident is confidential).
+	MergedInto int64
+	// MergedIntoConfidential says the target is confidential: viewers
+	// read "merged" and nothing of it.
+	MergedIntoConfidential bool
+	// MergedIntoTitle is, for the status page only, the customer title
+	// of the target when customers see it too.
+	MergedIntoTitle string
 
 	// OnStatusPage is set when a responder published the incident to the
 	// status page; public alone never puts it there. StatusTitle is the
@@ -92,6 +107,31 @@ type Incident struct {
 	OnStatusPage bool
 	StatusTitle  string
 	PublishedAt  time.Time
+}
+
+// EndState is an end beside closed for an incident that was never a
+// disruption of its own. It is not a phase: the phase rules do not apply
+// to it, and it leaves the board, the figures and the stuck lists.
+type EndState string
+
+const (
+	Cancelled EndState = "cancelled" // a false alarm, with a reason
+	Merged    EndState = "merged"    // a duplicate of another incident
+)
+
+// EndStates lists the end states beside closed.
+var EndStates = []EndState{Cancelled, Merged}
+
+// Ended reports whether the incident was merged or cancelled.
+func (i *Incident) Ended() bool { return i.EndState != "" }
+
+// ForViewers hides from a viewer what a viewer may not know of a merged
+// incident: the number of a confidential target, and the reason of the
+// merge, which is about that target.
+func (i *Incident) ForViewers() {
+	if i.MergedIntoConfidential {
+		i.MergedInto, i.EndReason = 0, ""
+	}
 }
 
 // Confidential reports whether viewers must not see the incident at all.

@@ -111,6 +111,20 @@ const (
 // racing transitions cannot both win.
 func Decide(inc *Incident, open []ChecklistItem, req TransitionRequest) (Move, error) {
 	from := inc.Phase
+	switch inc.EndState {
+	case Merged:
+		return 0, mergedError(inc)
+	case Cancelled:
+		if req.To != Active {
+			return 0, problem.New(problem.Conflict, "incident_cancelled",
+				"incident #%d was cancelled; reopen it (to active, with a reason) if it turned out to be real", inc.Number).With("end_state", inc.EndState)
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			return 0, problem.New(problem.Unprocessable, "reason_required",
+				"reopening cancelled incident #%d needs a reason: why is it real after all?", inc.Number).With("end_state", inc.EndState)
+		}
+		return Reopen, nil
+	}
 	if req.To == Active {
 		if from == Active {
 			return 0, skip(inc, req.To)
@@ -193,6 +207,7 @@ func Apply(inc *Incident, move Move, req TransitionRequest, at time.Time) {
 			inc.DetectionImprovement = req.DetectionImprovement
 		}
 	case Reopen:
+		inc.EndState, inc.EndedAt, inc.EndReason = "", time.Time{}, ""
 		for _, p := range Phases[1:] {
 			delete(inc.EnteredAt, p)
 			delete(inc.Notes, p)
@@ -207,4 +222,79 @@ func joinPhases(ps []Phase) string {
 		s[i] = string(p)
 	}
 	return strings.Join(s, ", ")
+}
+
+// MaxReasonBytes bounds the reason of a merge or a cancel.
+const MaxReasonBytes = MaxNoteBytes
+
+func mergedError(inc *Incident) error {
+	return problem.New(problem.Conflict, "incident_merged",
+		"incident #%d was merged into #%d; it cannot be moved, cancelled or merged again: work on #%d",
+		inc.Number, inc.MergedInto, inc.MergedInto).With("end_state", inc.EndState)
+}
+
+// DecideCancel applies the rules for cancelling inc as a false alarm:
+// only an active or mitigated incident that has not ended may be
+// cancelled, and only with a reason. A resolved incident had a cause that
+// was fixed: it was real.
+func DecideCancel(inc *Incident, reason string) error {
+	switch inc.EndState {
+	case Merged:
+		return mergedError(inc)
+	case Cancelled:
+		return problem.New(problem.Conflict, "incident_cancelled", "incident #%d is already cancelled", inc.Number).With("end_state", inc.EndState)
+	}
+	if inc.Phase != Active && inc.Phase != Mitigated {
+		return problem.New(problem.Conflict, "cancel_not_allowed",
+			"incident #%d is %s: only an active or mitigated incident can be cancelled; one that was resolved was real", inc.Number, inc.Phase).With("phase", inc.Phase)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return problem.New(problem.Unprocessable, "reason_required", "cancelling incident #%d needs a reason: why was it no incident?", inc.Number)
+	}
+	return nil
+}
+
+// DecideMerge applies the rules for merging src, a duplicate, into dst.
+// Neither may have ended; dst may not be closed (reopen it first); src may
+// not be closed either, its story is told. A confidential incident goes
+// only into a confidential one, so nothing hidden is pulled into a public
+// story; a public one may go into a confidential one.
+func DecideMerge(src, dst *Incident, reason string) error {
+	if src.Number == dst.Number {
+		return problem.New(problem.Conflict, "merge_into_itself", "incident #%d cannot be merged into itself", src.Number)
+	}
+	switch src.EndState {
+	case Merged:
+		return mergedError(src)
+	case Cancelled:
+		return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it before merging it", src.Number).With("end_state", src.EndState)
+	}
+	if src.Phase == Closed {
+		return problem.New(problem.Conflict, "merge_not_allowed", "incident #%d is closed; a closed incident is not merged", src.Number).With("phase", src.Phase)
+	}
+	switch dst.EndState {
+	case Merged:
+		return problem.New(problem.Conflict, "target_merged",
+			"incident #%d was itself merged into #%d; merge into #%d instead", dst.Number, dst.MergedInto, dst.MergedInto).With("end_state", dst.EndState)
+	case Cancelled:
+		return problem.New(problem.Conflict, "target_cancelled", "incident #%d was cancelled; reopen it before merging into it", dst.Number).With("end_state", dst.EndState)
+	}
+	if dst.Phase == Closed {
+		return problem.New(problem.Conflict, "target_closed", "incident #%d is closed; reopen it before merging into it", dst.Number).With("phase", dst.Phase)
+	}
+	if src.Confidential() && !dst.Confidential() {
+		return problem.New(problem.Unprocessable, "confidential_into_public",
+			"confidential incident #%d cannot be merged into public incident #%d: nothing hidden is pulled into a public story", src.Number, dst.Number)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return problem.New(problem.Unprocessable, "reason_required", "merging incident #%d needs a reason: why is it a duplicate?", src.Number)
+	}
+	return nil
+}
+
+// End records an allowed cancel or merge on inc.
+func End(inc *Incident, state EndState, into int64, reason string, at time.Time) {
+	inc.EndState, inc.EndedAt, inc.EndReason, inc.UpdatedAt = state, at, reason, at
+	inc.MergedInto = into
+	inc.AlertsResolved = false
 }

@@ -123,3 +123,74 @@ func TestApply(t *testing.T) {
 		t.Fatalf("after reopen: %+v", inc)
 	}
 }
+
+// Merged and cancelled incidents, in every phase they can be left in,
+// answer every transition: a merged one never moves, a cancelled one only
+// reopens to active with a reason.
+func TestDecideEnded(t *testing.T) {
+	for _, end := range EndStates {
+		for _, from := range []Phase{Active, Mitigated, Resolved} {
+			for _, to := range Phases {
+				inc := &Incident{Number: 7, Phase: from, EndState: end, MergedInto: 3}
+				move, err := Decide(inc, nil, TransitionRequest{To: to, Note: "n", Reason: "r"})
+				want := "incident_merged"
+				if end == Cancelled {
+					want = "incident_cancelled"
+					if to == Active {
+						want = ""
+					}
+				}
+				if code(err) != want || (want == "" && move != Reopen) {
+					t.Errorf("%s in %s → %s: %v %q, want %q", end, from, to, move, code(err), want)
+				}
+			}
+		}
+	}
+	if _, err := Decide(&Incident{Number: 7, Phase: Active, EndState: Cancelled}, nil, TransitionRequest{To: Active}); code(err) != "reason_required" {
+		t.Errorf("reopen of a cancelled incident without a reason: %q", code(err))
+	}
+	inc := &Incident{Number: 7, Phase: Mitigated, EndState: Cancelled, EndReason: "x", EndedAt: time.Now(),
+		EnteredAt: map[Phase]time.Time{Active: time.Now(), Mitigated: time.Now()}, Notes: map[Phase]string{Mitigated: "m"}}
+	Apply(inc, Reopen, TransitionRequest{To: Active, Reason: "real"}, time.Now())
+	if inc.Ended() || inc.Phase != Active || len(inc.Notes) != 0 || !inc.EndedAt.IsZero() {
+		t.Errorf("after reopening a cancelled incident: %+v", inc)
+	}
+}
+
+func TestDecideCancelAndMerge(t *testing.T) {
+	live := func(n int64, ph Phase, vis Visibility) *Incident {
+		return &Incident{Number: n, Phase: ph, Visibility: vis}
+	}
+	ended := func(n int64, e EndState) *Incident {
+		return &Incident{Number: n, Phase: Active, Visibility: Public, EndState: e, MergedInto: 9}
+	}
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"cancel active", DecideCancel(live(1, Active, Public), "r"), ""},
+		{"cancel mitigated", DecideCancel(live(1, Mitigated, Public), "r"), ""},
+		{"cancel resolved", DecideCancel(live(1, Resolved, Public), "r"), "cancel_not_allowed"},
+		{"cancel closed", DecideCancel(live(1, Closed, Public), "r"), "cancel_not_allowed"},
+		{"cancel without a reason", DecideCancel(live(1, Active, Public), " "), "reason_required"},
+		{"cancel a cancelled one", DecideCancel(ended(1, Cancelled), "r"), "incident_cancelled"},
+		{"cancel a merged one", DecideCancel(ended(1, Merged), "r"), "incident_merged"},
+		{"merge", DecideMerge(live(1, Resolved, Public), live(2, Active, Public), "r"), ""},
+		{"public into confidential", DecideMerge(live(1, Active, Public), live(2, Mitigated, Confidential), "r"), ""},
+		{"confidential into confidential", DecideMerge(live(1, Active, Confidential), live(2, Active, Confidential), "r"), ""},
+		{"confidential into public", DecideMerge(live(1, Active, Confidential), live(2, Active, Public), "r"), "confidential_into_public"},
+		{"into itself", DecideMerge(live(1, Active, Public), live(1, Active, Public), "r"), "merge_into_itself"},
+		{"into a merged one", DecideMerge(live(1, Active, Public), ended(2, Merged), "r"), "target_merged"},
+		{"into a cancelled one", DecideMerge(live(1, Active, Public), ended(2, Cancelled), "r"), "target_cancelled"},
+		{"into a closed one", DecideMerge(live(1, Active, Public), live(2, Closed, Public), "r"), "target_closed"},
+		{"a merged one", DecideMerge(ended(1, Merged), live(2, Active, Public), "r"), "incident_merged"},
+		{"a cancelled one", DecideMerge(ended(1, Cancelled), live(2, Active, Public), "r"), "incident_cancelled"},
+		{"a closed one", DecideMerge(live(1, Closed, Public), live(2, Active, Public), "r"), "merge_not_allowed"},
+		{"without a reason", DecideMerge(live(1, Active, Public), live(2, Active, Public), ""), "reason_required"},
+	} {
+		if code(c.err) != c.want {
+			t.Errorf("%s: %q, want %q", c.name, code(c.err), c.want)
+		}
+	}
+}

@@ -525,20 +525,11 @@ func (o *Outbox) write(ctx context.Context, batch []*outcome) {
 	o.signal()
 }
 
-// Nudges checks for due nudges every interval until ctx ends.
-func Nudges(ctx context.Context, svc *service.Service, log *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := svc.Nudge(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("nudges failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// Nudges checks for due nudges every interval until ctx ends, on the
+// replica that holds the "nudges" lease; each nudge goes out once per
+// phase entry whoever looks (service.Nudge).
+func Nudges(ctx context.Context, svc *service.Service, log *slog.Logger, leases *Leases, every time.Duration) {
+	leases.Run(ctx, "nudges", every, svc.Nudge)
 }
 
 // OutboxMetrics counts outcomes by channel type, and reports the outbox's

@@ -35,6 +35,10 @@ const (
 	AlertAttached  Event = "incident.alert_attached"
 	AlertsResolved Event = "incident.alerts_resolved"
 	ChecklistDone  Event = "incident.checklist_done"
+	// Merged and Cancelled end an incident beside closed: a duplicate
+	// merged into another, a false alarm.
+	Merged    Event = "incident.merged"
+	Cancelled Event = "incident.cancelled"
 	// Unowned and Stuck are nudges: Quench sends them by itself when an
 	// incident waits for someone.
 	Unowned Event = "incident.unowned"
@@ -87,6 +91,8 @@ var labels = map[Event]string{
 	AlertAttached:         "Alert attached",
 	AlertsResolved:        "All alerts resolved",
 	ChecklistDone:         "Checklist item done",
+	Merged:                "Merged into another incident",
+	Cancelled:             "Cancelled",
 	Unowned:               "Nobody owns this incident",
 	Stuck:                 "Incident stuck",
 	ReviewAgenda:          "Weekly review agenda",
@@ -110,7 +116,7 @@ func (e Event) Label() string {
 
 // Events lists the events channels subscribe to, in a stable order.
 var Events = []Event{Opened, PhaseChanged, Reopened, UpdatePublic, UpdateInternal, OwnerChanged,
-	AlertAttached, AlertsResolved, ChecklistDone, Unowned, Stuck, ReviewAgenda}
+	AlertAttached, AlertsResolved, ChecklistDone, Merged, Cancelled, Unowned, Stuck, ReviewAgenda}
 
 // Audience says who reads a channel. A team channel may receive internal
 // updates; a public one never receives anything internal, nor anything
@@ -124,7 +130,7 @@ const (
 
 // PublicEvents are the events a public channel can ever receive: the
 // others are internal by nature (alerts, internal updates, nudges).
-var PublicEvents = []Event{Opened, PhaseChanged, Reopened, UpdatePublic, OwnerChanged, ChecklistDone, Test}
+var PublicEvents = []Event{Opened, PhaseChanged, Reopened, UpdatePublic, OwnerChanged, ChecklistDone, Merged, Cancelled, Test}
 
 // Allows reports whether an audience may receive event e at all.
 func (a Audience) Allows(e Event) bool {

@@ -21,12 +21,43 @@ type Item struct {
 	// Owner owns the current phase; "" when nobody does.
 	Owner        string `json:"owner"`
 	Confidential bool   `json:"confidential"`
+	// EndState is "merged" or "cancelled" for an incident that ended
+	// beside closed.
+	EndState incident.EndState `json:"end_state,omitempty"`
 }
 
 // NewItem lists inc.
 func NewItem(inc *incident.Incident) Item {
-	return Item{Number: inc.Number, Title: inc.Title, Severity: inc.Severity, Phase: inc.Phase,
-		Owner: inc.Owners[inc.Phase], Confidential: inc.Confidential()}
+	it := Item{Number: inc.Number, Title: inc.Title, Severity: inc.Severity, Phase: inc.Phase,
+		Owner: inc.Owners[inc.Phase], Confidential: inc.Confidential(), EndState: inc.EndState}
+	if inc.Ended() {
+		it.Owner = ""
+	}
+	return it
+}
+
+// Ended is an incident merged or cancelled in the period: no disruption
+// of its own, left out of the figures, but noise worth discussing.
+type Ended struct {
+	Incident Item              `json:"incident"`
+	State    incident.EndState `json:"state"`
+	At       time.Time         `json:"at"`
+	// Into is the incident it was merged into (0 when cancelled).
+	Into   int64  `json:"into,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// NewEnded lists inc, which ended.
+func NewEnded(inc *incident.Incident) Ended {
+	return Ended{Incident: NewItem(inc), State: inc.EndState, At: inc.EndedAt, Into: inc.MergedInto, Reason: inc.EndReason}
+}
+
+// Line says what became of an ended incident in a few words.
+func (e Ended) Line() string {
+	if e.State == incident.Merged {
+		return fmt.Sprintf("merged into #%d: %s", e.Into, oneLine(e.Reason))
+	}
+	return fmt.Sprintf("cancelled (was %s): %s", e.Incident.Phase, oneLine(e.Reason))
 }
 
 // PhaseChange is one transition or reopen in the period, with its note.
@@ -93,6 +124,10 @@ type Agenda struct {
 	// Detection lists the incidents a customer or the team found that
 	// were opened in the period or are not closed.
 	Detection []DetectionCheck `json:"detection"`
+	// Ended lists the incidents merged or cancelled in the period, in
+	// the order they ended: duplicates and false alarms are noise worth
+	// discussing too.
+	Ended []Ended `json:"ended"`
 	// Noise counts the alerts first seen in the period that are part of
 	// no incident, by alertname: candidates for a quieter rule.
 	Noise []AlertName `json:"noise"`
@@ -152,6 +187,9 @@ func (a *Agenda) Markdown(w io.Writer, baseURL string) {
 		}
 		if it.Confidential {
 			s += ", confidential"
+		}
+		if it.EndState != "" {
+			s += ", " + string(it.EndState)
 		}
 		return s + ")"
 	}
@@ -213,6 +251,10 @@ func (a *Agenda) Markdown(w io.Writer, baseURL string) {
 			imp = "detection improvement: " + oneLine(d.Improvement)
 		}
 		p("- %s, found by %s: %s\n", ref(d.Incident), d.Source, imp)
+	}
+	section("Merged and cancelled", len(a.Ended))
+	for _, e := range a.Ended {
+		p("- %s %s: %s\n", e.At.UTC().Format(stamp), ref(e.Incident), e.Line())
 	}
 	section("Noise candidates: alerts without an incident", len(a.Noise))
 	for _, x := range a.Noise {

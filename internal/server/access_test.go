@@ -12,8 +12,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
 	"github.com/quenchhq/quench/internal/store"
@@ -96,6 +98,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.integration = in.ID
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.ID, tok, map[string]any{"title": "disk filling", "severity": "warning"})
+	if _, err := app.Svc.CreateSnooze(ctx, service.System, service.NewSnooze{Matchers: `alertname="planned"`, For: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	up := uploadBody()
 	r := app.Request(t, "POST", "/api/v1/incidents/1/attachments", ana, up.body, "Content-Type", up.contentType)
 	if r.Status != 201 {
@@ -109,6 +114,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.channel = ch.ID
 	if f.delivery, err = app.Svc.TestChannel(ctx, service.System, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Svc.CreateTemplate(ctx, service.System, incident.Template{Name: "database",
+		Items: []incident.TemplateItem{{Phase: "resolved", Text: "document recovery procedure"}}}); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`href="(/static/[^"]+\.css)"`).FindStringSubmatch(string(app.Request(t, "GET", "/login", "", nil).Body))
@@ -195,7 +204,7 @@ type cell struct {
 // matrix is the access table: every registered route, every principal.
 func matrix(f *fixture) map[string]cell {
 	rows := baseMatrix(f)
-	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows, notifyRows, notifyPageRows, reviewRows, intakeRows, statusRows} {
+	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows, notifyRows, notifyPageRows, reviewRows, intakeRows, statusRows, heartbeatRows} {
 		for k, v := range more(f) {
 			rows[k] = v
 		}
@@ -223,6 +232,8 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/incidents/{number}":                   {"GET", "/api/v1/incidents/1", nil, false, publicRead()},
 		"PATCH /api/v1/incidents/{number}":                 {"PATCH", "/api/v1/incidents/1", map[string]any{"title": "y"}, false, write(200)},
 		"POST /api/v1/incidents/{number}/transitions":      {"POST", "/api/v1/incidents/1/transitions", map[string]any{"to": "mitigated", "note": "n"}, false, write(200)},
+		"POST /api/v1/incidents/{number}/merge":            {"POST", "/api/v1/incidents/1/merge", map[string]any{"into": 2, "reason": "same outage"}, false, write(200)},
+		"POST /api/v1/incidents/{number}/cancel":           {"POST", "/api/v1/incidents/1/cancel", map[string]any{"reason": "a test"}, false, write(200)},
 		"GET /api/v1/incidents/{number}/timeline":          {"GET", "/api/v1/incidents/1/timeline", nil, false, publicRead()},
 		"GET /api/v1/incidents/{number}/updates":           {"GET", "/api/v1/incidents/1/updates", nil, false, publicRead()},
 		"POST /api/v1/incidents/{number}/updates":          {"POST", "/api/v1/incidents/1/updates", map[string]any{"body": "x"}, false, write(201)},
@@ -255,26 +266,37 @@ func baseMatrix(f *fixture) map[string]cell {
 		"POST /api/v1/alerts/{id}/declare":       {"POST", "/api/v1/alerts/1/declare", map[string]any{}, false, write(201)},
 		"GET /api/v1/incidents/{number}/alerts":  {"GET", "/api/v1/incidents/1/alerts", nil, false, teamRead()},
 		"POST /api/v1/incidents/{number}/alerts": {"POST", "/api/v1/incidents/1/alerts", map[string]any{"alerts": []int{1}}, false, write(200)},
-		"GET /api/v1/integrations":               {"GET", "/api/v1/integrations", nil, false, adminOnly(200)},
-		"POST /api/v1/integrations":              {"POST", "/api/v1/integrations", map[string]any{"type": "generic", "name": "x2"}, false, adminOnly(201)},
-		"DELETE /api/v1/integrations/{id}":       {"DELETE", "/api/v1/integrations/" + f.integration, nil, false, adminOnly(204)},
-		"GET /api/v1/rules":                      {"GET", "/api/v1/rules", nil, false, teamRead()},
-		"POST /api/v1/rules":                     {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
-		"DELETE /api/v1/rules/{id}":              {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
-		"GET /static/":                           {"GET", f.cssPath, nil, false, all(200)},
-		"GET /login":                             {"GET", "/login", nil, false, with(all(200), session, 303)},
-		"POST /login":                            {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
-		"POST /logout":                           {"POST", "/logout", "", true, all(303)},
-		"GET /login/oidc":                        {"GET", "/login/oidc", nil, false, all(404)},
-		"GET /login/oidc/callback":               {"GET", "/login/oidc/callback", nil, false, all(404)},
-		"GET /account":                           {"GET", "/account", nil, false, with(all(200), anon, 303)},
-		"POST /account/password":                 {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
-		"POST /account/sessions/{id}/revoke":     {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
-		"GET /{$}":                               {"GET", "/", nil, false, all(200)},
-		"GET /events":                            {"GET", "/events", nil, false, all(200)},
-		"GET /healthz":                           {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /readyz":                            {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
-		"GET /metrics":                           {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
+		// Triage is the team's: viewers and read-only tokens are refused.
+		"POST /api/v1/alerts/ack":            {"POST", "/api/v1/alerts/ack", map[string]any{"alerts": []int{1}}, false, write(200)},
+		"POST /api/v1/alerts/dismiss":        {"POST", "/api/v1/alerts/dismiss", map[string]any{"alerts": []int{1}, "reason": "noise"}, false, write(200)},
+		"GET /api/v1/alerts/snoozes":         {"GET", "/api/v1/alerts/snoozes", nil, false, teamRead()},
+		"POST /api/v1/alerts/snoozes":        {"POST", "/api/v1/alerts/snoozes", map[string]any{"matchers": `alertname="x"`, "duration": "1h"}, false, write(201)},
+		"DELETE /api/v1/alerts/snoozes/{id}": {"DELETE", "/api/v1/alerts/snoozes/1", nil, false, write(204)},
+		"GET /api/v1/integrations":           {"GET", "/api/v1/integrations", nil, false, adminOnly(200)},
+		"POST /api/v1/integrations":          {"POST", "/api/v1/integrations", map[string]any{"type": "generic", "name": "x2"}, false, adminOnly(201)},
+		"DELETE /api/v1/integrations/{id}":   {"DELETE", "/api/v1/integrations/" + f.integration, nil, false, adminOnly(204)},
+		"GET /api/v1/rules":                  {"GET", "/api/v1/rules", nil, false, teamRead()},
+		"POST /api/v1/rules":                 {"POST", "/api/v1/rules", map[string]any{"action": "inbox"}, false, adminOnly(201)},
+		"DELETE /api/v1/rules/{id}":          {"DELETE", "/api/v1/rules/1", nil, false, adminOnly(204)},
+		"GET /api/v1/checklist-templates":    {"GET", "/api/v1/checklist-templates", nil, false, teamRead()},
+		"POST /api/v1/checklist-templates": {"POST", "/api/v1/checklist-templates",
+			map[string]any{"name": "t2", "items": []map[string]string{{"phase": "resolved", "text": "add to incident log"}}}, false, adminOnly(201)},
+		"DELETE /api/v1/checklist-templates/{id}": {"DELETE", "/api/v1/checklist-templates/1", nil, false, adminOnly(204)},
+		"GET /static/":                       {"GET", f.cssPath, nil, false, all(200)},
+		"GET /login":                         {"GET", "/login", nil, false, with(all(200), session, 303)},
+		"POST /login":                        {"POST", "/login", form("username", "ana", "password", "password-ana"), true, all(303)},
+		"POST /logout":                       {"POST", "/logout", "", true, all(303)},
+		"GET /login/oidc":                    {"GET", "/login/oidc", nil, false, all(404)},
+		"GET /login/oidc/callback":           {"GET", "/login/oidc/callback", nil, false, all(404)},
+		"GET /account":                       {"GET", "/account", nil, false, with(all(200), anon, 303)},
+		"POST /account/password":             {"POST", "/account/password", form("current", "password-ana", "new", "another-pass-1", "confirm", "another-pass-1"), true, with(all(403), anon, 401, session, 303)},
+		"POST /account/sessions/{id}/revoke": {"POST", "/account/sessions/" + f.victimSess + "/revoke", "", true, with(all(303), anon, 401, readTok, 404)},
+		"GET /{$}":                           {"GET", "/", nil, false, all(200)},
+		"GET /events":                        {"GET", "/events", nil, false, all(200)},
+		"GET /healthz":                       {"GET", "/healthz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /readyz":                        {"GET", "/readyz", nil, false, with(all(200), ingestTok, 200)},
+		"GET /metrics":                       {"GET", "/metrics", nil, false, with(all(200), anon, 401)},
+		"POST /api/v1/onboarding":            {"POST", "/api/v1/onboarding", map[string]any{"service": "billing"}, false, adminOnly(201)},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -52,7 +53,7 @@ func newMetrics(reg *prometheus.Registry, svc *service.Service) *metrics {
 		Name: "quench_intake_duration_seconds", Help: "Time from a delivery's arrival to its answer, by integration type.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"type"})
-	reg.MustRegister(m.alerts, m.refused, m.ingest, &inboxCollector{svc: svc})
+	reg.MustRegister(m.alerts, m.refused, m.ingest, &inboxCollector{svc: svc}, &heartbeatCollector{svc: svc})
 	reg.MustRegister(m.requests, m.duration, info, &incidentCollector{svc: svc}, &reviewCollector{svc: svc},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -73,7 +74,7 @@ func (m *metrics) instrument(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", r.URL.Path,
+		log.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", api.LogPath(r),
 			"status", rec.status, "duration_ms", float64(d.Microseconds())/1000, "bytes", rec.bytes, "remote", r.RemoteAddr)
 	})
 }
@@ -119,7 +120,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // so the gauge is always the database's truth, on every replica.
 type incidentCollector struct{ svc *service.Service }
 
-var incidentsDesc = prometheus.NewDesc("quench_incidents", "Incidents by phase and severity.", []string{"phase", "severity"}, nil)
+var incidentsDesc = prometheus.NewDesc("quench_incidents", "Incidents by phase (or end state: merged, cancelled) and severity.", []string{"phase", "severity"}, nil)
 
 func (c *incidentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- incidentsDesc }
 
@@ -136,7 +137,11 @@ func (c *incidentCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range counts {
 		seen[[2]string{string(k.Phase), string(k.Severity)}] = k.Count
 	}
-	for _, p := range incident.Phases {
+	states := slices.Clone(incident.Phases)
+	for _, e := range incident.EndStates {
+		states = append(states, incident.Phase(e))
+	}
+	for _, p := range states {
 		for _, s := range incident.Severities {
 			ch <- prometheus.MustNewConstMetric(incidentsDesc, prometheus.GaugeValue, float64(seen[[2]string{string(p), string(s)}]), string(p), string(s))
 		}
@@ -173,4 +178,26 @@ func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(n))
+}
+
+// heartbeatCollector reads heartbeats by state at scrape time: how many
+// are down (their alert fires), from the database, so every replica
+// reports the same.
+type heartbeatCollector struct{ svc *service.Service }
+
+var heartbeatsDesc = prometheus.NewDesc("quench_heartbeats", "Heartbeats by state (up: waiting for the next ping; down: missed or failed, its alert fires).", []string{"state"}, nil)
+
+func (c *heartbeatCollector) Describe(ch chan<- *prometheus.Desc) { ch <- heartbeatsDesc }
+
+func (c *heartbeatCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	states, err := c.svc.HeartbeatStates(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(heartbeatsDesc, err)
+		return
+	}
+	for s, n := range states {
+		ch <- prometheus.MustNewConstMetric(heartbeatsDesc, prometheus.GaugeValue, float64(n), string(s))
+	}
 }

@@ -100,7 +100,7 @@ func New(svc *service.Service, opt Options) (*Handler, error) {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
-			api.WriteError(w, r, opt.Log, problem.New(problem.NotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+			api.WriteError(w, r, opt.Log, problem.New(problem.NotFound, "not_found", "no such endpoint: %s %s", r.Method, api.LogPath(r)))
 			return
 		}
 		pages.NotFound(w, r)
@@ -170,7 +170,10 @@ func authenticate(svc *service.Service, log *slog.Logger, pages *web.Web, secure
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.Anonymous
 		var err error
-		intake := strings.HasPrefix(r.URL.Path, api.IntakePrefix)
+		// Intake and heartbeat pings authenticate by what they carry (an
+		// integration's token or signature, a heartbeat's key in the
+		// path), never by a user's token or session.
+		intake := strings.HasPrefix(r.URL.Path, api.IntakePrefix) || strings.HasPrefix(r.URL.Path, api.PingPrefix)
 		if h := r.Header.Get("Authorization"); h != "" && !intake {
 			// Intake authenticates per integration (its own token, basic
 			// auth, body signatures) in the handler.
@@ -268,7 +271,7 @@ func recoverPanics(log *slog.Logger, pages *web.Web, next http.Handler) http.Han
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				log.Error("panic", "method", r.Method, "path", api.LogPath(r), "panic", v, "stack", string(debug.Stack()))
 				fail(w, r, log, pages, problem.New(problem.Internal, "internal", "Something went wrong on our side."))
 			}
 		}()

@@ -71,6 +71,11 @@ func (s *Service) AddAttachment(ctx context.Context, p auth.Principal, number in
 		Filename: CleanFilename(n.Filename), ContentType: ct, Size: int64(len(n.Data)), SHA256: hex.EncodeToString(sum[:]),
 		Width: width, Height: height, UploadedBy: p.Name()}
 	_, err = s.mutate(ctx, p, number, "add attachments", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		if a.Update == 0 {
+			if err := notMerged(inc, "files"); err != nil {
+				return err
+			}
+		}
 		if a.Update != 0 {
 			u, err := tx.Update(ctx, number, a.Update)
 			if err != nil {

@@ -127,6 +127,9 @@ func (s *Service) AddChecklistItem(ctx context.Context, p auth.Principal, number
 	}
 	var it *incident.ChecklistItem
 	_, err = s.mutate(ctx, p, number, "change checklists", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		if err := notMerged(inc, "checklist items"); err != nil {
+			return err
+		}
 		ph := n.Phase
 		if ph == "" {
 			if ph = inc.Phase; ph == incident.Closed {
@@ -284,6 +287,9 @@ func (s *Service) AddLink(ctx context.Context, p auth.Principal, number int64, n
 	}
 	l := &incident.Link{Incident: number, Kind: kind, URL: u, Title: text.Line(n.Title, incident.MaxLinkTitle), CreatedBy: p.Name(), Visibility: vis}
 	_, err = s.mutate(ctx, p, number, "change links", func(tx *store.Tx, inc *incident.Incident, ev *incident.Event) error {
+		if err := notMerged(inc, "links"); err != nil {
+			return err
+		}
 		l.CreatedAt = ev.At
 		if err := tx.InsertLink(ctx, l); err != nil {
 			return err

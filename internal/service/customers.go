@@ -25,7 +25,7 @@ func (s *Service) planCustomers(ctx context.Context, tx *store.Tx, inc *incident
 	}
 	switch ev.Kind {
 	case incident.EventCreated, incident.EventChanged, incident.EventTransitioned, incident.EventReopened,
-		incident.EventUpdatePosted, incident.EventUpdateVisibility:
+		incident.EventUpdatePosted, incident.EventUpdateVisibility, incident.EventCancelled, incident.EventMerged:
 	default:
 		return nil
 	}
@@ -35,7 +35,9 @@ func (s *Service) planCustomers(ctx context.Context, tx *store.Tx, inc *incident
 			return err
 		}
 	}
-	if ev.Kind == incident.EventTransitioned && dataString(ev, "to") == string(incident.Resolved) {
+	// A merged incident's reports moved with its alerts: its target tells
+	// them. A cancelled one's reporters hear that it is resolved.
+	if (ev.Kind == incident.EventTransitioned && dataString(ev, "to") == string(incident.Resolved)) || ev.Kind == incident.EventCancelled {
 		if err := s.tellReporters(ctx, tx, inc, ev); err != nil {
 			return err
 		}
@@ -69,6 +71,12 @@ func (s *Service) planCustomers(ctx context.Context, tx *store.Tx, inc *incident
 		}
 	case incident.EventReopened:
 		headline, body = "Investigating again: "+title, "The problem came back; we are on it."
+	case incident.EventCancelled:
+		headline, body = "Resolved: "+title, "This incident is resolved."
+	case incident.EventMerged:
+		// The status page points to the incident it continues in when
+		// customers see that one; the message says no more than that.
+		headline, body = "Resolved: "+title, "We follow this up in another incident on the status page."
 	case incident.EventUpdatePosted, incident.EventUpdateVisibility:
 		vis := dataString(ev, "visibility")
 		if ev.Kind == incident.EventUpdateVisibility {
@@ -128,6 +136,9 @@ func follows(sb *status.Subscriber, comps []*status.Component, services []string
 
 // customerState names where a published incident stands, for customers.
 func customerState(inc *incident.Incident) string {
+	if inc.Ended() {
+		return "Resolved"
+	}
 	switch inc.Phase {
 	case incident.Active:
 		return status.Impact(inc.Severity).Label()

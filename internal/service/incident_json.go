@@ -31,6 +31,15 @@ type IncidentJSON struct {
 	CreatedAt            time.Time            `json:"created_at"`
 	UpdatedAt            time.Time            `json:"updated_at"`
 	URL                  string               `json:"url"`
+	// EndState is "cancelled" or "merged" for an incident that ended
+	// beside closed, null otherwise; phase is then the phase it was left
+	// in.
+	EndState  *incident.EndState `json:"end_state"`
+	EndedAt   *time.Time         `json:"ended_at,omitempty"`
+	EndReason string             `json:"end_reason,omitempty"`
+	// MergedInto is the incident it was merged into; absent for a viewer
+	// when that incident is confidential.
+	MergedInto int64 `json:"merged_into,omitempty"`
 
 	// OnStatusPage says whether the incident is published to the status
 	// page; StatusTitle is the title customers read there ("": Title).
@@ -70,6 +79,10 @@ func NewIncidentJSON(inc *incident.Incident, baseURL string) IncidentJSON {
 	}
 	for p, n := range inc.Notes {
 		j.PhaseNotes[string(p)] = n
+	}
+	if inc.Ended() {
+		st, at := inc.EndState, inc.EndedAt.UTC()
+		j.EndState, j.EndedAt, j.EndReason, j.MergedInto = &st, &at, inc.EndReason, inc.MergedInto
 	}
 	return j
 }

@@ -38,13 +38,20 @@ type IncidentQuery struct {
 	// Sort is number, updated, created or severity, with a leading "-"
 	// for descending; "" is newest number first.
 	Sort string
+	// State selects by end state: "" any, "live" neither merged nor
+	// cancelled, "ended" either, "merged" or "cancelled". A phase filter
+	// keeps live incidents only.
+	State string
 	// Limit and Offset page a list; each surface sets them its own way
 	// (the API from limit and offset, the log page from its links).
 	Limit, Offset int
 }
 
 // IncidentQueryParams are the query parameters ParseIncidentQuery reads.
-var IncidentQueryParams = []string{"phase", "service", "severity", "owner", "label", "q", "sort", "source", "from", "to"}
+var IncidentQueryParams = []string{"phase", "service", "severity", "owner", "label", "q", "sort", "source", "from", "to", "state"}
+
+// IncidentStates are the values of the state filter.
+var IncidentStates = []string{"live", "ended", string(incident.Merged), string(incident.Cancelled)}
 
 // ParseIncidentQuery reads an incident query's filters and sort; paging is
 // the caller's. An empty parameter is no filter, which is what an HTML
@@ -87,6 +94,12 @@ func ParseIncidentQuery(v url.Values) (IncidentQuery, error) {
 		}
 		q.Source = incident.Source(s)
 	}
+	if st := v.Get("state"); st != "" {
+		if !slices.Contains(IncidentStates, st) {
+			return q, problem.Invalidf("unknown state %q: use live, ended, merged or cancelled", st)
+		}
+		q.State = st
+	}
 	var err error
 	if q.From, err = ParseDay(v.Get("from"), false); err != nil {
 		return q, err
@@ -127,6 +140,6 @@ func (q IncidentQuery) filter(publicOnly bool) store.IncidentFilter {
 	return store.IncidentFilter{
 		Phases: q.Phases, Service: q.Service, Severity: q.Severity, Owner: q.Owner, Label: q.Label, Query: q.Text,
 		Sort: q.Sort, Limit: q.Limit, Offset: q.Offset, PublicOnly: publicOnly,
-		Source: q.Source, OpenedFrom: q.From, OpenedBefore: q.To,
+		Source: q.Source, OpenedFrom: q.From, OpenedBefore: q.To, End: q.State,
 	}
 }

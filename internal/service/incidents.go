@@ -22,6 +22,7 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 	if err := d.Normalize(); err != nil {
 		return nil, err
 	}
+	d.Owners = ownByDefault(p, d.Owners)
 	now := s.Now()
 	inc := &incident.Incident{
 		Title: d.Title, Summary: d.Summary, Severity: d.Severity, Services: d.Services, Labels: d.Labels,
@@ -29,12 +30,33 @@ func (s *Service) OpenIncident(ctx context.Context, p auth.Principal, d incident
 		Owners: d.Owners, EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 		CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now,
 	}
-	err := s.store.Write(ctx, func(tx *store.Tx) error { return s.insertIncident(ctx, tx, inc, nil) })
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
+		if err := s.insertIncident(ctx, tx, inc, nil); err != nil {
+			return err
+		}
+		return s.addTemplateItems(ctx, tx, inc, d.Template)
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
 	return inc, nil
+}
+
+// ownByDefault makes whoever opens an incident by hand the owner of its
+// active phase, unless they named an owner (or "" for nobody).
+func ownByDefault(p auth.Principal, owners map[incident.Phase]string) map[incident.Phase]string {
+	out := map[incident.Phase]string{}
+	// System (maintenance commands, rules) is nobody to own anything.
+	if _, chosen := owners[incident.Active]; !chosen && p.Name() != "" && p.User != System.User {
+		out[incident.Active] = p.Name()
+	}
+	for ph, who := range owners {
+		if who != "" {
+			out[ph] = who
+		}
+	}
+	return out
 }
 
 // insertIncident numbers and stores a new incident with its "created"
@@ -172,15 +194,18 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, number int64
 		if err != nil {
 			return err
 		}
-		from := inc.Phase
+		from, fromEnd := inc.Phase, inc.EndState
 		incident.Apply(inc, move, req, s.Now())
-		if err := tx.SaveIncident(ctx, inc, from, false); err != nil {
+		if err := tx.SaveIncidentEnded(ctx, inc, from, fromEnd, false); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return problem.New(problem.Conflict, "phase_skip", "incident #%d left phase %s meanwhile; reload and try again", number, from)
 			}
 			return err
 		}
 		ev := &incident.Event{Incident: number, At: inc.UpdatedAt, Actor: p.Name(), Data: map[string]any{"from": from, "to": req.To}}
+		if fromEnd != "" {
+			ev.Data["from"] = fromEnd
+		}
 		if move == incident.Reopen {
 			ev.Kind = incident.EventReopened
 			ev.Data["reason"] = req.Reason

@@ -20,6 +20,8 @@ type IngestResult struct {
 	New      int  `json:"new"`
 	Resolved int  `json:"resolved"`
 	Replayed bool `json:"replayed,omitempty"`
+	// Snoozed counts newly firing alerts a snooze kept in the inbox.
+	Snoozed int `json:"snoozed,omitempty"`
 	// Opened and Attached list incident numbers.
 	Opened   []int64 `json:"opened"`
 	Attached []int64 `json:"attached"`
@@ -57,50 +59,69 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	alerts = lastPerFingerprint(alerts)
 	// Encoded here, not in the transaction: on SQLite every transaction
 	// runs on the one writer goroutine.
-	enc := make([]store.Encoded, len(alerts))
-	for i := range alerts {
-		enc[i] = store.Encode(&alerts[i])
-	}
+	enc := encodeAll(alerts)
 	var res IngestResult
 	var changed map[int64]bool
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		res, changed = IngestResult{}, nil
-		in, err := tx.LockIntegration(ctx, integrationID)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		if d.ID != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
-			if err != nil || !fresh {
-				res.Replayed = !fresh
-				return err
-			}
-		}
-		if d.Digest != "" {
-			fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				return errReplayedBody
-			}
-		}
-		g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
-			joined: map[int64][]joined{}, counts: newCountChanges()}
-		if err := g.apply(alerts, enc); err != nil {
-			return err
-		}
-		changed = g.counts.changed
-		return nil
+	// Grouped: on PostgreSQL concurrent deliveries share a commit.
+	err := s.store.WriteGrouped(ctx, func(tx *store.Tx) (err error) {
+		res, changed, err = s.ingestTx(ctx, tx, integrationID, d, alerts, enc)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.publishAlerts(changed)
+	return &res, nil
+}
+
+// ingestTx is the intake path inside a transaction: the intake endpoint,
+// heartbeats and test alerts all come through it. The caller publishes
+// the changed incidents once the transaction commits.
+func (s *Service) ingestTx(ctx context.Context, tx *store.Tx, integrationID string, d Delivery, alerts []alert.Alert, enc []store.Encoded) (IngestResult, map[int64]bool, error) {
+	var res IngestResult
+	in, err := tx.LockIntegration(ctx, integrationID)
+	if err != nil {
+		return res, nil, err
+	}
+	now := s.Now()
+	if d.ID != "" {
+		fresh, err := tx.RecordDelivery(ctx, in.ID, d.ID, now)
+		if err != nil || !fresh {
+			res.Replayed = !fresh
+			return res, nil, err
+		}
+	}
+	if d.Digest != "" {
+		fresh, err := tx.RecordDelivery(ctx, in.ID, "sha256:"+d.Digest, now)
+		if err != nil {
+			return res, nil, err
+		}
+		if !fresh {
+			return res, nil, errReplayedBody
+		}
+	}
+	g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
+		joined: map[int64][]joined{}, counts: newCountChanges()}
+	if err := g.apply(alerts, enc); err != nil {
+		return res, nil, err
+	}
+	return res, g.counts.changed, nil
+}
+
+// encodeAll encodes alerts for the store, outside any transaction.
+func encodeAll(alerts []alert.Alert) []store.Encoded {
+	enc := make([]store.Encoded, len(alerts))
+	for i := range alerts {
+		enc[i] = store.Encode(&alerts[i])
+	}
+	return enc
+}
+
+// publishAlerts tells live viewers about incidents an ingest changed.
+func (s *Service) publishAlerts(changed map[int64]bool) {
 	for n := range changed {
 		s.publish(Change{Incident: n, Kind: incident.EventAlertAttached})
 	}
-	return &res, nil
 }
 
 // lastPerFingerprint keeps the last alert of each fingerprint in a payload;
@@ -137,6 +158,10 @@ type ingestion struct {
 	rules []alert.Rule
 	// loaded is set once rules holds the rules.
 	loaded bool
+	// snoozes are the snoozes holding now, read once per delivery when
+	// a rule would first open or join an incident (snoozesLoaded).
+	snoozes       []alert.Snooze
+	snoozesLoaded bool
 	// groups caches the open incident of each group key (0: none), so a
 	// delivery of one group looks it up once.
 	groups map[string]int64
@@ -225,6 +250,9 @@ func (g *ingestion) destinationIfNew(a *alert.Alert) (n int64, ok bool, err erro
 	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
 		return 0, err == nil, err
 	}
+	if quiet, err := g.snoozed(a); err != nil || quiet {
+		return 0, err == nil, err
+	}
 	if a.GroupKey != "" {
 		if n, err = g.openForGroup(a.GroupKey); err != nil || n != 0 {
 			return n, err == nil, err
@@ -248,6 +276,10 @@ func (g *ingestion) update(rec *alert.Record, a alert.Alert, enc store.Encoded) 
 	wasFiring := before != nil && before.Status == alert.Firing
 	rec.Alert, rec.LastSeen = a, g.now
 	rec.Received++
+	if a.Status == alert.Firing && !wasFiring {
+		// Fired again after resolving: a new problem, triaged afresh.
+		rec.Triage = alert.Triage{}
+	}
 	if a.Status == alert.Resolved && wasFiring {
 		g.res.Resolved++
 	}
@@ -293,6 +325,27 @@ func (g *ingestion) rule(a *alert.Alert) (*alert.Rule, error) {
 	return alert.Route(g.rules, g.in.ID, a), nil
 }
 
+// snoozed reports whether a snooze keeps newly firing alert a in the
+// inbox, and counts it. The snoozes are read once per delivery, and only
+// by one whose rules would open or join an incident.
+func (g *ingestion) snoozed(a *alert.Alert) (bool, error) {
+	if !g.snoozesLoaded {
+		list, err := g.tx.Snoozes(g.ctx, g.now)
+		if err != nil {
+			return false, err
+		}
+		for _, sn := range list {
+			g.snoozes = append(g.snoozes, *sn)
+		}
+		g.snoozesLoaded = true
+	}
+	if len(g.snoozes) == 0 || alert.Snoozed(g.snoozes, g.now, a.Labels) == nil {
+		return false, nil
+	}
+	g.res.Snoozed++
+	return true, nil
+}
+
 // openForGroup is the open incident of a group (0: none), looked up once
 // per delivery and group.
 func (g *ingestion) openForGroup(key string) (int64, error) {
@@ -316,12 +369,22 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 		if err != nil {
 			return 0, false, err
 		}
-		if inc.Phase != incident.Closed {
-			return rec.Incident, true, nil
+		if inc.EndState == incident.Merged && inc.MergedInto != 0 {
+			// Its alerts moved to the target at the merge; one that
+			// slipped past it follows them.
+			if inc, err = g.tx.Incident(g.ctx, inc.MergedInto); err != nil {
+				return 0, false, err
+			}
+		}
+		if inc.Phase != incident.Closed && !inc.Ended() {
+			return inc.Number, inc.Number == rec.Incident, nil
 		}
 	}
 	rule, err := g.rule(&rec.Alert)
 	if err != nil || rule == nil || rule.Action == alert.ActionInbox {
+		return 0, false, err
+	}
+	if quiet, err := g.snoozed(&rec.Alert); err != nil || quiet {
 		return 0, false, err
 	}
 	if rec.GroupKey != "" {
@@ -336,6 +399,9 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	// The created event is public: which integration and rule opened the
 	// incident stays in the internal alert event.
 	if err := g.s.insertIncident(g.ctx, g.tx, inc, nil); err != nil {
+		return 0, false, err
+	}
+	if err := g.s.addTemplateItems(g.ctx, g.tx, inc, TemplatesAuto); err != nil {
 		return 0, false, err
 	}
 	g.res.Opened = append(g.res.Opened, inc.Number)
@@ -395,6 +461,13 @@ func (g *ingestion) finish() error {
 		if err := g.s.appendAlertEvent(g.ctx, g.tx, list[0].rec, g.actor(), g.now, data); err != nil {
 			return err
 		}
+		recs := make([]*alert.Record, len(list))
+		for i, j := range list {
+			recs[i] = j.rec
+		}
+		if err := g.s.addRunbookLinks(g.ctx, g.tx, n, recs, g.actor(), g.now); err != nil {
+			return err
+		}
 	}
 	// "Last alert" is for people; once a second is precise enough and
 	// spares a write per delivery in a storm.
@@ -430,22 +503,31 @@ func newCountChanges() *countChanges {
 // after.
 func (t *countChanges) move(before, after *alert.Record) {
 	if before != nil {
-		if before.Incident == after.Incident && before.Status == after.Status {
+		if before.Incident == after.Incident && countedStatus(before) == countedStatus(after) {
 			if c := t.incident(after.Incident); c != nil {
 				c.truncated = max(c.truncated, int64(after.Truncated))
 			}
 			return
 		}
-		t.add(before.IntegrationID, before.Incident, before.Status, -1)
+		t.add(before.IntegrationID, before.Incident, countedStatus(before), -1)
 		if before.Incident != 0 {
 			t.changed[before.Incident] = true
 		}
 	}
-	t.add(after.IntegrationID, after.Incident, after.Status, 1)
+	t.add(after.IntegrationID, after.Incident, countedStatus(after), 1)
 	if c := t.incident(after.Incident); c != nil {
 		c.truncated = max(c.truncated, int64(after.Truncated))
 		t.changed[after.Incident] = true
 	}
+}
+
+// countedStatus is the status an alert counts with: a dismissed alert in
+// the inbox no longer waits there, so it counts as not firing.
+func countedStatus(r *alert.Record) alert.Status {
+	if r.Incident == 0 && r.Dismissed() {
+		return alert.Resolved
+	}
+	return r.Status
 }
 
 func (t *countChanges) incident(n int64) *alertCounts {
@@ -575,6 +657,14 @@ func (s *Service) incidentFromAlert(a *alert.Alert, in *alert.Integration, rule 
 	if name := a.Labels["alertname"]; name != "" {
 		d.Labels = map[string]string{"alertname": name}
 	}
+	if IsTest(a.Labels) {
+		// A test alert's incident says so wherever it is shown.
+		if d.Labels == nil {
+			d.Labels = map[string]string{}
+		}
+		d.Labels[TestLabel] = "true"
+		d.Title = "[test] " + d.Title
+	}
 	if d.Normalize() != nil {
 		// A rule's odd severity or visibility must not lose the alert.
 		d.Severity, d.Visibility = severityOf("", a.Labels["severity"]), incident.Public
@@ -614,8 +704,34 @@ type AlertQuery struct {
 	// Unattached keeps alerts that are part of no incident.
 	Unattached bool
 	// Matchers keep alerts whose labels match all of them.
-	Matchers      []alert.Matcher
+	Matchers []alert.Matcher
+	// Dismissed says what to do with dismissed alerts: leave them out
+	// (HideDismissed, the default), keep only them, or show them too.
+	Dismissed     Dismissed
 	Limit, Offset int
+}
+
+// Dismissed picks dismissed alerts in an alert list.
+type Dismissed string
+
+const (
+	HideDismissed Dismissed = ""
+	OnlyDismissed Dismissed = "only"
+	AnyDismissed  Dismissed = "any"
+)
+
+// ParseDismissed reads the dismissed filter of a query: false (or empty)
+// hides dismissed alerts, true keeps only them, any shows both.
+func ParseDismissed(v string) (Dismissed, error) {
+	switch v {
+	case "", "false":
+		return HideDismissed, nil
+	case "true", "only":
+		return OnlyDismissed, nil
+	case "any":
+		return AnyDismissed, nil
+	}
+	return "", problem.Invalidf("dismissed must be false, true or any")
 }
 
 // maxAlertScan bounds how many alerts a label-matcher query inspects.
@@ -627,6 +743,12 @@ func (s *Service) Alerts(ctx context.Context, p auth.Principal, q AlertQuery) ([
 		return nil, err
 	}
 	f := store.AlertFilter{Status: q.Status, Integration: q.Integration, Unattached: q.Unattached, Limit: q.Limit, Offset: q.Offset}
+	switch q.Dismissed {
+	case OnlyDismissed:
+		f.Dismissed = store.DismissedOnly
+	case AnyDismissed:
+		f.Dismissed = store.DismissedAny
+	}
 	if len(q.Matchers) > 0 {
 		f.Limit, f.Offset = maxAlertScan, 0
 	}
@@ -763,12 +885,16 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		if err := d.Normalize(); err != nil {
 			return err
 		}
+		d.Owners = ownByDefault(p, d.Owners)
 		now := s.Now()
 		inc = &incident.Incident{Title: d.Title, Summary: d.Summary, Severity: d.Severity, Services: d.Services, Labels: d.Labels,
 			DetectionSource: d.DetectionSource, Visibility: d.Visibility, Phase: incident.Active, Owners: d.Owners,
 			EnteredAt: map[incident.Phase]time.Time{incident.Active: now}, Notes: map[incident.Phase]string{},
 			CreatedBy: p.Name(), CreatedAt: now, UpdatedAt: now}
 		if err := s.insertIncident(ctx, tx, inc, map[string]any{"declared_from_alerts": ids}); err != nil {
+			return err
+		}
+		if err := s.addTemplateItems(ctx, tx, inc, d.Template); err != nil {
 			return err
 		}
 		return attachAll(ctx, tx, s, recs, inc.Number, p.Name(), now)
@@ -792,6 +918,12 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		}
 		if inc.Phase == incident.Closed {
 			return problem.New(problem.Conflict, "incident_closed", "incident #%d is closed; reopen it or declare a new one", number)
+		}
+		if err := notMerged(inc, "alerts"); err != nil {
+			return err
+		}
+		if inc.EndState == incident.Cancelled {
+			return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it or declare a new one", number)
 		}
 		recs, err := loadFreeAlerts(ctx, tx, ids)
 		if err != nil {
@@ -817,6 +949,8 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 	for _, rec := range recs {
 		before := *rec
 		rec.Incident = number
+		// Part of an incident now: no longer dismissed.
+		rec.DismissedBy, rec.DismissedAt, rec.DismissReason = "", time.Time{}, ""
 		if err := tx.SaveAlert(ctx, rec); err != nil {
 			return err
 		}
@@ -824,6 +958,9 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 			return err
 		}
 		t.move(&before, rec)
+	}
+	if err := s.addRunbookLinks(ctx, tx, number, recs, actor, now); err != nil {
+		return err
 	}
 	return t.write(ctx, tx, s, "", actor, now)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
 	"github.com/quenchhq/quench/internal/store"
@@ -127,6 +128,9 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 	if err := require(p, auth.Administer, "manage integrations"); err != nil {
 		return err
 	}
+	if id == heartbeat.Integration {
+		return problem.New(problem.Conflict, "built_in", "the heartbeat integration is built in; remove heartbeats instead")
+	}
 	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteIntegration(ctx, id, s.Now()); err != nil {
 			return err
@@ -135,6 +139,64 @@ func (s *Service) DeleteIntegration(ctx context.Context, p auth.Principal, id st
 	})
 	return missing(err, "integration %s not found", id)
 }
+
+// TestLabel marks a test alert, and the incident it opens.
+const TestLabel = "quench_test"
+
+// TestIntegration sends a test alert as if integration id had sent it,
+// through the intake path and the rules: with the default rules a
+// critical test alert opens an incident, anything else waits in the
+// inbox. The alert carries the label quench_test="true" and says it is a
+// test; an incident it opens is titled "[test] …" and labelled the same.
+// Each test is a new alert (its own fingerprint and group), so it never
+// joins a real incident.
+func (s *Service) TestIntegration(ctx context.Context, p auth.Principal, id, severity string) (*IngestResult, *alert.Alert, error) {
+	if err := require(p, auth.Administer, "manage integrations"); err != nil {
+		return nil, nil, err
+	}
+	if severity == "" {
+		severity = "critical"
+	}
+	if text.Line(severity, 50) != severity || strings.ContainsAny(severity, " \t") {
+		return nil, nil, problem.Unprocessablef("severity must be one word, such as critical or warning")
+	}
+	fp := "quench-test-" + strings.ToLower(auth.NewSecret("")[:16])
+	now := s.Now()
+	a := alert.Alert{Fingerprint: fp, Status: alert.Firing, GroupKey: fp, StartsAt: now,
+		Labels: map[string]string{"alertname": "QuenchTestAlert", "severity": severity, TestLabel: "true"},
+		Annotations: map[string]string{
+			"summary":     "Test alert from Quench",
+			"description": fmt.Sprintf("A test alert sent by %s to check that alerts of this integration reach the inbox or an incident as the rules say. Nothing is wrong.", p.Name()),
+		}}
+	alert.Normalize(&a)
+	alerts := []alert.Alert{a}
+	enc := encodeAll(alerts)
+	var res IngestResult
+	var changed map[int64]bool
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		// Only senders' integrations: not the built-in sources of
+		// heartbeats and customer reports.
+		if in, err := tx.Integration(ctx, id); err != nil {
+			return err
+		} else if !alert.ValidType(in.Type) {
+			return store.ErrNotFound
+		}
+		if res, changed, err = s.ingestTx(ctx, tx, id, Delivery{}, alerts, enc); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "integration_tested", id, map[string]any{"integration": id, "severity": severity,
+			"opened": res.Opened, "attached": res.Attached})
+	})
+	if err != nil {
+		return nil, nil, missing(err, "integration %s not found", id)
+	}
+	s.publishAlerts(changed)
+	s.log.Info("test alert sent", "integration", id, "by", p.Name(), "opened", res.Opened)
+	return &res, &a, nil
+}
+
+// IsTest reports whether labels mark a test alert or incident.
+func IsTest(labels map[string]string) bool { return labels[TestLabel] == "true" }
 
 // IntegrationForIntake reads a live integration for authenticating a
 // delivery; it is internal to the intake endpoint, not a use case.

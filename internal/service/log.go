@@ -158,7 +158,7 @@ func CSVCell(s string) string {
 func (c *csvLog) start() error {
 	return c.w.Write([]string{"number", "title", "severity", "services", "detection_source", "visibility", "phase", "opened_at",
 		"mitigated_at", "resolved_at", "closed_at", "mitigation", "fix", "root_cause_improvement", "detection_improvement",
-		"active_owner", "mitigated_owner", "resolved_owner"})
+		"active_owner", "mitigated_owner", "resolved_owner", "end_state", "ended_at", "end_reason", "merged_into"})
 }
 
 func (c *csvLog) incident(inc *incident.Incident) error {
@@ -172,7 +172,13 @@ func (c *csvLog) incident(inc *incident.Incident) error {
 		string(inc.DetectionSource), string(inc.Visibility), string(inc.Phase), inc.CreatedAt.UTC().Format(time.RFC3339),
 		entered(incident.Mitigated), entered(incident.Resolved), entered(incident.Closed),
 		inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved], inc.Notes[incident.Closed], inc.DetectionImprovement,
-		inc.Owners[incident.Active], inc.Owners[incident.Mitigated], inc.Owners[incident.Resolved]}
+		inc.Owners[incident.Active], inc.Owners[incident.Mitigated], inc.Owners[incident.Resolved], string(inc.EndState), "", inc.EndReason, ""}
+	if inc.Ended() {
+		row[len(row)-3] = inc.EndedAt.UTC().Format(time.RFC3339)
+	}
+	if inc.MergedInto != 0 {
+		row[len(row)-1] = strconv.FormatInt(inc.MergedInto, 10)
+	}
 	for i := range row {
 		row[i] = CSVCell(row[i])
 	}
@@ -212,7 +218,7 @@ func (q IncidentQuery) describe() string {
 		parts = append(parts, "opened before "+day(q.To))
 	}
 	for _, f := range [][2]string{{"service", q.Service}, {"severity", string(q.Severity)}, {"detection source", string(q.Source)},
-		{"owner", q.Owner}, {"search", q.Text}} {
+		{"owner", q.Owner}, {"search", q.Text}, {"state", q.State}} {
 		if f[1] != "" {
 			parts = append(parts, f[0]+" "+f[1])
 		}
@@ -240,6 +246,14 @@ func (m *markdownLog) incident(inc *incident.Incident) error {
 	}
 	fmt.Fprintf(&b, "- %s, %s, %s; services: %s; detected by: %s\n", inc.Severity, inc.Phase, inc.Visibility, services, inc.DetectionSource)
 	fmt.Fprintf(&b, "- Opened %s by %s\n", stamp(inc.CreatedAt), orNobody(inc.CreatedBy))
+	switch {
+	case inc.EndState == incident.Merged && inc.MergedInto != 0:
+		fmt.Fprintf(&b, "- **Merged** into [#%d](%s/incidents/%d) %s: %s\n", inc.MergedInto, m.baseURL, inc.MergedInto, stamp(inc.EndedAt), oneLine(inc.EndReason))
+	case inc.EndState == incident.Merged:
+		fmt.Fprintf(&b, "- **Merged** into another incident %s\n", stamp(inc.EndedAt))
+	case inc.EndState == incident.Cancelled:
+		fmt.Fprintf(&b, "- **Cancelled** %s: %s\n", stamp(inc.EndedAt), oneLine(inc.EndReason))
+	}
 	var owners []string
 	for _, p := range incident.OwnedPhases {
 		owners = append(owners, string(p)+" "+orNobody(inc.Owners[p]))
@@ -255,7 +269,7 @@ func (m *markdownLog) incident(inc *incident.Incident) error {
 	}
 	if inc.DetectionImprovement != "" {
 		b.WriteString("\n### Detection improvement\n\n" + quote(inc.DetectionImprovement))
-	} else if inc.DetectionSource.NeedsDetectionImprovement() {
+	} else if inc.DetectionSource.NeedsDetectionImprovement() && !inc.Ended() {
 		b.WriteString("\n### Detection improvement\n\n> not yet\n")
 	}
 	_, err := io.WriteString(m.w, b.String())

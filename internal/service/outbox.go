@@ -168,6 +168,12 @@ func (s *Service) messagesFor(ctx context.Context, tx *store.Tx, ev *incident.Ev
 		return []planned{{event: notify.AlertAttached, body: str("title")}}, nil
 	case incident.EventAlertsResolved:
 		return []planned{{event: notify.AlertsResolved}}, nil
+	case incident.EventCancelled:
+		return []planned{{event: notify.Cancelled, body: str("reason"), from: str("from"), to: string(incident.Cancelled), public: true}}, nil
+	case incident.EventMerged:
+		// A public channel hears of a merge only when the target is
+		// public too: the message names it, and the reason may.
+		return []planned{{event: notify.Merged, body: str("reason"), from: str("from"), to: "merged into #" + str("into"), public: !ev.Internal}}, nil
 	}
 	return nil, nil
 }
@@ -303,6 +309,10 @@ func headline(m notify.Message) string {
 		return fmt.Sprintf("#%d: every attached alert has resolved — mitigated?", n)
 	case notify.ChecklistDone:
 		return fmt.Sprintf("#%d: checklist item done", n)
+	case notify.Merged:
+		return fmt.Sprintf("#%d %s", n, m.To)
+	case notify.Cancelled:
+		return fmt.Sprintf("#%d cancelled (was %s)", n, m.From)
 	case notify.Unowned:
 		return fmt.Sprintf("#%d has no owner", n)
 	case notify.Stuck:

@@ -18,15 +18,18 @@ const (
 	// page and the admin can see what was sent during the incident and
 	// its review; unfinished ones stay until they finish.
 	keepMessages = 30 * 24 * time.Hour
+	// keepSnoozes: an ended snooze stays a week (the audit log keeps it
+	// for good); it quiets nothing once ended.
+	keepSnoozes = 7 * 24 * time.Hour
 )
 
 // Removed counts the rows a cleanup removed.
 type Removed struct {
-	Sessions, Deliveries, AuditEntries, Messages int64
+	Sessions, Deliveries, AuditEntries, Messages, Snoozes, SigninFailures int64
 }
 
 // Cleanup writes pending audit counts, then removes expired sessions, old
-// delivery ids and old sign-in failures.
+// delivery ids, old sign-in failures and those past the throttle window.
 func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 	s.FlushAudit(ctx, true)
 	now := s.Now()
@@ -39,6 +42,12 @@ func (s *Service) Cleanup(ctx context.Context) (Removed, error) {
 			return err
 		}
 		if r.Messages, err = tx.DeleteFinishedMessages(ctx, now.Add(-keepMessages)); err != nil {
+			return err
+		}
+		if r.Snoozes, err = tx.DeleteSnoozesBefore(ctx, now.Add(-keepSnoozes)); err != nil {
+			return err
+		}
+		if r.SigninFailures, err = tx.DeleteSigninFailuresBefore(ctx, now.Add(-throttleWindow)); err != nil {
 			return err
 		}
 		r.AuditEntries, err = tx.DeleteAuditBefore(ctx, failureActions, now.Add(-keepFailures))

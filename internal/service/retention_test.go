@@ -18,12 +18,15 @@ func TestCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 		keep, _, _ := app.Svc.Login(ctx, "ana", "password-ana", service.Client{})
+		if _, err := app.Svc.CreateSnooze(ctx, service.System, service.NewSnooze{Matchers: `alertname="x"`, For: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
 		if r, err := app.Svc.Cleanup(ctx); err != nil || r != (service.Removed{}) {
 			t.Fatalf("fresh cleanup removed %+v %v", r, err)
 		}
 		app.Clock.Advance(service.SessionLifetime + 8*24*time.Hour)
-		if r, err := app.Svc.Cleanup(ctx); err != nil || r.Sessions != 2 {
-			t.Fatalf("expired sessions removed: %+v %v", r, err)
+		if r, err := app.Svc.Cleanup(ctx); err != nil || r.Sessions != 2 || r.Snoozes != 1 {
+			t.Fatalf("expired sessions and snoozes removed: %+v %v", r, err)
 		}
 		if _, err := app.Svc.AuthenticateSession(ctx, keep); err == nil {
 			t.Fatal("a removed session still authenticates")

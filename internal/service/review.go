@@ -98,10 +98,11 @@ func (s *Service) agenda(ctx context.Context, tx *store.Tx, since, until time.Ti
 		return nil, err
 	}
 	a := &review.Agenda{Since: since, Until: until, LastReview: last, Opened: []review.Item{}, Stuck: []review.Stuck{},
-		Unowned: []review.Item{}, Checklist: []review.OwnerItems{}, Detection: []review.DetectionCheck{}}
+		Unowned: []review.Item{}, Checklist: []review.OwnerItems{}, Detection: []review.DetectionCheck{}, Ended: []review.Ended{}}
 	detection := map[int64]bool{}
 	check := func(inc *incident.Incident) {
-		if inc.DetectionSource.NeedsDetectionImprovement() && !detection[inc.Number] {
+		// A duplicate or a false alarm needs no detection improvement.
+		if inc.DetectionSource.NeedsDetectionImprovement() && !detection[inc.Number] && !inc.Ended() {
 			detection[inc.Number] = true
 			a.Detection = append(a.Detection, review.DetectionCheck{Incident: review.NewItem(inc), Source: inc.DetectionSource,
 				Improvement: inc.DetectionImprovement})
@@ -126,6 +127,13 @@ func (s *Service) agenda(ctx context.Context, tx *store.Tx, since, until time.Ti
 			a.Unowned = append(a.Unowned, review.NewItem(inc))
 		}
 		check(inc)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = tx.EachIncident(ctx, store.IncidentFilter{EndedFrom: since, EndedBefore: until, Sort: "ended"}, func(inc *incident.Incident) error {
+		a.Ended = append(a.Ended, review.NewEnded(inc))
 		return nil
 	})
 	if err != nil {

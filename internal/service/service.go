@@ -52,6 +52,8 @@ type Service struct {
 	mu        sync.Mutex
 	listeners map[int]func(Change)
 	nextID    int
+	// feed carries changes to and from other replicas (changefeed.go).
+	feed *feed
 
 	// status caches the status page (status.go).
 	status statusCache
@@ -105,10 +107,10 @@ func New(st *store.Store, opt Options) *Service {
 	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
 		baseURL: strings.TrimRight(opt.BaseURL, "/"), emailEnabled: opt.Email, guard: opt.Guard, nudges: opt.Nudges.withDefaults(),
 		wake:      make(chan struct{}, 1),
-		throttle:  &throttle{failures: map[string][]time.Time{}},
+		throttle:  &throttle{store: st},
 		hashing:   newGate(opt.HashSlots, opt.HashQueue),
 		tally:     &tally{rows: map[string]*tallyRow{}},
-		listeners: map[int]func(Change){}}
+		listeners: map[int]func(Change){}, feed: newFeed()}
 }
 
 // PublicViewing reports whether anonymous visitors may read public incidents.
@@ -154,6 +156,24 @@ func (s *Service) publish(c Change) {
 		s.wakeOutbox()
 	}
 	s.status.changed(c.Incident)
+	s.mu.Lock()
+	on := s.feed.on
+	s.mu.Unlock()
+	var announced <-chan struct{}
+	if on {
+		announced = s.feed.queue(c)
+	}
+	s.dispatch(c)
+	if announced != nil {
+		select {
+		case <-announced:
+		case <-time.After(announceWait):
+		}
+	}
+}
+
+// dispatch hands a change to this replica's listeners.
+func (s *Service) dispatch(c Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fn := range s.listeners {
@@ -226,5 +246,25 @@ func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly
 	if errors.Is(err, store.ErrNotFound) || (err == nil && publicOnly && inc.Confidential()) {
 		return nil, notFound(number)
 	}
+	if err == nil && publicOnly {
+		inc.ForViewers()
+	}
 	return inc, err
+}
+
+// ClaimLease makes holder the one replica that runs the background job
+// name for ttl from now, if no other replica holds it (see jobs.Leases).
+func (s *Service) ClaimLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := s.Now()
+	var ok bool
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		ok, err = tx.ClaimLease(ctx, name, holder, now, now.Add(ttl))
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseLease gives up holder's lease of job name.
+func (s *Service) ReleaseLease(ctx context.Context, name, holder string) error {
+	return s.store.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLease(ctx, name, holder) })
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quenchhq/quench/internal/auth"
@@ -52,61 +51,45 @@ func (c Client) Host() string {
 
 var errBadLogin = problem.New(problem.Unauthenticated, "bad_credentials", "wrong user name or password")
 
-// throttle counts recent sign-in failures per key, in memory: each replica
-// throttles on its own, which still bounds guessing to a few tries a minute.
+// throttle counts recent sign-in failures per key in the database, so a
+// throttle holds across replicas: an attacker spreading guesses over
+// every replica behind the balancer gets no more tries than against one.
+// Retention removes the failures past the window.
 type throttle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
+	store *store.Store
 }
 
-func (t *throttle) blocked(key string, max int, now time.Time) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	recent := t.prune(key, now)
-	if len(recent) < max {
-		return 0, false
+// blocked reports whether key had max failures in the window before now,
+// and how long until the oldest of them leaves it.
+func (t *throttle) blocked(ctx context.Context, key string, max int, now time.Time) (time.Duration, bool, error) {
+	var n int
+	var oldest time.Time
+	err := t.store.ReadOne(ctx, func(tx *store.Tx) (err error) {
+		n, oldest, err = tx.SigninFailures(ctx, key, now.Add(-throttleWindow+time.Microsecond))
+		return err
+	})
+	if err != nil || n < max {
+		return 0, false, err
 	}
-	return recent[0].Add(throttleWindow).Sub(now), true
+	return oldest.Add(throttleWindow).Sub(now), true, nil
 }
 
 // count is how many failures key had in the window before now.
-func (t *throttle) count(key string, now time.Time) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.prune(key, now))
+func (t *throttle) count(ctx context.Context, key string, now time.Time) (int, error) {
+	var n int
+	err := t.store.ReadOne(ctx, func(tx *store.Tx) (err error) {
+		n, _, err = tx.SigninFailures(ctx, key, now.Add(-throttleWindow+time.Microsecond))
+		return err
+	})
+	return n, err
 }
 
-func (t *throttle) fail(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failures) > 10000 {
-		for k := range t.failures {
-			t.prune(k, now)
-		}
-	}
-	t.failures[key] = append(t.prune(key, now), now)
+func (t *throttle) fail(ctx context.Context, now time.Time, keys ...string) error {
+	return t.store.Write(ctx, func(tx *store.Tx) error { return tx.AddSigninFailure(ctx, now, keys...) })
 }
 
-func (t *throttle) clear(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, key)
-}
-
-// prune drops failures older than the window; call with mu held.
-func (t *throttle) prune(key string, now time.Time) []time.Time {
-	list := t.failures[key]
-	i := 0
-	for i < len(list) && now.Sub(list[i]) >= throttleWindow {
-		i++
-	}
-	list = list[i:]
-	if len(list) == 0 {
-		delete(t.failures, key)
-		return nil
-	}
-	t.failures[key] = list
-	return list
+func (t *throttle) clear(ctx context.Context, key string) error {
+	return t.store.Write(ctx, func(tx *store.Tx) error { return tx.ClearSigninFailures(ctx, key) })
 }
 
 // unknownRowsPerAddress is how many failed sign-ins for accounts that do
@@ -135,7 +118,11 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		keys = keys[1:]
 	}
 	for _, k := range keys {
-		if wait, ok := s.throttle.blocked(k.key, k.max, now); ok {
+		wait, ok, err := s.throttle.blocked(ctx, k.key, k.max, now)
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
 			s.countAudit(ctx, "login_throttled "+k.key, now.Add(wait), &auth.AuditEntry{At: now, Actor: name, Action: "login_throttled",
 				Target: name, Remote: c.Host(), Detail: map[string]any{"by": k.by}})
 			return "", nil, problem.New(problem.TooManyRequests, "too_many_attempts",
@@ -158,11 +145,19 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		return "", nil, err
 	}
 	if !ok || u.Disabled {
-		earlier := s.throttle.count(addressKey, now)
-		if valid {
-			s.throttle.fail(accountKey, now)
+		earlier, err := s.throttle.count(ctx, addressKey, now)
+		if err != nil {
+			return "", nil, err
 		}
-		s.throttle.fail(addressKey, now)
+		failed := []string{addressKey}
+		if valid {
+			failed = append(failed, accountKey)
+		}
+		// Unrecorded, a failure would cost a guesser nothing: without the
+		// database the answer is a 503, not "wrong password".
+		if err := s.throttle.fail(ctx, now, failed...); err != nil {
+			return "", nil, err
+		}
 		e := &auth.AuditEntry{At: now, Actor: name, Action: "login_failed", Target: name, Remote: c.Host()}
 		switch {
 		case u == nil:
@@ -179,7 +174,9 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		s.appendAudit(ctx, e)
 		return "", nil, errBadLogin
 	}
-	s.throttle.clear(accountKey)
+	if err := s.throttle.clear(ctx, accountKey); err != nil {
+		return "", nil, err
+	}
 	if fresh != "" {
 		s.rehash(ctx, u, fresh)
 	}

@@ -212,6 +212,9 @@ func (s *Service) buildStatusPage(ctx context.Context, b *statusBuild) (*status.
 	}
 	for _, u := range updates {
 		if si := fresh[u.Incident]; si != nil {
+			if si.Ended != "" && len(si.Updates) > 0 {
+				continue // an ended incident shows its last public update only
+			}
 			si.Updates = append(si.Updates, status.Update{ID: u.ID, Body: u.Body, At: u.CreatedAt})
 		}
 	}
@@ -222,10 +225,23 @@ func (s *Service) buildStatusPage(ctx context.Context, b *statusBuild) (*status.
 }
 
 // customerIncident is what customers may know of a published incident.
+// A merged or cancelled incident reads as resolved when it ended; a merged
+// one names the incident it continues in only when customers see that
+// one too.
 func customerIncident(key []byte, inc *incident.Incident) *status.Incident {
-	return &status.Incident{ID: publicID(key, inc.Number), Title: inc.CustomerTitle(), Severity: inc.Severity, Phase: inc.Phase,
+	si := &status.Incident{ID: publicID(key, inc.Number), Title: inc.CustomerTitle(), Severity: inc.Severity, Phase: inc.Phase,
 		Services: inc.Services, Started: inc.CreatedAt, Mitigated: inc.EnteredAt[incident.Mitigated],
 		Resolved: inc.EnteredAt[incident.Resolved], PublishedAt: inc.PublishedAt}
+	if inc.Ended() {
+		si.Ended, si.Phase = inc.EndState, incident.Resolved
+		if si.Resolved.IsZero() || si.Resolved.After(inc.EndedAt) {
+			si.Resolved = inc.EndedAt
+		}
+		if inc.EndState == incident.Merged && inc.MergedInto != 0 {
+			si.MergedInto, si.MergedIntoTitle = publicID(key, inc.MergedInto), inc.MergedIntoTitle
+		}
+	}
+	return si
 }
 
 // publicID names an incident for customers. Incident numbers are the

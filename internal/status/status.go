@@ -131,6 +131,14 @@ type Incident struct {
 	PublishedAt                  time.Time
 	// Updates are the public updates, newest first.
 	Updates []Update
+	// Ended is set for an incident that was merged into another or
+	// cancelled: customers read it as resolved (Resolved is when it
+	// ended) with its last public update. MergedInto is the public ID of
+	// the incident a merged one went into, and MergedIntoTitle its
+	// title, when customers see that one too; "" otherwise, and the
+	// page then says only that it continues in another incident.
+	Ended                       incident.EndState
+	MergedInto, MergedIntoTitle string
 }
 
 // Update is a public update.

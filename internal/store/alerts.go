@@ -48,21 +48,34 @@ func (t *Tx) Integration(ctx context.Context, id string) (*alert.Integration, er
 // row until the transaction ends: deliveries of one integration are then
 // applied one after the other on every replica, so concurrent re-sends of
 // a group cannot open two incidents.
+//
+// In a group transaction (WriteGrouped) the row, once locked, stays
+// locked to the commit: later deliveries of the batch take it from
+// memory, a round trip fewer each.
 func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration, error) {
-	return scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	if in, ok := t.locked[id]; ok {
+		c := *in
+		return &c, nil
+	}
+	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	if err == nil && t.locked != nil {
+		c := *in
+		t.locked[id] = &c
+	}
+	return in, err
 }
 
-// Integrations lists live integrations by name; the built-in source of
-// customer reports is not one an admin manages.
+// Integrations lists live integrations by name; the built-in sources of
+// customer reports and of heartbeat alerts are not ones an admin manages.
 func (t *Tx) Integrations(ctx context.Context) ([]*alert.Integration, error) {
 	return collect(scanIntegration)(t.q.QueryContext(ctx, `SELECT `+integrationColumns+` FROM integrations
-		WHERE deleted_at IS NULL AND type <> 'report' ORDER BY name`))
+		WHERE deleted_at IS NULL AND type NOT IN ('report', 'heartbeat') ORDER BY name`))
 }
 
 // DeleteIntegration retires an integration: its URL stops working, its
 // alerts stay.
 func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL AND type <> 'report'`, micros(at), id)
+	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL AND type NOT IN ('report', 'heartbeat')`, micros(at), id)
 	if err != nil {
 		return err
 	}
@@ -96,6 +109,9 @@ func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) erro
 func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
 		WHERE id = $1`, id, inbox, nullMicros(at))
+	if in, ok := t.locked[id]; ok && err == nil && !at.IsZero() {
+		in.LastAlertAt = at
+	}
 	return err
 }
 
@@ -119,7 +135,8 @@ func (t *Tx) RecordDelivery(ctx context.Context, integration, requestID string, 
 }
 
 const alertColumns = `id, integration_id, fingerprint, status, title, labels, annotations, links, group_key,
-	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated,
+	acked_by, acked_at, dismissed_by, dismissed_at, dismiss_reason`
 
 // alertWriteColumns are the columns alertValues fills, in its order.
 const alertWriteColumns = `integration_id, fingerprint, status, title, labels, annotations, links, group_key,
@@ -133,9 +150,11 @@ func scanAlert(row scanner) (*alert.Record, error) {
 		labels, annotations, links string
 		starts, first, last        int64
 		ends, incidentNumber       sql.NullInt64
+		acked, dismissed           sql.NullInt64
 	)
 	err := noRows(row.Scan(&r.ID, &r.IntegrationID, &r.Fingerprint, &r.Status, &r.Title, &labels, &annotations, &links,
-		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber, &r.Truncated))
+		&r.GroupKey, &starts, &ends, &first, &last, &r.Received, &incidentNumber, &r.Truncated,
+		&r.AckedBy, &acked, &r.DismissedBy, &dismissed, &r.DismissReason))
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +168,7 @@ func scanAlert(row scanner) (*alert.Record, error) {
 	}
 	r.StartsAt, r.EndsAt, r.FirstSeen, r.LastSeen = fromMicros(starts), fromNullMicros(ends), fromMicros(first), fromMicros(last)
 	r.Incident = incidentNumber.Int64
+	r.AckedAt, r.DismissedAt = fromNullMicros(acked), fromNullMicros(dismissed)
 	return &r, nil
 }
 
@@ -434,12 +454,48 @@ func (t *Tx) SaveAlert(ctx context.Context, r *alert.Record) error {
 	return t.SaveAlertRow(ctx, AlertRow{Record: r})
 }
 
-// SaveAlertRow writes the latest state of a stored alert.
+// SaveAlertRow writes the latest state of a stored alert, its triage
+// included.
 func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
+	tr := r.Triage
 	_, err := t.q.ExecContext(ctx, `UPDATE alerts SET integration_id = $1, fingerprint = $2, status = $3, title = $4, labels = $5,
 		annotations = $6, links = $7, group_key = $8, starts_at = $9, ends_at = $10, first_seen = $11, last_seen = $12,
-		received = $13, incident_number = $14, truncated = $15 WHERE id = $16`, append(alertValues(r.Record, r.Encoded), r.ID)...)
+		received = $13, incident_number = $14, truncated = $15,
+		acked_by = $16, acked_at = $17, dismissed_by = $18, dismissed_at = $19, dismiss_reason = $20 WHERE id = $21`,
+		append(alertValues(r.Record, r.Encoded), tr.AckedBy, nullMicros(tr.AckedAt), tr.DismissedBy, nullMicros(tr.DismissedAt), tr.DismissReason, r.ID)...)
 	return err
+}
+
+// SaveTriage writes what people decided about a stored alert.
+func (t *Tx) SaveTriage(ctx context.Context, id int64, tr alert.Triage) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE alerts SET acked_by = $1, acked_at = $2, dismissed_by = $3, dismissed_at = $4, dismiss_reason = $5
+		WHERE id = $6`, tr.AckedBy, nullMicros(tr.AckedAt), tr.DismissedBy, nullMicros(tr.DismissedAt), tr.DismissReason, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// AlertsByID reads stored alerts by id; a missing id is left out.
+func (t *Tx) AlertsByID(ctx context.Context, ids []int64) ([]*alert.Record, error) {
+	var out []*alert.Record
+	for start := 0; start < len(ids); start += insertChunk {
+		chunk := ids[start:min(start+insertChunk, len(ids))]
+		p := params{dialect: t.dialect}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			ph[i] = p.add(id)
+		}
+		list, err := collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, p.args...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
 }
 
 // AlertsByFingerprint reads the stored alerts of one integration with the
@@ -563,13 +619,15 @@ func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts
 	return c, noRows(err)
 }
 
-// OpenIncidentForGroup finds the newest incident that is not closed and
-// holds an alert of the integration's group.
+// OpenIncidentForGroup finds the newest incident that is not closed, not
+// cancelled nor merged, and holds an alert of the integration's group. A
+// merged incident's alerts moved to its target, so its group finds the
+// target.
 func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
 		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'
-		ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
+		AND i.end_state IS NULL ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
 	return n, noRows(err)
 }
 
@@ -579,9 +637,21 @@ type AlertFilter struct {
 	Integration string
 	Unattached  bool
 	Incident    int64
-	Limit       int
-	Offset      int
+	// Dismissed picks dismissed alerts: DismissedHide (the default)
+	// leaves them out, DismissedOnly keeps only them, DismissedAny both.
+	Dismissed DismissedFilter
+	Limit     int
+	Offset    int
 }
+
+// DismissedFilter says what an alert list does with dismissed alerts.
+type DismissedFilter string
+
+const (
+	DismissedHide DismissedFilter = ""
+	DismissedOnly DismissedFilter = "only"
+	DismissedAny  DismissedFilter = "any"
+)
 
 // Alerts lists alerts, unattached first, then most recently seen.
 func (t *Tx) Alerts(ctx context.Context, f AlertFilter) ([]*alert.Record, error) {
@@ -598,6 +668,12 @@ func (t *Tx) Alerts(ctx context.Context, f AlertFilter) ([]*alert.Record, error)
 	}
 	if f.Incident != 0 {
 		where = append(where, "incident_number = "+a.add(f.Incident))
+	}
+	switch f.Dismissed {
+	case DismissedHide:
+		where = append(where, "dismissed_at IS NULL")
+	case DismissedOnly:
+		where = append(where, "dismissed_at IS NOT NULL")
 	}
 	q := `SELECT ` + alertColumns + ` FROM alerts`
 	if len(where) > 0 {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -9,13 +11,62 @@ import (
 )
 
 // BoardIncidents lists what the board shows: every incident that is not
-// closed, and those closed since closedSince, newest change first within
-// each phase. f's filters apply; its paging does not.
+// closed, and those closed since closedSince, newest change first. f's
+// filters apply; its paging does not.
+//
+// It reads only those rows, however long the history: the open ones by
+// the (phase, updated_at) index, the closed ones by the same index from
+// closedSince on, since closing an incident changes it (updated_at is
+// never older than closed_at).
 func (t *Tx) BoardIncidents(ctx context.Context, f IncidentFilter, closedSince time.Time) ([]*incident.Incident, error) {
-	f.Limit, f.Offset, f.Sort = 100000, 0, "-updated"
-	f.closedSince = closedSince
-	list, _, err := t.Incidents(ctx, f)
-	return list, err
+	var open []incident.Phase
+	wantClosed := len(f.Phases) == 0
+	for _, p := range f.Phases {
+		if p == incident.Closed {
+			wantClosed = true
+		} else {
+			open = append(open, p)
+		}
+	}
+	if len(f.Phases) == 0 {
+		open = incident.OwnedPhases
+	}
+	var list []*incident.Incident
+	if len(open) > 0 {
+		g := f
+		g.Phases = open
+		var a args
+		part, err := t.incidentRows(ctx, g.where(&a), a, SortOrders["-updated"], 0)
+		if err != nil {
+			return nil, err
+		}
+		list = part
+	}
+	if wantClosed {
+		g := f
+		g.Phases = []incident.Phase{incident.Closed}
+		var a args
+		cond := g.where(&a)
+		since := a.add(micros(closedSince))
+		cond += " AND updated_at >= " + since + " AND closed_at >= " + since
+		part, err := t.incidentRows(ctx, cond, a, SortOrders["-updated"], 0)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, part...)
+	}
+	slices.SortStableFunc(list, func(x, y *incident.Incident) int {
+		if c := y.UpdatedAt.Compare(x.UpdatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.Number, x.Number)
+	})
+	if f.PublicOnly {
+		for _, inc := range list {
+			inc.ForViewers()
+		}
+	}
+	return list, nil
 }
 
 // ChecklistProgress counts checklist items per incident, in one query;

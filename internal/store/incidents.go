@@ -13,10 +13,25 @@ import (
 	"github.com/quenchhq/quench/internal/problem"
 )
 
-const incidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
+// newIncidentColumns are the columns a new incident is inserted with: it
+// has not ended, so the end columns keep their defaults.
+const newIncidentColumns = `number, title, summary, severity, services, labels, detection_source, visibility, phase,
 	active_owner, mitigated_owner, resolved_owner, active_at, mitigated_at, resolved_at, closed_at,
 	mitigated_note, resolved_note, closed_note, detection_improvement, alerts_resolved, created_by, created_at, updated_at,
 	on_status_page, status_title, published_at`
+
+const incidentColumns = newIncidentColumns + `, end_state, ended_at, end_reason, merged_into`
+
+// selectIncident is what reads an incident: its columns, and whether the
+// incident it was merged into is confidential (viewers must not learn its
+// number). alias qualifies the columns ("" for the incidents table).
+func selectIncident(alias string) string {
+	cols, table := incidentColumns, "incidents"
+	if alias != "" {
+		cols, table = prefixed(alias+".", incidentColumns), alias
+	}
+	return cols + `, COALESCE((SELECT t.visibility FROM incidents t WHERE t.number = ` + table + `.merged_into), '')`
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,12 +43,16 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 		activeAt, created, update int64
 		mit, res, clo             sql.NullInt64
 		notes                     [3]string
+		endState                  sql.NullString
+		endedAt, mergedInto       sql.NullInt64
+		targetVisibility          string
 		published                 sql.NullInt64
 	)
 	err := row.Scan(&inc.Number, &inc.Title, &inc.Summary, &inc.Severity, &services, &labels, &inc.DetectionSource,
 		&inc.Visibility, &inc.Phase, &owners[0], &owners[1], &owners[2], &activeAt, &mit, &res, &clo,
 		&notes[0], &notes[1], &notes[2], &inc.DetectionImprovement, &inc.AlertsResolved, &inc.CreatedBy, &created, &update,
-		&inc.OnStatusPage, &inc.StatusTitle, &published)
+		&inc.OnStatusPage, &inc.StatusTitle, &published,
+		&endState, &endedAt, &inc.EndReason, &mergedInto, &targetVisibility)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -65,6 +84,8 @@ func scanIncident(row scanner) (*incident.Incident, error) {
 	}
 	inc.CreatedAt, inc.UpdatedAt = fromMicros(created), fromMicros(update)
 	inc.PublishedAt = fromNullMicros(published)
+	inc.EndState, inc.EndedAt, inc.MergedInto = incident.EndState(endState.String), fromNullMicros(endedAt), mergedInto.Int64
+	inc.MergedIntoConfidential = targetVisibility == string(incident.Confidential)
 	return &inc, nil
 }
 
@@ -77,7 +98,8 @@ func incidentValues(inc *incident.Incident) []any {
 		nullString(inc.Owners[incident.Resolved]), micros(inc.EnteredAt[incident.Active]), at(incident.Mitigated),
 		at(incident.Resolved), at(incident.Closed), inc.Notes[incident.Mitigated], inc.Notes[incident.Resolved],
 		inc.Notes[incident.Closed], inc.DetectionImprovement, inc.AlertsResolved, inc.CreatedBy,
-		micros(inc.CreatedAt), micros(inc.UpdatedAt), inc.OnStatusPage, inc.StatusTitle, nullMicros(inc.PublishedAt)}
+		micros(inc.CreatedAt), micros(inc.UpdatedAt), inc.OnStatusPage, inc.StatusTitle, nullMicros(inc.PublishedAt),
+		nullString(string(inc.EndState)), nullMicros(inc.EndedAt), inc.EndReason, nullInt(inc.MergedInto)}
 }
 
 func nonNil(s []string) []string {
@@ -103,12 +125,12 @@ func (t *Tx) NextIncidentNumber(ctx context.Context) (int64, error) {
 
 // InsertIncident stores a new incident; inc.Number must be allocated.
 func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
-	v := incidentValues(inc)
+	v := incidentValues(inc)[:27]
 	ph := make([]string, len(v))
 	for i := range v {
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+incidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO incidents (`+newIncidentColumns+`) VALUES (`+strings.Join(ph, ", ")+`)`, v...); err != nil {
 		return ownerError(err)
 	}
 	return t.addServices(ctx, inc.Number, inc.Services)
@@ -116,25 +138,35 @@ func (t *Tx) InsertIncident(ctx context.Context, inc *incident.Incident) error {
 
 // Incident reads one incident.
 func (t *Tx) Incident(ctx context.Context, number int64) (*incident.Incident, error) {
-	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`, number))
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1`, number))
 }
 
 // IncidentForUpdate reads one incident and, on PostgreSQL, locks it until
 // the transaction ends so read-modify-write cycles do not lose updates.
 func (t *Tx) IncidentForUpdate(ctx context.Context, number int64) (*incident.Incident, error) {
-	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE number = $1`+t.forUpdate(), number))
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1`+t.forUpdate(), number))
 }
 
 // SaveIncident writes every mutable field of inc, but only if the incident
 // is still in phase expect: two racing transitions cannot both win.
 func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident, expect incident.Phase, servicesChanged bool) error {
+	return t.SaveIncidentEnded(ctx, inc, expect, inc.EndState, servicesChanged)
+}
+
+// SaveIncidentEnded is SaveIncident for a change of end state: the
+// incident must still be in phase expect and end state expectEnd.
+func (t *Tx) SaveIncidentEnded(ctx context.Context, inc *incident.Incident, expect incident.Phase, expectEnd incident.EndState, servicesChanged bool) error {
 	v := incidentValues(inc)
+	// The guard is the phase and the end state: an incident merged or
+	// cancelled meanwhile is not changed by a request that read it live.
 	res, err := t.q.ExecContext(ctx, `UPDATE incidents SET title = $2, summary = $3, severity = $4, services = $5, labels = $6,
 		detection_source = $7, visibility = $8, phase = $9, active_owner = $10, mitigated_owner = $11, resolved_owner = $12,
 		active_at = $13, mitigated_at = $14, resolved_at = $15, closed_at = $16, mitigated_note = $17, resolved_note = $18,
 		closed_note = $19, detection_improvement = $20, alerts_resolved = $21, updated_at = $22,
-		on_status_page = $24, status_title = $25, published_at = $26
-		WHERE number = $1 AND phase = $23`, append(v[:21:21], v[23], expect, v[24], v[25], v[26])...)
+		on_status_page = $24, status_title = $25, published_at = $26,
+		end_state = $27, ended_at = $28, end_reason = $29, merged_into = $30
+		WHERE number = $1 AND phase = $23 AND COALESCE(end_state, '') = $31`,
+		append(v[:21:21], v[23], expect, v[24], v[25], v[26], v[27], v[28], v[29], v[30], string(expectEnd))...)
 	if err != nil {
 		return ownerError(err)
 	}
@@ -201,9 +233,13 @@ type IncidentFilter struct {
 	// OpenedFrom and OpenedBefore keep incidents opened in
 	// [OpenedFrom, OpenedBefore); zero is open-ended.
 	OpenedFrom, OpenedBefore time.Time
-	// closedSince, for the board, keeps closed incidents only if closed
-	// after it.
-	closedSince time.Time
+	// End selects by end state: "" any, "live" neither merged nor
+	// cancelled, "ended" either, or one incident.EndState. A phase filter
+	// keeps live incidents only.
+	End string
+	// EndedFrom and EndedBefore keep incidents merged or cancelled in
+	// [EndedFrom, EndedBefore); zero is no filter.
+	EndedFrom, EndedBefore time.Time
 }
 
 // SortOrders maps the accepted sort names to SQL.
@@ -215,6 +251,7 @@ var SortOrders = map[string]string{
 	"updated":   "updated_at ASC, number ASC",
 	"-created":  "created_at DESC, number DESC",
 	"created":   "created_at ASC, number ASC",
+	"ended":     "ended_at ASC, number ASC",
 	"severity":  "CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 ELSE 2 END, number DESC",
 	"-severity": "CASE severity WHEN 'critical' THEN 2 WHEN 'major' THEN 1 ELSE 0 END, number DESC",
 }
@@ -232,13 +269,27 @@ func (f IncidentFilter) where(a *args) string {
 		for i, p := range f.Phases {
 			ph[i] = a.add(string(p))
 		}
-		where = append(where, "phase IN ("+strings.Join(ph, ", ")+")")
+		where = append(where, "phase IN ("+strings.Join(ph, ", ")+") AND end_state IS NULL")
 	}
-	if !f.closedSince.IsZero() {
-		where = append(where, "(phase <> 'closed' OR closed_at >= "+a.add(micros(f.closedSince))+")")
+	switch f.End {
+	case "":
+	case "live":
+		where = append(where, "end_state IS NULL")
+	case "ended":
+		where = append(where, "end_state IS NOT NULL")
+	default:
+		where = append(where, "end_state = "+a.add(f.End))
+	}
+	if !f.EndedFrom.IsZero() {
+		where = append(where, "end_state IS NOT NULL AND ended_at >= "+a.add(micros(f.EndedFrom)))
+	}
+	if !f.EndedBefore.IsZero() {
+		where = append(where, "end_state IS NOT NULL AND ended_at < "+a.add(micros(f.EndedBefore)))
 	}
 	if f.Service != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_number = incidents.number AND s.service = "+a.add(f.Service)+")")
+		// Driven by the service's rows in incident_services' primary key,
+		// not by a probe per incident.
+		where = append(where, "number IN (SELECT s.incident_number FROM incident_services s WHERE s.service = "+a.add(f.Service)+")")
 	}
 	if f.Severity != "" {
 		where = append(where, "severity = "+a.add(string(f.Severity)))
@@ -255,7 +306,7 @@ func (f IncidentFilter) where(a *args) string {
 	switch f.Owner {
 	case "":
 	case "none":
-		where = append(where, "phase <> 'closed' AND "+currentOwner+" IS NULL")
+		where = append(where, "phase <> 'closed' AND end_state IS NULL AND "+currentOwner+" IS NULL")
 	default:
 		where = append(where, currentOwner+" = "+a.add(f.Owner))
 	}
@@ -299,22 +350,39 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	if limit <= 0 {
 		limit = 50
 	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents` + cond + ` ORDER BY ` + order +
-		` LIMIT ` + a.add(limit) + ` OFFSET ` + a.add(max(f.Offset, 0))
+	out, err := t.incidentRows(ctx, cond, a, order, limit, max(f.Offset, 0))
+	if f.PublicOnly {
+		for _, inc := range out {
+			inc.ForViewers()
+		}
+	}
+	return out, total, err
+}
+
+// incidentRows runs the incidents query with the WHERE clause cond (its
+// arguments in a) in order; a limit of 0 means all.
+func (t *Tx) incidentRows(ctx context.Context, cond string, a args, order string, limit int, offset ...int) ([]*incident.Incident, error) {
+	query := `SELECT ` + selectIncident("") + ` FROM incidents` + cond + ` ORDER BY ` + order
+	if limit > 0 {
+		query += ` LIMIT ` + a.add(limit)
+		if len(offset) > 0 {
+			query += ` OFFSET ` + a.add(offset[0])
+		}
+	}
 	rows, err := t.q.QueryContext(ctx, query, a...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*incident.Incident
 	for rows.Next() {
 		inc, err := scanIncident(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, inc)
 	}
-	return out, total, rows.Err()
+	return out, rows.Err()
 }
 
 // EachIncident calls fn for every incident matching f, in f's order,
@@ -327,7 +395,7 @@ func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incide
 		return problem.Invalidf("unknown sort %q", f.Sort)
 	}
 	var a args
-	rows, err := t.q.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+selectIncident("")+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
 	if err != nil {
 		return err
 	}
@@ -336,6 +404,9 @@ func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incide
 		inc, err := scanIncident(rows)
 		if err != nil {
 			return err
+		}
+		if f.PublicOnly {
+			inc.ForViewers()
 		}
 		if err := fn(inc); err != nil {
 			return err
@@ -362,7 +433,8 @@ type IncidentCount struct {
 
 // IncidentCounts groups all incidents by phase and severity.
 func (t *Tx) IncidentCounts(ctx context.Context) ([]IncidentCount, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT phase, severity, count(*) FROM incidents GROUP BY phase, severity`)
+	// An incident merged or cancelled counts under its end state.
+	rows, err := t.q.QueryContext(ctx, `SELECT COALESCE(end_state, phase), severity, count(*) FROM incidents GROUP BY COALESCE(end_state, phase), severity`)
 	if err != nil {
 		return nil, err
 	}

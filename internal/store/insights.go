@@ -14,10 +14,10 @@ import (
 
 // countedIncidents is the one condition that decides which incidents the
 // insights (times to mitigate, resolve and close, shares, services) and
-// the phase-duration metrics count: every incident today. When incidents
-// gain end states that are no disruption of their own (merged into
-// another, cancelled), they are left out here, and nowhere else.
-const countedIncidents = `TRUE`
+// the phase-duration metrics count: every incident but those that ended
+// as no disruption of their own (merged into another, cancelled). They
+// are left out here, and nowhere else.
+const countedIncidents = `end_state IS NULL`
 
 // Period selects the incidents opened in [Since, Until) that count;
 // PublicOnly keeps public ones only.
@@ -115,7 +115,7 @@ func (l leading) Scan(dest ...any) error { return l.row.Scan(append(l.extra, des
 // PhaseChanges lists the transitions and reopens of [since, until),
 // oldest first, each with its incident as it is now.
 func (t *Tx) PhaseChanges(ctx context.Context, since, until time.Time) ([]review.PhaseChange, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT e.at, e.actor, e.kind, e.data, `+prefixed("i.", incidentColumns)+`
+	rows, err := t.q.QueryContext(ctx, `SELECT e.at, e.actor, e.kind, e.data, `+selectIncident("i")+`
 		FROM events e JOIN incidents i ON i.number = e.incident_number
 		WHERE e.kind IN ('transitioned', 'reopened') AND e.at >= $1 AND e.at < $2 ORDER BY e.at, e.id`, micros(since), micros(until))
 	if err != nil {
@@ -157,7 +157,7 @@ func (t *Tx) OpenChecklist(ctx context.Context) ([]*incident.ChecklistItem, erro
 		it.Owner = owner.String
 		return &it, err
 	})(t.q.QueryContext(ctx, `SELECT incident_number, id, text, phase, owner FROM checklist_items
-		WHERE NOT done AND incident_number IN (SELECT number FROM incidents WHERE phase IN ('active', 'mitigated', 'resolved'))
+		WHERE NOT done AND incident_number IN (SELECT number FROM incidents WHERE phase IN ('active', 'mitigated', 'resolved') AND end_state IS NULL)
 		ORDER BY COALESCE(owner, ''), incident_number, id`))
 }
 

@@ -338,8 +338,10 @@ func (t *Tx) MarkReportTold(ctx context.Context, id int64, at time.Time) error {
 
 // statusWindow selects the published incidents the status page shows: open
 // ones, and the others that touched the history window.
-const statusWindow = `i.on_status_page = TRUE AND i.visibility = 'public' AND (i.phase IN ('active', 'mitigated')
-	OR i.created_at >= $1 OR i.mitigated_at >= $1 OR i.resolved_at >= $1)`
+// A merged or cancelled incident is no longer open: it stays in the
+// window while it ended in it.
+const statusWindow = `i.on_status_page = TRUE AND i.visibility = 'public' AND ((i.phase IN ('active', 'mitigated') AND i.end_state IS NULL)
+	OR i.created_at >= $1 OR i.mitigated_at >= $1 OR i.resolved_at >= $1 OR i.ended_at >= $1)`
 
 // onlyNumbers narrows a status page query to some incidents: all when
 // numbers is nil.
@@ -364,8 +366,14 @@ func onlyNumbers(numbers []int64, a *args) string {
 // publication. numbers, when not nil, keeps those incidents only.
 func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time, numbers []int64) ([]*incident.Incident, error) {
 	a := args{micros(since)}
+	// The incident a merged one went into is named only when customers
+	// see it too (published and public); its title is the one they read.
 	rows, err := t.q.QueryContext(ctx, `SELECT i.number, i.title, i.status_title, i.severity, i.phase, i.services, i.visibility,
-		i.created_at, i.mitigated_at, i.resolved_at, i.published_at FROM incidents i WHERE `+statusWindow+onlyNumbers(numbers, &a)+`
+		i.created_at, i.mitigated_at, i.resolved_at, i.published_at, i.end_state, i.ended_at,
+		CASE WHEN m.on_status_page = TRUE AND m.visibility = 'public' THEN m.number END,
+		CASE WHEN m.on_status_page = TRUE AND m.visibility = 'public' THEN m.status_title END,
+		CASE WHEN m.on_status_page = TRUE AND m.visibility = 'public' THEN m.title END
+		FROM incidents i LEFT JOIN incidents m ON m.number = i.merged_into WHERE `+statusWindow+onlyNumbers(numbers, &a)+`
 		ORDER BY i.created_at DESC, i.number DESC`, a...)
 	if err != nil {
 		return nil, err
@@ -376,10 +384,16 @@ func (t *Tx) PublishedIncidents(ctx context.Context, since time.Time, numbers []
 		inc := &incident.Incident{OnStatusPage: true, EnteredAt: map[incident.Phase]time.Time{}}
 		var services string
 		var created int64
-		var mitigated, resolved, published sql.NullInt64
+		var mitigated, resolved, published, ended, into sql.NullInt64
+		var endState, intoStatusTitle, intoTitle sql.NullString
 		if err := rows.Scan(&inc.Number, &inc.Title, &inc.StatusTitle, &inc.Severity, &inc.Phase, &services, &inc.Visibility,
-			&created, &mitigated, &resolved, &published); err != nil {
+			&created, &mitigated, &resolved, &published, &endState, &ended, &into, &intoStatusTitle, &intoTitle); err != nil {
 			return nil, err
+		}
+		inc.EndState, inc.EndedAt = incident.EndState(endState.String), fromNullMicros(ended)
+		if into.Valid {
+			inc.MergedInto = into.Int64
+			inc.MergedIntoTitle = (&incident.Incident{Title: intoTitle.String, StatusTitle: intoStatusTitle.String}).CustomerTitle()
 		}
 		if err := json.Unmarshal([]byte(services), &inc.Services); err != nil {
 			return nil, fmt.Errorf("incident %d services: %w", inc.Number, err)

@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,9 @@ type Store struct {
 	read    *sql.DB // SQLite: read-only pool; Postgres: same as write
 	path    string
 	log     *slog.Logger
+	// url is the PostgreSQL URL, for the connection that listens for
+	// other replicas' changes (listen.go).
+	url string
 
 	// closing guards enqueueing against Close: Write checks closed and
 	// hands its job over under the read lock, Close sets closed under the
@@ -98,6 +102,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// group is PostgreSQL's group commit (group.go).
+	group pgGroup
 
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
@@ -209,7 +216,7 @@ func openPostgres(ctx context.Context, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
 	}
-	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, matchers: newMatcherCache(),
+	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, url: opt.URL, matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}, nil
 }
 
@@ -474,7 +481,7 @@ func (s *Store) commit(batch []*job) {
 	var fresh []Fresh
 	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
 		fresh: &fresh, chans: s.chans}
-	defer func() { t.rules = nil }()
+	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
 			tx.Rollback()
@@ -588,7 +595,10 @@ func (s *Store) classify(err error) error {
 
 func isConnError(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+	// driver.ErrBadConn: database/sql found a pooled connection broken
+	// (PostgreSQL restarted since it was last used) under a statement of
+	// a transaction, where it cannot retry on another.
+	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
 	// The connection broke under a statement: PostgreSQL restarted or the
@@ -656,6 +666,9 @@ type Tx struct {
 	// delivery routes by them, and they change rarely (InsertRule and
 	// DeleteRule clear it).
 	rules []*alert.Rule
+	// snoozes memoises Snoozes (read at snoozesAt) the same way.
+	snoozes   *[]*alert.Snooze
+	snoozesAt time.Time
 	// recent is the in-memory level of the alert keys, set in the SQLite
 	// writer's transactions only.
 	recent *recentKeys
@@ -667,6 +680,9 @@ type Tx struct {
 	// the database.
 	chans        *chanCache
 	chansTouched bool
+	// locked holds the integrations locked so far in a PostgreSQL group
+	// transaction (group.go); nil elsewhere.
+	locked map[string]*alert.Integration
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
@@ -695,6 +711,13 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromMicros(v.Int64)
+}
+
+func nullInt(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }
 
 func nullString(s string) any {

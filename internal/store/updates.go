@@ -176,3 +176,10 @@ func collect[T any](scan func(scanner) (*T, error)) func(*sql.Rows, error) ([]*T
 		return out, rows.Err()
 	}
 }
+
+// HasLinkURL reports whether an incident has a link of kind to url.
+func (t *Tx) HasLinkURL(ctx context.Context, number int64, kind incident.LinkKind, url string) (bool, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM links WHERE incident_number = $1 AND kind = $2 AND url = $3`, number, kind, url).Scan(&n)
+	return n > 0, err
+}

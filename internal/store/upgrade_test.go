@@ -18,6 +18,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/notify"
 	"github.com/quenchhq/quench/internal/service"
@@ -155,6 +156,8 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "reviews", cols: map[string]any{"id": 1, "held_at": us(-3 * time.Hour), "since": us(-7 * 24 * time.Hour), "until": us(-3 * time.Hour),
 			"attendees": `["ana","bo"]`, "minutes": "spot prices: **follow up**", "recorded_by": "ana"}},
 		{table: "review_decisions", cols: map[string]any{"id": 1, "review_id": 1, "incident_number": 1, "text": "follow up: add CA monitoring"}},
+		{table: "job_leases", cols: map[string]any{"name": "retention", "holder": "quench-0/1/upgrade", "lease_until": us(time.Hour)}},
+		{table: "signin_failures", cols: map[string]any{"id": 1, "key": "user:bo", "at": us(-time.Minute)}},
 		{table: "components", cols: map[string]any{"id": 1, "name": "CI runners", "description": "Jobs start within a minute",
 			"group_name": "Build", "position": 1, "services": `["runners"]`, "created_at": us(-38 * time.Hour), "updated_at": us(-38 * time.Hour)}},
 		{table: "maintenance", cols: map[string]any{"id": 1, "title": "Runner image upgrade", "body": "Jobs may queue briefly.",
@@ -164,8 +167,16 @@ func fixture(now time.Time) []fixtureRow {
 		{table: "status_requests", cols: map[string]any{"kind": "report", "remote": "5d41402abc4b2a76", "at": us(-time.Minute)}},
 		{table: "reports", cols: map[string]any{"id": 1, "alert_id": 1, "component_id": 1, "contact": "customer@example.com",
 			"created_at": us(-28 * time.Hour), "notified_at": nil}},
+		{table: "heartbeats", cols: map[string]any{"id": "hb-upgrade", "name": "nightly-backup", "secret_hash": auth.HashToken("hb_upgrade-fixture"),
+			"period": 3600, "grace": 600, "labels": `{"service":"backup"}`, "state": "down", "deadline": us(-2 * time.Hour),
+			"last_ping_at": us(-3*time.Hour - 10*time.Minute), "started_at": nil, "failed_at": us(-90 * time.Minute), "down_since": us(-90 * time.Minute),
+			"last_log": "pg_dump: connection refused", "pings": 41, "created_by": "ana", "created_at": us(-40 * time.Hour), "deleted_at": nil}},
 		{table: "review_schedule", cols: map[string]any{"id": 1, "weekday": 2, "minute": 600, "timezone": "Europe/Berlin",
 			"updated_by": "ana", "updated_at": us(-5 * time.Hour)}},
+		{table: "snoozes", cols: map[string]any{"id": 1, "matchers": `alertname="SpotLaunchFailed", team="ci"`, "reason": "capacity test",
+			"created_by": "ana", "created_at": us(-time.Hour), "ends_at": us(2 * time.Hour)}},
+		{table: "checklist_templates", cols: map[string]any{"id": 1, "name": "database", "severity": "", "service": "db",
+			"items": `[{"phase":"resolved","text":"document recovery procedure"}]`, "created_by": "ana", "created_at": us(-4 * time.Hour)}},
 	}
 }
 
@@ -512,6 +523,18 @@ func readBack(t *testing.T, s *store.Store, schema map[string]map[string]column,
 		must(t, err)
 		if !slices.ContainsFunc(dels, func(d *notify.Delivery) bool { return d.Key == "msg-upgrade-1" && d.State == notify.Sent }) {
 			t.Errorf("outbox reads back as %+v", dels)
+		}
+	}
+
+	if has("heartbeats") {
+		hb, err := svc.Heartbeat(ctx, p, "nightly-backup")
+		if err != nil || hb.State != heartbeat.Down || hb.Period != time.Hour || hb.Labels["service"] != "backup" || hb.Pings != 41 {
+			t.Errorf("heartbeat reads back as %+v %v", hb, err)
+		}
+		// Its key still pings, and the alert it resolves goes through
+		// the built-in heartbeat integration.
+		if _, err := svc.PingHeartbeat(ctx, "hb_upgrade-fixture", heartbeat.Success, ""); err != nil {
+			t.Errorf("ping after the upgrade: %v", err)
 		}
 	}
 

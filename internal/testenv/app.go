@@ -309,6 +309,14 @@ func (l *LogCapture) Expect(s string) {
 	l.expected = append(l.expected, s)
 }
 
+// Text is everything logged so far, for tests that look for what must
+// never be logged.
+func (l *LogCapture) Text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // Errors returns unexpected error-level lines.
 func (l *LogCapture) Errors() []string {
 	l.mu.Lock()

@@ -62,6 +62,8 @@ type adminAction func(r *http.Request, p auth.Principal) (next string, back admi
 type shown struct {
 	Title string
 	Data  any
+	// Template renders it; default admin_secret.
+	Template string
 }
 
 func (w *Web) adminPost(a adminAction) http.HandlerFunc {
@@ -85,7 +87,11 @@ func (w *Web) adminPost(a adminAction) http.HandlerFunc {
 			}
 			w.showAdmin(rw, r, p, back, problem.HTTPStatus(pr.Kind), pr.Message)
 		case show != nil:
-			w.render(rw, r, http.StatusOK, "admin_secret", w.newPage(r, show.Title, show.Data))
+			tmpl := show.Template
+			if tmpl == "" {
+				tmpl = "admin_secret"
+			}
+			w.render(rw, r, http.StatusOK, tmpl, w.newPage(r, show.Title, show.Data))
 		default:
 			http.Redirect(rw, r, next, http.StatusSeeOther)
 		}
@@ -343,4 +349,29 @@ func (w *Web) adminSettings(r *http.Request, p auth.Principal) (string, string, 
 		{"Database", w.svc.Database(), "QUENCH_DATA_DIR or QUENCH_DATABASE_URL"},
 		{"Single sign-on", sso, "QUENCH_OIDC_ISSUER, QUENCH_OIDC_CLIENT_ID, QUENCH_OIDC_CLIENT_SECRET"},
 	}, nil
+}
+
+// onboardData is the onboarding page: the form, and after it is sent what
+// to paste.
+type onboardData struct {
+	Service, Namespace, RunbookBase string
+	Result                          *service.Onboarding
+	URL                             string
+}
+
+func (w *Web) adminOnboard(r *http.Request, p auth.Principal) (string, string, any, error) {
+	f := r.PostForm
+	return "Onboard a service", "admin_onboard", onboardData{Service: f.Get("service"), Namespace: f.Get("namespace"), RunbookBase: f.Get("runbook_base")}, nil
+}
+
+// onboardAction shows the configuration on the answer to the POST itself:
+// a new integration's token is in it, shown once.
+func (w *Web) onboardAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	f := r.PostForm
+	o, err := w.svc.Onboard(r.Context(), p, w.baseURL, strings.TrimSpace(f.Get("service")), strings.TrimSpace(f.Get("namespace")), strings.TrimSpace(f.Get("runbook_base")))
+	if err != nil {
+		return "", w.adminOnboard, nil, err
+	}
+	return "", nil, &shown{Title: "Onboard " + o.Service, Template: "admin_onboard",
+		Data: onboardData{Service: o.Service, Namespace: o.Namespace, RunbookBase: f.Get("runbook_base"), Result: o, URL: service.IntakeURL(w.baseURL, o.Integration)}}, nil
 }

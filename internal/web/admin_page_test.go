@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -125,4 +126,32 @@ func TestAdminResetAndDisableEndTokens(t *testing.T) {
 			t.Fatal("the audit page does not say tokens were revoked")
 		}
 	})
+}
+
+// The onboarding page writes what `quench onboard` prints: the route and
+// receiver with the new integration's token (once), and the rules; a bad
+// name is refused with the form kept.
+func TestAdminOnboardPage(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	app.User(t, "root", auth.RoleAdmin)
+	s := signIn(t, app, "root")
+	if resp, body := s.get("/admin/onboard"); resp.StatusCode != 200 || !strings.Contains(body, `name="service"`) {
+		t.Fatalf("GET /admin/onboard: %d", resp.StatusCode)
+	}
+	resp, body := s.post("/admin/onboard", url.Values{"service": {"Billing!"}, "namespace": {"payments"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "Kubernetes") || !strings.Contains(body, `value="payments"`) {
+		t.Fatalf("bad name: %d", resp.StatusCode)
+	}
+	resp, body = s.post("/admin/onboard", url.Values{"service": {"billing"}, "namespace": {"payments"}})
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("onboard: %d %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	for _, want := range []string{"shown only now", "credentials: &#34;qnch_int_", "receiver: quench-billing", "PodCrashLooping", "runbook_url", "alertmanager: billing"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("onboard page lacks %q", want)
+		}
+	}
+	if _, again := s.post("/admin/onboard", url.Values{"service": {"billing"}}); !strings.Contains(again, "existed already") || strings.Contains(again, "credentials: &#34;qnch_int_") {
+		t.Fatal("second onboarding shows a token or creates another integration")
+	}
 }

@@ -21,6 +21,12 @@ type boardData struct {
 	Services []string
 	Members  []service.Member
 	Team     bool
+	// Inbox counts the firing alerts waiting in the inbox (team only).
+	Inbox int64
+	// Setup is the first-run checklist, shown to the team until every
+	// step has happened; nil then.
+	Setup *service.Setup
+	Admin bool
 }
 
 type boardFilter struct {
@@ -67,6 +73,19 @@ func (w *Web) board(rw http.ResponseWriter, r *http.Request) {
 			w.fail(rw, r, err)
 			return
 		}
+		if d.Inbox, err = w.svc.InboxWaiting(r.Context(), p); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		st, err := w.svc.SetupState(r.Context(), p)
+		if err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		if !st.Done() {
+			d.Setup = &st
+		}
+		d.Admin = p.Can(auth.Administer)
 	}
 	w.render(rw, r, http.StatusOK, "board", w.newPage(r, "Board", d))
 }

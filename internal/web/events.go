@@ -44,7 +44,10 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	rw.WriteHeader(http.StatusOK)
-	changes := make(chan service.Change, 64)
+	changes := make(chan service.Change, streamBuffer)
+	// missed is set when a change did not fit: the stream then tells the
+	// page to look again at everything.
+	var missed atomic.Bool
 	cancel := w.svc.Subscribe(func(c service.Change) {
 		if !c.Public && !team.Load() {
 			return
@@ -52,6 +55,7 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		select {
 		case changes <- c:
 		default: // a slow reader misses events, never blocks writers
+			missed.Store(true)
 		}
 	})
 	defer cancel()
@@ -83,6 +87,19 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		team.Store(p.Can(auth.ReadAll))
 		return false, nil
 	}
+	// owed holds the changes that arrived while the session could not be
+	// looked at (the database was unavailable): they go out once a look
+	// succeeds, tried again every recheckRetry, so a page misses nothing
+	// a brief outage hid. Past maxOwed they become one resync.
+	var owed []service.Change
+	var retry <-chan time.Time
+	send := func(c service.Change) {
+		if !c.Public && !team.Load() {
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
+		fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -94,22 +111,74 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fmt.Fprint(rw, ": ping\n\n")
-		case c := <-changes:
+		case <-retry:
+			retry = nil
 			ended, err := recheck()
 			if ended {
 				return
 			}
-			if err != nil || (!c.Public && !team.Load()) {
+			if err != nil {
+				retry = time.After(recheckRetry)
 				continue
 			}
-			b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
-			fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
+			for _, c := range owed {
+				send(c)
+			}
+			owed = nil
+		case c := <-changes:
+			// What queued up meanwhile goes out after the same look at
+			// the session: one look per burst, not per change, so a
+			// stream keeps up with a busy instance.
+			batch := []service.Change{c}
+			for len(batch) < streamBuffer {
+				select {
+				case c := <-changes:
+					batch = append(batch, c)
+					continue
+				default:
+				}
+				break
+			}
+			if missed.Swap(false) {
+				batch = append(batch, service.Change{Kind: service.ChangeResync, Public: true})
+			}
+			ended, err := recheck()
+			if ended {
+				return
+			}
+			if err != nil {
+				owed = append(owed, batch...)
+				if len(owed) > maxOwed {
+					owed = []service.Change{{Kind: service.ChangeResync, Public: true}}
+				}
+				if retry == nil {
+					retry = time.After(recheckRetry)
+				}
+				continue
+			}
+			for _, o := range owed {
+				send(o)
+			}
+			owed = nil
+			for _, c := range batch {
+				send(c)
+			}
 		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
 	}
 }
+
+const (
+	// recheckRetry is how soon a stream whose session could not be looked
+	// at tries again, to send what it owes.
+	recheckRetry = time.Second
+	// maxOwed bounds the changes a stream keeps while it cannot send.
+	maxOwed = 256
+	// streamBuffer is how many changes wait for a stream to send them.
+	streamBuffer = 256
+)
 
 // CloseStreams ends every live stream, now and from now on: the server
 // calls it when shutting down, since a stream never finishes by itself and

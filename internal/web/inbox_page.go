@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -16,11 +18,116 @@ import (
 
 type alertsData struct {
 	Alerts     []*alert.Record
+	Groups     []alertGroup
 	Open       []*incident.Incident
+	Snoozes    []*alert.Snooze
 	Status     string
 	Unattached bool
+	Dismissed  string
 	Match      string
 	Writer     bool
+	// Waiting counts the firing alerts in the inbox, over all of it.
+	Waiting int64
+	// Back is this view's address, where triage forms return.
+	Back string
+	// SnoozeMatchers pre-fills the snooze form (a group's "snooze
+	// alerts like these").
+	SnoozeMatchers string
+}
+
+// alertGroup is the alerts of one group key (one problem, as the sender
+// grouped them), shown together and collapsible.
+type alertGroup struct {
+	ID, Name string
+	// SnoozeURL shows this view with the snooze form filled with the
+	// labels every alert of the group shares.
+	SnoozeURL                          string
+	Alerts                             []alertRow
+	Firing, Inbox, Acked, DismissedNum int
+}
+
+// commonMatchers are matchers for the labels every alert of rows shares,
+// sorted by name.
+func commonMatchers(rows []alertRow) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	var names []string
+	for k, v := range rows[0].Labels {
+		shared := true
+		for _, r := range rows[1:] {
+			if w, ok := r.Labels[k]; !ok || w != v {
+				shared = false
+				break
+			}
+		}
+		if shared {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		m, err := alert.NewMatcher(k, alert.MatchEqual, rows[0].Labels[k])
+		if err == nil {
+			parts = append(parts, m.String())
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// alertRow is an alert with the snooze that keeps it quiet, if any.
+type alertRow struct {
+	*alert.Record
+	Snooze *alert.Snooze
+}
+
+// groupAlerts groups alerts by integration and group key, in the order
+// their first alert is listed; an alert without a group key is grouped by
+// its alertname.
+func groupAlerts(list []*alert.Record, snoozes []*alert.Snooze, now time.Time) []alertGroup {
+	var out []alertGroup
+	at := map[string]int{}
+	for _, r := range list {
+		key, name := r.IntegrationID+"\x00"+r.GroupKey, r.GroupKey
+		if r.GroupKey == "" {
+			n := r.Labels["alertname"]
+			if n == "" {
+				n = r.Title
+			}
+			key, name = r.IntegrationID+"\x00\x00"+n, n
+		}
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, alertGroup{ID: "group-" + strconv.Itoa(i+1), Name: name})
+		}
+		g := &out[i]
+		row := alertRow{Record: r}
+		if r.Incident == 0 && r.Status == alert.Firing {
+			for _, sn := range snoozes {
+				if sn.Matches(now, r.Labels) {
+					row.Snooze = sn
+					break
+				}
+			}
+		}
+		g.Alerts = append(g.Alerts, row)
+		if r.Status == alert.Firing {
+			g.Firing++
+		}
+		if r.Incident == 0 && !r.Dismissed() {
+			g.Inbox++
+		}
+		if r.Acked() {
+			g.Acked++
+		}
+		if r.Dismissed() {
+			g.DismissedNum++
+		}
+	}
+	return out
 }
 
 // alertsPage is the inbox: what the monitoring said that is not (yet) part
@@ -36,8 +143,17 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	q := r.URL.Query()
-	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Match: q.Get("match"), Writer: p.Can(auth.WriteIncidents)}
+	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Dismissed: q.Get("dismissed"), Match: q.Get("match"),
+		Writer: p.Can(auth.WriteIncidents), Back: r.URL.Path, SnoozeMatchers: q.Get("snooze")}
+	if r.URL.Path == "/alerts" && r.URL.RawQuery != "" {
+		d.Back += "?" + r.URL.RawQuery
+	}
 	aq := service.AlertQuery{Unattached: d.Unattached, Limit: 200}
+	if dis, err := service.ParseDismissed(d.Dismissed); err != nil {
+		msg, status = "Dismissed is false, true or any.", http.StatusBadRequest
+	} else {
+		aq.Dismissed = dis
+	}
 	switch d.Status {
 	case "", "firing", "resolved":
 		aq.Status = alert.Status(d.Status)
@@ -55,6 +171,30 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 	if d.Alerts, err = w.svc.Alerts(r.Context(), p, aq); err != nil {
 		w.fail(rw, r, err)
 		return
+	}
+	if d.Snoozes, err = w.svc.Snoozes(r.Context(), p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	if d.Waiting, err = w.svc.InboxWaiting(r.Context(), p); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	d.Groups = groupAlerts(d.Alerts, d.Snoozes, w.svc.Now())
+	if r.URL.Path == "/alerts" {
+		for i := range d.Groups {
+			g := &d.Groups[i]
+			if m := commonMatchers(g.Alerts); m != "" {
+				v := url.Values{}
+				for k, vs := range q {
+					if k != "snooze" {
+						v[k] = vs
+					}
+				}
+				v.Set("snooze", m)
+				g.SnoozeURL = "/alerts?" + v.Encode() + "#add-snooze"
+			}
+		}
 	}
 	if d.Writer {
 		page, err := w.svc.Incidents(r.Context(), p, service.IncidentQuery{Phases: []incident.Phase{incident.Active, incident.Mitigated, incident.Resolved}, Limit: 200})
@@ -114,6 +254,87 @@ func (w *Web) inboxAction(rw http.ResponseWriter, r *http.Request, do func(p aut
 	http.Redirect(rw, r, fmt.Sprintf("/incidents/%d", inc.Number), http.StatusSeeOther)
 }
 
+// triageAction runs an inbox form that changes alerts or snoozes and
+// returns to the view it came from, or shows the inbox with the reason.
+func (w *Web) triageAction(rw http.ResponseWriter, r *http.Request, needAlerts bool, do func(p auth.Principal, ids []int64) error) {
+	p := auth.From(r.Context())
+	if p.IsAnonymous() {
+		w.fail(rw, r, errSignIn)
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		w.fail(rw, r, problem.Invalidf("the form is too large"))
+		return
+	}
+	var ids []int64
+	var err error
+	if needAlerts {
+		ids, err = alertIDs(r)
+	}
+	if err == nil {
+		err = do(p, ids)
+	}
+	if err != nil {
+		pr, ok := problem.As(err)
+		if !ok || pr.Kind == problem.Internal || pr.Kind == problem.Unavailable || pr.Kind == problem.Forbidden || pr.Kind == problem.Unauthenticated {
+			w.fail(rw, r, err)
+			return
+		}
+		w.showAlerts(rw, r, problem.HTTPStatus(pr.Kind), pr.Message)
+		return
+	}
+	http.Redirect(rw, r, backToInbox(r.PostForm.Get("back")), http.StatusSeeOther)
+}
+
+// backToInbox is the inbox view a form came from, or the inbox: only a
+// path under /alerts, so the form cannot send anyone elsewhere.
+func backToInbox(back string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/alerts" {
+		return "/alerts"
+	}
+	if q := u.Query().Encode(); q != "" {
+		return "/alerts?" + q
+	}
+	return "/alerts"
+}
+
+func (w *Web) ackAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.AckAlerts(r.Context(), p, ids)
+		return err
+	})
+}
+
+func (w *Web) dismissAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.DismissAlerts(r.Context(), p, ids, r.PostForm.Get("reason"))
+		return err
+	})
+}
+
+func (w *Web) snoozeAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+		d, err := service.ParseSpan(r.PostForm.Get("duration"))
+		if err != nil {
+			return err
+		}
+		_, err = w.svc.CreateSnooze(r.Context(), p, service.NewSnooze{Matchers: r.PostForm.Get("matchers"), For: d, Reason: r.PostForm.Get("reason")})
+		return err
+	})
+}
+
+func (w *Web) unsnoozeAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			return problem.New(problem.NotFound, "not_found", "no such snooze")
+		}
+		return w.svc.DeleteSnooze(r.Context(), p, id)
+	})
+}
+
 func (w *Web) declareAction(rw http.ResponseWriter, r *http.Request) {
 	w.inboxAction(rw, r, func(p auth.Principal, ids []int64) (*incident.Incident, error) {
 		return w.svc.DeclareIncident(r.Context(), p, ids, incident.Draft{Title: r.PostForm.Get("title"),
@@ -132,8 +353,25 @@ func (w *Web) attachAction(rw http.ResponseWriter, r *http.Request) {
 }
 
 type newIncidentData struct {
-	Form    url.Values
-	Sources []incident.Source
+	Form      url.Values
+	Sources   []incident.Source
+	Members   []service.Member
+	Templates []*incident.Template
+}
+
+// newIncidentData fills the form's choices: owners and checklist
+// templates. The owner defaults to whoever opens it.
+func (w *Web) newIncidentData(r *http.Request, p auth.Principal, f url.Values) (newIncidentData, error) {
+	d := newIncidentData{Form: f, Sources: incident.Sources}
+	if _, ok := f["owner"]; !ok {
+		f.Set("owner", p.Name())
+	}
+	var err error
+	if d.Members, err = w.svc.Members(r.Context(), p); err != nil {
+		return d, err
+	}
+	d.Templates, err = w.svc.Templates(r.Context(), p)
+	return d, err
 }
 
 func (w *Web) newIncidentPage(rw http.ResponseWriter, r *http.Request) {
@@ -146,7 +384,12 @@ func (w *Web) newIncidentPage(rw http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	w.render(rw, r, http.StatusOK, "new_incident", w.newPage(r, "New incident", newIncidentData{Form: url.Values{}, Sources: incident.Sources}))
+	d, err := w.newIncidentData(r, p, url.Values{})
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	w.render(rw, r, http.StatusOK, "new_incident", w.newPage(r, "New incident", d))
 }
 
 func (w *Web) createIncident(rw http.ResponseWriter, r *http.Request) {
@@ -161,16 +404,28 @@ func (w *Web) createIncident(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	// The form's owner field: a member, or "" for nobody; a form without
+	// it (an older page) leaves the default, whoever opens it.
+	var owners map[incident.Phase]string
+	if v, ok := f["owner"]; ok {
+		owners = map[incident.Phase]string{incident.Active: v[0]}
+	}
 	inc, err := w.svc.OpenIncident(r.Context(), p, incident.Draft{Title: f.Get("title"), Summary: f.Get("summary"),
 		Severity: incident.Severity(f.Get("severity")), Services: splitList(f.Get("services")),
-		DetectionSource: incident.Source(f.Get("detection_source")), Visibility: incident.Visibility(f.Get("visibility"))})
+		DetectionSource: incident.Source(f.Get("detection_source")), Visibility: incident.Visibility(f.Get("visibility")),
+		Owners: owners, Template: f.Get("template")})
 	if err != nil {
 		pr, ok := problem.As(err)
 		if !ok || pr.Kind != problem.Unprocessable && pr.Kind != problem.Invalid {
 			w.fail(rw, r, err)
 			return
 		}
-		pg := w.newPage(r, "New incident", newIncidentData{Form: f, Sources: incident.Sources})
+		d, derr := w.newIncidentData(r, p, f)
+		if derr != nil {
+			w.fail(rw, r, derr)
+			return
+		}
+		pg := w.newPage(r, "New incident", d)
 		pg.Error = pr.Message
 		w.render(rw, r, problem.HTTPStatus(pr.Kind), "new_incident", pg)
 		return
@@ -205,10 +460,12 @@ type logData struct {
 	Total, Offset, Limit        int
 	Phase, Service, Severity, Q string
 	Source, From, To            string
-	Prev, Next                  string
-	Presets                     []preset
-	Sources                     []incident.Source
-	Exports                     []preset
+	// State is the end-state filter: live, ended, merged, cancelled.
+	State      string
+	Prev, Next string
+	Presets    []preset
+	Sources    []incident.Source
+	Exports    []preset
 }
 
 const logPageSize = 50
@@ -233,7 +490,7 @@ func (w *Web) logPage(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := logData{Total: page.Total, Offset: f.Offset, Limit: f.Limit, Phase: q.Get("phase"), Service: f.Service,
-		Severity: string(f.Severity), Q: f.Text, Source: string(f.Source), From: q.Get("from"), To: q.Get("to"),
+		Severity: string(f.Severity), Q: f.Text, Source: string(f.Source), From: q.Get("from"), To: q.Get("to"), State: f.State,
 		Presets: presets(w.svc.Now(), "/incidents", "from", "to", q), Sources: incident.Sources}
 	// Paging and export links keep every filter of the query, not only
 	// those the form shows.

@@ -55,15 +55,17 @@ type incidentData struct {
 	OpenItems   []string
 	NeedImprove bool
 	Reopenable  bool
-	Updates     []updateView
-	Files       []*incident.Attachment // the incident's own files
-	Checklist   []itemGroup
-	Links       []*incident.Link
-	Timeline    []eventView
-	Alerts      []*alert.Record
-	Members     []service.Member
-	Writer      bool
-	Team        bool
+	// Cancellable and Mergeable offer the two ends beside closed.
+	Cancellable, Mergeable bool
+	Updates                []updateView
+	Files                  []*incident.Attachment // the incident's own files
+	Checklist              []itemGroup
+	Links                  []*incident.Link
+	Timeline               []eventView
+	Alerts                 []*alert.Record
+	Members                []service.Member
+	Writer                 bool
+	Team                   bool
 	// Form keeps what was typed when an action failed; FormName says which.
 	Form     url.Values
 	FormName string
@@ -75,6 +77,12 @@ type incidentData struct {
 	MaxFile  int
 	// Deliveries are the notifications about the incident; team only.
 	Deliveries []deliveryView
+	// Me is who looks, for "Take it"; OwnerRows the side panel's owners.
+	Me        string
+	OwnerRows []phaseRow
+	ItemCount int
+	// NewestFirst orders the timeline (?timeline=newest).
+	NewestFirst bool
 }
 
 // NoteLabel names the note that completed the move into phase p.
@@ -135,11 +143,25 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			Owner: inc.Owners[ph], Note: inc.Notes[ph]})
 		d.Owners[string(ph)] = inc.Owners[ph]
 	}
+	d.Me = p.Name()
+	for _, row := range d.Track {
+		if slices.Contains(incident.OwnedPhases, row.Phase) {
+			d.OwnerRows = append(d.OwnerRows, row)
+		}
+	}
 	if next, ok := inc.Phase.Next(); ok {
 		d.Next, d.NoteName = next, next.NoteName()
 		d.NeedImprove = next == incident.Closed && inc.DetectionSource.NeedsDetectionImprovement() && inc.DetectionImprovement == ""
 	}
 	d.Reopenable = inc.Phase != incident.Active
+	d.Cancellable = !inc.Ended() && (inc.Phase == incident.Active || inc.Phase == incident.Mitigated)
+	d.Mergeable = !inc.Ended() && inc.Phase != incident.Closed
+	if inc.Ended() {
+		// A merged or cancelled incident is in no phase to advance from;
+		// only a cancelled one can be reopened.
+		d.Next, d.NoteName, d.NeedImprove = "", "", false
+		d.Reopenable = inc.EndState == incident.Cancelled
+	}
 	labels := make([]string, 0, len(inc.Labels))
 	for k, v := range inc.Labels {
 		labels = append(labels, k+"="+v)
@@ -163,13 +185,17 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			byUpdate[f.Update] = append(byUpdate[f.Update], f)
 		}
 	}
-	for _, u := range updates {
+	// Newest first: the composer sits above the list.
+	for i := len(updates) - 1; i >= 0; i-- {
+		u := updates[i]
 		d.Updates = append(d.Updates, updateView{Update: u, Body: md.Render(u.Body), Attachments: byUpdate[u.ID]})
 	}
+
 	items, err := w.svc.Checklist(ctx, p, n)
 	if err != nil {
 		return nil, err
 	}
+	d.ItemCount = len(items)
 	for _, ph := range incident.OwnedPhases {
 		g := itemGroup{Phase: ph}
 		for _, it := range items {
@@ -195,6 +221,9 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			body = e.Update.Body
 		}
 		d.Timeline = append(d.Timeline, eventView{TimelineEntry: e, Sentence: e.Sentence(body)})
+	}
+	if d.NewestFirst = r.URL.Query().Get("timeline") == "newest"; d.NewestFirst {
+		slices.Reverse(d.Timeline)
 	}
 	if d.Team {
 		if d.Alerts, err = w.svc.IncidentAlerts(ctx, p, n); err != nil {
@@ -276,6 +305,20 @@ func (w *Web) transitionAction(r *http.Request, p auth.Principal, n int64) (stri
 		Override: r.PostForm.Get("override") != "", DetectionImprovement: r.PostForm.Get("detection_improvement"),
 		Reason: r.PostForm.Get("reason")})
 	return "phases", err
+}
+
+func (w *Web) mergeAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	into, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(r.PostForm.Get("into")), "#"), 10, 64)
+	if err != nil || into <= 0 {
+		return "", problem.Unprocessablef("say which incident this one duplicates: its number")
+	}
+	_, err = w.svc.MergeIncident(r.Context(), p, n, into, r.PostForm.Get("reason"))
+	return "end", err
+}
+
+func (w *Web) cancelAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	_, err := w.svc.CancelIncident(r.Context(), p, n, r.PostForm.Get("reason"))
+	return "end", err
 }
 
 func (w *Web) postUpdateAction(r *http.Request, p auth.Principal, n int64) (string, error) {
@@ -403,4 +446,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ownerAction sets the owner of one phase from the side panel: a chosen
+// member, or the one who pressed "Take it".
+func (w *Web) ownerAction(r *http.Request, p auth.Principal, n int64) (string, error) {
+	f := r.PostForm
+	ph := incident.Phase(f.Get("phase"))
+	if !slices.Contains(incident.OwnedPhases, ph) {
+		return "", problem.Unprocessablef("phase %q has no owner: owners exist for active, mitigated and resolved", ph)
+	}
+	who := f.Get("owner")
+	if f.Get("take") != "" {
+		who = p.Name()
+	}
+	_, err := w.svc.UpdateIncident(r.Context(), p, n, incident.Patch{Owners: map[incident.Phase]string{ph: who}})
+	return "owners", err
 }

@@ -28,6 +28,8 @@ var eventHelp = map[notify.Event]string{
 	notify.AlertAttached:  "an alert joins an incident",
 	notify.AlertsResolved: "every alert of an active incident has resolved",
 	notify.ChecklistDone:  "a checklist item is ticked",
+	notify.Merged:         "an incident is merged into another (a duplicate)",
+	notify.Cancelled:      "an incident is cancelled (a false alarm)",
 	notify.Unowned:        "an active incident still has no owner",
 	notify.Stuck:          "an incident stays in a phase too long",
 }

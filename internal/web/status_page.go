@@ -380,8 +380,25 @@ func pastItem(i *status.Incident) []byte {
 	if v.Ended != "" {
 		ended = " · resolved " + string(v.Ended)
 	}
+	if m := mergedNote(i); m != "" {
+		ended += " · " + string(m)
+	}
 	return fmt.Appendf(nil, `<li class="incident s-%s" id="incident-%s"><p><strong>%s</strong> <span class="muted">%s · began %s%s</span></p></li>`,
 		v.Class, template.HTMLEscapeString(i.ID), template.HTMLEscapeString(i.Title), template.HTMLEscapeString(v.Impact), v.Began, ended)
+}
+
+// mergedNote points a merged incident to the one it continues in, by
+// that one's public ID and title when customers see it, else only says
+// there is one: the team's numbers and confidential incidents never show.
+func mergedNote(i *status.Incident) template.HTML {
+	if i.Ended != incident.Merged {
+		return ""
+	}
+	if i.MergedInto == "" {
+		return "continued in another incident"
+	}
+	return template.HTML(`continued in <a href="/status#incident-` + template.HTMLEscapeString(i.MergedInto) + `">` +
+		template.HTMLEscapeString(i.MergedIntoTitle) + `</a>`)
 }
 
 // historyKey names a component's history bar by everything it shows: its
@@ -494,6 +511,10 @@ type statusIncidentJSON struct {
 	ResolvedAt  *time.Time   `json:"resolved_at,omitempty"`
 	URL         string       `json:"url"`
 	Updates     []updateJSON `json:"updates"`
+	// MergedInto is, for an incident merged into another that customers
+	// see, that one's id; Merged is set for every merged one.
+	Merged     bool   `json:"merged,omitempty"`
+	MergedInto string `json:"merged_into,omitempty"`
 }
 
 type updateJSON struct {
@@ -523,7 +544,8 @@ func optional(t time.Time) *time.Time {
 func (w *Web) incidentJSON(p *status.Page, i *status.Incident) statusIncidentJSON {
 	j := statusIncidentJSON{ID: i.ID, Title: i.Title, State: strings.ToLower(stateWord(i)), Impact: status.Impact(i.Severity),
 		Components: []int64{}, StartedAt: i.Started.UTC(), MitigatedAt: optional(i.Mitigated), ResolvedAt: optional(i.Resolved),
-		URL: w.baseURL + "/status#incident-" + i.ID, Updates: []updateJSON{}}
+		URL: w.baseURL + "/status#incident-" + i.ID, Updates: []updateJSON{},
+		Merged: i.Ended == incident.Merged, MergedInto: i.MergedInto}
 	for _, c := range p.Components {
 		if c.Affects(i.Services) {
 			j.Components = append(j.Components, c.ID)
@@ -670,6 +692,9 @@ func (w *Web) atomEntry(page string, i *status.Incident, md func(status.Update) 
 	var body strings.Builder
 	fmt.Fprintf(&body, "<p><strong>%s</strong> · %s</p>", template.HTMLEscapeString(stateWord(i)),
 		template.HTMLEscapeString(status.Impact(i.Severity).Label()))
+	if m := mergedNote(i); m != "" {
+		fmt.Fprintf(&body, "<p>%s</p>", m)
+	}
 	for _, u := range i.Updates {
 		if u.At.After(updated) {
 			updated = u.At

@@ -101,8 +101,13 @@ func (w *Web) parse() error {
 		"asset":      w.assets.path,
 		"severities": func() []string { return []string{"critical", "major", "minor"} },
 		"phases":     func() []string { return []string{"active", "mitigated", "resolved", "closed"} },
-		"since":      since,
-		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// states are the incident log's end-state filter: value, words.
+		"states": func() [][2]string {
+			return [][2]string{{"live", "in play or closed"}, {"ended", "merged or cancelled"}, {"merged", "merged"}, {"cancelled", "cancelled"}}
+		},
+		"since": since,
+		"ago":   func(t time.Time) string { return ago(t, w.svc.Now()) },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -159,6 +164,10 @@ func (w *Web) Routes() []route.Route {
 		{"GET /alerts", w.alertsPage},
 		{"POST /alerts/declare", w.declareAction},
 		{"POST /alerts/attach", w.attachAction},
+		{"POST /alerts/ack", w.ackAction},
+		{"POST /alerts/dismiss", w.dismissAction},
+		{"POST /alerts/snoozes", w.snoozeAction},
+		{"POST /alerts/snoozes/{id}/remove", w.unsnoozeAction},
 		{"GET /incidents/new", w.newIncidentPage},
 		{"POST /incidents", w.createIncident},
 		{"GET /incidents", w.logPage},
@@ -168,6 +177,8 @@ func (w *Web) Routes() []route.Route {
 		// One incident and the forms on its page (incident_page.go).
 		{"GET /incidents/{number}", w.incidentPage},
 		{"POST /incidents/{number}/transition", w.act(w.transitionAction)},
+		{"POST /incidents/{number}/merge", w.act(w.mergeAction)},
+		{"POST /incidents/{number}/cancel", w.act(w.cancelAction)},
 		{"POST /incidents/{number}/updates", w.act(w.postUpdateAction)},
 		{"POST /incidents/{number}/updates/{id}/visibility", w.act(w.updateVisibilityAction)},
 		{"POST /incidents/{number}/checklist", w.act(w.addItemAction)},
@@ -176,6 +187,7 @@ func (w *Web) Routes() []route.Route {
 		{"POST /incidents/{number}/links/{id}/remove", w.act(w.removeLinkAction)},
 		{"POST /incidents/{number}/links/{id}/visibility", w.act(w.linkVisibilityAction)},
 		{"POST /incidents/{number}/attachments", w.act(w.uploadAction)},
+		{"POST /incidents/{number}/owners", w.act(w.ownerAction)},
 		{"POST /incidents/{number}/edit", w.act(w.editAction)},
 		{"POST /incidents/{number}/publish", w.act(w.publishAction)},
 
@@ -199,8 +211,17 @@ func (w *Web) Routes() []route.Route {
 		{"GET /admin/integrations", w.adminPage(w.adminIntegrations)},
 		{"POST /admin/integrations", w.adminPost(w.createIntegrationAction)},
 		{"POST /admin/integrations/{id}/remove", w.adminPost(w.removeIntegrationAction)},
+		{"POST /admin/integrations/{id}/test", w.adminPost(w.testIntegrationAction)},
+		{"GET /admin/heartbeats", w.adminPage(w.adminHeartbeats)},
+		{"POST /admin/heartbeats", w.adminPost(w.createHeartbeatAction)},
+		{"POST /admin/heartbeats/{id}/remove", w.adminPost(w.removeHeartbeatAction)},
+		{"GET /admin/onboard", w.adminPage(w.adminOnboard)},
+		{"POST /admin/onboard", w.adminPost(w.onboardAction)},
 		{"POST /admin/rules", w.adminPost(w.createRuleAction)},
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
+		{"GET /admin/templates", w.adminPage(w.adminTemplates)},
+		{"POST /admin/templates", w.adminPost(w.createTemplateAction)},
+		{"POST /admin/templates/{id}/remove", w.adminPost(w.removeTemplateAction)},
 		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
 		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},
 		{"GET /admin/audit", w.adminPage(w.adminAudit)},
@@ -334,6 +355,24 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 // NotFound renders the HTML 404 page.
 func (w *Web) NotFound(rw http.ResponseWriter, r *http.Request) {
 	w.fail(rw, r, problem.New(problem.NotFound, "not_found", "There is no page at %s.", r.URL.Path))
+}
+
+// ago is a relative time for people: "12 min ago", "3 h ago"; the page's
+// script keeps it current and puts the exact time, in the viewer's zone,
+// in the tooltip.
+func ago(t, now time.Time) string {
+	if t.After(now) && !t.IsZero() {
+		if s := since(now, t); s != "just now" {
+			return "in " + s
+		}
+		return "just now"
+	}
+	switch s := since(t, now); s {
+	case "", "just now":
+		return s
+	default:
+		return s + " ago"
+	}
 }
 
 // since is a readable age: "3 h", "2 d".

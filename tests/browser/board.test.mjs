@@ -83,4 +83,19 @@ export const tests = [
       await assertNoXSS(page);
     },
   },
+  {
+    name: 'the card menu merges a duplicate into another incident, and it leaves the board',
+    async fn({ page, url, data }) {
+      await login(page, url, data.ana);
+      const c = card(page, 3);
+      await c.locator('.card-menu summary').click();
+      await c.getByLabel('Merge into incident #').fill('1');
+      await c.getByLabel('Why is it a duplicate?').fill('the same backlog');
+      await c.getByRole('button', { name: 'Merge #3' }).click();
+      await page.waitForURL(/\/incidents\/3#end$/);
+      await expectText(page.locator('#end'), 'Merged into #1');
+      await page.goto(url('/'));
+      expect(await card(page, 3).count()).toBe(0);
+    },
+  },
 ];

@@ -25,8 +25,9 @@ export const tests = [
       await page.getByLabel('New update (Markdown)').fill('Consumers **restarted**; see [dashboard](https://grafana.example/d/q)');
       await page.getByLabel('Public: everyone who can see this incident').check();
       await page.getByRole('button', { name: 'Post update' }).click();
-      await expectText(page.locator('.update').last(), 'Public');
-      expect(await page.locator('.update').last().locator('strong', { hasText: 'restarted' }).count()).toBe(1);
+      // Newest first, under the composer.
+      await expectText(page.locator('.update').first(), 'Public');
+      expect(await page.locator('.update').first().locator('strong', { hasText: 'restarted' }).count()).toBe(1);
 
       // Internal is preselected: a slip leaks nothing.
       expect(await page.getByLabel('Internal: the team only').first().isChecked()).toBe(true);
@@ -36,6 +37,7 @@ export const tests = [
 
       const notes = { mitigated: 'restarted the consumers', resolved: 'fixed the queue config', closed: 'alert on queue growth' };
       for (const to of ['mitigated', 'resolved', 'closed']) {
+        await page.locator('#move summary').click();
         const form = page.locator('#transition');
         await form.locator('textarea[name="note"]').fill(notes[to]);
         if (await form.locator('textarea[name="detection_improvement"]').count()) {

@@ -96,6 +96,18 @@ func Messages() map[notify.Event]notify.Message {
 	m.Body = "Send the missing confirmation e-mails"
 	out[m.Event] = m
 
+	m = base(notify.Merged, "#12 merged into #11")
+	m.Actor = "alice"
+	m.From, m.To = "active", "merged into #11"
+	m.Body = "Same checkout outage as #11"
+	out[m.Event] = m
+
+	m = base(notify.Cancelled, "#12 cancelled (was active)")
+	m.Actor = "alice"
+	m.From, m.To = "active", "cancelled"
+	m.Body = "The load test, not customers"
+	out[m.Event] = m
+
 	m = base(notify.Unowned, "#12 has had no owner for 10 minutes")
 	m.Incident.Owner = ""
 	out[m.Event] = m

@@ -90,6 +90,12 @@ type Options struct {
 	// MaxAlerts is the receiver's max_alerts: the most alerts of a group
 	// one notification carries. Zero means all of them.
 	MaxAlerts int
+
+	// Receiver, if set, is the receiver as Quench's onboarding prints it
+	// (one "- name: …" entry of receivers), used instead of the built-in
+	// one: every alert is routed to it. Its webhook URL must be
+	// WebhookURL; BearerToken and MaxAlerts are then ignored.
+	Receiver string
 }
 
 // Stack is a running Prometheus + Alertmanager pair. Both are stopped when
@@ -175,7 +181,15 @@ func Start(t testing.TB, opt Options) *Stack {
 	amConfig := filepath.Join(dir, "alertmanager.yml")
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	rulesFile := filepath.Join(dir, "rules.yml")
-	writeFile(t, amConfig, alertmanagerConfigMax(opt.WebhookURL, opt.BearerToken, opt.MaxAlerts))
+	if opt.Receiver != "" {
+		cfg, err := receiverConfig(opt.Receiver, opt.WebhookURL)
+		if err != nil {
+			t.Fatalf("promstack: Options.Receiver: %v", err)
+		}
+		writeFile(t, amConfig, cfg)
+	} else {
+		writeFile(t, amConfig, alertmanagerConfigMax(opt.WebhookURL, opt.BearerToken, opt.MaxAlerts))
+	}
 	writeFile(t, rulesFile, rules)
 
 	var amPort int
@@ -418,6 +432,35 @@ receivers:
 `, yamlString(bearerToken))
 	}
 	return b.String()
+}
+
+// receiverConfig routes everything, with the stack's short timings, to a
+// receiver given as YAML, after checking that it sends nowhere but
+// webhookURL.
+func receiverConfig(receiver, webhookURL string) (string, error) {
+	first, _, _ := strings.Cut(receiver, "\n")
+	name, ok := strings.CutPrefix(strings.TrimSpace(first), "- name: ")
+	if !ok || name == "" {
+		return "", fmt.Errorf("want a receivers entry starting with \"- name: \", got %q", first)
+	}
+	if n := strings.Count(receiver, "url:"); n != 1 || !strings.Contains(receiver, "url: "+yamlString(webhookURL)) {
+		return "", fmt.Errorf("the receiver must send to WebhookURL %s and nowhere else:\n%s", webhookURL, receiver)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `route:
+  receiver: %s
+  group_by: ['alertname', 'service']
+  group_wait: %s
+  group_interval: %s
+  repeat_interval: %s
+receivers:
+`, name, promDuration(groupWait), promDuration(groupInterval), promDuration(repeatInterval))
+	for _, line := range strings.SplitAfter(receiver, "\n") {
+		if line != "" {
+			b.WriteString("  " + line)
+		}
+	}
+	return b.String(), nil
 }
 
 // prometheusConfig scrapes Prometheus itself (DemoWarmup needs

@@ -19,10 +19,17 @@
   // when it is today.
   const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
   const today = (d) => d.toDateString() === new Date().toDateString();
+  // A time marked data-rel ("12 min ago") stays relative, with the exact
+  // time in the viewer's zone in its tooltip.
   function localTimes(root) {
     for (const el of root.querySelectorAll('time[datetime]')) {
       const d = new Date(el.getAttribute('datetime'));
       if (isNaN(d)) continue;
+      if (el.hasAttribute('data-rel')) {
+        el.textContent = relative(d);
+        el.title = fmt.format(d);
+        continue;
+      }
       el.textContent = el.hasAttribute('data-short') && today(d) ? clock.format(d) : fmt.format(d);
       el.title = relative(d);
     }
@@ -31,5 +38,8 @@
     csrf: () => document.querySelector('meta[name="csrf-token"]')?.content || '',
     localTimes,
   };
-  document.addEventListener('DOMContentLoaded', () => localTimes(document));
+  document.addEventListener('DOMContentLoaded', () => {
+    localTimes(document);
+    setInterval(() => localTimes(document), 30_000);
+  });
 })();

@@ -132,6 +132,11 @@
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       const fresh = doc.getElementById('board');
       const board = document.getElementById('board');
+      // The first-run checklist ticks along; it goes once every step has.
+      const setup = document.getElementById('setup');
+      const freshSetup = doc.getElementById('setup');
+      if (setup && freshSetup) setup.replaceWith(freshSetup);
+      else if (setup) setup.remove();
       if (fresh && board) {
         board.replaceWith(fresh);
         wire(fresh);

@@ -11,6 +11,8 @@
     for (const el of document.querySelectorAll('#live textarea, #live input[type="text"], #live input[type="url"], #live input:not([type])')) {
       if (el.value !== el.defaultValue) return true;
     }
+    // An owner picker or the move form someone opened stays as it is.
+    if (document.querySelector('#live details.owner-edit[open], #live details.add-link[open], #live details.edit-details[open]')) return true;
     const file = document.getElementById('f-file');
     return !!(file && file.files && file.files.length);
   }
@@ -34,7 +36,7 @@
     if (refreshing) return;
     refreshing = true;
     try {
-      const res = await fetch(location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+      const res = await fetch(location.pathname + location.search, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
       if (!res.ok) { stale(); return; }
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       const fresh = doc.getElementById('live');
@@ -90,11 +92,51 @@
     });
   }
 
+  // Keyboard: u writes an update, m opens "move to the next phase", ?
+  // lists the shortcuts. Keys typed into a field are the field's.
+  const dialog = document.getElementById('shortcuts');
+  function typing(el) {
+    return el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
+  }
+  function showShortcuts() {
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+  for (const b of document.querySelectorAll('.shortcuts-open')) {
+    b.hidden = false;
+    b.addEventListener('click', showShortcuts);
+  }
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (dialog && dialog.open) return;
+    if (e.key === 'u') {
+      const body = document.getElementById('u-body');
+      if (!body) return;
+      e.preventDefault();
+      body.scrollIntoView({ block: 'center' });
+      body.focus();
+    } else if (e.key === 'm') {
+      const move = document.getElementById('move');
+      if (!move) return;
+      e.preventDefault();
+      move.open = true;
+      const note = document.getElementById('t-note');
+      move.scrollIntoView({ block: 'start' });
+      if (note) note.focus();
+    } else if (e.key === '?') {
+      if (!dialog) return;
+      e.preventDefault();
+      showShortcuts();
+    }
+  });
+
   if (window.EventSource) {
     const es = new EventSource('/events');
     es.addEventListener('change', (e) => {
       try {
-        if (String(JSON.parse(e.data).incident) === number) refresh();
+        // Incident 0: changes may have gone unheard (another replica's,
+        // while the server's connection to the database was down).
+        const n = String(JSON.parse(e.data).incident);
+        if (n === number || n === '0') refresh();
       } catch (_) { /* ignore malformed events */ }
     });
   }

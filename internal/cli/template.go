@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/quenchhq/quench/internal/api"
+	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/incident"
+)
+
+// itemList collects --item flags, each "PHASE: text" or just "text"
+// (active).
+type itemList []incident.TemplateItem
+
+func (l *itemList) String() string { return fmt.Sprint(*l) }
+func (l *itemList) Set(v string) error {
+	*l = append(*l, parseTemplateItem(v))
+	return nil
+}
+
+// parseTemplateItem reads "resolved: add to incident log"; a prefix that
+// is not a phase stays part of the text ("fix: the config").
+func parseTemplateItem(v string) incident.TemplateItem {
+	if ph, text, ok := strings.Cut(v, ":"); ok {
+		if p := incident.Phase(strings.TrimSpace(ph)); slices.Contains(incident.OwnedPhases, p) {
+			return incident.TemplateItem{Phase: p, Text: strings.TrimSpace(text)}
+		}
+	}
+	return incident.TemplateItem{Phase: incident.Active, Text: strings.TrimSpace(v)}
+}
+
+// templateCmd manages checklist templates through the API: anyone on the
+// team lists them, an admin token adds and removes them.
+func templateCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
+	if len(args) == 0 {
+		return usageErr("template add|list|remove")
+	}
+	fs := flag.NewFlagSet("template", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	severity := fs.String("severity", "", "only incidents of this severity (default: any)")
+	svc := fs.String("service", "", "only incidents touching this service (default: any)")
+	var items itemList
+	fs.Var(&items, "item", "an item, 'PHASE: text' (active, mitigated or resolved; resolved items gate the close); repeat")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c := newClient(cfg)
+	out := &printer{w: env.Stdout, json: *asJSON}
+	switch args[0] {
+	case "add":
+		if len(pos) != 1 || len(items) == 0 {
+			return usageErr("template add NAME --item 'resolved: add to incident log' [--item …] [--severity S] [--service S]")
+		}
+		var t api.TemplateJSON
+		body := map[string]any{"name": pos[0], "severity": *severity, "service": *svc, "items": items}
+		if err := c.do(ctx, "POST", "/api/v1/checklist-templates", body, out.raw(&t)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			fmt.Fprintf(env.Stdout, "template %d %q added: %d items for new incidents of %s\n", t.ID, t.Name, len(t.Items), appliesTo(t))
+		})
+	case "list":
+		if len(pos) > 0 {
+			return usageErr("template list")
+		}
+		var page struct {
+			Templates []api.TemplateJSON `json:"templates"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/checklist-templates", nil, out.raw(&page)); err != nil {
+			return err
+		}
+		return out.done(func() {
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tAPPLIES TO\tITEMS")
+			for _, t := range page.Templates {
+				texts := make([]string, len(t.Items))
+				for i, it := range t.Items {
+					texts[i] = string(it.Phase) + ": " + it.Text
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.Name, appliesTo(t), strings.Join(texts, "; "))
+			}
+			tw.Flush()
+		})
+	case "remove":
+		if len(pos) != 1 {
+			return usageErr("template remove ID")
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil {
+			return usageErr("template ID must be a number")
+		}
+		if err := c.do(ctx, "DELETE", fmt.Sprintf("/api/v1/checklist-templates/%d", id), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "template %d removed; incidents keep the items it added\n", id)
+		return nil
+	}
+	return usageErr("template add|list|remove")
+}
+
+func appliesTo(t api.TemplateJSON) string {
+	sev, svc := "any severity", "any service"
+	if t.Severity != "" {
+		sev = string(t.Severity)
+	}
+	if t.Service != "" {
+		svc = "service " + t.Service
+	}
+	return sev + ", " + svc
+}

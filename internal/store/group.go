@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+
+	"github.com/quenchhq/quench/internal/alert"
+)
+
+// Group commit on PostgreSQL. Intake locks its integration's row for the
+// whole transaction, so that concurrent deliveries of one group cannot
+// open two incidents; with a transaction per request, deliveries to one
+// integration then commit one after the other, each waiting for its own
+// WAL flush. WriteGrouped instead queues the work, and a few committer
+// goroutines each run what queued up while they were busy in one
+// transaction, every job in its own savepoint: one lock and one flush
+// serve many requests, and one failing job rolls back alone. With two
+// committers one flushes while the other works.
+
+// pgCommitters is how many group transactions run at once per replica.
+const pgCommitters = 2
+
+type pgGroup struct {
+	once sync.Once
+	jobs chan *job
+}
+
+// WriteGrouped runs fn like Write and returns once it committed (nil) or
+// rolled back (its error). On PostgreSQL fn may share its transaction
+// with other WriteGrouped calls, each inside a savepoint; its statements
+// then run to the end even if ctx ends meanwhile (the transaction is not
+// fn's alone to break). On SQLite it is Write, which groups already.
+func (s *Store) WriteGrouped(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect != Postgres {
+		return s.Write(ctx, fn)
+	}
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errShuttingDown
+	}
+	defer s.closing.RUnlock()
+	s.group.once.Do(func() {
+		s.group.jobs = make(chan *job)
+		for range pgCommitters {
+			go s.pgCommitter()
+		}
+	})
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.group.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-j.done
+}
+
+// pgCommitter runs queued jobs in group transactions for as long as the
+// process lives: it holds no connection while idle.
+func (s *Store) pgCommitter() {
+	batch := make([]*job, 0, maxBatch)
+	for j := range s.group.jobs {
+		batch = append(batch[:0], j)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.group.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.pgCommitBatch(batch)
+	}
+}
+
+func (s *Store) pgCommitBatch(batch []*job) {
+	if len(batch) == 1 {
+		j := batch[0]
+		j.done <- s.writePostgres(j.ctx, j.fn)
+		return
+	}
+	results := make([]error, len(batch))
+	// First without savepoints: two round trips fewer per job.
+	failed, err := s.pgOptimistic(batch, results)
+	switch {
+	case err == nil && failed < 0: // committed
+	case err != nil && !retryable(err):
+		// The transaction failed; if the commit did, whether it took is
+		// unknown, so nothing runs again here.
+		for i := range results {
+			results[i] = err
+		}
+	default:
+		// A job failed and keeps its error (it never committed), or a
+		// deadlock ended the transaction: the others run again, each in
+		// a savepoint.
+		var rest []*job
+		var at []int
+		for i, j := range batch {
+			if i != failed {
+				rest, at = append(rest, j), append(at, i)
+			}
+		}
+		restResults := make([]error, len(rest))
+		err = s.pgGroupAttempt(rest, restResults)
+		for attempt := 2; err != nil && retryable(err) && attempt <= 3; attempt++ {
+			err = s.pgGroupAttempt(rest, restResults)
+		}
+		for k, i := range at {
+			if results[i] = restResults[k]; err != nil {
+				results[i] = err
+			}
+		}
+	}
+	for i, j := range batch {
+		if results[i] != nil && retryable(results[i]) {
+			// A deadlock or serialization failure of this job alone: it
+			// runs again in a transaction of its own.
+			go func() { j.done <- s.writePostgres(j.ctx, j.fn) }()
+			continue
+		}
+		j.done <- s.classify(results[i])
+	}
+}
+
+// pgOptimistic runs every job of batch in one transaction without
+// savepoints and commits. If a job fails, it rolls back and returns the
+// job's index (its error in results); err is the transaction's own.
+func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err error) {
+	ctx := context.Background()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return -1, err
+	}
+	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	for i, j := range batch {
+		if results[i] = j.ctx.Err(); results[i] != nil {
+			continue
+		}
+		if results[i] = runJob(j.fn, t); results[i] != nil {
+			tx.Rollback()
+			return i, nil
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return -1, err
+	}
+	return -1, nil
+}
+
+// pgGroupAttempt runs every job of batch in one transaction, each in a
+// savepoint, and commits. results holds each job's own error; the error
+// returned is the transaction's (nil once committed).
+func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
+	ctx := context.Background()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	for i, j := range batch {
+		results[i] = nil
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := t.q.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+			return err
+		}
+		if results[i] = runJob(j.fn, t); results[i] != nil {
+			// Rolling back to the savepoint releases the locks taken
+			// since.
+			t.rules = nil
+			clear(t.locked)
+			if _, err := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); err != nil {
+				return err
+			}
+		}
+		if _, err := t.q.ExecContext(ctx, "RELEASE SAVEPOINT job"); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// detached runs statements to the end whatever their context says: a
+// job's client leaving must not break the transaction it shares.
+type detached struct{ q querier }
+
+func (d detached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.q.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.q.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}

@@ -1,0 +1,107 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/quenchhq/quench/internal/auth"
+	"github.com/quenchhq/quench/internal/heartbeat"
+	"github.com/quenchhq/quench/internal/problem"
+	"github.com/quenchhq/quench/internal/service"
+)
+
+type heartbeatRow struct {
+	*heartbeat.Heartbeat
+	Period, Grace string
+	Labels        string
+}
+
+type heartbeatsData struct {
+	Heartbeats []heartbeatRow
+}
+
+// adminHeartbeats lists heartbeats: when each last pinged, when the next
+// ping is due, which are down.
+func (w *Web) adminHeartbeats(r *http.Request, p auth.Principal) (string, string, any, error) {
+	list, err := w.svc.Heartbeats(r.Context(), p)
+	if err != nil {
+		return "", "", nil, err
+	}
+	var d heartbeatsData
+	for _, h := range list {
+		d.Heartbeats = append(d.Heartbeats, heartbeatRow{Heartbeat: h, Period: heartbeat.Format(h.Period), Grace: heartbeat.Format(h.Grace),
+			Labels: labelsString(h.Labels)})
+	}
+	return "Heartbeats", "admin_heartbeats", d, nil
+}
+
+func labelsString(m map[string]string) string {
+	parts := make([]string, 0, len(m))
+	for k, v := range m {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// parseLabels reads "k=v" pairs separated by commas or new lines.
+func parseLabels(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, problem.Unprocessablef("labels: write each as name=value, not %q", part)
+		}
+		out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return out, nil
+}
+
+func (w *Web) createHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	f := r.PostForm
+	labels, err := parseLabels(f.Get("labels"))
+	if err != nil {
+		return "", w.adminHeartbeats, nil, err
+	}
+	key, h, err := w.svc.CreateHeartbeat(r.Context(), p, service.NewHeartbeat{Name: f.Get("name"), Period: f.Get("period"), Grace: f.Get("grace"), Labels: labels})
+	if err != nil {
+		return "", w.adminHeartbeats, nil, err
+	}
+	u := service.HeartbeatURL(w.baseURL, key)
+	return "", nil, &shown{Title: "Heartbeat created", Data: secretData{
+		What:   fmt.Sprintf("Ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
+		Secret: u, Back: "/admin/heartbeats",
+		Hint:    "The URL is its own credential and is shown only now; to change it, remove the heartbeat and add it again.",
+		Snippet: service.HeartbeatSnippet(u)}}, nil
+}
+
+func (w *Web) removeHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	if r.PostForm.Get("confirm") == "" {
+		return "", w.adminHeartbeats, nil, problem.Unprocessablef("tick the box to confirm: the heartbeat's ping URL will stop working")
+	}
+	err := w.svc.DeleteHeartbeat(r.Context(), p, r.PathValue("id"))
+	return notice("/admin/heartbeats", "Heartbeat removed."), w.adminHeartbeats, nil, err
+}
+
+// testIntegrationAction sends a test alert as an integration and says
+// where the rules put it.
+func (w *Web) testIntegrationAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	res, _, err := w.svc.TestIntegration(r.Context(), p, r.PathValue("id"), r.PostForm.Get("severity"))
+	if err != nil {
+		return "", w.adminIntegrations, nil, err
+	}
+	msg := "Test alert sent: the rules put it in the inbox."
+	switch {
+	case len(res.Opened) > 0:
+		msg = fmt.Sprintf("Test alert sent: the rules opened incident #%d (titled [test]).", res.Opened[0])
+	case len(res.Attached) > 0:
+		msg = fmt.Sprintf("Test alert sent: it joined incident #%d.", res.Attached[0])
+	}
+	return notice("/admin/integrations", msg), w.adminIntegrations, nil, nil
+}
