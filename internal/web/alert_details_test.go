@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,5 +70,34 @@ func TestTriageFormsReturnToTheInbox(t *testing.T) {
 	}
 	if list := app.Must(t, 200, "GET", "/api/v1/alerts", admin, nil).JSON["alerts"].([]any); len(list) != 1 {
 		t.Fatal("a refused dismissal hid the alert")
+	}
+}
+
+// A storm's incident lists its newest 50 alerts, says how many there are
+// and links to all of them.
+func TestIncidentPageListsNewestAlerts(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "alertmanager", "name": "prom"})
+	var alerts []map[string]any
+	for i := range 60 {
+		labels := map[string]string{"alertname": "BackendDown", "instance": "api-" + strconv.Itoa(i), "severity": "critical"}
+		alerts = append(alerts, map[string]any{"status": "firing", "labels": labels, "fingerprint": alert.Fingerprint(labels),
+			"annotations": map[string]string{}, "startsAt": "2026-11-24T08:00:00Z", "endsAt": "0001-01-01T00:00:00Z"})
+	}
+	app.Must(t, 200, "POST", "/api/v1/intake/alertmanager/"+in.JSON["id"].(string), in.JSON["token"].(string), map[string]any{
+		"version": "4", "status": "firing", "receiver": "quench", "groupKey": `{}:{alertname="BackendDown"}`, "alerts": alerts})
+	section := func(path string) string {
+		_, s, _ := strings.Cut(string(app.Must(t, 200, "GET", path, admin, nil).Body), `id="alerts"`)
+		s, _, _ = strings.Cut(s, "</section>")
+		return s
+	}
+	s := section("/incidents/1")
+	if n := strings.Count(s, `class="alert-detail"`); n != 50 || !strings.Contains(s, `<span class="count">60</span>`) ||
+		!strings.Contains(s, `href="?alerts=all#alerts"`) || !strings.Contains(s, "instance=api-59") || strings.Contains(s, "instance=api-0<") {
+		t.Fatalf("default page lists %d alerts:\n%s", n, s)
+	}
+	if n := strings.Count(section("/incidents/1?alerts=all"), `class="alert-detail"`); n != 60 {
+		t.Fatalf("?alerts=all lists %d alerts, want 60", n)
 	}
 }

@@ -21,6 +21,10 @@ import (
 )
 
 // phaseRow is one step of the phase track.
+// alertsShown is how many of an incident's alerts its page lists unless
+// asked for all.
+const alertsShown = 50
+
 type phaseRow struct {
 	Phase     incident.Phase
 	Reached   bool
@@ -63,9 +67,12 @@ type incidentData struct {
 	Links                  []*incident.Link
 	Timeline               []eventView
 	Alerts                 []*alert.Record
-	Members                []service.Member
-	Writer                 bool
-	Team                   bool
+	// AlertsTotal counts the incident's alerts; Alerts holds the newest
+	// alertsShown of them unless the page asked for all.
+	AlertsTotal int
+	Members     []service.Member
+	Writer      bool
+	Team        bool
 	// Form keeps what was typed when an action failed; FormName says which.
 	Form     url.Values
 	FormName string
@@ -228,6 +235,11 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 	if d.Team {
 		if d.Alerts, err = w.svc.IncidentAlerts(ctx, p, n); err != nil {
 			return nil, err
+		}
+		// A storm attaches thousands: the page shows the newest, and all
+		// on request (the inbox page lists them too).
+		if d.AlertsTotal = len(d.Alerts); d.AlertsTotal > alertsShown && r.URL.Query().Get("alerts") != "all" {
+			d.Alerts = d.Alerts[d.AlertsTotal-alertsShown:]
 		}
 		if d.Members, err = w.svc.Members(ctx, p); err != nil {
 			return nil, err
