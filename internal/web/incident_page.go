@@ -25,6 +25,10 @@ import (
 // asked for all.
 const alertsShown = 50
 
+// eventsShown is how many of the newest timeline events the page lists
+// unless asked for all (an alert storm writes many).
+const eventsShown = 200
+
 type phaseRow struct {
 	Phase     incident.Phase
 	Reached   bool
@@ -66,7 +70,11 @@ type incidentData struct {
 	Checklist              []itemGroup
 	Links                  []*incident.Link
 	Timeline               []eventView
-	Alerts                 []*alert.Record
+	// TimelineTotal counts the events; AllEvents says the page asked for
+	// every one of them.
+	TimelineTotal int
+	AllEvents     bool
+	Alerts        []*alert.Record
 	// AlertsTotal counts the incident's alerts; Alerts holds the newest
 	// alertsShown of them unless the page asked for all.
 	AlertsTotal int
@@ -228,6 +236,10 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 			body = e.Update.Body
 		}
 		d.Timeline = append(d.Timeline, eventView{TimelineEntry: e, Sentence: e.Sentence(body)})
+	}
+	d.TimelineTotal, d.AllEvents = len(d.Timeline), r.URL.Query().Get("events") == "all"
+	if d.TimelineTotal > eventsShown && !d.AllEvents {
+		d.Timeline = d.Timeline[d.TimelineTotal-eventsShown:]
 	}
 	if d.NewestFirst = r.URL.Query().Get("timeline") == "newest"; d.NewestFirst {
 		slices.Reverse(d.Timeline)
