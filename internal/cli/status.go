@@ -55,7 +55,7 @@ func componentCmd(ctx context.Context, cfg config.Config, env Env, args []string
 			return fmt.Sprintf("%d\t%d\t%s\t%s\t%s", comp.ID, comp.Position, comp.Name, comp.Group, strings.Join(comp.Services, ","))
 		})
 	case "remove":
-		return removeByID(ctx, c, env, pos, "component", "/api/v1/components/")
+		return removeByID(ctx, c, env, pos, "component", "/api/v1/components/", "")
 	}
 	return usageErr("unknown component command %q", args[0])
 }
@@ -77,8 +77,9 @@ func table[T any](ctx context.Context, c *client, out *printer, path, key, heade
 	})
 }
 
-// removeByID deletes the one thing of kind whose id pos names.
-func removeByID(ctx context.Context, c *client, env Env, pos []string, kind, prefix string) error {
+// removeByID deletes the one thing of kind whose id pos names; after says
+// what follows from it ("" for nothing).
+func removeByID(ctx context.Context, c *client, env Env, pos []string, kind, prefix, after string) error {
 	if len(pos) != 1 {
 		return usageErr("%s remove ID", kind)
 	}
@@ -89,7 +90,10 @@ func removeByID(ctx context.Context, c *client, env Env, pos []string, kind, pre
 	if err := c.do(ctx, "DELETE", prefix+strconv.FormatInt(id, 10), nil, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s %d removed\n", kind, id)
+	if after != "" {
+		after = "; " + after
+	}
+	fmt.Fprintf(env.Stdout, "%s %d removed%s\n", kind, id, after)
 	return nil
 }
 
@@ -138,7 +142,7 @@ func maintenanceCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 			return fmt.Sprintf("%d\t%s\t%s\t%s", m.ID, m.StartsAt.Format(time.RFC3339), m.EndsAt.Format(time.RFC3339), m.Title)
 		})
 	case "remove":
-		return removeByID(ctx, c, env, pos, "maintenance", "/api/v1/maintenance/")
+		return removeByID(ctx, c, env, pos, "maintenance", "/api/v1/maintenance/", "")
 	}
 	return usageErr("unknown maintenance command %q", args[0])
 }

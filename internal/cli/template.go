@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -89,18 +88,7 @@ func templateCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 			tw.Flush()
 		})
 	case "remove":
-		if len(pos) != 1 {
-			return usageErr("template remove ID")
-		}
-		id, err := strconv.ParseInt(pos[0], 10, 64)
-		if err != nil {
-			return usageErr("template ID must be a number")
-		}
-		if err := c.do(ctx, "DELETE", fmt.Sprintf("/api/v1/checklist-templates/%d", id), nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "template %d removed; incidents keep the items it added\n", id)
-		return nil
+		return removeByID(ctx, c, env, pos, "template", "/api/v1/checklist-templates/", "incidents keep the items it added")
 	}
 	return usageErr("template add|list|remove")
 }
