@@ -792,6 +792,24 @@ func (s *Service) IncidentAlerts(ctx context.Context, p auth.Principal, number i
 	return list, err
 }
 
+// NewestIncidentAlerts lists the newest limit alerts attached to an
+// incident, for the team, and how many it has in all.
+func (s *Service) NewestIncidentAlerts(ctx context.Context, p auth.Principal, number int64, limit int) ([]*alert.Record, int, error) {
+	if err := require(p, auth.ReadAll, "read alerts"); err != nil {
+		return nil, 0, err
+	}
+	var list []*alert.Record
+	var total int
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		if _, err := visibleIncident(ctx, tx, number, false, false); err != nil {
+			return err
+		}
+		list, total, err = tx.NewestIncidentAlerts(ctx, number, limit)
+		return err
+	})
+	return list, total, err
+}
+
 // AlertSummary is what intake keeps about an incident's alerts.
 type AlertSummary struct {
 	// Attached and Firing count the alerts attached now, and those firing.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -583,6 +584,19 @@ func (t *Tx) Alert(ctx context.Context, id int64) (*alert.Record, error) {
 // IncidentAlerts lists the alerts attached to an incident.
 func (t *Tx) IncidentAlerts(ctx context.Context, number int64) ([]*alert.Record, error) {
 	return collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE incident_number = $1 ORDER BY id`, number))
+}
+
+// NewestIncidentAlerts lists the newest limit alerts attached to an
+// incident, oldest first, and counts them all: a storm's incident pages
+// read only what they show.
+func (t *Tx) NewestIncidentAlerts(ctx context.Context, number int64, limit int) ([]*alert.Record, int, error) {
+	var total int
+	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM alerts WHERE incident_number = $1`, number).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	list, err := collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE incident_number = $1 ORDER BY id DESC LIMIT $2`, number, limit))
+	slices.Reverse(list)
+	return list, total, err
 }
 
 // AlertCounts are the numbers intake keeps per incident, so that an alert

@@ -195,6 +195,14 @@ func TestAlertInbox(t *testing.T) {
 		if got := read(t, s, func(tx *store.Tx) ([]*alert.Record, error) { return tx.IncidentAlerts(ctx, 99) }); len(got) != 0 {
 			t.Errorf("alerts of an unknown incident: %v", got)
 		}
+		var total int
+		newest := read(t, s, func(tx *store.Tx) (list []*alert.Record, err error) {
+			list, total, err = tx.NewestIncidentAlerts(ctx, one.Number, 1)
+			return list, err
+		})
+		if got := fingerprints(newest); !slices.Equal(got, []string{"f"}) || total != 2 {
+			t.Errorf("newest incident alert: %v of %d", got, total)
+		}
 	})
 }
 

@@ -245,13 +245,16 @@ func (w *Web) incidentData(r *http.Request, p auth.Principal, n int64) (*inciden
 		slices.Reverse(d.Timeline)
 	}
 	if d.Team {
-		if d.Alerts, err = w.svc.IncidentAlerts(ctx, p, n); err != nil {
-			return nil, err
+		// A storm attaches thousands: the page reads and shows the newest,
+		// and all on request.
+		if r.URL.Query().Get("alerts") == "all" {
+			d.Alerts, err = w.svc.IncidentAlerts(ctx, p, n)
+			d.AlertsTotal = len(d.Alerts)
+		} else {
+			d.Alerts, d.AlertsTotal, err = w.svc.NewestIncidentAlerts(ctx, p, n, alertsShown)
 		}
-		// A storm attaches thousands: the page shows the newest, and all
-		// on request (the inbox page lists them too).
-		if d.AlertsTotal = len(d.Alerts); d.AlertsTotal > alertsShown && r.URL.Query().Get("alerts") != "all" {
-			d.Alerts = d.Alerts[d.AlertsTotal-alertsShown:]
+		if err != nil {
+			return nil, err
 		}
 		if d.Members, err = w.svc.Members(ctx, p); err != nil {
 			return nil, err
