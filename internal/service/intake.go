@@ -59,7 +59,10 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	alerts = lastPerFingerprint(alerts)
 	// Encoded here, not in the transaction: on SQLite every transaction
 	// runs on the one writer goroutine.
-	enc := encodeAll(alerts)
+	enc := make([]store.Encoded, len(alerts))
+	for i := range alerts {
+		enc[i] = store.EncodeFor(integrationID, &alerts[i])
+	}
 	var res IngestResult
 	var changed map[int64]bool
 	// Grouped: on PostgreSQL concurrent deliveries share a commit.

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -51,11 +50,17 @@ func alertKey(integration, fingerprint string) int64 {
 	return nameKey(recentName(integration, fingerprint))
 }
 
-// nameKey is the FNV-1a hash of a recentName.
+// nameKey is the 64-bit FNV-1a hash of a recentName, computed in place:
+// hash/fnv's hasher and the byte copy of the name were allocations on
+// the writer's path for every alert.
 func nameKey(name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return int64(h.Sum64())
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= prime
+	}
+	return int64(h)
 }
 
 func keySlice(k int64) int { return int(uint64(k) >> 60) }
@@ -145,8 +150,14 @@ func (r *recentKeys) load(ctx context.Context, q querier) error {
 }
 
 func (r *recentKeys) lookup(integration, fingerprint string) (recentKey, bool) {
-	k := alertKey(integration, fingerprint)
-	e, ok := r.slices[keySlice(k)][recentName(integration, fingerprint)]
+	name := recentName(integration, fingerprint)
+	e, ok := r.slices[keySlice(nameKey(name))][name]
+	return e, ok
+}
+
+// lookupName is lookup with the name and its hash computed already.
+func (r *recentKeys) lookupName(name string, k int64) (recentKey, bool) {
+	e, ok := r.slices[keySlice(k)][name]
 	return e, ok
 }
 
@@ -162,7 +173,12 @@ func (r *recentKeys) put(name string, e recentKey) {
 // add records a key stored by the batch in progress.
 func (r *recentKeys) add(integration, fingerprint string, id int64) {
 	name := recentName(integration, fingerprint)
-	r.put(name, recentKey{id: id, k: nameKey(name)})
+	r.addName(name, nameKey(name), id)
+}
+
+// addName is add with the name and its hash computed already.
+func (r *recentKeys) addName(name string, k int64, id int64) {
+	r.put(name, recentKey{id: id, k: k})
 	r.added = append(r.added, recentAdd{name, id})
 }
 

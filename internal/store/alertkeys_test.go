@@ -248,3 +248,4 @@ func TestMigrationKeepsAlertsFindable(t *testing.T) {
 		})
 	}
 }
+

@@ -178,6 +178,10 @@ func scanAlert(row scanner) (*alert.Record, error) {
 // encoding JSON there took a tenth of its time.
 type Encoded struct {
 	labels, annotations, links string
+	// keyFor and keyFP are the integration and fingerprint name and key
+	// were computed for (EncodeFor), on SQLite the alert's key lookup.
+	keyFor, keyFP, name string
+	key                 int64
 }
 
 // Encode encodes a's JSON columns.
@@ -189,7 +193,7 @@ func Encode(a *alert.Alert) Encoded {
 	m := len(b)
 	b = appendLinks(b, a.Links)
 	s := string(b)
-	return Encoded{s[:n], s[n:m], s[m:]}
+	return Encoded{labels: s[:n], annotations: s[n:m], links: s[m:]}
 }
 
 // AlertRow is an alert to write with its JSON columns encoded; a zero
@@ -200,7 +204,7 @@ type AlertRow struct {
 }
 
 func alertValues(r *alert.Record, e Encoded) []any {
-	if e == (Encoded{}) {
+	if e.labels == "" {
 		e = Encode(&r.Alert)
 	}
 	var inc any
@@ -273,11 +277,11 @@ func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error)
 	if err := t.recentKeys(ctx); err != nil {
 		return nil, err
 	}
-	var candidates []AlertRow
+	candidates := make([]AlertRow, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	for _, r := range rows {
-		name := recentName(r.IntegrationID, r.Fingerprint)
-		if _, ok := t.recent.lookup(r.IntegrationID, r.Fingerprint); ok || seen[name] {
+		name, k := r.keyName()
+		if _, ok := t.recent.lookupName(name, k); ok || seen[name] {
 			continue
 		}
 		seen[name] = true
@@ -289,7 +293,8 @@ func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error)
 		p := params{dialect: t.dialect}
 		ph := make([]string, len(chunk))
 		for i, r := range chunk {
-			ph[i] = p.add(alertKey(r.IntegrationID, r.Fingerprint))
+			_, k := r.keyName()
+			ph[i] = p.add(k)
 		}
 		rs, err := t.q.QueryContext(ctx, `SELECT k FROM alert_keys WHERE k IN (`+strings.Join(ph, ", ")+`)`, p.args...)
 		if err != nil {
@@ -311,7 +316,7 @@ func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error)
 	for _, r := range candidates {
 		// A hash in alert_keys may be another key's: the caller looks
 		// such rows up and compares.
-		if !stored[alertKey(r.IntegrationID, r.Fingerprint)] {
+		if _, k := r.keyName(); !stored[k] {
 			fresh = append(fresh, r)
 		}
 	}
@@ -343,7 +348,11 @@ func (t *Tx) insertAlerts(ctx context.Context, rows []AlertRow, check bool) erro
 	}
 	for start := 0; start < len(rows); start += insertChunk {
 		chunk := rows[start:min(start+insertChunk, len(rows))]
-		n, err := t.insertReturning(ctx, chunk, "")
+		insert := t.insertReturning
+		if t.dialect == SQLite {
+			insert = func(ctx context.Context, rows []AlertRow, _ string) (int, error) { return t.insertSQLite(ctx, rows) }
+		}
+		n, err := insert(ctx, chunk, "")
 		if err == nil && n != len(chunk) {
 			err = fmt.Errorf("store: %d of %d alerts stored", n, len(chunk))
 		}
