@@ -248,4 +248,3 @@ func TestMigrationKeepsAlertsFindable(t *testing.T) {
 		})
 	}
 }
-
