@@ -98,6 +98,12 @@ type recentKeys struct {
 	// added lists the keys added by the batch in progress, so a job or a
 	// batch that rolls back takes its keys back.
 	added []recentAdd
+	// filter is the Bloom filter of alert_keys once filled; filling the one
+	// being filled (keyfilter.go).
+	filter, filling *keyFilter
+	// filterMin and fillChunk are filterMinKeys and filterChunk (tests
+	// lower them).
+	filterMin, fillChunk int
 }
 
 type recentAdd struct {
@@ -110,7 +116,7 @@ type recentKey struct {
 }
 
 func newRecentKeys() *recentKeys {
-	r := &recentKeys{mergeAt: mergeAt}
+	r := &recentKeys{mergeAt: mergeAt, filterMin: filterMinKeys, fillChunk: filterChunk}
 	for i := range r.slices {
 		r.slices[i] = map[string]recentKey{}
 	}
@@ -264,6 +270,7 @@ func (s *Store) mergeSlice(i int) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	r.merged(entries)
 	r.n -= len(slice)
 	r.slices[i] = map[string]recentKey{}
 	return nil

@@ -287,9 +287,16 @@ func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error)
 		seen[name] = true
 		candidates = append(candidates, r)
 	}
+	// Only the keys the filter may hold are read from alert_keys.
+	var maybe []AlertRow
+	for _, r := range candidates {
+		if _, k := r.keyName(); t.recent.mayBeMerged(k) {
+			maybe = append(maybe, r)
+		}
+	}
 	stored := map[int64]bool{}
-	for start := 0; start < len(candidates); start += insertChunk {
-		chunk := candidates[start:min(start+insertChunk, len(candidates))]
+	for start := 0; start < len(maybe); start += insertChunk {
+		chunk := maybe[start:min(start+insertChunk, len(maybe))]
 		p := params{dialect: t.dialect}
 		ph := make([]string, len(chunk))
 		for i, r := range chunk {

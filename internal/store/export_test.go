@@ -56,3 +56,28 @@ func SetMergeAt(s *Store, n int) { s.recent.mergeAt = n }
 
 // AlertKey is the hash alert_keys stores.
 var AlertKey = alertKey
+
+// SetKeyFilter lowers the smallest capacity of the SQLite writer's
+// filter of alert_keys and the keys it reads into it between batches.
+func SetKeyFilter(s *Store, min, chunk int) { s.recent.filterMin, s.recent.fillChunk = min, chunk }
+
+// KeyFilter reports whether the filter of alert_keys is in use and how
+// many keys it holds and has room for, read on the writer's goroutine.
+func KeyFilter(s *Store) (ready bool, keys, capacity int) {
+	s.Write(context.Background(), func(*Tx) error {
+		if f := s.recent.filter; f != nil {
+			ready, keys, capacity = f.ready, f.n, f.capacity
+		}
+		return nil
+	})
+	return ready, keys, capacity
+}
+
+// RefillKeyFilter drops the filter of alert_keys: the writer fills a new
+// one from the table after its next batch.
+func RefillKeyFilter(s *Store) {
+	s.Write(context.Background(), func(*Tx) error {
+		s.recent.filter, s.recent.filling = nil, nil
+		return nil
+	})
+}

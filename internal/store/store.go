@@ -432,6 +432,7 @@ func (s *Store) writer() {
 		s.commit(batch)
 		s.stmts.prepare(s.write)
 		s.mergeKeys()
+		s.fillFilter()
 	}
 }
 
