@@ -37,7 +37,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil, problem.New(problem.Unsupported, "unsupported_media_type", "send the body as application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -51,31 +51,73 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// checkDepth refuses JSON nested deeper than max without parsing it.
+// checkDepth refuses JSON nested deeper than max without parsing it. Most
+// of a payload is inside strings, which it skips to their closing quote
+// with bytes.IndexByte rather than a byte at a time: it ran over every
+// byte of every intake request.
 func checkDepth(b []byte, max int) error {
-	depth, inString, escaped := 0, false, false
-	for i, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end, ok := stringEnd(b, i+1)
+			if !ok {
+				return nil // unterminated: the parser says so
 			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+			i = end
+		case '{', '[':
 			if depth++; depth > max {
 				return problem.New(problem.Invalid, "invalid_json", "JSON nested deeper than %d levels at byte %d", max, i)
 			}
-		case c == '}' || c == ']':
+		case '}', ']':
 			depth--
 		}
 	}
 	return nil
+}
+
+// stringEnd finds the quote that closes the JSON string starting at from:
+// the next quote not escaped by an odd run of backslashes before it.
+func stringEnd(b []byte, from int) (int, bool) {
+	for {
+		q := bytes.IndexByte(b[from:], '"')
+		if q < 0 {
+			return 0, false
+		}
+		q += from
+		n := 0
+		for j := q - 1; j >= from && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q, true
+		}
+		from = q + 1
+	}
+}
+
+// readAll is io.ReadAll into a buffer of the announced length: one
+// allocation instead of a doubling series of them and their copies.
+func readAll(r io.Reader, length, limit int64) ([]byte, error) {
+	if length <= 0 || length > limit {
+		return io.ReadAll(r)
+	}
+	// One byte more, so a body longer than announced is still read to
+	// its end (or to the limit) without a second buffer in the usual case.
+	b := make([]byte, 0, length+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // decodeJSON reads a request body strictly into v: unknown fields, trailing
