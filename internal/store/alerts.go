@@ -76,6 +76,7 @@ func (t *Tx) Integrations(ctx context.Context) ([]*alert.Integration, error) {
 // DeleteIntegration retires an integration: its URL stops working, its
 // alerts stay.
 func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) error {
+	delete(t.locked, id)
 	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL AND type NOT IN ('report', 'heartbeat')`, micros(at), id)
 	if err != nil {
 		return err
@@ -88,6 +89,7 @@ func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) err
 
 // SetIntegrationSecret sets a live integration's signing secret.
 func (t *Tx) SetIntegrationSecret(ctx context.Context, id, secret string) error {
+	delete(t.locked, id)
 	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET secret = $1 WHERE id = $2 AND deleted_at IS NULL`, secret, id)
 	if err != nil {
 		return err
@@ -100,6 +102,7 @@ func (t *Tx) SetIntegrationSecret(ctx context.Context, id, secret string) error 
 
 // TouchIntegration records when an integration last delivered.
 func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) error {
+	delete(t.locked, id)
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET last_alert_at = $1 WHERE id = $2`, micros(at), id)
 	return err
 }

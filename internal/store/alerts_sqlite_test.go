@@ -1,8 +1,12 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"hash/fnv"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
 )
@@ -30,5 +34,90 @@ func TestEncodeForKey(t *testing.T) {
 		if name != recentName(c.integration, c.fingerprint) || k != alertKey(c.integration, c.fingerprint) {
 			t.Errorf("%v: key of %q, want that of %q", c, name, recentName(c.integration, c.fingerprint))
 		}
+	}
+}
+
+// In a SQLite batch, deliveries read their integration once; a job of
+// the same batch that retires the integration or sets its secret is seen
+// by the jobs after it, and a job that rolls back leaves nothing behind.
+func TestBatchIntegrationCacheSeesChanges(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"i1", "i2"} {
+		if err := s.Write(ctx, func(tx *Tx) error {
+			return tx.InsertIntegration(ctx, &alert.Integration{ID: id, Type: "alertmanager", Name: id, CreatedAt: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var secret string
+	var deleted error
+	var gone error
+	at := time.UnixMicro(1_700_000_000_000_000)
+	jobs := []func(*Tx) error{
+		func(tx *Tx) error { _, err := tx.LockIntegration(ctx, "i1"); return err },
+		func(tx *Tx) error { _, err := tx.LockIntegration(ctx, "i2"); return err },
+		func(tx *Tx) error { return tx.SetIntegrationSecret(ctx, "i1", "s3cret") },
+		func(tx *Tx) error {
+			in, err := tx.LockIntegration(ctx, "i1")
+			if in != nil {
+				secret = in.Secret
+			}
+			return err
+		},
+		func(tx *Tx) error { return tx.DeleteIntegration(ctx, "i2", at) },
+		func(tx *Tx) error { _, deleted = tx.LockIntegration(ctx, "i2"); return nil },
+		// Rolled back: the note of its delivery must not stay cached.
+		func(tx *Tx) error {
+			if err := tx.NoteDelivery(ctx, "i1", 1, at); err != nil {
+				return err
+			}
+			return errors.New("rolled back")
+		},
+		func(tx *Tx) error {
+			in, err := tx.LockIntegration(ctx, "i1")
+			if err == nil && !in.LastAlertAt.IsZero() {
+				gone = errors.New("a rolled-back delivery's time stayed cached")
+			}
+			return err
+		},
+	}
+	// Handed to the writer as one batch, the way queued jobs are.
+	batch := make([]*job, len(jobs))
+	for i, fn := range jobs {
+		batch[i] = &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	}
+	// A job holds the writer while the others queue up behind it.
+	started, release := make(chan struct{}), make(chan struct{})
+	hold := &job{ctx: ctx, fn: func(*Tx) error { close(started); <-release; return nil }, done: make(chan error, 1)}
+	s.jobs <- hold
+	<-started
+	for _, j := range batch {
+		s.jobs <- j
+	}
+	close(release)
+	if err := <-hold.done; err != nil {
+		t.Fatal(err)
+	}
+	for i, j := range batch {
+		if err := <-j.done; (err != nil) != (i == 6) {
+			t.Errorf("job %d: %v", i, err)
+		}
+	}
+	if secret != "s3cret" {
+		t.Errorf("a secret set earlier in the batch read as %q", secret)
+	}
+	if !errors.Is(deleted, ErrNotFound) {
+		t.Errorf("an integration retired earlier in the batch: %v", deleted)
+	}
+	if gone != nil {
+		t.Error(gone)
 	}
 }

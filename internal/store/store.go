@@ -480,8 +480,9 @@ func (s *Store) commit(batch []*job) {
 		return
 	}
 	var fresh []Fresh
+	// locked: a batch's deliveries to one integration read it once.
 	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
-		fresh: &fresh, chans: s.chans}
+		fresh: &fresh, chans: s.chans, locked: map[string]*alert.Integration{}}
 	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -509,6 +510,7 @@ func (s *Store) commit(batch []*job) {
 		jobMark := s.recent.mark()
 		if results[i] = runJob(j.fn, t); results[i] != nil {
 			s.recent.undo(jobMark)
+			clear(t.locked)
 			if _, err := t.q.ExecContext(context.Background(), "ROLLBACK TO job"); err != nil {
 				tx.Rollback()
 				finish(err)
@@ -682,7 +684,8 @@ type Tx struct {
 	chans        *chanCache
 	chansTouched bool
 	// locked holds the integrations locked so far in a PostgreSQL group
-	// transaction (group.go); nil elsewhere.
+	// transaction (group.go) or read so far in a SQLite batch; nil
+	// elsewhere. Changes to an integration drop or update its entry.
 	locked map[string]*alert.Integration
 }
 
