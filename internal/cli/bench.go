@@ -22,7 +22,7 @@ import (
 	"github.com/quenchhq/quench/internal/service"
 )
 
-const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL[,URL…] --token T [--server-pids P,…] [--postgres-pid PID]] [--alertmanager URL [--alertmanager-pid PID]] [--cpuprofile FILE]\n" +
+const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] [--url URL[,URL…] --token T [--server-pids P,…] [--postgres-pid PID]] [--alertmanager URL [--alertmanager-pid PID]] [--cpuprofile FILE] [--memprofile FILE]\n" +
 	"       bench signin [--clients 200] [--duration 10s]\n" +
 	"       bench memory [--alerts 1000000] [--batch 10] [--senders 16] [--settle 5s]\n" +
 	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR [--alertmanager-pid PID]] [--cpuprofile FILE]\n" +
@@ -64,6 +64,7 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 	serverPids := fs.String("server-pids", "", "process ids of the Quench servers behind --url, comma-separated, to show their CPU time per alert")
 	pgPid := fs.Int("postgres-pid", 0, "the PostgreSQL postmaster's process id, to show PostgreSQL's CPU time per 1,000 alerts")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the started Quench server to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile of the started Quench server's allocations to this file")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -89,8 +90,8 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 		// integration add` too.
 		var err error
 		opt := childOptions{sync: *sync}
-		if *cpuprofile != "" {
-			opt.args = []string{"bench", "serve", "--cpuprofile", *cpuprofile}
+		if *cpuprofile != "" || *memprofile != "" {
+			opt.args = []string{"bench", "serve", "--cpuprofile", *cpuprofile, "--memprofile", *memprofile}
 		}
 		srv, err = startChildWith(ctx, env, opt, func(svc *service.Service, base string) error {
 			tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})

@@ -184,8 +184,17 @@ func benchNotify(ctx context.Context, env Env, args []string) error {
 func benchServe(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile (allocations since start included) to this file on exit")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if *memprofile != "" {
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
