@@ -191,8 +191,11 @@ type joined struct {
 // would open an incident for, are read and handled one by one, in the
 // order of the payload.
 func (g *ingestion) apply(alerts []alert.Alert, enc []store.Encoded) error {
-	var first []store.AlertRow
-	var firstAt, rest []int
+	// Sized once: this runs on SQLite's one writer goroutine.
+	first := make([]store.AlertRow, 0, len(alerts))
+	firstAt := make([]int, 0, len(alerts))
+	recs := make([]alert.Record, len(alerts))
+	var rest []int
 	for i := range alerts {
 		n, ok, err := g.destinationIfNew(&alerts[i])
 		if err != nil {
@@ -202,7 +205,8 @@ func (g *ingestion) apply(alerts []alert.Alert, enc []store.Encoded) error {
 			rest = append(rest, i)
 			continue
 		}
-		rec := &alert.Record{Alert: alerts[i], IntegrationID: g.in.ID, FirstSeen: g.now, LastSeen: g.now, Received: 1, Incident: n}
+		rec := &recs[i]
+		*rec = alert.Record{Alert: alerts[i], IntegrationID: g.in.ID, FirstSeen: g.now, LastSeen: g.now, Received: 1, Incident: n}
 		first = append(first, store.AlertRow{Record: rec, Encoded: enc[i]})
 		firstAt = append(firstAt, i)
 	}

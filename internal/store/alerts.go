@@ -274,65 +274,6 @@ func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) 
 	return stored, nil
 }
 
-// freshRows keeps the rows whose key is neither recent nor in alert_keys
-// (SQLite), the first of each key only.
-func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error) {
-	if err := t.recentKeys(ctx); err != nil {
-		return nil, err
-	}
-	candidates := make([]AlertRow, 0, len(rows))
-	seen := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		name, k := r.keyName()
-		if _, ok := t.recent.lookupName(name, k); ok || seen[name] {
-			continue
-		}
-		seen[name] = true
-		candidates = append(candidates, r)
-	}
-	// Only the keys the filter may hold are read from alert_keys.
-	var maybe []AlertRow
-	for _, r := range candidates {
-		if _, k := r.keyName(); t.recent.mayBeMerged(k) {
-			maybe = append(maybe, r)
-		}
-	}
-	stored := map[int64]bool{}
-	for start := 0; start < len(maybe); start += insertChunk {
-		chunk := maybe[start:min(start+insertChunk, len(maybe))]
-		p := params{dialect: t.dialect}
-		ph := make([]string, len(chunk))
-		for i, r := range chunk {
-			_, k := r.keyName()
-			ph[i] = p.add(k)
-		}
-		rs, err := t.q.QueryContext(ctx, `SELECT k FROM alert_keys WHERE k IN (`+strings.Join(ph, ", ")+`)`, p.args...)
-		if err != nil {
-			return nil, err
-		}
-		for rs.Next() {
-			var k int64
-			if err := rs.Scan(&k); err != nil {
-				rs.Close()
-				return nil, err
-			}
-			stored[k] = true
-		}
-		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
-			return nil, err
-		}
-	}
-	fresh := candidates[:0:0]
-	for _, r := range candidates {
-		// A hash in alert_keys may be another key's: the caller looks
-		// such rows up and compares.
-		if _, k := r.keyName(); !stored[k] {
-			fresh = append(fresh, r)
-		}
-	}
-	return fresh, nil
-}
-
 // insertAlerts stores rows and sets their IDs. check refuses keys stored
 // already (PostgreSQL's unique index does so anyway).
 func (t *Tx) insertAlerts(ctx context.Context, rows []AlertRow, check bool) error {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/quenchhq/quench/internal/alert"
 )
@@ -79,4 +81,90 @@ func (r AlertRow) keyName() (string, int64) {
 func (r *recentKeys) addKey(row AlertRow) {
 	name, k := row.keyName()
 	r.addName(name, k, row.ID)
+}
+
+// freshRows keeps the rows whose key is neither recent nor in alert_keys
+// (SQLite), the first of each key only. It runs on the writer for every
+// delivery, so a delivery of a few new alerts allocates only the slice it
+// returns: duplicates are found by comparing names, and alert_keys is read
+// only for the keys the filter may hold.
+func (t *Tx) freshRows(ctx context.Context, rows []AlertRow) ([]AlertRow, error) {
+	if err := t.recentKeys(ctx); err != nil {
+		return nil, err
+	}
+	fresh := make([]AlertRow, 0, len(rows))
+	var seen map[string]bool // for large deliveries only
+	if len(rows) > smallDelivery {
+		seen = make(map[string]bool, len(rows))
+	}
+	var maybe []int // of fresh, the rows whose key alert_keys may hold
+	for _, r := range rows {
+		name, k := r.keyName()
+		if _, ok := t.recent.lookupName(name, k); ok || repeated(fresh, seen, name) {
+			continue
+		}
+		if t.recent.mayBeMerged(k) {
+			maybe = append(maybe, len(fresh))
+		}
+		fresh = append(fresh, r)
+	}
+	if len(maybe) == 0 {
+		return fresh, nil
+	}
+	stored := map[int64]bool{}
+	for start := 0; start < len(maybe); start += insertChunk {
+		chunk := maybe[start:min(start+insertChunk, len(maybe))]
+		p := params{dialect: t.dialect}
+		ph := make([]string, len(chunk))
+		for i, at := range chunk {
+			_, k := fresh[at].keyName()
+			ph[i] = p.add(k)
+		}
+		rs, err := t.q.QueryContext(ctx, `SELECT k FROM alert_keys WHERE k IN (`+strings.Join(ph, ", ")+`)`, p.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var k int64
+			if err := rs.Scan(&k); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			stored[k] = true
+		}
+		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+			return nil, err
+		}
+	}
+	kept := fresh[:0]
+	for _, r := range fresh {
+		// A hash in alert_keys may be another key's: the caller looks
+		// such rows up and compares.
+		if _, k := r.keyName(); !stored[k] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+// smallDelivery is how many rows freshRows compares one by one instead
+// of keeping a map of their names.
+const smallDelivery = 32
+
+// repeated reports whether name is among the rows kept so far, and notes
+// it in seen when there is one.
+func repeated(kept []AlertRow, seen map[string]bool, name string) bool {
+	if seen != nil {
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+		return false
+	}
+	for _, r := range kept {
+		if n, _ := r.keyName(); n == name {
+			return true
+		}
+	}
+	return false
 }
