@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,9 +79,20 @@ func needDatabase(dataDir string) error {
 	return fmt.Errorf("no Quench database at %s: run this where `quench serve` runs, or set QUENCH_DATA_DIR (or QUENCH_DATABASE_URL) to the server's; `quench migrate` (or `user add --init`) creates a new one there", abs)
 }
 
+// serveGCPercent is the server's GOGC unless the environment sets one.
+const serveGCPercent = 150
+
 func serve(ctx context.Context, cfg config.Config, env Env) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	// Garbage collection at Go's default pace (GOGC=100) took a fifth of
+	// the server's CPU under an alert storm, and every CPU second spent on
+	// it is one the senders and the writer wait for. GOGC=150 runs a third
+	// fewer collections for about 5 MiB more at peak in `quench bench
+	// intake` (docs/benchmarks.md). GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	log := newLogger(cfg, env.Stderr)
 	info := build.Read()
