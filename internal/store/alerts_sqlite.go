@@ -25,7 +25,7 @@ func (t *Tx) insertSQLite(ctx context.Context, rows []AlertRow) (int, error) {
 	}
 	a := make([]any, 0, len(rows)*alertWriteCount)
 	for _, r := range rows {
-		a = append(a, alertValues(r.Record, r.Encoded)...)
+		a = appendAlertValues(a, r.Record, r.Encoded)
 	}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO alerts (`+alertWriteColumns+`) VALUES `+t.rowsOf(len(rows), alertWriteCount), a...)
 	if err != nil {
@@ -167,4 +167,18 @@ func repeated(kept []AlertRow, seen map[string]bool, name string) bool {
 		}
 	}
 	return false
+}
+
+// appendAlertValues is alertValues appended to a, without a slice of its
+// own per alert.
+func appendAlertValues(a []any, r *alert.Record, e Encoded) []any {
+	if e.labels == "" {
+		e = Encode(&r.Alert)
+	}
+	var inc any
+	if r.Incident != 0 {
+		inc = r.Incident
+	}
+	return append(a, r.IntegrationID, r.Fingerprint, r.Status, r.Title, e.labels, e.annotations, e.links, r.GroupKey,
+		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"testing"
@@ -119,5 +120,19 @@ func TestBatchIntegrationCacheSeesChanges(t *testing.T) {
 	}
 	if gone != nil {
 		t.Error(gone)
+	}
+}
+
+// The SQLite insert's values are alertValues, in its column order.
+func TestAppendAlertValuesIsAlertValues(t *testing.T) {
+	r := &alert.Record{Alert: alert.Alert{Fingerprint: "fp", Status: alert.Firing, Title: "t", GroupKey: "g",
+		Labels: map[string]string{"a": "b"}, StartsAt: time.UnixMicro(5)}, IntegrationID: "in", FirstSeen: time.UnixMicro(7),
+		LastSeen: time.UnixMicro(9), Received: 2, Incident: 4}
+	r.Truncated = 3
+	for _, e := range []Encoded{{}, EncodeFor("in", &r.Alert)} {
+		got, want := appendAlertValues([]any{"x"}, r, e), append([]any{"x"}, alertValues(r, e)...)
+		if len(got) != 1+alertWriteCount || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("appendAlertValues = %v, want %v", got, want)
+		}
 	}
 }
