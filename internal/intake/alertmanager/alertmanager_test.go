@@ -327,3 +327,19 @@ func TestDecodeFastTakesRealBodies(t *testing.T) {
 		}
 	}
 }
+
+// Parsing runs for every delivery, and its garbage was a good part of the
+// server's collection work: object keys the webhook repeats per alert are
+// not allocated (306 allocations for 10 alerts, 493 before). Counted, not
+// timed.
+func TestParseAllocationsPerAlert(t *testing.T) {
+	body := syntheticBody(10)
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := Parse(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if perAlert := allocs / 10; perAlert > 35 {
+		t.Errorf("Parse allocates %.1f times per alert, want at most 35", perAlert)
+	}
+}

@@ -85,9 +85,11 @@ func (d *fastDecoder) object(field func(key string) bool) bool {
 	if d.consume('}') {
 		return true
 	}
-	var seen []string
+	// Room for the keys of a usual object without an allocation.
+	var buf [12]string
+	seen := buf[:0]
 	for {
-		key, ok := d.string()
+		key, ok := d.key()
 		if !ok || !d.consume(':') {
 			return false
 		}
@@ -204,7 +206,14 @@ func (d *fastDecoder) stringMap() (map[string]string, bool) {
 }
 
 // string reads a string without surrogate escapes or invalid UTF-8.
-func (d *fastDecoder) string() (string, bool) {
+func (d *fastDecoder) string() (string, bool) { return d.text(false) }
+
+// key reads an object's key: the field names of a webhook and the label
+// and annotation names most alerts carry come back as constants, not
+// allocated once per alert.
+func (d *fastDecoder) key() (string, bool) { return d.text(true) }
+
+func (d *fastDecoder) text(key bool) (string, bool) {
 	if !d.consume('"') {
 		return "", false
 	}
@@ -213,9 +222,14 @@ func (d *fastDecoder) string() (string, bool) {
 		c := d.b[d.i]
 		switch {
 		case c == '"':
-			s := string(d.b[start:d.i])
+			raw := d.b[start:d.i]
 			d.i++
-			return s, true
+			if key {
+				if k, ok := commonKey(raw); ok {
+					return k, true
+				}
+			}
+			return string(raw), true
 		case c == '\\':
 			return d.escaped(start)
 		case c < 0x20:
@@ -395,4 +409,49 @@ func (d *fastDecoder) number() bool {
 		}
 	}
 	return true
+}
+
+// commonKey is raw as one of the keys most webhooks repeat for every
+// alert, without allocating (the compiler compares string(raw) in a
+// switch in place).
+func commonKey(raw []byte) (string, bool) {
+	switch string(raw) {
+	case "status":
+		return "status", true
+	case "labels":
+		return "labels", true
+	case "annotations":
+		return "annotations", true
+	case "startsAt":
+		return "startsAt", true
+	case "endsAt":
+		return "endsAt", true
+	case "generatorURL":
+		return "generatorURL", true
+	case "fingerprint":
+		return "fingerprint", true
+	case "alertname":
+		return "alertname", true
+	case "severity":
+		return "severity", true
+	case "instance":
+		return "instance", true
+	case "job":
+		return "job", true
+	case "service":
+		return "service", true
+	case "env":
+		return "env", true
+	case "group":
+		return "group", true
+	case "team":
+		return "team", true
+	case "summary":
+		return "summary", true
+	case "description":
+		return "description", true
+	case "runbook_url":
+		return "runbook_url", true
+	}
+	return "", false
 }
