@@ -60,7 +60,7 @@ func Parse(body []byte) ([]alert.Alert, error) {
 	}
 	out := make([]alert.Alert, 0, len(msg.Alerts))
 	for i, w := range msg.Alerts {
-		a, err := convert(w, payload.Index("alerts", i))
+		a, err := convert(w, i)
 		if err != nil {
 			return nil, err
 		}
@@ -70,9 +70,12 @@ func Parse(body []byte) ([]alert.Alert, error) {
 	return payload.Finish(out), nil
 }
 
-func convert(w wireAlert, path string) (alert.Alert, error) {
-	status, startsAt, endsAt, err := payload.Lifecycle(path, w.Status, w.StartsAt, w.EndsAt)
+func convert(w wireAlert, i int) (alert.Alert, error) {
+	status, startsAt, endsAt, err := payload.Lifecycle("", w.Status, w.StartsAt, w.EndsAt)
 	if err != nil {
+		// Again with the alert's place for the message, which is built
+		// only for a refusal.
+		_, _, _, err = payload.Lifecycle(payload.Index("alerts", i), w.Status, w.StartsAt, w.EndsAt)
 		return alert.Alert{}, err
 	}
 	return alert.Alert{

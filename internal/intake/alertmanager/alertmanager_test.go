@@ -330,7 +330,8 @@ func TestDecodeFastTakesRealBodies(t *testing.T) {
 
 // Parsing runs for every delivery, and its garbage was a good part of the
 // server's collection work: object keys the webhook repeats per alert are
-// not allocated (306 allocations for 10 alerts, 493 before). Counted, not
+// not allocated, nor the paths of fields that only an error names (266
+// allocations for 10 alerts, 493 before). Counted, not
 // timed.
 func TestParseAllocationsPerAlert(t *testing.T) {
 	body := syntheticBody(10)
@@ -339,7 +340,7 @@ func TestParseAllocationsPerAlert(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if perAlert := allocs / 10; perAlert > 35 {
-		t.Errorf("Parse allocates %.1f times per alert, want at most 35", perAlert)
+	if perAlert := allocs / 10; perAlert > 30 {
+		t.Errorf("Parse allocates %.1f times per alert, want at most 30", perAlert)
 	}
 }

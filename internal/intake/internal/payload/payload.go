@@ -173,18 +173,23 @@ func Finish(alerts []alert.Alert) []alert.Alert {
 // Lifecycle reads an alert's status, start and end, the three fields every
 // Alertmanager-shaped alert carries, reporting errors at path.
 func Lifecycle(path, status, startsAt, endsAt string) (alert.Status, time.Time, time.Time, error) {
-	st, err := Status(Field(path, "status"), status)
+	// The paths of the fields are joined only for an error's message: this
+	// runs for every alert of every delivery.
+	st, err := Status("status", status)
 	if err != nil {
+		_, err = Status(Field(path, "status"), status)
 		return "", time.Time{}, time.Time{}, err
 	}
-	start, err := Time(Field(path, "startsAt"), startsAt)
+	start, err := Time("startsAt", startsAt)
 	if err != nil {
+		_, err = Time(Field(path, "startsAt"), startsAt)
 		return "", time.Time{}, time.Time{}, err
 	}
 	// A firing alert arrives with endsAt "0001-01-01T00:00:00Z", which
 	// parses to the zero time: exactly what alert.Alert means by "firing".
-	end, err := Time(Field(path, "endsAt"), endsAt)
+	end, err := Time("endsAt", endsAt)
 	if err != nil {
+		_, err = Time(Field(path, "endsAt"), endsAt)
 		return "", time.Time{}, time.Time{}, err
 	}
 	return st, start, end, nil
