@@ -331,8 +331,7 @@ func TestDecodeFastTakesRealBodies(t *testing.T) {
 // Parsing runs for every delivery, and its garbage was a good part of the
 // server's collection work: object keys the webhook repeats per alert are
 // not allocated, nor the paths of fields that only an error names (266
-// allocations for 10 alerts, 493 before). Counted, not
-// timed.
+// allocations for 10 alerts, 493 before). Counted, not timed.
 func TestParseAllocationsPerAlert(t *testing.T) {
 	body := syntheticBody(10)
 	allocs := testing.AllocsPerRun(20, func() {
