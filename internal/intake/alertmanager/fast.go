@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -249,7 +250,10 @@ func (d *fastDecoder) text(key bool) (string, bool) {
 
 // escaped finishes a string that has escapes, from its start.
 func (d *fastDecoder) escaped(start int) (string, bool) {
-	buf := append([]byte(nil), d.b[start:d.i]...)
+	// Sized for the rest up to the next quote, which the string reaches
+	// at least (a URL's \u0026 is the usual escape): one allocation.
+	rest := bytes.IndexByte(d.b[d.i:], '"')
+	buf := append(make([]byte, 0, d.i-start+max(rest, 0)), d.b[start:d.i]...)
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
