@@ -32,12 +32,17 @@ const (
 // readBody reads a JSON request body of at most limit bytes, checking the
 // content type first so nothing is buffered for a wrong request.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return readBodyInto(w, r, limit, nil)
+}
+
+// readBodyInto is readBody into buf when the announced body fits it.
+func readBodyInto(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil, problem.New(problem.Unsupported, "unsupported_media_type", "send the body as application/json")
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, buf)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -98,13 +103,16 @@ func stringEnd(b []byte, from int) (int, bool) {
 
 // readAll is io.ReadAll into a buffer of the announced length: one
 // allocation instead of a doubling series of them and their copies.
-func readAll(r io.Reader, length, limit int64) ([]byte, error) {
+func readAll(r io.Reader, length, limit int64, buf []byte) ([]byte, error) {
 	if length <= 0 || length > limit {
 		return io.ReadAll(r)
 	}
 	// One byte more, so a body longer than announced is still read to
 	// its end (or to the limit) without a second buffer in the usual case.
-	b := make([]byte, 0, length+1)
+	b := buf[:0]
+	if int64(cap(b)) < length+1 {
+		b = make([]byte, 0, length+1)
+	}
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
