@@ -181,8 +181,9 @@ func scanAlert(row scanner) (*alert.Record, error) {
 // encoding JSON there took a tenth of its time.
 type Encoded struct {
 	labels, annotations, links string
-	// keyFor and keyFP are the integration and fingerprint name and key
-	// were computed for (EncodeFor), on SQLite the alert's key lookup.
+	// name and key are the alert's key and its hash for the SQLite
+	// writer's lookups, computed by EncodeFor for integration keyFor and
+	// fingerprint keyFP (alerts_sqlite.go).
 	keyFor, keyFP, name string
 	key                 int64
 }
@@ -299,11 +300,13 @@ func (t *Tx) insertAlerts(ctx context.Context, rows []AlertRow, check bool) erro
 	}
 	for start := 0; start < len(rows); start += insertChunk {
 		chunk := rows[start:min(start+insertChunk, len(rows))]
-		insert := t.insertReturning
+		var n int
+		var err error
 		if t.dialect == SQLite {
-			insert = func(ctx context.Context, rows []AlertRow, _ string) (int, error) { return t.insertSQLite(ctx, rows) }
+			n, err = t.insertSQLite(ctx, chunk)
+		} else {
+			n, err = t.insertReturning(ctx, chunk, "")
 		}
-		n, err := insert(ctx, chunk, "")
 		if err == nil && n != len(chunk) {
 			err = fmt.Errorf("store: %d of %d alerts stored", n, len(chunk))
 		}
