@@ -19,10 +19,10 @@ import (
 // The filter holds every key of alert_keys once ready: the writer, which
 // alone writes alert_keys (mergeSlice), adds the keys it merges, and fills
 // the filter from the table in chunks between batches, so a large table
-// never stalls a batch for long. Until then, and while a filter grown too
-// full is filled again, every key is read from the table. Keys of alerts
-// deleted later stay in the filter: they cost a read, never a wrong
-// answer.
+// never stalls a batch for long; until then every key is read from the
+// table. A filter past its capacity keeps serving, with more false
+// positives, while one twice its size is filled. Keys of alerts deleted
+// later stay in the filter: they cost a read, never a wrong answer.
 
 // filterBitsPerKey and filterProbes give about 1% false positives.
 const (
@@ -40,7 +40,7 @@ const filterChunk = 8192
 type keyFilter struct {
 	bits []uint64
 	// capacity is how many keys the filter is sized for; n how many were
-	// added. Past capacity it is filled anew, twice the size.
+	// added. Past capacity a larger one is filled (fillFilter).
 	capacity, n int
 	// ready says every key of alert_keys is in the filter.
 	ready bool
