@@ -58,7 +58,7 @@ func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration
 		c := *in
 		return &c, nil
 	}
-	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.lockIntegrationClause(), id))
 	if err == nil && t.locked != nil {
 		c := *in
 		t.locked[id] = &c
@@ -112,6 +112,11 @@ func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.T
 		WHERE id = $1`, id, inbox, nullMicros(at))
 	if in, ok := t.locked[id]; ok && err == nil && !at.IsZero() {
 		in.LastAlertAt = at
+	}
+	if t.pg != nil && err == nil && !at.IsZero() {
+		if in, ok := t.pg.read[id]; ok {
+			in.LastAlertAt = at
+		}
 	}
 	return err
 }

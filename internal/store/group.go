@@ -78,7 +78,7 @@ func (s *Store) pgCommitter() {
 func (s *Store) pgCommitBatch(batch []*job) {
 	if len(batch) == 1 {
 		j := batch[0]
-		j.done <- s.writePostgres(j.ctx, j.fn)
+		j.done <- s.pgAlone(j)
 		return
 	}
 	results := make([]error, len(batch))
@@ -118,7 +118,7 @@ func (s *Store) pgCommitBatch(batch []*job) {
 		if results[i] != nil && retryable(results[i]) {
 			// A deadlock or serialization failure of this job alone: it
 			// runs again in a transaction of its own.
-			go func() { j.done <- s.writePostgres(j.ctx, j.fn) }()
+			go func() { j.done <- s.pgAlone(j) }()
 			continue
 		}
 		j.done <- s.classify(results[i])
@@ -134,7 +134,7 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 	if err != nil {
 		return -1, err
 	}
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	t := s.pgGroupTx(tx)
 	for i, j := range batch {
 		if results[i] = j.ctx.Err(); results[i] != nil {
 			continue
@@ -143,6 +143,10 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 			tx.Rollback()
 			return i, nil
 		}
+	}
+	if err := t.pg.flush(ctx, t); err != nil {
+		tx.Rollback()
+		return -1, err
 	}
 	if err := tx.Commit(); err != nil {
 		return -1, err
@@ -164,7 +168,7 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	t := s.pgGroupTx(tx)
 	for i, j := range batch {
 		results[i] = nil
 		if err := j.ctx.Err(); err != nil {
@@ -174,11 +178,13 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 		if _, err := t.q.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return err
 		}
+		mark := t.pg.mark()
 		if results[i] = runJob(j.fn, t); results[i] != nil {
 			// Rolling back to the savepoint releases the locks taken
-			// since.
+			// since, and drops what the job deferred.
 			t.rules = nil
 			clear(t.locked)
+			t.pg.rollback(mark)
 			if _, err := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); err != nil {
 				return err
 			}
@@ -187,7 +193,28 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			return err
 		}
 	}
+	if err := t.pg.flush(ctx, t); err != nil {
+		return err
+	}
 	return tx.Commit()
+}
+
+// pgGroupTx is the Tx of a group transaction.
+func (s *Store) pgGroupTx(tx querier) *Tx {
+	return &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers,
+		locked: map[string]*alert.Integration{}, pg: newPgGroupTx()}
+}
+
+// pgAlone runs one job in a group transaction of its own (its deferred
+// work done before the commit), again after a deadlock or serialization
+// failure, up to three times.
+func (s *Store) pgAlone(j *job) error {
+	for attempt := 1; ; attempt++ {
+		err := s.pgAttemptAs(j.ctx, j.fn, true)
+		if err == nil || attempt == 3 || !retryable(err) {
+			return s.classify(err)
+		}
+	}
 }
 
 // detached runs statements to the end whatever their context says: a
