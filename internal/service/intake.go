@@ -151,15 +151,15 @@ func lastPerFingerprint(alerts []alert.Alert) []alert.Alert {
 
 // ingestion is the state of one Ingest transaction.
 type ingestion struct {
-	s     *Service
-	tx    *store.Tx
-	ctx   context.Context
-	in    *alert.Integration
+	s   *Service
+	tx  *store.Tx
+	ctx context.Context
+	in  *alert.Integration
 	// locked is set once the integration's row is locked (lock).
 	locked bool
 	now    time.Time
-	res   *IngestResult
-	rules []alert.Rule
+	res    *IngestResult
+	rules  []alert.Rule
 	// loaded is set once rules holds the rules.
 	loaded bool
 	// snoozes are the snoozes holding now, read once per delivery when
