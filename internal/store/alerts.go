@@ -108,15 +108,13 @@ func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) erro
 // integration's count of firing alerts in the inbox by inbox and, unless
 // at is zero, sets when the integration last delivered.
 func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
+	if t.pg != nil {
+		return t.noteDeliveryPg(ctx, id, inbox, at)
+	}
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
 		WHERE id = $1`, id, inbox, nullMicros(at))
 	if in, ok := t.locked[id]; ok && err == nil && !at.IsZero() {
 		in.LastAlertAt = at
-	}
-	if t.pg != nil && err == nil && !at.IsZero() {
-		if in, ok := t.pg.read[id]; ok {
-			in.LastAlertAt = at
-		}
 	}
 	return err
 }
@@ -125,7 +123,12 @@ func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.T
 // integration, from the counts intake keeps.
 func (t *Tx) InboxFiring(ctx context.Context) (int64, error) {
 	var n int64
-	err := t.q.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`).Scan(&n)
+	q := `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`
+	if t.dialect == Postgres {
+		q = `SELECT CAST(COALESCE(sum(inbox_firing), 0) + (SELECT COALESCE(sum(value), 0) FROM counters WHERE name LIKE 'inbox:%') AS BIGINT)
+			FROM integrations`
+	}
+	err := t.q.QueryRowContext(ctx, q).Scan(&n)
 	return n, err
 }
 

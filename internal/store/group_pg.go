@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
+	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
 )
@@ -39,6 +42,9 @@ type pgGroupTx struct {
 	// deferred lists each job's deferred work in order; a job rolled
 	// back to its savepoint drops its own (mark, rollback).
 	deferred []deferredItem
+	// slot is the inbox slot the transaction adds to (noteDeliveryPg),
+	// -1 until it picks one.
+	slot int
 }
 
 type deferredItem struct {
@@ -47,7 +53,7 @@ type deferredItem struct {
 }
 
 func newPgGroupTx() *pgGroupTx {
-	return &pgGroupTx{read: map[string]*alert.Integration{}}
+	return &pgGroupTx{read: map[string]*alert.Integration{}, slot: -1}
 }
 
 // Defer queues d under key for the end of the transaction and reports
@@ -133,4 +139,39 @@ func (t *Tx) lockIntegrationClause() string {
 		return " FOR NO KEY UPDATE"
 	}
 	return ""
+}
+
+// inboxSlots is how many counters share an integration's count of firing
+// alerts in the inbox on PostgreSQL: each group transaction adds to one,
+// picked at random, so two transactions rarely wait for each other there.
+const inboxSlots = 16
+
+// noteDeliveryPg is NoteDelivery in a group transaction: the inbox count
+// goes to one of the integration's slots (rows of counters named
+// inbox:ID:SLOT, summed by InboxFiring), not to its row, which intake
+// then updates only to note its last delivery, once a second. Every
+// other writer (triage, attaching alerts by hand) changes the row's
+// inbox_firing as before; the count is the sum.
+func (t *Tx) noteDeliveryPg(ctx context.Context, id string, inbox int64, at time.Time) error {
+	// The integration's row first, as intake locks it (lock order).
+	if !at.IsZero() {
+		if _, err := t.q.ExecContext(ctx, `UPDATE integrations SET last_alert_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
+			return err
+		}
+		for _, in := range []*alert.Integration{t.locked[id], t.pg.read[id]} {
+			if in != nil {
+				in.LastAlertAt = at
+			}
+		}
+	}
+	if inbox == 0 {
+		return nil
+	}
+	if t.pg.slot < 0 {
+		t.pg.slot = rand.IntN(inboxSlots)
+	}
+	_, err := t.q.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`,
+		"inbox:"+id+":"+strconv.Itoa(t.pg.slot), inbox)
+	return err
 }
