@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -42,9 +43,6 @@ type pgGroupTx struct {
 	// deferred lists each job's deferred work in order; a job rolled
 	// back to its savepoint drops its own (mark, rollback).
 	deferred []deferredItem
-	// slot is the inbox slot the transaction adds to (noteDeliveryPg),
-	// -1 until it picks one.
-	slot int
 }
 
 type deferredItem struct {
@@ -53,7 +51,7 @@ type deferredItem struct {
 }
 
 func newPgGroupTx() *pgGroupTx {
-	return &pgGroupTx{read: map[string]*alert.Integration{}, slot: -1}
+	return &pgGroupTx{read: map[string]*alert.Integration{}}
 }
 
 // Defer queues d under key for the end of the transaction and reports
@@ -141,14 +139,15 @@ func (t *Tx) lockIntegrationClause() string {
 	return ""
 }
 
-// inboxSlots is how many counters share an integration's count of firing
-// alerts in the inbox on PostgreSQL: each group transaction adds to one,
-// picked at random, so two transactions rarely wait for each other there.
-const inboxSlots = 16
+// inboxSlots bounds how many counters share an integration's count of
+// firing alerts in the inbox on PostgreSQL: a group transaction adds to
+// one no other transaction holds (SKIP LOCKED), or creates one of these
+// if all are held, so transactions do not wait for each other there.
+const inboxSlots = 64
 
 // noteDeliveryPg is NoteDelivery in a group transaction: the inbox count
 // goes to one of the integration's slots (rows of counters named
-// inbox:ID:SLOT, summed by InboxFiring), not to its row, which intake
+// inbox:ID:N, summed by InboxFiring), not to its row, which intake
 // then updates only to note its last delivery, once a second. Every
 // other writer (triage, attaching alerts by hand) changes the row's
 // inbox_firing as before; the count is the sum.
@@ -167,11 +166,16 @@ func (t *Tx) noteDeliveryPg(ctx context.Context, id string, inbox int64, at time
 	if inbox == 0 {
 		return nil
 	}
-	if t.pg.slot < 0 {
-		t.pg.slot = rand.IntN(inboxSlots)
+	// A slot no other transaction holds now; a new one if all are held.
+	prefix := "inbox:" + id + ":"
+	var name string
+	err := t.q.QueryRowContext(ctx, `WITH free AS (SELECT name FROM counters WHERE starts_with(name, $1)
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		UPDATE counters c SET value = c.value + $2 FROM free WHERE c.name = free.name RETURNING c.name`, prefix, inbox).Scan(&name)
+	if err != sql.ErrNoRows {
+		return err
 	}
-	_, err := t.q.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`,
-		"inbox:"+id+":"+strconv.Itoa(t.pg.slot), inbox)
+	_, err = t.q.ExecContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`, prefix+strconv.Itoa(rand.IntN(inboxSlots)), inbox)
 	return err
 }
