@@ -152,15 +152,21 @@ const inboxSlots = 64
 // other writer (triage, attaching alerts by hand) changes the row's
 // inbox_firing as before; the count is the sum.
 func (t *Tx) noteDeliveryPg(ctx context.Context, id string, inbox int64, at time.Time) error {
-	// The integration's row first, as intake locks it (lock order).
+	// "Last alert" is for people: when another transaction holds the
+	// integration's row, a later delivery notes it instead of waiting.
 	if !at.IsZero() {
-		if _, err := t.q.ExecContext(ctx, `UPDATE integrations SET last_alert_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
-			return err
-		}
-		for _, in := range []*alert.Integration{t.locked[id], t.pg.read[id]} {
-			if in != nil {
-				in.LastAlertAt = at
+		var n int64
+		err := t.q.QueryRowContext(ctx, `WITH free AS (SELECT id FROM integrations WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED)
+			UPDATE integrations i SET last_alert_at = $2 FROM free WHERE i.id = free.id RETURNING 1`, id, micros(at)).Scan(&n)
+		switch {
+		case err == nil:
+			for _, in := range []*alert.Integration{t.locked[id], t.pg.read[id]} {
+				if in != nil {
+					in.LastAlertAt = at
+				}
 			}
+		case err != sql.ErrNoRows:
+			return err
 		}
 	}
 	if inbox == 0 {
