@@ -8,15 +8,16 @@ import (
 	"github.com/quenchhq/quench/internal/alert"
 )
 
-// Group commit on PostgreSQL. Intake locks its integration's row for the
-// whole transaction, so that concurrent deliveries of one group cannot
-// open two incidents; with a transaction per request, deliveries to one
-// integration then commit one after the other, each waiting for its own
-// WAL flush. WriteGrouped instead queues the work, and a few committer
-// goroutines each run what queued up while they were busy in one
-// transaction, every job in its own savepoint: one lock and one flush
-// serve many requests, and one failing job rolls back alone. With two
-// committers one flushes while the other works.
+// Group commit on PostgreSQL. WriteGrouped queues the work, and a few
+// committer goroutines each run what queued up while they were busy in
+// one transaction (savepoints only once a job failed): one BEGIN, one
+// COMMIT and one WAL flush serve many requests, and one failing job rolls
+// back alone. Intake locks its integration's row only when a delivery
+// changes stored alerts or may open an incident (so that concurrent
+// deliveries of one group cannot open two), and writes the counts it
+// keeps once per group transaction, at its end (group_pg.go): so one
+// committer works while another waits for its flush, on one replica or
+// several.
 
 // pgCommitters is how many group transactions run at once per replica.
 const pgCommitters = 2
