@@ -63,6 +63,11 @@ func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration
 		c := *in
 		t.locked[id] = &c
 	}
+	if t.pg != nil {
+		// What the transaction found open may have changed while it
+		// waited for the lock.
+		clear(t.pg.groups)
+	}
 	return in, err
 }
 
@@ -646,6 +651,13 @@ func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts
 // merged incident's alerts moved to its target, so its group finds the
 // target.
 func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
+	if t.pg != nil {
+		return t.pg.openIncidentForGroup(ctx, t, integration, groupKey)
+	}
+	return t.openIncidentForGroup(ctx, integration, groupKey)
+}
+
+func (t *Tx) openIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
 		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quenchhq/quench/internal/alert"
+	"github.com/quenchhq/quench/internal/notify"
 )
 
 // What the jobs of a PostgreSQL group transaction share besides the
@@ -43,6 +44,11 @@ type pgGroupTx struct {
 	// deferred lists each job's deferred work in order; a job rolled
 	// back to its savepoint drops its own (mark, rollback).
 	deferred []deferredItem
+	// groups holds the open incident found for a group key (by
+	// integration), chans the channels read: a storm's deliveries of
+	// one transaction look each up once.
+	groups map[[2]string]int64
+	chans  []*notify.Channel
 }
 
 type deferredItem struct {
@@ -51,7 +57,7 @@ type deferredItem struct {
 }
 
 func newPgGroupTx() *pgGroupTx {
-	return &pgGroupTx{read: map[string]*alert.Integration{}}
+	return &pgGroupTx{read: map[string]*alert.Integration{}, groups: map[[2]string]int64{}}
 }
 
 // Defer queues d under key for the end of the transaction and reports
@@ -100,6 +106,8 @@ func (g *pgGroupTx) rollback(mark int) {
 	clear(g.deferred[mark:])
 	g.deferred = g.deferred[:mark]
 	clear(g.read)
+	clear(g.groups)
+	g.chans = nil
 }
 
 // flush merges the deferred work by key, in the order each key was first
@@ -185,3 +193,32 @@ func (t *Tx) noteDeliveryPg(ctx context.Context, id string, inbox int64, at time
 		ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value`, prefix+strconv.Itoa(rand.IntN(inboxSlots)), inbox)
 	return err
 }
+
+// openIncidentForGroup is OpenIncidentForGroup, an incident found kept
+// for the rest of the transaction (until it locks an integration, or a
+// job rolls back).
+func (g *pgGroupTx) openIncidentForGroup(ctx context.Context, t *Tx, integration, groupKey string) (int64, error) {
+	k := [2]string{integration, groupKey}
+	if n, ok := g.groups[k]; ok {
+		return n, nil
+	}
+	n, err := t.openIncidentForGroup(ctx, integration, groupKey)
+	if err == nil {
+		g.groups[k] = n
+	}
+	return n, err
+}
+
+// channels is Channels, read once per transaction unless it changes one.
+func (g *pgGroupTx) channels(read func() ([]*notify.Channel, error)) ([]*notify.Channel, error) {
+	if g.chans == nil {
+		list, err := read()
+		if err != nil {
+			return nil, err
+		}
+		g.chans = nonNilChannels(list)
+	}
+	return copyChannels(g.chans), nil
+}
+
+func (g *pgGroupTx) touchChannels() { g.chans = nil }
