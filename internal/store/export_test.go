@@ -81,3 +81,13 @@ func RefillKeyFilter(s *Store) {
 		return nil
 	})
 }
+
+// KeyFilterMayHold asks the filter in use whether alert_keys may hold the
+// key of integration and fingerprint, on the writer's goroutine.
+func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
+	s.Write(context.Background(), func(*Tx) error {
+		may = s.recent.mayBeMerged(alertKey(integration, fingerprint))
+		return nil
+	})
+	return may
+}
