@@ -99,6 +99,9 @@ type Store struct {
 	leases *memLeases
 	// chans caches the channels, SQLite only (chancache.go).
 	chans *chanCache
+	// tables caches small tables for the writer, SQLite only
+	// (tablecache.go).
+	tables *tableCaches
 
 	closeOnce sync.Once
 	closeErr  error
@@ -283,7 +286,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases(),
-		chans: &chanCache{}}
+		chans: &chanCache{}, tables: &tableCaches{}}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -466,6 +469,9 @@ func (s *Store) commit(batch []*job) {
 			// Committed or rolled back: lists read meanwhile are stale.
 			s.chans.bump()
 		}
+		if t != nil && t.touched != 0 {
+			s.tables.bump(t.touched)
+		}
 		if err != nil {
 			s.recent.undo(batchMark)
 		} else {
@@ -488,7 +494,7 @@ func (s *Store) commit(batch []*job) {
 	}
 	var fresh []Fresh
 	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
-		fresh: &fresh, chans: s.chans}
+		fresh: &fresh, chans: s.chans, caches: s.tables}
 	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -688,6 +694,11 @@ type Tx struct {
 	// the database.
 	chans        *chanCache
 	chansTouched bool
+	// caches are the SQLite store's cached tables (tablecache.go), set in
+	// the writer's transactions only; touched names those this write
+	// changed, which it reads from the database.
+	caches  *tableCaches
+	touched table
 	// locked holds the integrations locked so far in a PostgreSQL group
 	// transaction (group.go); nil elsewhere.
 	locked map[string]*alert.Integration
