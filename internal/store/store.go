@@ -493,7 +493,7 @@ func (s *Store) commit(batch []*job) {
 		return
 	}
 	var fresh []Fresh
-	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
+	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts, bound: map[*sql.Stmt]*sql.Stmt{}}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
 		fresh: &fresh, chans: s.chans, caches: s.tables}
 	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
