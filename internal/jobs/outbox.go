@@ -421,12 +421,22 @@ func (o *Outbox) signal() {
 type outcome struct {
 	service.Attempt
 	kind string
-	log  *slog.Logger
+	// base is the outbox's logger; log adds the message to it.
+	base *slog.Logger
 	// skip: nothing to record (the message could not be prepared; its
 	// lease runs out and it is tried again).
 	skip bool
 	// done is closed once the outcome is recorded or failed to be.
 	done chan struct{}
+}
+
+// log is the outbox's logger with the message's attributes, made only
+// when something is logged: most sends log nothing, and formatting the
+// attributes of each was about 1% of the server's CPU at 1,000 messages a
+// second.
+func (oc *outcome) log() *slog.Logger {
+	d := oc.Delivery
+	return oc.base.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)
 }
 
 // send makes one attempt at d.
@@ -435,11 +445,10 @@ func (o *Outbox) send(ctx context.Context, d *notify.Delivery) *outcome {
 	// to stop: cutting it short would leave the receiver's answer unknown.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notify.AttemptTimeout)
 	defer cancel()
-	oc := &outcome{Attempt: service.Attempt{Delivery: d, By: o.id}, kind: "email",
-		log: o.log.With("delivery", d.ID, "key", d.Key, "channel", d.Channel, "event", d.Event, "incident", d.Incident)}
+	oc := &outcome{Attempt: service.Attempt{Delivery: d, By: o.id}, kind: "email", base: o.log}
 	target, suppress, err := o.svc.PrepareDelivery(actx, d)
 	if err != nil {
-		oc.log.Warn("outbox: cannot prepare", "err", err)
+		oc.log().Warn("outbox: cannot prepare", "err", err)
 		oc.skip = true // the lease runs out and it is tried again
 		return oc
 	}
@@ -504,15 +513,17 @@ func (o *Outbox) write(ctx context.Context, batch []*outcome) {
 		d := oc.Delivery
 		switch {
 		case err != nil:
-			oc.log.Error("outbox: outcome not recorded", "err", err, "sent", oc.Err == nil && oc.Suppress == "")
+			oc.log().Error("outbox: outcome not recorded", "err", err, "sent", oc.Err == nil && oc.Suppress == "")
 		case d.State == notify.Sent:
-			oc.log.Debug("notification sent", "attempts", d.Attempts)
+			if oc.base.Enabled(ctx, slog.LevelDebug) {
+				oc.log().Debug("notification sent", "attempts", d.Attempts)
+			}
 		case d.State == notify.Failing:
-			oc.log.Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
+			oc.log().Info("notification failed, will retry", "attempts", d.Attempts, "next_attempt_at", d.NextAttemptAt, "err", d.LastError)
 		case d.State == notify.Failed, d.State == notify.Dead:
-			oc.log.Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
+			oc.log().Warn("notification failed for good", "state", d.State, "attempts", d.Attempts, "err", d.LastError)
 		case d.State == notify.Suppressed:
-			oc.log.Info("notification suppressed", "reason", oc.Suppress)
+			oc.log().Info("notification suppressed", "reason", oc.Suppress)
 		}
 		if err == nil {
 			o.metrics.observe(oc.kind, d.State)

@@ -62,6 +62,12 @@ func ownByDefault(p auth.Principal, owners map[incident.Phase]string) map[incide
 // insertIncident numbers and stores a new incident with its "created"
 // event; extra adds to the event's data.
 func (s *Service) insertIncident(ctx context.Context, tx *store.Tx, inc *incident.Incident, extra map[string]any) error {
+	return s.insertIncidentWithAlerts(ctx, tx, inc, extra, store.AlertCounts{})
+}
+
+// insertIncidentWithAlerts is insertIncident for an incident whose alert
+// counts start at c: the alert intake opens it for.
+func (s *Service) insertIncidentWithAlerts(ctx context.Context, tx *store.Tx, inc *incident.Incident, extra map[string]any, c store.AlertCounts) error {
 	n, err := tx.NextIncidentNumber(ctx)
 	if err != nil {
 		return err
@@ -70,7 +76,7 @@ func (s *Service) insertIncident(ctx context.Context, tx *store.Tx, inc *inciden
 	if err := s.autoPublish(ctx, tx, inc); err != nil {
 		return err
 	}
-	if err := tx.InsertIncident(ctx, inc); err != nil {
+	if err := tx.InsertIncidentWithAlerts(ctx, inc, c); err != nil {
 		return err
 	}
 	data := map[string]any{"title": inc.Title, "severity": inc.Severity, "visibility": inc.Visibility}

@@ -411,10 +411,13 @@ func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	}
 	inc := g.s.incidentFromAlert(&rec.Alert, g.in, rule, g.actor(), g.now)
 	// The created event is public: which integration and rule opened the
-	// incident stays in the internal alert event.
-	if err := g.s.insertIncident(g.ctx, g.tx, inc, nil); err != nil {
+	// incident stays in the internal alert event. The incident is stored
+	// counting the alert that opens it, which the caller attaches.
+	opener := store.AlertCounts{Attached: 1, Firing: 1, Truncated: int64(rec.Truncated)}
+	if err := g.s.insertIncidentWithAlerts(g.ctx, g.tx, inc, nil, opener); err != nil {
 		return 0, false, err
 	}
+	g.counts.stored(inc.Number, opener)
 	if err := g.s.addTemplateItems(g.ctx, g.tx, inc, TemplatesAuto); err != nil {
 		return 0, false, err
 	}
@@ -495,7 +498,10 @@ func (g *ingestion) finish() error {
 // incidents and integrations, to write each once.
 type countChanges struct {
 	incidents map[int64]*alertCounts
-	inbox     map[string]int64 // firing alerts in the inbox, per integration
+	// counted holds, per incident opened by this transaction, the counts
+	// it was stored with: they are not added again.
+	counted map[int64]store.AlertCounts
+	inbox   map[string]int64 // firing alerts in the inbox, per integration
 	// changed lists the incidents whose alerts changed, for live viewers.
 	changed map[int64]bool
 	// lastAlert holds when to record as an integration's last delivery.
@@ -516,6 +522,14 @@ type alertCounts struct {
 
 func newCountChanges() *countChanges {
 	return &countChanges{incidents: map[int64]*alertCounts{}, inbox: map[string]int64{}, changed: map[int64]bool{}, lastAlert: map[string]time.Time{}}
+}
+
+// stored notes that incident n was stored with counts c already.
+func (t *countChanges) stored(n int64, c store.AlertCounts) {
+	if t.counted == nil {
+		t.counted = map[int64]store.AlertCounts{}
+	}
+	t.counted[n] = c
 }
 
 // move counts an alert going from its stored state before (nil: new) to
@@ -606,6 +620,15 @@ func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, acto
 	slices.Sort(numbers)
 	for _, n := range numbers {
 		c := t.incidents[n]
+		if pre, ok := t.counted[n]; ok {
+			// Opened by this transaction with counts of its own: what is
+			// left to add.
+			c.attached -= pre.Attached
+			c.firing -= pre.Firing
+			if c.truncated <= pre.Truncated {
+				c.truncated = 0
+			}
+		}
 		if c.attached == 0 && c.firing == 0 && c.truncated == 0 {
 			continue
 		}

@@ -323,10 +323,43 @@ func headline(m notify.Message) string {
 	return fmt.Sprintf("#%d", n)
 }
 
-// newMessageID makes an idempotency key in the Standard Webhooks style.
+// newMessageID makes an idempotency key in the Standard Webhooks style:
+// "msg_", the time in milliseconds (10 characters) and 80 random bits (16
+// characters), in an alphabet that sorts like the values it spells. Keys
+// made later sort later, so the outbox's unique index on them grows at its
+// end: a random key (as they were) put every new message on a random page
+// of that index, one more 4 KB page written to SQLite's WAL (and later
+// checkpointed) per message once the index outgrows a page or two
+// (BenchmarkIngestOpens: 4.4 -> 3.8 pages per opened incident with 4,000
+// messages stored, more as the outbox grows).
 func newMessageID() string {
-	return "msg_" + strings.ToLower(rand.Text())
+	var b [4 + 26]byte
+	copy(b[:], "msg_")
+	ms := uint64(time.Now().UnixMilli())
+	for i := 13; i >= 4; i-- {
+		b[i] = sortableBase32[ms&31]
+		ms >>= 5
+	}
+	var r [10]byte
+	rand.Read(r[:])
+	// 80 bits, 5 at a time.
+	var acc uint64
+	bits, j := 0, 14
+	for _, x := range r {
+		acc = acc<<8 | uint64(x)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			b[j] = sortableBase32[(acc>>bits)&31]
+			j++
+		}
+	}
+	return string(b[:])
 }
+
+// sortableBase32 is Crockford's base32 alphabet in lower case: its
+// characters sort in the order of their values.
+const sortableBase32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 // dataString reads a string field of an event's data, "" when absent.
 func dataString(ev *incident.Event, key string) string {

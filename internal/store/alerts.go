@@ -708,7 +708,13 @@ func (t *Tx) Rules(ctx context.Context) ([]*alert.Rule, error) {
 	if t.rules != nil {
 		return t.rules, nil
 	}
-	rules, err := collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
+	read := func() ([]*alert.Rule, error) {
+		return collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
+	}
+	if t.cached(tableRules) {
+		return t.caches.rules.get(read)
+	}
+	rules, err := read()
 	if err == nil && rules != nil {
 		t.rules = rules
 	}
@@ -723,6 +729,7 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 	if err != nil {
 		return err
 	}
+	t.touch(tableRules)
 	err = t.q.QueryRowContext(ctx, `INSERT INTO rules (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8`+id+`) RETURNING id`, a...).Scan(&r.ID)
 	t.rules = nil
 	if isForeignKey(err) {
@@ -734,6 +741,7 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 // DeleteRule removes a rule.
 func (t *Tx) DeleteRule(ctx context.Context, id int64) error {
 	t.rules = nil
+	t.touch(tableRules)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM rules WHERE id = $1`, id)
 	if err != nil {
 		return err

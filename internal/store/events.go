@@ -23,8 +23,19 @@ func (t *Tx) AppendEvent(ctx context.Context, e *incident.Event) error {
 	if e.UpdateID != 0 {
 		updateID = e.UpdateID
 	}
-	return t.q.QueryRowContext(ctx, `INSERT INTO events (incident_number, at, actor, kind, update_id, internal, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+	const insert = `INSERT INTO events (incident_number, at, actor, kind, update_id, internal, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	if t.dialect == SQLite {
+		// The row id from the connection, not RETURNING: a statement
+		// without rows to scan spares the driver building them, and
+		// every change and alert appends an event.
+		res, err := t.q.ExecContext(ctx, insert, e.Incident, micros(e.At), e.Actor, e.Kind, updateID, e.Internal, string(data))
+		if err != nil {
+			return err
+		}
+		e.ID, err = res.LastInsertId()
+		return err
+	}
+	return t.q.QueryRowContext(ctx, insert+` RETURNING id`,
 		e.Incident, micros(e.At), e.Actor, e.Kind, updateID, e.Internal, string(data)).Scan(&e.ID)
 }
 

@@ -2,8 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -157,31 +156,83 @@ func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.
 	q := cachedDB{db: s.read, cache: s.readStmts}
 	var lost []int64
 	defer func() { s.ReleaseInMemory(by, lost...) }()
-	for _, id := range taken {
-		d, err := scanDelivery(q.QueryRowContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id = $1
-			AND o.state IN ('pending', 'failing') AND o.next_attempt_at <= $2
-			AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`,
-			id, micros(now)))
-		if errors.Is(err, ErrNotFound) {
-			// Finished, not due, or behind another of its lane.
-			lost = append(lost, id)
-			var one int
-			err = q.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE id = $1 AND state IN ('pending', 'failing')`, id).Scan(&one)
-			if err == nil {
-				waiting = append(waiting, id)
-				continue
-			}
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-		}
+	// One read per chunk, not per message: at 1,000 messages a second a
+	// read of its own for each was about 8% of the server's CPU.
+	for start := 0; start < len(taken); start += claimChunk {
+		chunk := taken[start:min(start+claimChunk, len(taken))]
+		got, unclaimed, err := s.claimRead(ctx, q, chunk, now)
 		if err != nil {
 			lost = taken
 			return nil, nil, s.classify(err)
 		}
-		out = append(out, d)
+		for _, id := range chunk {
+			if d := got[id]; d != nil {
+				out = append(out, d)
+				continue
+			}
+			// Finished, not due, or behind another of its lane.
+			lost = append(lost, id)
+			if unclaimed[id] {
+				waiting = append(waiting, id)
+			}
+		}
 	}
 	return out, waiting, nil
+}
+
+// claimChunk bounds the ids one claimRead reads (and so the statements
+// of different lengths it prepares).
+const claimChunk = 64
+
+// claimRead reads the messages of ids that are unfinished, due and the
+// oldest unfinished of their lane, by id; and of the others, those
+// unfinished.
+func (s *Store) claimRead(ctx context.Context, q cachedDB, ids []int64, now time.Time) (map[int64]*notify.Delivery, map[int64]bool, error) {
+	// Anonymous parameters, numbered in the order they appear.
+	p := params{dialect: SQLite}
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = p.add(id)
+	}
+	in := strings.Join(ph, ", ")
+	list, err := collect(scanDelivery)(q.QueryContext(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE o.id IN (`+in+`)
+		AND o.state IN ('pending', 'failing') AND o.next_attempt_at <= `+p.add(micros(now))+`
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id AND e.state IN ('pending', 'failing'))`, p.args...))
+	if err != nil {
+		return nil, nil, err
+	}
+	got := make(map[int64]*notify.Delivery, len(list))
+	for _, d := range list {
+		got[d.ID] = d
+	}
+	if len(got) == len(ids) {
+		return got, nil, nil
+	}
+	var rest []int64
+	for _, id := range ids {
+		if got[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	p = params{dialect: SQLite}
+	ph = ph[:0]
+	for _, id := range rest {
+		ph = append(ph, p.add(id))
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id FROM outbox WHERE id IN (`+strings.Join(ph, ", ")+`) AND state IN ('pending', 'failing')`, p.args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	unclaimed := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, nil, err
+		}
+		unclaimed[id] = true
+	}
+	return got, unclaimed, rows.Err()
 }
 
 // ReleaseInMemory gives back the memory leases of worker `by` on ids (of

@@ -275,11 +275,26 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 		d.NextAttemptAt = d.CreatedAt
 	}
 	d.UpdatedAt = d.CreatedAt
-	err = t.q.QueryRowContext(ctx, `INSERT INTO outbox (key, channel_id, user_id, incident, update_id, lane, event, message, state,
+	const insert = `INSERT INTO outbox (key, channel_id, user_id, incident, update_id, lane, event, message, state,
 		next_attempt_at, created_at, updated_at, subscriber_id, report_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (key) DO NOTHING RETURNING id`,
-		d.Key, channel, user, d.Incident, upd, lane, d.Event, string(msg), d.State, micros(d.NextAttemptAt),
-		micros(d.CreatedAt), micros(d.UpdatedAt), subscriber, report).Scan(&d.ID)
+		ON CONFLICT (key) DO NOTHING`
+	values := []any{d.Key, channel, user, d.Incident, upd, lane, d.Event, string(msg), d.State, micros(d.NextAttemptAt),
+		micros(d.CreatedAt), micros(d.UpdatedAt), subscriber, report}
+	if t.dialect == SQLite {
+		// The row id from the connection, not RETURNING (AppendEvent).
+		var res sql.Result
+		if res, err = t.q.ExecContext(ctx, insert, values...); err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil && n == 0 {
+				return false, nil
+			}
+			if err == nil {
+				d.ID, err = res.LastInsertId()
+			}
+		}
+	} else {
+		err = t.q.QueryRowContext(ctx, insert+` RETURNING id`, values...).Scan(&d.ID)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -34,6 +34,7 @@ func (t *Tx) InsertSnooze(ctx context.Context, s *alert.Snooze) error {
 		return err
 	}
 	t.snoozes = nil
+	t.touch(tableSnoozes)
 	return t.q.QueryRowContext(ctx, `INSERT INTO snoozes (`+cols+`) VALUES ($1, $2, $3, $4, $5`+id+`) RETURNING id`, a...).Scan(&s.ID)
 }
 
@@ -45,6 +46,7 @@ func (t *Tx) Snooze(ctx context.Context, id int64) (*alert.Snooze, error) {
 // DeleteSnooze removes a snooze.
 func (t *Tx) DeleteSnooze(ctx context.Context, id int64) error {
 	t.snoozes = nil
+	t.touch(tableSnoozes)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM snoozes WHERE id = $1`, id)
 	if err != nil {
 		return err
@@ -63,7 +65,23 @@ func (t *Tx) Snoozes(ctx context.Context, now time.Time) ([]*alert.Snooze, error
 	if t.snoozes != nil && !now.Before(t.snoozesAt) {
 		return *t.snoozes, nil
 	}
-	list, err := collect(t.scanSnooze)(t.q.QueryContext(ctx, `SELECT `+snoozeColumns+` FROM snoozes WHERE ends_at > $1 ORDER BY ends_at, id`, micros(now)))
+	read := func(now time.Time) ([]*alert.Snooze, error) {
+		return collect(t.scanSnooze)(t.q.QueryContext(ctx, `SELECT `+snoozeColumns+` FROM snoozes WHERE ends_at > $1 ORDER BY ends_at, id`, micros(now)))
+	}
+	if t.cached(tableSnoozes) {
+		r, err := t.caches.snoozes.get(func() (snoozesRead, error) {
+			list, err := read(now)
+			return snoozesRead{at: now, list: list}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !now.Before(r.at) {
+			return r.list, nil
+		}
+		// Read for a later time than now (a clock set back): read again.
+	}
+	list, err := read(now)
 	if err == nil {
 		t.snoozes, t.snoozesAt = &list, now
 	}
@@ -73,6 +91,7 @@ func (t *Tx) Snoozes(ctx context.Context, now time.Time) ([]*alert.Snooze, error
 // DeleteSnoozesBefore forgets snoozes that ended before cutoff.
 func (t *Tx) DeleteSnoozesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	t.snoozes = nil
+	t.touch(tableSnoozes)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM snoozes WHERE ends_at < $1`, micros(cutoff))
 	if err != nil {
 		return 0, err

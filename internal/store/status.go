@@ -135,8 +135,20 @@ func nonNilIDs(s []int64) []int64 {
 }
 
 // StatusSettings reads every status page setting by name, and when they
-// last changed.
+// last changed. Callers must not change the map: the SQLite writer keeps
+// it (tablecache.go).
 func (t *Tx) StatusSettings(ctx context.Context) (map[string]string, time.Time, error) {
+	if t.cached(tableStatusSettings) {
+		r, err := t.caches.status.get(func() (statusRead, error) {
+			m, at, err := t.readStatusSettings(ctx)
+			return statusRead{settings: m, updated: at}, err
+		})
+		return r.settings, r.updated, err
+	}
+	return t.readStatusSettings(ctx)
+}
+
+func (t *Tx) readStatusSettings(ctx context.Context) (map[string]string, time.Time, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT name, value, updated_at FROM status_settings`)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -158,6 +170,7 @@ func (t *Tx) StatusSettings(ctx context.Context) (map[string]string, time.Time, 
 
 // SetStatusSetting writes one setting.
 func (t *Tx) SetStatusSetting(ctx context.Context, name, value string, at time.Time) error {
+	t.touch(tableStatusSettings)
 	_, err := t.q.ExecContext(ctx, `INSERT INTO status_settings (name, value, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, micros(at))
 	return err

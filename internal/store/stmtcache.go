@@ -68,28 +68,47 @@ func (c *stmtCache) close() {
 type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	// bound holds the cached statements bound to tx so far: binding one
+	// (Tx.StmtContext) allocates a statement that lives until the
+	// transaction ends, and a batch runs the same few thousands of times.
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+// stmt is the cached statement of query bound to the transaction, nil when
+// none is cached.
+func (q cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := q.cache.lookup(query)
+	if st == nil {
+		return nil
+	}
+	b := q.bound[st]
+	if b == nil {
+		b = q.tx.StmtContext(ctx, st)
+		q.bound[st] = b
+	}
+	return b
 }
 
 func (q cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = context.WithoutCancel(ctx)
-	if st := q.cache.lookup(query); st != nil {
-		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return q.tx.ExecContext(ctx, query, args...)
 }
 
 func (q cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = context.WithoutCancel(ctx)
-	if st := q.cache.lookup(query); st != nil {
-		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return q.tx.QueryContext(ctx, query, args...)
 }
 
 func (q cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
-	if st := q.cache.lookup(query); st != nil {
-		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return q.tx.QueryRowContext(ctx, query, args...)
 }

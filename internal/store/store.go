@@ -99,6 +99,9 @@ type Store struct {
 	leases *memLeases
 	// chans caches the channels, SQLite only (chancache.go).
 	chans *chanCache
+	// tables caches small tables for the writer, SQLite only
+	// (tablecache.go).
+	tables *tableCaches
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,6 +116,7 @@ type Store struct {
 	// Work); reads only while trackReads is set.
 	statements atomic.Int64
 	reads      atomic.Int64
+	written    atomic.Int64
 	trackReads atomic.Bool
 }
 
@@ -125,21 +129,25 @@ type Work struct {
 	// write transactions read (sequential and index fetches). Unlike
 	// statements, reads grow with the rows a statement goes through.
 	Reads int64
+	// Written counts, once TrackReads was called, the pages the SQLite
+	// writer wrote to its WAL: each is 4 KB written at commit and again
+	// by the checkpoint. Always 0 on PostgreSQL.
+	Written int64
 }
 
 // Work reports the work of write transactions so far: tests use it to
 // show that work per alert stays constant, where wall time would be
 // noise.
 func (s *Store) Work() Work {
-	return Work{Statements: s.statements.Load(), Reads: s.reads.Load()}
+	return Work{Statements: s.statements.Load(), Reads: s.reads.Load(), Written: s.written.Load()}
 }
 
 // TrackReads makes write transactions count what they read (see Work), at
 // the cost of a statement or a few calls per commit.
 func (s *Store) TrackReads() { s.trackReads.Store(true) }
 
-// readPages adds the pages the SQLite writer connection read since the
-// last call.
+// readPages adds the pages the SQLite writer connection read, and those
+// it wrote, since the last call.
 func (s *Store) readPages() {
 	conn, err := s.write.Conn(context.Background())
 	if err != nil {
@@ -155,6 +163,9 @@ func (s *Store) readPages() {
 			if n, _, err := st.Status(op, true); err == nil {
 				s.reads.Add(int64(n))
 			}
+		}
+		if n, _, err := st.Status(sqlite.DBStatusCacheWrite, true); err == nil {
+			s.written.Add(int64(n))
 		}
 		return nil
 	})
@@ -275,7 +286,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases(),
-		chans: &chanCache{}}
+		chans: &chanCache{}, tables: &tableCaches{}}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -475,6 +486,9 @@ func (s *Store) commit(batch []*job) {
 			// Committed or rolled back: lists read meanwhile are stale.
 			s.chans.bump()
 		}
+		if t != nil && t.touched != 0 {
+			s.tables.bump(t.touched)
+		}
 		if err != nil {
 			s.recent.undo(batchMark)
 		} else {
@@ -497,8 +511,8 @@ func (s *Store) commit(batch []*job) {
 	}
 	var fresh []Fresh
 	// locked: a batch's deliveries to one integration read it once.
-	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
-		fresh: &fresh, chans: s.chans, locked: map[string]*alert.Integration{}}
+	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts, bound: map[*sql.Stmt]*sql.Stmt{}}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
+		fresh: &fresh, chans: s.chans, caches: s.tables, locked: map[string]*alert.Integration{}}
 	defer func() { t.rules, t.snoozes = nil, nil }()
 	if len(batch) == 1 {
 		if err := runJob(batch[0].fn, t); err != nil {
@@ -699,6 +713,11 @@ type Tx struct {
 	// the database.
 	chans        *chanCache
 	chansTouched bool
+	// caches are the SQLite store's cached tables (tablecache.go), set in
+	// the writer's transactions only; touched names those this write
+	// changed, which it reads from the database.
+	caches  *tableCaches
+	touched table
 	// locked holds the integrations locked so far in a PostgreSQL group
 	// transaction (group.go) or read so far in a SQLite batch; nil
 	// elsewhere. Changes to an integration drop or update its entry.

@@ -26,8 +26,16 @@ func scanTemplate(row scanner) (*incident.Template, error) {
 }
 
 // Templates lists the checklist templates by name.
+// Callers must not change what is returned: the SQLite writer keeps it
+// (tablecache.go).
 func (t *Tx) Templates(ctx context.Context) ([]*incident.Template, error) {
-	return collect(scanTemplate)(t.q.QueryContext(ctx, `SELECT `+templateColumns+` FROM checklist_templates ORDER BY name, id`))
+	read := func() ([]*incident.Template, error) {
+		return collect(scanTemplate)(t.q.QueryContext(ctx, `SELECT `+templateColumns+` FROM checklist_templates ORDER BY name, id`))
+	}
+	if t.cached(tableTemplates) {
+		return t.caches.templates.get(read)
+	}
+	return read()
 }
 
 // TemplateByName reads one template.
@@ -48,6 +56,7 @@ func (t *Tx) InsertTemplate(ctx context.Context, tpl *incident.Template) error {
 	if err != nil {
 		return err
 	}
+	t.touch(tableTemplates)
 	err = t.q.QueryRowContext(ctx, `INSERT INTO checklist_templates (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6`+id+`) RETURNING id`, a...).Scan(&tpl.ID)
 	if IsUnique(err) {
 		return problem.Wrap(problem.Conflict, "template_exists", err, "a checklist template named %q exists", tpl.Name)
@@ -57,6 +66,7 @@ func (t *Tx) InsertTemplate(ctx context.Context, tpl *incident.Template) error {
 
 // DeleteTemplate removes a template; incidents keep the items it added.
 func (t *Tx) DeleteTemplate(ctx context.Context, id int64) error {
+	t.touch(tableTemplates)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM checklist_templates WHERE id = $1`, id)
 	if err != nil {
 		return err
