@@ -120,6 +120,10 @@ func encodeAll(alerts []alert.Alert) []store.Encoded {
 // publishAlerts tells live viewers about incidents an ingest changed.
 func (s *Service) publishAlerts(changed map[int64]bool) {
 	for n := range changed {
+		if n == 0 { // the inbox's count moved (countChanges.add)
+			s.inboxMoved()
+			continue
+		}
 		s.publish(Change{Incident: n, Kind: incident.EventAlertAttached})
 	}
 }
@@ -554,6 +558,7 @@ func (t *countChanges) add(integration string, n int64, st alert.Status, d int64
 	}
 	if firing != 0 {
 		t.inbox[integration] += firing
+		t.changed[0] = true
 	}
 }
 
@@ -921,6 +926,7 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		return nil, err
 	}
 	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
+	s.inboxMoved()
 	return inc, nil
 }
 
@@ -959,6 +965,7 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		return nil, err
 	}
 	s.publish(Change{Incident: number, Kind: incident.EventAlertAttached})
+	s.inboxMoved()
 	return inc, nil
 }
 

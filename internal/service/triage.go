@@ -102,6 +102,9 @@ func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) 
 		out = list
 		return s.auditBy(ctx, tx, p, "alerts_acknowledged", idList(ids), map[string]any{"alerts": acked})
 	})
+	if err == nil {
+		s.inboxMoved()
+	}
 	return out, err
 }
 
@@ -147,6 +150,9 @@ func (s *Service) DismissAlerts(ctx context.Context, p auth.Principal, ids []int
 		out = list
 		return s.auditBy(ctx, tx, p, "alerts_dismissed", idList(ids), map[string]any{"reason": reason})
 	})
+	if err == nil {
+		s.inboxMoved()
+	}
 	return out, err
 }
 

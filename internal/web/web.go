@@ -166,6 +166,8 @@ func (w *Web) Routes() []route.Route {
 		{"POST /alerts/attach", w.attachAction},
 		{"POST /alerts/ack", w.ackAction},
 		{"POST /alerts/dismiss", w.dismissAction},
+		{"POST /alerts/unack", w.unackAction},
+		{"POST /alerts/restore", w.restoreAction},
 		{"POST /alerts/snoozes", w.snoozeAction},
 		{"POST /alerts/snoozes/{id}/remove", w.unsnoozeAction},
 		{"GET /incidents/new", w.newIncidentPage},
