@@ -216,6 +216,8 @@ func (w *Web) Routes() []route.Route {
 		{"POST /admin/integrations/{id}/test", w.adminPost(w.testIntegrationAction)},
 		{"GET /admin/heartbeats", w.adminPage(w.adminHeartbeats)},
 		{"POST /admin/heartbeats", w.adminPost(w.createHeartbeatAction)},
+		{"POST /admin/heartbeats/{id}/edit", w.adminPost(w.editHeartbeatAction)},
+		{"POST /admin/heartbeats/{id}/rotate", w.adminPost(w.rotateHeartbeatAction)},
 		{"POST /admin/heartbeats/{id}/remove", w.adminPost(w.removeHeartbeatAction)},
 		{"GET /admin/onboard", w.adminPage(w.adminOnboard)},
 		{"POST /admin/onboard", w.adminPost(w.onboardAction)},
