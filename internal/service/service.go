@@ -154,12 +154,14 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *Service) publish(c Change) {
-	if !s.store.LeasesInMemory() {
+	if !s.store.LeasesInMemory() && c.Kind != ChangeInbox {
 		// On SQLite the writer hands the worker what a commit queued
 		// (FreshWake); a change that queued nothing needs no look.
 		s.wakeOutbox()
 	}
-	s.status.changed(c.Incident)
+	if c.Kind != ChangeInbox {
+		s.status.changed(c.Incident)
+	}
 	s.mu.Lock()
 	on := s.feed.on
 	s.mu.Unlock()

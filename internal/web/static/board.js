@@ -157,6 +157,18 @@
     if (window.EventSource) {
       const es = new EventSource('/events');
       es.addEventListener('change', () => refresh());
+      // Alerts reached or left the inbox: the header's count follows,
+      // without fetching the board.
+      es.addEventListener('inbox', (e) => {
+        const a = document.getElementById('inbox-count');
+        if (!a) return;
+        try {
+          const n = Number(JSON.parse(e.data).waiting);
+          if (!Number.isFinite(n)) return;
+          a.textContent = `${n} waiting in the inbox`;
+          a.classList.toggle('waiting', n > 0);
+        } catch (_) { /* ignore malformed events */ }
+      });
     }
   });
 })();
