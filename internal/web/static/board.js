@@ -157,6 +157,8 @@
     if (window.EventSource) {
       const es = new EventSource('/events');
       es.addEventListener('change', () => refresh());
+      // Tells tests (and the curious) that live updates flow.
+      es.addEventListener('open', () => { document.documentElement.dataset.live = 'on'; });
       // Alerts reached or left the inbox: the header's count follows,
       // without fetching the board.
       es.addEventListener('inbox', (e) => {
