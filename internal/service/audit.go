@@ -84,6 +84,21 @@ func (s *Service) appendAudit(ctx context.Context, e *auth.AuditEntry) {
 // retention job). Disk writes per key and window are thus two, whatever
 // the attempts; a crash loses at most the count of open windows. Each
 // replica counts its own.
+//
+// Why memory, when the throttle's counts are in the database: the throttle
+// decides who may sign in, so it must hold across replicas and restarts,
+// and it costs a write per failed password check, which the hashing
+// already paces. A refused attempt (throttled, or an unknown name past
+// the first few) costs no hashing and can come as fast as the network
+// allows; a database write for each would hand whoever floods the sign-in
+// form the single SQLite writer, and with it the intake. So the audit log
+// accounts for such floods in memory: every replica writes its first
+// attempt of each key and window at once (the attack shows as it starts,
+// on every replica it reaches) and its count at the end of the window
+// and at every retention run; two replicas make two rows whose counts add
+// up to the attempts (TestCountedAuditAcrossReplicas). What a crash can
+// lose is the count of a replica's open windows since its last retention
+// run, never an attempt's outcome nor the start of a flood.
 type tally struct {
 	mu   sync.Mutex
 	rows map[string]*tallyRow
