@@ -77,3 +77,19 @@ func TestStatusChangesReachReplicas(t *testing.T) {
 	a.Must(t, 204, "DELETE", fmt.Sprintf("/api/v1/components/%d", int64(id)), admin, nil)
 	changed("the removed component", "Checkout and payments", true)
 }
+
+// Two replicas on one PostgreSQL: an alert posted to replica A moves the
+// inbox count a team stream on replica B shows.
+func TestInboxCountReachesReplicas(t *testing.T) {
+	if !slices.Contains(testenv.Dialects(t), store.Postgres) {
+		t.Skip("replicas need PostgreSQL (QUENCH_TEST_POSTGRES_URL)")
+	}
+	a := testenv.StartApp(t, store.Postgres)
+	admin := a.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	tok := a.User(t, "ana", auth.RoleResponder)
+	in := a.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
+	b := a.Replica(t)
+	live := openStream(t, b, tok)
+	a.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.JSON["id"].(string), in.JSON["token"].(string), map[string]any{"title": "disk filling"})
+	live.waitFor(t, "event: inbox\ndata: {\"waiting\":1}")
+}
