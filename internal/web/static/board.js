@@ -137,6 +137,11 @@
       const freshSetup = doc.getElementById('setup');
       if (setup && freshSetup) setup.replaceWith(freshSetup);
       else if (setup) setup.remove();
+      // The inbox count too: after a resync its own events may have been
+      // missed.
+      const count = document.getElementById('inbox-count');
+      const freshCount = doc.getElementById('inbox-count');
+      if (count && freshCount) count.replaceWith(freshCount);
       if (fresh && board) {
         board.replaceWith(fresh);
         wire(fresh);
