@@ -1,6 +1,6 @@
 // The board header's inbox count is live: alerts posted to the intake
 // change it without a reload (through the /events stream), a storm
-// included.
+// included; so does the inbox page's.
 import { expect, expectText, login } from './lib.mjs';
 
 async function post(url, data, body) {
@@ -34,6 +34,13 @@ export const tests = [
       }
       await expectText(page.locator('#inbox-count'), '301 waiting in the inbox', { timeout: 10000 });
       expect(await page.evaluate(() => window.__sameDocument === true), 'no reload').toBe(true);
+
+      // The inbox page's own count follows too.
+      await page.goto(url('/alerts'));
+      await expectText(page.locator('#waiting'), '301 firing alerts wait in the inbox');
+      await page.locator('html[data-live="on"]').waitFor({ timeout: 10000 });
+      await post(url, data, { title: 'one more', severity: 'warning' });
+      await expectText(page.locator('#waiting'), '302 firing alerts wait in the inbox', { timeout: 10000 });
     },
   },
 ];
