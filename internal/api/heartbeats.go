@@ -100,6 +100,40 @@ func (a *API) getHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Princi
 	return http.StatusOK, a.heartbeatJSON(h, ""), nil
 }
 
+type editHeartbeatRequest struct {
+	Name   *string           `json:"name"`
+	Period *string           `json:"period"`
+	Grace  *string           `json:"grace"`
+	Labels map[string]string `json:"labels"`
+}
+
+// editHeartbeat changes a heartbeat's name, schedule or labels; fields
+// left out stay, labels given replace all of them.
+func (a *API) editHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	req, err := decode[editHeartbeatRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := a.svc.EditHeartbeat(r.Context(), p, r.PathValue("id"), service.HeartbeatEdit{Name: req.Name, Period: req.Period, Grace: req.Grace, Labels: req.Labels})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, a.heartbeatJSON(h, ""), nil
+}
+
+// rotateHeartbeat gives a heartbeat a new ping URL, in the answer only;
+// the old one stops working at once.
+func (a *API) rotateHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	if r.ContentLength > 0 {
+		return 0, nil, problem.Invalidf("a rotation takes no body")
+	}
+	key, h, err := a.svc.RotateHeartbeat(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, a.heartbeatJSON(h, key), nil
+}
+
 func (a *API) deleteHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
 	return http.StatusNoContent, nil, a.svc.DeleteHeartbeat(r.Context(), p, r.PathValue("id"))
 }

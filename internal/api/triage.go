@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -40,6 +41,25 @@ func (a *API) dismissAlerts(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON)}, nil
+}
+
+// undoTriage runs an undo of triage (unack, restore): it names alerts and
+// takes no reason.
+func (a *API) undoTriage(do func(ctx context.Context, p auth.Principal, ids []int64) ([]*alert.Record, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+		req, err := decode[triageRequest](w, r)
+		if err != nil {
+			return 0, nil, err
+		}
+		if req.Reason != "" {
+			return 0, nil, problem.Invalidf("an undo takes no reason")
+		}
+		list, err := do(r.Context(), p, req.Alerts)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"alerts": mapAll(list, alertJSON)}, nil
+	}
 }
 
 // SnoozeJSON is a snooze of API v1.

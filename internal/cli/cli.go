@@ -39,6 +39,8 @@ Server and maintenance (use QUENCH_DATA_DIR or QUENCH_DATABASE_URL):
   quench integration test ID|NAME [--severity critical|warning]   (a test alert through the intake and the rules)
   quench heartbeat add NAME --period 1h [--grace 10m] [--label k=v]…   (prints the ping URL once)
   quench heartbeat list | remove ID|NAME
+  quench heartbeat edit ID|NAME [--name N] [--period 2h] [--grace 10m] [--label k=v]… [--no-labels]   (the deadline follows the last ping)
+  quench heartbeat rotate ID|NAME                      (a new ping URL, shown once; the old one stops working)
   quench rule add --action open|attach|inbox [--match 'severity="critical"'] [--position N]
   quench rule list | remove ID
   quench backup FILE|-              SQLite: a consistent copy, attachments included, while serving (- : stdout)
@@ -69,6 +71,8 @@ Client (QUENCH_TOKEN; the server at QUENCH_URL, else QUENCH_BASE_URL, else QUENC
   quench alert attach INCIDENT ID [ID…]
   quench alert ack ID [ID…]                            (someone is on it)
   quench alert dismiss ID [ID…] --reason TEXT          (not an incident, until it fires again)
+  quench alert unack ID [ID…]                          (take an acknowledgement back)
+  quench alert restore ID [ID…]                        (a dismissed alert waits in the inbox again)
   quench alert snooze --match MATCHERS --for 2h [--reason TEXT]   (new matching alerts open no incident meanwhile)
   quench alert snoozes | unsnooze ID
   quench template add NAME --item 'resolved: add to incident log' [--item …] [--severity S] [--service S]

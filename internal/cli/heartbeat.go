@@ -31,7 +31,10 @@ func (l labelFlags) Set(s string) error {
 // integrations: the operator sets them up from the server's shell.
 func heartbeatCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("heartbeat add|list|remove")
+		return usageErr("heartbeat add|list|edit|rotate|remove")
+	}
+	if args[0] == "edit" || args[0] == "rotate" {
+		return heartbeatEditCmd(ctx, cfg, env, args)
 	}
 	fs := flag.NewFlagSet("heartbeat", flag.ContinueOnError)
 	period := fs.String("period", "", "how often a ping is expected: 1m or more, e.g. 10m, 1h, 1d")

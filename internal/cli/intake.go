@@ -179,7 +179,10 @@ func ruleCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 // alertCmd works the alert inbox through the API.
 func alertCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("alert list|declare|attach|ack|dismiss|snooze|snoozes|unsnooze")
+		return usageErr("alert list|declare|attach|ack|unack|dismiss|restore|snooze|snoozes|unsnooze")
+	}
+	if args[0] == "unack" || args[0] == "restore" {
+		return alertUndoCmd(ctx, cfg, env, args)
 	}
 	fs := flag.NewFlagSet("alert", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the server's JSON")

@@ -226,6 +226,11 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		"severity": "warning", "labels": map[string]string{"host": marker("alert-host")}})
 	app.Must(t, 200, "POST", base(w.withInternal)+"/alerts", tok, map[string]any{"alerts": []int{1}})
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": marker("alert-name"), "severity": "warning"})
+	// Triage done and undone: the dismissal's reason stays in the audit log.
+	app.Must(t, 200, "POST", "/api/v1/alerts/dismiss", tok, map[string]any{"alerts": []int{2}, "reason": marker("dismiss-reason")})
+	app.Must(t, 200, "POST", "/api/v1/alerts/restore", tok, map[string]any{"alerts": []int{2}})
+	app.Must(t, 200, "POST", "/api/v1/alerts/ack", tok, map[string]any{"alerts": []int{2}})
+	app.Must(t, 200, "POST", "/api/v1/alerts/unack", tok, map[string]any{"alerts": []int{2}})
 	// An alert's runbook becomes a link of the public incident it joins:
 	// an internal one, the team's only.
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.id, in.token, map[string]any{"title": "runbook alert", "severity": "warning",
@@ -248,7 +253,12 @@ func buildCanaryWorld(t *testing.T, app *testenv.App) *canaryWorld {
 		"labels": map[string]string{"service": marker("heartbeat-label")}})
 	key := strings.TrimPrefix(hb.JSON["ping_url"].(string), app.URL+"/api/v1/ping/")
 	app.Must(t, 200, "POST", "/api/v1/ping/"+key+"/fail", "", marker("heartbeat-log"))
-	w.ids["key"] = []string{key, "hb_wrong"}
+	// Edited and rotated: the new labels are internal too, and the old
+	// key is swept along with the new one.
+	hbPath := "/api/v1/heartbeats/" + hb.JSON["id"].(string)
+	app.Must(t, 200, "PATCH", hbPath, admin, map[string]any{"period": "2h", "labels": map[string]string{"service": marker("heartbeat-label-edited")}})
+	rot := app.Must(t, 200, "POST", hbPath+"/rotate", admin, nil)
+	w.ids["key"] = []string{strings.TrimPrefix(rot.JSON["ping_url"].(string), app.URL+"/api/v1/ping/"), key, "hb_wrong"}
 	// And a test alert, sent as the integration.
 	app.Must(t, 201, "POST", "/api/v1/integrations/"+in.id+"/test", admin, map[string]any{"severity": "warning"})
 
@@ -278,7 +288,8 @@ func (w *canaryWorld) extraURLs() []string {
 		"/api/v1/log?format=md", "/api/v1/log?format=csv", "/api/v1/log?format=json", "/api/v1/log?format=md&q=CANARY",
 		"/api/v1/log?format=csv&sort=-updated&from=2000-01-01", "/incidents?from=2000-01-01&to=2100-01-01", "/api/v1/review?format=md",
 		"/api/v1/insights?since=2000-01-01", "/insights?since=2000-01-01",
-		"/status/report?sent=1", "/status/subscribe?sent=1", "/status/confirm?token=1.x", "/status/unsubscribe?token=1.x", "/status?x=1"}
+		"/status/report?sent=1", "/status/subscribe?sent=1", "/status/confirm?token=1.x", "/status/unsubscribe?token=1.x", "/status?x=1",
+		"/alerts?undo=restore&undo_alert=2", "/alerts?undo=unack&undo_alert=2"}
 
 	for _, chart := range []string{"mitigate-by-month", "mitigate-by-severity", "resolve-by-month", "resolve-by-severity", "close-by-month",
 		"close-by-severity", "monitoring-by-month", "detection-sources", "services", "noisiest-alerts"} {

@@ -276,3 +276,26 @@ func LogTail(b []byte) string {
 	}
 	return strings.TrimSpace(text.Clean(string(b), 0))
 }
+
+// Reschedule gives the heartbeat a new period and grace, and computes its
+// deadline again from what it last heard, as a ping would have: a run
+// under way must end within the grace of its start; otherwise the next
+// ping is due a period and the grace after the last ping (or failure, or,
+// before any, the creation). A deadline that has passed already makes
+// the next check fire the alert. A down heartbeat stays down until a
+// ping.
+func (h *Heartbeat) Reschedule(period, grace time.Duration) {
+	h.Period, h.Grace = period, grace
+	if h.State == Up && !h.StartedAt.IsZero() {
+		h.Deadline = h.StartedAt.Add(grace)
+		return
+	}
+	from := h.CreatedAt
+	if h.LastPingAt.After(from) {
+		from = h.LastPingAt
+	}
+	if h.FailedAt.After(from) {
+		from = h.FailedAt
+	}
+	h.Deadline = from.Add(period + grace)
+}

@@ -204,7 +204,7 @@ type cell struct {
 // matrix is the access table: every registered route, every principal.
 func matrix(f *fixture) map[string]cell {
 	rows := baseMatrix(f)
-	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows, notifyRows, notifyPageRows, reviewRows, intakeRows, statusRows, heartbeatRows} {
+	for _, more := range []func(*fixture) map[string]cell{incidentPageRows, inboxPageRows, adminPageRows, notifyRows, notifyPageRows, reviewRows, intakeRows, statusRows, heartbeatRows, undoRows} {
 		for k, v := range more(f) {
 			rows[k] = v
 		}

@@ -84,6 +84,25 @@ func (s *Service) appendAudit(ctx context.Context, e *auth.AuditEntry) {
 // retention job). Disk writes per key and window are thus two, whatever
 // the attempts; a crash loses at most the count of open windows. Each
 // replica counts its own.
+//
+// Why memory, when the throttle's counts are in the database: the throttle
+// decides who may sign in, so it must hold across replicas and restarts.
+// The counted rows only tell the story of refused attempts, and most of
+// them are throttled ones: refused before any password hashing, at the
+// cost of one read, as fast as the network allows. A database write for
+// each would turn a flood of refused sign-ins into a flood of writes on
+// the single SQLite writer, which the intake shares. (The other counted
+// rows, unknown names past the fifth per address, pay a hash and a
+// throttle write each anyway; they share the mechanism so that a flood
+// stays one row.) So the log accounts for floods in memory: every
+// replica writes its first attempt of each key and window at once (the
+// attack shows as it starts, on every replica it reaches) and its count
+// once the window has ended (every replica looks each minute, see
+// package jobs; the replica running retention writes open counts too);
+// two replicas make two rows whose counts add up to the attempts
+// (TestCountedAuditAcrossReplicas). What a crash can lose is the count of
+// a replica's open windows (at most the throttle window, 15 minutes, of
+// it), never an attempt's outcome nor the start of a flood.
 type tally struct {
 	mu   sync.Mutex
 	rows map[string]*tallyRow

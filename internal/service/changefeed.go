@@ -12,6 +12,12 @@ import (
 	"github.com/quenchhq/quench/internal/store"
 )
 
+// ChangeStatus is the kind of a change to the status page's own data
+// (components, maintenance, settings): other replicas compute their page
+// again at once instead of after its time to live. It goes to other
+// replicas only, never to live pages.
+const ChangeStatus incident.EventKind = "status"
+
 // ChangeResync is the kind of a change that names no incident: live pages
 // should look again at everything, because changes made on other replicas
 // may have gone unheard (the connection to PostgreSQL was lost).
@@ -198,9 +204,18 @@ func (s *Service) RunChangeFeed(ctx context.Context) {
 				return
 			}
 			for _, c := range cs {
-				// The status page drops what it knows of the incident at
-				// once, instead of after its time to live.
-				s.status.changed(c.Incident)
+				switch c.Kind {
+				case ChangeStatus:
+					// Components, maintenance or settings: the page is
+					// computed again, and no live page needs to know.
+					s.status.changed(0)
+					continue
+				case ChangeInbox:
+				default:
+					// The status page drops what it knows of the incident
+					// at once, instead of after its time to live.
+					s.status.changed(c.Incident)
+				}
 				s.dispatch(c)
 			}
 		})
@@ -250,5 +265,23 @@ func (s *Service) announce(ctx context.Context) {
 		case f.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// statusChanged drops this replica's status page after a change to its
+// own data and announces the change to the other replicas, before the
+// request that made it is answered (as publish does for incidents), so a
+// customer asking any replica next sees it.
+func (s *Service) statusChanged() {
+	s.status.invalidate()
+	s.mu.Lock()
+	on := s.feed.on
+	s.mu.Unlock()
+	if !on {
+		return
+	}
+	select {
+	case <-s.feed.queue(Change{Kind: ChangeStatus, Public: true}):
+	case <-time.After(announceWait):
 	}
 }

@@ -125,6 +125,10 @@ func encodeAll(alerts []alert.Alert) []store.Encoded {
 // publishAlerts tells live viewers about incidents an ingest changed.
 func (s *Service) publishAlerts(changed map[int64]bool) {
 	for n := range changed {
+		if n == 0 { // the inbox's count moved (countChanges.add)
+			s.inboxMoved()
+			continue
+		}
 		s.publish(Change{Incident: n, Kind: incident.EventAlertAttached})
 	}
 }
@@ -587,6 +591,7 @@ func (t *countChanges) add(integration string, n int64, st alert.Status, d int64
 	}
 	if firing != 0 {
 		t.inbox[integration] += firing
+		t.changed[0] = true
 	}
 }
 
@@ -961,6 +966,7 @@ func (s *Service) DeclareIncident(ctx context.Context, p auth.Principal, ids []i
 		return nil, err
 	}
 	s.publish(Change{Incident: inc.Number, Kind: incident.EventCreated, Public: !inc.Confidential()})
+	s.inboxMoved()
 	return inc, nil
 }
 
@@ -999,6 +1005,7 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 		return nil, err
 	}
 	s.publish(Change{Incident: number, Kind: incident.EventAlertAttached})
+	s.inboxMoved()
 	return inc, nil
 }
 

@@ -54,6 +54,8 @@ type Service struct {
 	nextID    int
 	// feed carries changes to and from other replicas (changefeed.go).
 	feed *feed
+	// inbox paces the ChangeInbox announcements (inboxfeed.go).
+	inbox *pacer
 
 	// status caches the status page (status.go).
 	status statusCache
@@ -104,13 +106,15 @@ func New(st *store.Store, opt Options) *Service {
 	case opt.HashQueue < 0:
 		opt.HashQueue = 0
 	}
-	return &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
+	s := &Service{store: st, now: opt.Now, log: opt.Log, hasher: opt.Hasher, publicViewing: !opt.PrivateInstance,
 		baseURL: strings.TrimRight(opt.BaseURL, "/"), emailEnabled: opt.Email, guard: opt.Guard, nudges: opt.Nudges.withDefaults(),
 		wake:      make(chan struct{}, 1),
 		throttle:  &throttle{store: st},
 		hashing:   newGate(opt.HashSlots, opt.HashQueue),
 		tally:     &tally{rows: map[string]*tallyRow{}},
 		listeners: map[int]func(Change){}, feed: newFeed()}
+	s.inbox = &pacer{every: inboxPace, fn: func() { s.publish(Change{Kind: ChangeInbox}) }}
+	return s
 }
 
 // PublicViewing reports whether anonymous visitors may read public incidents.
@@ -150,12 +154,14 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *Service) publish(c Change) {
-	if !s.store.LeasesInMemory() {
+	if !s.store.LeasesInMemory() && c.Kind != ChangeInbox {
 		// On SQLite the writer hands the worker what a commit queued
 		// (FreshWake); a change that queued nothing needs no look.
 		s.wakeOutbox()
 	}
-	s.status.changed(c.Incident)
+	if c.Kind != ChangeInbox {
+		s.status.changed(c.Incident)
+	}
 	s.mu.Lock()
 	on := s.feed.on
 	s.mu.Unlock()

@@ -332,7 +332,7 @@ func (s *Service) SaveStatusSettings(ctx context.Context, p auth.Principal, st s
 	if err != nil {
 		return st, err
 	}
-	s.status.invalidate()
+	s.statusChanged()
 	st.UpdatedAt = now
 	return st, nil
 }
@@ -404,7 +404,7 @@ func (s *Service) CreateComponent(ctx context.Context, p auth.Principal, in Comp
 	if err != nil {
 		return nil, err
 	}
-	s.status.invalidate()
+	s.statusChanged()
 	return c, nil
 }
 
@@ -430,7 +430,7 @@ func (s *Service) UpdateComponent(ctx context.Context, p auth.Principal, id int6
 	if err != nil {
 		return nil, err
 	}
-	s.status.invalidate()
+	s.statusChanged()
 	return c, nil
 }
 
@@ -446,7 +446,7 @@ func (s *Service) DeleteComponent(ctx context.Context, p auth.Principal, id int6
 		return s.auditBy(ctx, tx, p, "component_deleted", strconv.FormatInt(id, 10), nil)
 	})
 	if err == nil {
-		s.status.invalidate()
+		s.statusChanged()
 	}
 	return err
 }
@@ -507,7 +507,7 @@ func (s *Service) CreateMaintenance(ctx context.Context, p auth.Principal, in Ma
 	if err != nil {
 		return nil, err
 	}
-	s.status.invalidate()
+	s.statusChanged()
 	return m, nil
 }
 
@@ -533,7 +533,7 @@ func (s *Service) DeleteMaintenance(ctx context.Context, p auth.Principal, id in
 		return s.auditBy(ctx, tx, p, "maintenance_deleted", strconv.FormatInt(id, 10), nil)
 	})
 	if err == nil {
-		s.status.invalidate()
+		s.statusChanged()
 	}
 	return err
 }

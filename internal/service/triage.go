@@ -102,6 +102,9 @@ func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) 
 		out = list
 		return s.auditBy(ctx, tx, p, "alerts_acknowledged", idList(ids), map[string]any{"alerts": acked})
 	})
+	if err == nil {
+		s.inboxMoved()
+	}
 	return out, err
 }
 
@@ -147,6 +150,9 @@ func (s *Service) DismissAlerts(ctx context.Context, p auth.Principal, ids []int
 		out = list
 		return s.auditBy(ctx, tx, p, "alerts_dismissed", idList(ids), map[string]any{"reason": reason})
 	})
+	if err == nil {
+		s.inboxMoved()
+	}
 	return out, err
 }
 
@@ -224,6 +230,7 @@ func (s *Service) CreateSnooze(ctx context.Context, p auth.Principal, n NewSnooz
 	if err != nil {
 		return nil, err
 	}
+	s.inboxMoved()
 	return sn, nil
 }
 
@@ -233,7 +240,7 @@ func (s *Service) DeleteSnooze(ctx context.Context, p auth.Principal, id int64) 
 	if err := require(p, auth.WriteIncidents, "remove snoozes"); err != nil {
 		return err
 	}
-	return s.store.Write(ctx, func(tx *store.Tx) error {
+	err := s.store.Write(ctx, func(tx *store.Tx) error {
 		sn, err := tx.Snooze(ctx, id)
 		if err != nil {
 			return missing(err, "snooze %d not found", id)
@@ -243,6 +250,10 @@ func (s *Service) DeleteSnooze(ctx context.Context, p auth.Principal, id int64) 
 		}
 		return s.auditBy(ctx, tx, p, "snooze_removed", "snooze "+strconv.FormatInt(id, 10), map[string]any{"matchers": sn.MatchersString()})
 	})
+	if err == nil {
+		s.inboxMoved()
+	}
+	return err
 }
 
 // Snoozes lists the snoozes holding now, soonest ending first.

@@ -141,3 +141,35 @@ func (t *Tx) HeartbeatStates(ctx context.Context) (map[heartbeat.State]int64, er
 	}
 	return out, rows.Err()
 }
+
+// UpdateHeartbeat stores an edited heartbeat's name, schedule, labels and
+// deadline; a taken name is a conflict.
+func (t *Tx) UpdateHeartbeat(ctx context.Context, h *heartbeat.Heartbeat) error {
+	labels, _ := json.Marshal(nonNilMap(h.Labels))
+	res, err := t.q.ExecContext(ctx, `UPDATE heartbeats SET name = $2, period = $3, grace = $4, labels = $5, deadline = $6
+		WHERE id = $1 AND deleted_at IS NULL`,
+		h.ID, h.Name, int64(h.Period/time.Second), int64(h.Grace/time.Second), string(labels), micros(h.Deadline))
+	if IsUnique(err) {
+		return problem.Wrap(problem.Conflict, "heartbeat_exists", err, "a heartbeat named %q already exists", h.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetHeartbeatSecret replaces the hash of a heartbeat's ping key: the old
+// URL stops working when the transaction commits.
+func (t *Tx) SetHeartbeatSecret(ctx context.Context, id, secretHash string) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE heartbeats SET secret_hash = $2 WHERE id = $1 AND deleted_at IS NULL`, id, secretHash)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -52,11 +52,13 @@ func TestTriageFormsReturnToTheInbox(t *testing.T) {
 	in := app.Must(t, 201, "POST", "/api/v1/integrations", admin, map[string]any{"type": "generic", "name": "cron"})
 	app.Must(t, 200, "POST", "/api/v1/intake/generic/"+in.JSON["id"].(string), in.JSON["token"].(string), map[string]any{"title": "disk", "severity": "warning"})
 	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	// The view it came from, with the offer to undo the acknowledgement.
 	for back, want := range map[string]string{
-		"/alerts?status=firing&dismissed=any": "/alerts?dismissed=any&status=firing",
-		"//evil.example/alerts":               "/alerts",
-		"https://evil.example/alerts":         "/alerts",
-		"/admin":                              "/alerts",
+		"/alerts?status=firing&dismissed=any":             "/alerts?dismissed=any&status=firing&undo=unack&undo_alert=1",
+		"//evil.example/alerts":                           "/alerts?undo=unack&undo_alert=1",
+		"https://evil.example/alerts":                     "/alerts?undo=unack&undo_alert=1",
+		"/admin":                                          "/alerts?undo=unack&undo_alert=1",
+		"/alerts?status=firing&undo=restore&undo_alert=9": "/alerts?status=firing&undo=unack&undo_alert=1",
 	} {
 		r := app.Request(t, "POST", "/alerts/ack", admin, "alert=1&back="+url.QueryEscape(back), form...)
 		if r.Status != 303 || r.Header.Get("Location") != want {

@@ -97,8 +97,32 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 		if !c.Public && !team.Load() {
 			return
 		}
+		if c.Kind == service.ChangeInbox {
+			// The count, read under the viewer's permissions: the
+			// board's header shows it without fetching the page.
+			n, err := w.svc.InboxWaiting(r.Context(), p)
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(rw, "event: inbox\ndata: {\"waiting\":%d}\n\n", n)
+			return
+		}
 		b, _ := json.Marshal(map[string]any{"incident": c.Incident, "kind": c.Kind})
 		fmt.Fprintf(rw, "event: change\ndata: %s\n\n", b)
+	}
+	// sendAll sends a burst, the inbox's count once whatever the number
+	// of inbox changes in it.
+	sendAll := func(cs []service.Change) {
+		inbox := false
+		for _, c := range cs {
+			if c.Kind == service.ChangeInbox {
+				if inbox {
+					continue
+				}
+				inbox = true
+			}
+			send(c)
+		}
 	}
 	for {
 		select {
@@ -121,9 +145,7 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 				retry = time.After(recheckRetry)
 				continue
 			}
-			for _, c := range owed {
-				send(c)
-			}
+			sendAll(owed)
 			owed = nil
 		case c := <-changes:
 			// What queued up meanwhile goes out after the same look at
@@ -156,13 +178,8 @@ func (w *Web) events(rw http.ResponseWriter, r *http.Request) {
 				}
 				continue
 			}
-			for _, o := range owed {
-				send(o)
-			}
+			sendAll(append(owed, batch...))
 			owed = nil
-			for _, c := range batch {
-				send(c)
-			}
 		}
 		if err := rc.Flush(); err != nil {
 			return

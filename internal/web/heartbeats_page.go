@@ -77,7 +77,42 @@ func (w *Web) createHeartbeatAction(r *http.Request, p auth.Principal) (string, 
 	return "", nil, &shown{Title: "Heartbeat created", Data: secretData{
 		What:   fmt.Sprintf("Ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
 		Secret: u, Back: "/admin/heartbeats",
-		Hint:    "The URL is its own credential and is shown only now; to change it, remove the heartbeat and add it again.",
+		Hint:    "The URL is its own credential and is shown only now; to change it, rotate it on the heartbeats page.",
+		Snippet: service.HeartbeatSnippet(u)}}, nil
+}
+
+// editHeartbeatAction changes a heartbeat's name, schedule and labels
+// from its row's form, which holds all four.
+func (w *Web) editHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	f := r.PostForm
+	labels, err := parseLabels(f.Get("labels"))
+	if err != nil {
+		return "", w.adminHeartbeats, nil, err
+	}
+	name, period, grace := f.Get("name"), f.Get("period"), f.Get("grace")
+	h, err := w.svc.EditHeartbeat(r.Context(), p, r.PathValue("id"), service.HeartbeatEdit{Name: &name, Period: &period, Grace: &grace, Labels: labels})
+	if err != nil {
+		return "", w.adminHeartbeats, nil, err
+	}
+	return notice("/admin/heartbeats", fmt.Sprintf("Heartbeat %s saved: a ping every %s, %s of grace.", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace))),
+		w.adminHeartbeats, nil, nil
+}
+
+// rotateHeartbeatAction gives a heartbeat a new ping URL, shown once; the
+// old one stops working at once, so it asks for a confirmation.
+func (w *Web) rotateHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
+	if r.PostForm.Get("confirm") == "" {
+		return "", w.adminHeartbeats, nil, problem.Unprocessablef("tick the box to confirm: the heartbeat's current ping URL will stop working")
+	}
+	key, h, err := w.svc.RotateHeartbeat(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return "", w.adminHeartbeats, nil, err
+	}
+	u := service.HeartbeatURL(w.baseURL, key)
+	return "", nil, &shown{Title: "Heartbeat ping URL rotated", Data: secretData{
+		What:   fmt.Sprintf("New ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
+		Secret: u, Back: "/admin/heartbeats",
+		Hint:    "The old URL answers 404 from now on: put this one in the job. It is shown only now.",
 		Snippet: service.HeartbeatSnippet(u)}}, nil
 }
 

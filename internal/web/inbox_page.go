@@ -33,6 +33,65 @@ type alertsData struct {
 	// SnoozeMatchers pre-fills the snooze form (a group's "snooze
 	// alerts like these").
 	SnoozeMatchers string
+	// Undo offers to take back the triage just done.
+	Undo *undoOffer
+}
+
+// undoOffer is the "undo" shown right after an acknowledgement or a
+// dismissal: a form posting the same alerts to the undoing action, so it
+// works without JavaScript.
+type undoOffer struct {
+	Action, Message string
+	IDs             []int64
+}
+
+// Undo links carry the alerts in the address: up to maxUndoAlerts of
+// them (a bulk action on more is undone from the list).
+const maxUndoAlerts = 100
+
+// undoParams are the query parameters of an undo offer, left out of the
+// view's own address.
+var undoParams = []string{"undo", "undo_alert"}
+
+// undoFrom reads the undo offer of a view's address, if any.
+func undoFrom(q url.Values) *undoOffer {
+	var ids []int64
+	for _, v := range q["undo_alert"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 || len(ids) == maxUndoAlerts {
+			return nil
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	what := "alert"
+	if len(ids) > 1 {
+		what = strconv.Itoa(len(ids)) + " alerts"
+	}
+	switch q.Get("undo") {
+	case "unack":
+		return &undoOffer{Action: "/alerts/unack", Message: "Acknowledged " + what + ".", IDs: ids}
+	case "restore":
+		return &undoOffer{Action: "/alerts/restore", Message: "Dismissed " + what + ".", IDs: ids}
+	}
+	return nil
+}
+
+// withUndo adds an undo offer for ids to an inbox address.
+func withUndo(to, undo string, ids []int64) string {
+	if len(ids) > maxUndoAlerts {
+		return to
+	}
+	u, _ := url.Parse(to)
+	q := u.Query()
+	q.Set("undo", undo)
+	for _, id := range ids {
+		q.Add("undo_alert", strconv.FormatInt(id, 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // alertGroup is the alerts of one group key (one problem, as the sender
@@ -145,8 +204,17 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 	q := r.URL.Query()
 	d := alertsData{Status: q.Get("status"), Unattached: q.Get("unattached") != "", Dismissed: q.Get("dismissed"), Match: q.Get("match"),
 		Writer: p.Can(auth.WriteIncidents), Back: r.URL.Path, SnoozeMatchers: q.Get("snooze")}
-	if r.URL.Path == "/alerts" && r.URL.RawQuery != "" {
-		d.Back += "?" + r.URL.RawQuery
+	d.Undo = undoFrom(q)
+	if r.URL.Path == "/alerts" {
+		own := url.Values{}
+		for k, vs := range q {
+			if !slices.Contains(undoParams, k) {
+				own[k] = vs
+			}
+		}
+		if e := own.Encode(); e != "" {
+			d.Back += "?" + e
+		}
 	}
 	aq := service.AlertQuery{Unattached: d.Unattached, Limit: 200}
 	if dis, err := service.ParseDismissed(d.Dismissed); err != nil {
@@ -187,7 +255,7 @@ func (w *Web) showAlerts(rw http.ResponseWriter, r *http.Request, status int, ms
 			if m := commonMatchers(g.Alerts); m != "" {
 				v := url.Values{}
 				for k, vs := range q {
-					if k != "snooze" {
+					if k != "snooze" && !slices.Contains(undoParams, k) {
 						v[k] = vs
 					}
 				}
@@ -256,7 +324,8 @@ func (w *Web) inboxAction(rw http.ResponseWriter, r *http.Request, do func(p aut
 
 // triageAction runs an inbox form that changes alerts or snoozes and
 // returns to the view it came from, or shows the inbox with the reason.
-func (w *Web) triageAction(rw http.ResponseWriter, r *http.Request, needAlerts bool, do func(p auth.Principal, ids []int64) error) {
+// undo, when set, offers to take the action back ("unack", "restore").
+func (w *Web) triageAction(rw http.ResponseWriter, r *http.Request, needAlerts bool, undo string, do func(p auth.Principal, ids []int64) error) {
 	p := auth.From(r.Context())
 	if p.IsAnonymous() {
 		w.fail(rw, r, errSignIn)
@@ -284,7 +353,11 @@ func (w *Web) triageAction(rw http.ResponseWriter, r *http.Request, needAlerts b
 		w.showAlerts(rw, r, problem.HTTPStatus(pr.Kind), pr.Message)
 		return
 	}
-	http.Redirect(rw, r, backToInbox(r.PostForm.Get("back")), http.StatusSeeOther)
+	to := backToInbox(r.PostForm.Get("back"))
+	if undo != "" {
+		to = withUndo(to, undo, ids)
+	}
+	http.Redirect(rw, r, to, http.StatusSeeOther)
 }
 
 // backToInbox is the inbox view a form came from, or the inbox: only a
@@ -294,28 +367,49 @@ func backToInbox(back string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/alerts" {
 		return "/alerts"
 	}
-	if q := u.Query().Encode(); q != "" {
+	q := u.Query()
+	for _, k := range undoParams {
+		q.Del(k)
+	}
+	if q := q.Encode(); q != "" {
 		return "/alerts?" + q
 	}
 	return "/alerts"
 }
 
 func (w *Web) ackAction(rw http.ResponseWriter, r *http.Request) {
-	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+	w.triageAction(rw, r, true, "unack", func(p auth.Principal, ids []int64) error {
 		_, err := w.svc.AckAlerts(r.Context(), p, ids)
 		return err
 	})
 }
 
 func (w *Web) dismissAction(rw http.ResponseWriter, r *http.Request) {
-	w.triageAction(rw, r, true, func(p auth.Principal, ids []int64) error {
+	w.triageAction(rw, r, true, "restore", func(p auth.Principal, ids []int64) error {
 		_, err := w.svc.DismissAlerts(r.Context(), p, ids, r.PostForm.Get("reason"))
 		return err
 	})
 }
 
+// unackAction takes acknowledgements back (the inbox's button and the
+// undo right after acknowledging).
+func (w *Web) unackAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, "", func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.UnackAlerts(r.Context(), p, ids)
+		return err
+	})
+}
+
+// restoreAction takes dismissals back.
+func (w *Web) restoreAction(rw http.ResponseWriter, r *http.Request) {
+	w.triageAction(rw, r, true, "", func(p auth.Principal, ids []int64) error {
+		_, err := w.svc.RestoreAlerts(r.Context(), p, ids)
+		return err
+	})
+}
+
 func (w *Web) snoozeAction(rw http.ResponseWriter, r *http.Request) {
-	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+	w.triageAction(rw, r, false, "", func(p auth.Principal, _ []int64) error {
 		d, err := service.ParseSpan(r.PostForm.Get("duration"))
 		if err != nil {
 			return err
@@ -326,7 +420,7 @@ func (w *Web) snoozeAction(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) unsnoozeAction(rw http.ResponseWriter, r *http.Request) {
-	w.triageAction(rw, r, false, func(p auth.Principal, _ []int64) error {
+	w.triageAction(rw, r, false, "", func(p auth.Principal, _ []int64) error {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
 			return problem.New(problem.NotFound, "not_found", "no such snooze")

@@ -6,7 +6,7 @@ import { expect, expectText, assertNoXSS } from './lib.mjs';
 
 export const tests = [
   {
-    name: 'add a heartbeat, ping it, see it fail; send a test alert',
+    name: 'add a heartbeat, ping it, see it fail, edit it, rotate its URL; send a test alert',
     async fn({ page, url, data }) {
       await page.goto(url('/login'));
       await page.getByLabel('User name').fill(data.root.user);
@@ -35,6 +35,23 @@ export const tests = [
       await expectText(page.locator('#heartbeats'), '(failed)');
       await page.getByText("End of the failed run's log").click();
       await expectText(page.locator('#heartbeats pre'), 'disk full');
+      await assertNoXSS(page);
+
+      // Edit the period in the row's form; then a new ping URL, the old
+      // one dead at once.
+      const row = page.locator('#heartbeats tr[data-heartbeat]').first();
+      await row.locator('summary', { hasText: 'Edit' }).click();
+      await row.getByLabel('Expected every').fill('2h');
+      await row.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.locator('.flash.notice'), 'a ping every 2h, 10m of grace');
+      const rotate = page.locator('#heartbeats form[action$="/rotate"]').first();
+      await rotate.getByLabel('confirm').check();
+      await rotate.getByRole('button', { name: 'New ping URL' }).click();
+      const fresh = (await page.locator('#secret').textContent()).trim();
+      expect(fresh).toMatch(/\/api\/v1\/ping\/hb_[a-z0-9]+$/);
+      expect(fresh === pingURL, 'the URL changed').toBe(false);
+      expect((await page.request.get(pingURL)).status(), 'old URL').toBe(404);
+      expect((await page.request.get(fresh)).status(), 'new URL').toBe(200);
       await assertNoXSS(page);
 
       await page.goto(url('/admin/integrations'));

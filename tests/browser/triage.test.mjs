@@ -1,6 +1,7 @@
 // Inbox triage: alerts grouped by group key (collapsible, with counts),
-// a bulk dismissal of a selected group, an acknowledgement, a snooze made
-// and removed, and the board's count of alerts waiting.
+// a bulk dismissal of a selected group, an acknowledgement (undone and
+// made again), a snooze made and removed, and the board's count of
+// alerts waiting.
 import { expect, expectText, eventually, login } from './lib.mjs';
 
 export const tests = [
@@ -32,7 +33,7 @@ export const tests = [
       expect(await disk.locator('input[name="alert"]:checked').count(), 'checked in the group').toBe(3);
       expect(await queue.locator('input[name="alert"]:checked').count(), 'checked elsewhere').toBe(0);
       await page.getByLabel('Reason').first().fill('disks are being migrated');
-      await page.getByRole('button', { name: 'Dismiss' }).click();
+      await page.getByRole('button', { name: 'Dismiss', exact: true }).click();
       await page.waitForURL(/\/alerts/);
       expect(await page.locator('details.alert-group').count(), 'groups after dismissing').toBe(1);
       await expectText(page.locator('details.alert-group summary'), 'QueueSlow');
@@ -50,9 +51,21 @@ export const tests = [
       // Acknowledge one alert; the view it came from is kept.
       const q = page.locator('details.alert-group').filter({ hasText: 'QueueSlow' });
       await q.locator('input[name="alert"]').first().check();
-      await page.getByRole('button', { name: 'Acknowledge' }).click();
+      await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
       await page.waitForURL(/dismissed=any/);
       await expectText(page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('.triage.acked'), 'acknowledged by ana');
+      await expectText(page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('summary'), '1 acknowledged');
+
+      // Undo, right after: the acknowledgement goes, the view stays; then
+      // acknowledge again.
+      await expectText(page.locator('#undo'), 'Acknowledged alert.');
+      await page.locator('#undo').getByRole('button', { name: 'Undo' }).click();
+      await page.waitForURL(/dismissed=any/);
+      expect(await page.locator('#undo').count(), 'undo offered again').toBe(0);
+      expect(await page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('.triage.acked').count(), 'acked after undo').toBe(0);
+      await page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('input[name="alert"]').first().check();
+      await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+      await page.waitForURL(/dismissed=any/);
       await expectText(page.locator('details.alert-group').filter({ hasText: 'QueueSlow' }).locator('summary'), '1 acknowledged');
 
       // A snooze of alerts like a group's (its shared labels), listed,

@@ -137,6 +137,11 @@
       const freshSetup = doc.getElementById('setup');
       if (setup && freshSetup) setup.replaceWith(freshSetup);
       else if (setup) setup.remove();
+      // The inbox count too: after a resync its own events may have been
+      // missed.
+      const count = document.getElementById('inbox-count');
+      const freshCount = doc.getElementById('inbox-count');
+      if (count && freshCount) count.replaceWith(freshCount);
       if (fresh && board) {
         board.replaceWith(fresh);
         wire(fresh);
@@ -157,6 +162,20 @@
     if (window.EventSource) {
       const es = new EventSource('/events');
       es.addEventListener('change', () => refresh());
+      // Tells tests (and the curious) that live updates flow.
+      es.addEventListener('open', () => { document.documentElement.dataset.live = 'on'; });
+      // Alerts reached or left the inbox: the header's count follows,
+      // without fetching the board.
+      es.addEventListener('inbox', (e) => {
+        const a = document.getElementById('inbox-count');
+        if (!a) return;
+        try {
+          const n = Number(JSON.parse(e.data).waiting);
+          if (!Number.isFinite(n)) return;
+          a.textContent = `${n} waiting in the inbox`;
+          a.classList.toggle('waiting', n > 0);
+        } catch (_) { /* ignore malformed events */ }
+      });
     }
   });
 })();

@@ -1,5 +1,6 @@
 // The inbox's bulk selection: a group's "select all" box and a count of
-// the alerts selected. The forms work without this script.
+// the alerts selected; and the live count of alerts waiting. The forms
+// work without this script.
 (() => {
   'use strict';
   function update(form) {
@@ -27,4 +28,19 @@
     });
     update(form);
   });
+  // The count of alerts waiting follows the inbox live (the list itself
+  // is not reloaded under the reader's selection).
+  if (window.EventSource) {
+    const es = new EventSource('/events');
+    es.addEventListener('open', () => { document.documentElement.dataset.live = 'on'; });
+    es.addEventListener('inbox', (e) => {
+      const out = document.getElementById('waiting');
+      if (!out) return;
+      try {
+        const n = Number(JSON.parse(e.data).waiting);
+        if (!Number.isFinite(n)) return;
+        out.textContent = `${n} firing ${n === 1 ? 'alert waits' : 'alerts wait'} in the inbox`;
+      } catch (_) { /* ignore malformed events */ }
+    });
+  }
 })();
