@@ -214,7 +214,7 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 		Short: "incident management for small service teams",
 		Args:  cobra.ArbitraryArgs,
 		// Errors are printed by Run, with the exit status it chooses.
-		SilenceErrors: true, SilenceUsage: true,
+		SilenceErrors: true, SilenceUsage: true, SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				fmt.Fprint(env.Stderr, overview(cmd))

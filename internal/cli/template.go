@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/spf13/pflag"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -41,6 +42,7 @@ func templateCmd(fs *pflag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	severity := fs.String("severity", "", "only incidents of this severity (default: any)")
 	svc := fs.String("service", "", "only incidents touching this service (default: any)")
+	name := fs.String("name", "", "edit: the new name")
 	var items itemList
 	fs.Var(&items, "item", "an item, 'PHASE: text' (active, mitigated or resolved; resolved items gate the close); repeat")
 	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
@@ -59,6 +61,40 @@ func templateCmd(fs *pflag.FlagSet) runner {
 			}
 			return out.done(func() {
 				fmt.Fprintf(env.Stdout, "template %d %q added: %d items for new incidents of %s\n", t.ID, t.Name, len(t.Items), appliesTo(t))
+			})
+		case "edit":
+			const usage = "template edit ID [--name NAME] [--item 'PHASE: text' …] [--severity S] [--service S]"
+			if len(pos) != 1 {
+				return usageErr(usage)
+			}
+			id, err := strconv.ParseInt(pos[0], 10, 64)
+			if err != nil || id <= 0 {
+				return usageErr("%q is not a template ID; %s", pos[0], usage)
+			}
+			// Only what is given changes; --item replaces all the items,
+			// --severity '' and --service '' make the template apply to any.
+			body := map[string]any{}
+			if fs.Changed("name") {
+				body["name"] = *name
+			}
+			if fs.Changed("severity") {
+				body["severity"] = *severity
+			}
+			if fs.Changed("service") {
+				body["service"] = *svc
+			}
+			if len(items) > 0 {
+				body["items"] = items
+			}
+			if len(body) == 0 {
+				return usageErr("template edit ID: give --name, --item, --severity or --service")
+			}
+			var t api.TemplateJSON
+			if err := c.do(ctx, "PATCH", fmt.Sprintf("/api/v1/checklist-templates/%d", id), body, out.raw(&t)); err != nil {
+				return err
+			}
+			return out.done(func() {
+				fmt.Fprintf(env.Stdout, "template %d %q saved: %d items for new incidents of %s\n", t.ID, t.Name, len(t.Items), appliesTo(t))
 			})
 		case "list":
 			if len(pos) > 0 {
@@ -85,7 +121,7 @@ func templateCmd(fs *pflag.FlagSet) runner {
 		case "remove":
 			return removeByID(ctx, c, env, pos, "template", "/api/v1/checklist-templates/", "incidents keep the items it added")
 		}
-		return usageErr("template add|list|remove")
+		return usageErr("template add|edit|list|remove")
 	}
 }
 
