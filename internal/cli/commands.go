@@ -46,7 +46,7 @@ const (
 )
 
 var groups = []struct{ id, title string }{
-	{groupRespond, "Responding, status page, notifications (client: QUENCH_URL, QUENCH_TOKEN; --json for scripts):"},
+	{groupRespond, "Responding and the status page (QUENCH_URL, QUENCH_TOKEN; --json for scripts):"},
 	{groupSetup, "Setting up (database: QUENCH_DATA_DIR or QUENCH_DATABASE_URL):"},
 	{groupServer, "Running the server, and tools:"},
 }
