@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/service"
 )
 
 // The command tree. cobra parses the flags, prints each command's --help
@@ -261,7 +264,15 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 	}
 
 	for _, g := range clientGroups() {
-		root.AddCommand(g.command(groupRespond, run))
+		c := g.command(groupRespond, run)
+		if g.name == "incident" {
+			for _, sub := range c.Commands() {
+				if strings.Contains(sub.Use, " N") {
+					sub.ValidArgsFunction = incidentNumbers(ctx, cfg)
+				}
+			}
+		}
+		root.AddCommand(c)
 	}
 	for _, c := range root.Commands() {
 		switch c.Name() {
@@ -309,6 +320,35 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 		}
 	}
 	return root
+}
+
+// incidentNumbers completes an incident's number with the newest live
+// incidents the token may read, each with its title; without a server or
+// a token it offers nothing rather than file names.
+func incidentNumbers(ctx context.Context, cfg config.Config) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			if cmd.Name() == "upload" && len(args) == 1 {
+				return nil, cobra.ShellCompDirectiveDefault // the file
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var page struct {
+			Incidents []service.IncidentJSON `json:"incidents"`
+		}
+		if err := newClient(cfg).do(ctx, "GET", "/api/v1/incidents?state=live&limit=50", nil, &page); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, inc := range page.Incidents {
+			if n := strconv.FormatInt(inc.Number, 10); strings.HasPrefix(n, strings.TrimPrefix(toComplete, "#")) {
+				out = append(out, cobra.CompletionWithDesc(n, string(inc.Phase)+": "+inc.Title))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // command builds a group's cobra command and its subcommands.
