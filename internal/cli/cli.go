@@ -97,7 +97,7 @@ func goFlags(root *cobra.Command, args []string) []string {
 			}
 			continue
 		}
-		if len(a) < 3 || a[0] != '-' {
+		if len(a) < 2 || a[0] != '-' {
 			continue
 		}
 		name, _, hasValue := strings.Cut(a[1:], "=")

@@ -134,6 +134,7 @@ func TestFlagForms(t *testing.T) {
 		{[]string{"incident", "update", "3", "--body", "-json"}, []string{"incident", "update", "3", "--body", "-json"}},
 		{[]string{"incident", "update", "3", "--body", "-"}, []string{"incident", "update", "3", "--body", "-"}},
 		{[]string{"audit", "-x"}, []string{"audit", "-x"}},
+		{[]string{"incident", "list", "-q", "disk", "-h"}, []string{"incident", "list", "--q", "disk", "-h"}},
 		{[]string{"backup", "-"}, []string{"backup", "-"}},
 	} {
 		if got := goFlags(root, c.in); !slices.Equal(got, c.want) {
