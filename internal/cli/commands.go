@@ -234,7 +234,12 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// `invalid argument "x" for "--senders" flag`, without the parser's
+		// strconv.ParseInt detail.
+		msg, _, _ := strings.Cut(err.Error(), ": strconv.")
+		return usageErr("%s", msg)
+	})
 	for _, g := range groups {
 		root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
 	}
