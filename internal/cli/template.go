@@ -18,8 +18,13 @@ import (
 // (active).
 type itemList []incident.TemplateItem
 
-func (l *itemList) String() string { return fmt.Sprint(*l) }
-func (l *itemList) Type() string   { return "item" }
+func (l *itemList) String() string {
+	if len(*l) == 0 {
+		return "" // no default to show in --help
+	}
+	return fmt.Sprint(*l)
+}
+func (l *itemList) Type() string { return "item" }
 func (l *itemList) Set(v string) error {
 	*l = append(*l, parseTemplateItem(v))
 	return nil
