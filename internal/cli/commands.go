@@ -256,7 +256,7 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 
 	run := func(r runner, prefix ...string) func(*cobra.Command, []string) error {
 		return func(_ *cobra.Command, args []string) error {
-			return r(ctx, cfg, env, append(prefix, args...))
+			return r(ctx, cfg, env, append(slices.Clone(prefix), args...))
 		}
 	}
 	single := func(groupID, use, short string, r runner, example string) *cobra.Command {
@@ -269,7 +269,11 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 	}
 
 	for _, g := range clientGroups() {
-		c := g.command(groupRespond, run)
+		id := groupRespond
+		if g.name == "template" {
+			id = groupSetup // written by admins, like rules
+		}
+		c := g.command(id, run)
 		if g.name == "incident" {
 			for _, sub := range c.Commands() {
 				if strings.Contains(sub.Use, " N") {
@@ -278,12 +282,6 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 			}
 		}
 		root.AddCommand(c)
-	}
-	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "template":
-			c.GroupID = groupSetup
-		}
 	}
 	for _, g := range databaseGroups() {
 		root.AddCommand(g.command(groupSetup, run))
