@@ -365,8 +365,13 @@ func (g group) command(groupID string, run func(runner, ...string) func(*cobra.C
 			return usageErr("%s", g.usage)
 		},
 	}
+	// A group runs only to say which subcommands it has: its usage shows
+	// `quench incident [command]` alone; the subcommands keep cobra's.
+	usage := parent.UsageTemplate()
+	parent.SetUsageTemplate(strings.Replace(usage, "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
 	for _, s := range g.subs {
 		c := &cobra.Command{Use: s.use, Short: s.short, Aliases: s.aliases, Args: cobra.ArbitraryArgs, Example: indent(s.example)}
+		c.SetUsageTemplate(usage)
 		if g.define != nil {
 			c.RunE = run(g.define(c.Flags()), c.Name())
 			shown := strings.Fields(s.flags)
