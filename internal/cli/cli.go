@@ -51,7 +51,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		defer stdout.finish()
 	}
 	cfg, err := config.FromEnv(env.Getenv)
-	if err != nil && !slices.Contains([]string{"config", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd}, args[0]) {
+	// Help and completion need no configuration; `config check` reports it.
+	helpOnly := args[0] == "help" || slices.Contains(args, "--help") || slices.Contains(args, "-h")
+	if err != nil && !helpOnly && !slices.Contains([]string{"config", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd}, args[0]) {
 		fmt.Fprintf(env.Stderr, "quench: configuration: %v\n", err)
 		return 2
 	}

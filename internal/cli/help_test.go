@@ -69,6 +69,19 @@ func TestHelpIsShort(t *testing.T) {
 	if out, errs, code := runCLI(); code != 2 || out != "" || errs != help {
 		t.Errorf("quench without a command: exit %d, stdout %q, stderr:\n%s", code, out, errs)
 	}
+	// Help works where the configuration is broken; commands do not run.
+	bad := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return map[string]string{"QUENCH_SHUTDOWN_TIMEOUT": "soon"}[k] }})
+		return out.String(), errb.String(), code
+	}
+	if out, _, code := bad("incident", "--help"); code != 0 || !strings.Contains(out, "advance") {
+		t.Errorf("incident --help with a bad QUENCH_SHUTDOWN_TIMEOUT: exit %d\n%s", code, out)
+	}
+	if _, errs, code := bad("incident", "list"); code != 2 || !strings.Contains(errs, "configuration") {
+		t.Errorf("incident list with a bad QUENCH_SHUTDOWN_TIMEOUT: exit %d %q", code, errs)
+	}
 	if _, errs, code := runCLI("incidnet"); code != 2 || !strings.HasPrefix(errs, "quench: unknown command \"incidnet\"\ndid you mean: quench incident\n") {
 		t.Errorf("a mistyped command: exit %d\n%s", code, errs)
 	}
