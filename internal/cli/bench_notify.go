@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/spf13/pflag"
 	"os"
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/bench"

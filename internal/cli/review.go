@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/spf13/pflag"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/config"
 )
