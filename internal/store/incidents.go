@@ -342,8 +342,8 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	}
 	var a args
 	cond := f.where(&a)
-	var total int
-	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM incidents`+cond, a...).Scan(&total); err != nil {
+	total, err := t.countIncidents(ctx, f)
+	if err != nil {
 		return nil, 0, err
 	}
 	limit := f.Limit
@@ -357,6 +357,28 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 		}
 	}
 	return out, total, err
+}
+
+// countIncidents counts the incidents matching f, without paging. With no
+// filter but visibility (a viewer's first page of the log), the public
+// ones are counted as all of them (the smallest index) less the
+// confidential ones (the small incidents_confidential index): a count
+// with visibility = 'public' reads every row. With other filters those
+// drive the count, as for the team.
+func (t *Tx) countIncidents(ctx context.Context, f IncidentFilter) (int, error) {
+	var a args
+	query := `SELECT count(*) FROM incidents` + f.where(&a)
+	if f.PublicOnly {
+		g := f
+		g.PublicOnly = false
+		if g.where(&args{}) == "" {
+			query = `SELECT (SELECT count(*) FROM incidents) - (SELECT count(*) FROM incidents WHERE visibility <> 'public')`
+			a = nil
+		}
+	}
+	var n int
+	err := t.q.QueryRowContext(ctx, query, a...).Scan(&n)
+	return n, err
 }
 
 // incidentRows runs the incidents query with the WHERE clause cond (its

@@ -83,4 +83,30 @@ export const tests = [
       await assertNoXSS(page);
     },
   },
+  {
+    name: 'the header follows changes made elsewhere, without a reload',
+    async fn({ page, url, data, context }) {
+      await login(page, url, data.ana);
+      await page.goto(url('/incidents/3'));
+      await expectText(page.locator('h1'), '#3 Disk filling');
+      await page.evaluate(() => { window.__stayed = true; });
+      // Someone else, in another tab, renames it and raises the severity.
+      const other = await newPage(context);
+      await other.goto(url('/incidents/3'));
+      const status = await other.evaluate(async () => {
+        const res = await fetch('/api/v1/incidents/3', {
+          method: 'PATCH', credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': window.quench.csrf() },
+          body: JSON.stringify({ title: 'Disk filling on db-2', severity: 'critical' }),
+        });
+        return res.status;
+      });
+      expect(status).toBe(200);
+      await expectText(page.locator('h1'), '#3 Disk filling on db-2');
+      await expectText(page.locator('.inc-meta .badge.sev-critical'), 'critical');
+      expect(await page.evaluate(() => window.__stayed)).toBe(true);
+      await eventually(async () => expect(await page.title()).toContain('db-2'));
+      await other.close();
+    },
+  },
 ];

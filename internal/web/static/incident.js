@@ -44,6 +44,15 @@
         document.getElementById('live').replaceWith(fresh);
         window.quench.localTimes(fresh);
       }
+      // The header too: title, phase, severity, owner, end state.
+      const head = doc.querySelector('header.inc-head');
+      const shown = document.querySelector('header.inc-head');
+      if (head && shown) {
+        shown.replaceWith(head);
+        window.quench.localTimes(head);
+        wireShortcuts(head);
+        document.title = doc.title;
+      }
     } finally {
       refreshing = false;
     }
@@ -101,10 +110,13 @@
   function showShortcuts() {
     if (dialog && !dialog.open) dialog.showModal();
   }
-  for (const b of document.querySelectorAll('.shortcuts-open')) {
-    b.hidden = false;
-    b.addEventListener('click', showShortcuts);
+  function wireShortcuts(root) {
+    for (const b of root.querySelectorAll('.shortcuts-open')) {
+      b.hidden = false;
+      b.addEventListener('click', showShortcuts);
+    }
   }
+  wireShortcuts(document);
   document.addEventListener('keydown', (e) => {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
     if (dialog && dialog.open) return;
