@@ -79,7 +79,9 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 // the changed incidents once the transaction commits.
 func (s *Service) ingestTx(ctx context.Context, tx *store.Tx, integrationID string, d Delivery, alerts []alert.Alert, enc []store.Encoded) (IngestResult, map[int64]bool, error) {
 	var res IngestResult
-	in, err := tx.LockIntegration(ctx, integrationID)
+	// On PostgreSQL the integration's row is locked only once the
+	// delivery changes stored alerts or may open an incident (lock).
+	in, locked, err := tx.IntakeIntegration(ctx, integrationID)
 	if err != nil {
 		return res, nil, err
 	}
@@ -100,7 +102,7 @@ func (s *Service) ingestTx(ctx context.Context, tx *store.Tx, integrationID stri
 			return res, nil, errReplayedBody
 		}
 	}
-	g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, now: now, res: &res, groups: map[string]int64{},
+	g := &ingestion{s: s, tx: tx, ctx: ctx, in: in, locked: locked, now: now, res: &res, groups: map[string]int64{},
 		joined: map[int64][]joined{}, counts: newCountChanges()}
 	if err := g.apply(alerts, enc); err != nil {
 		return res, nil, err
@@ -149,13 +151,15 @@ func lastPerFingerprint(alerts []alert.Alert) []alert.Alert {
 
 // ingestion is the state of one Ingest transaction.
 type ingestion struct {
-	s     *Service
-	tx    *store.Tx
-	ctx   context.Context
-	in    *alert.Integration
-	now   time.Time
-	res   *IngestResult
-	rules []alert.Rule
+	s   *Service
+	tx  *store.Tx
+	ctx context.Context
+	in  *alert.Integration
+	// locked is set once the integration's row is locked (lock).
+	locked bool
+	now    time.Time
+	res    *IngestResult
+	rules  []alert.Rule
 	// loaded is set once rules holds the rules.
 	loaded bool
 	// snoozes are the snoozes holding now, read once per delivery when
@@ -219,6 +223,9 @@ func (g *ingestion) apply(alerts []alert.Alert, enc []store.Encoded) error {
 		}
 	}
 	if len(rest) > 0 {
+		if err := g.lock(); err != nil {
+			return err
+		}
 		slices.Sort(rest)
 		fps := make([]string, len(rest))
 		for j, i := range rest {
@@ -472,9 +479,9 @@ func (g *ingestion) finish() error {
 	// "Last alert" is for people; once a second is precise enough and
 	// spares a write per delivery in a storm.
 	if g.now.Sub(g.in.LastAlertAt) >= time.Second {
-		g.counts.lastAlert = g.now
+		g.counts.lastAlert[g.in.ID] = g.now
 	}
-	return g.counts.write(g.ctx, g.tx, g.s, g.in.ID, g.actor(), g.now)
+	return g.counts.writeOrDefer(g.ctx, g.tx, g.s, g.actor(), g.now)
 }
 
 // countChanges gathers how a transaction changes the alert counts kept on
@@ -484,8 +491,13 @@ type countChanges struct {
 	inbox     map[string]int64 // firing alerts in the inbox, per integration
 	// changed lists the incidents whose alerts changed, for live viewers.
 	changed map[int64]bool
-	// lastAlert, when set, is recorded as the integration's last delivery.
-	lastAlert time.Time
+	// lastAlert holds when to record as an integration's last delivery.
+	lastAlert map[string]time.Time
+	// s, actor and now are for the hint's event when the counts are
+	// written at the commit (intake_pg.go).
+	s     *Service
+	actor string
+	now   time.Time
 }
 
 type alertCounts struct {
@@ -496,7 +508,7 @@ type alertCounts struct {
 }
 
 func newCountChanges() *countChanges {
-	return &countChanges{incidents: map[int64]*alertCounts{}, inbox: map[string]int64{}, changed: map[int64]bool{}}
+	return &countChanges{incidents: map[int64]*alertCounts{}, inbox: map[string]int64{}, changed: map[int64]bool{}, lastAlert: map[string]time.Time{}}
 }
 
 // move counts an alert going from its stored state before (nil: new) to
@@ -557,11 +569,29 @@ func (t *countChanges) add(integration string, n int64, st alert.Status, d int64
 	}
 }
 
-// write stores the counts, one statement per incident and integration, in
-// ascending order (so two PostgreSQL transactions lock rows in the same
-// order), and keeps each incident's alerts-resolved hint. integration is
-// the one whose delivery this is ("" for none).
-func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, integration, actor string, now time.Time) error {
+// write stores the counts, one statement per integration and incident, in
+// ascending order, integrations first (so two PostgreSQL transactions,
+// intake's among them, which locks its integration first, lock rows in the
+// same order), and keeps each incident's alerts-resolved hint.
+func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, actor string, now time.Time) error {
+	ids := make([]string, 0, len(t.inbox)+len(t.lastAlert))
+	for id := range t.inbox {
+		ids = append(ids, id)
+	}
+	for id := range t.lastAlert {
+		if _, ok := t.inbox[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if t.inbox[id] == 0 && t.lastAlert[id].IsZero() {
+			continue
+		}
+		if err := tx.NoteDelivery(ctx, id, t.inbox[id], t.lastAlert[id]); err != nil {
+			return err
+		}
+	}
 	numbers := make([]int64, 0, len(t.incidents))
 	for n := range t.incidents {
 		numbers = append(numbers, n)
@@ -577,26 +607,6 @@ func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, inte
 			return err
 		}
 		if err := s.syncAlertsHint(ctx, tx, n, after, actor, now); err != nil {
-			return err
-		}
-	}
-	ids := make([]string, 0, len(t.inbox)+1)
-	for id := range t.inbox {
-		ids = append(ids, id)
-	}
-	if _, ok := t.inbox[integration]; !ok && integration != "" && !t.lastAlert.IsZero() {
-		ids = append(ids, integration)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		at := time.Time{}
-		if id == integration {
-			at = t.lastAlert
-		}
-		if t.inbox[id] == 0 && at.IsZero() {
-			continue
-		}
-		if err := tx.NoteDelivery(ctx, id, t.inbox[id], at); err != nil {
 			return err
 		}
 	}
@@ -980,5 +990,5 @@ func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Reco
 	if err := s.addRunbookLinks(ctx, tx, number, recs, actor, now); err != nil {
 		return err
 	}
-	return t.write(ctx, tx, s, "", actor, now)
+	return t.write(ctx, tx, s, actor, now)
 }

@@ -141,7 +141,7 @@ func (s *Service) DismissAlerts(ctx context.Context, p auth.Principal, ids []int
 			}
 			counts.move(&before, r)
 		}
-		if err := counts.write(ctx, tx, s, "", p.Name(), now); err != nil {
+		if err := counts.write(ctx, tx, s, p.Name(), now); err != nil {
 			return err
 		}
 		out = list

@@ -58,10 +58,15 @@ func (t *Tx) LockIntegration(ctx context.Context, id string) (*alert.Integration
 		c := *in
 		return &c, nil
 	}
-	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.forUpdate(), id))
+	in, err := scanIntegration(t.q.QueryRowContext(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND deleted_at IS NULL`+t.lockIntegrationClause(), id))
 	if err == nil && t.locked != nil {
 		c := *in
 		t.locked[id] = &c
+	}
+	if t.pg != nil {
+		// What the transaction found open may have changed while it
+		// waited for the lock.
+		clear(t.pg.groups)
 	}
 	return in, err
 }
@@ -108,6 +113,9 @@ func (t *Tx) TouchIntegration(ctx context.Context, id string, at time.Time) erro
 // integration's count of firing alerts in the inbox by inbox and, unless
 // at is zero, sets when the integration last delivered.
 func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.Time) error {
+	if t.pg != nil {
+		return t.noteDeliveryPg(ctx, id, inbox, at)
+	}
 	_, err := t.q.ExecContext(ctx, `UPDATE integrations SET inbox_firing = inbox_firing + $2, last_alert_at = COALESCE($3, last_alert_at)
 		WHERE id = $1`, id, inbox, nullMicros(at))
 	if in, ok := t.locked[id]; ok && err == nil && !at.IsZero() {
@@ -120,7 +128,12 @@ func (t *Tx) NoteDelivery(ctx context.Context, id string, inbox int64, at time.T
 // integration, from the counts intake keeps.
 func (t *Tx) InboxFiring(ctx context.Context) (int64, error) {
 	var n int64
-	err := t.q.QueryRowContext(ctx, `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`).Scan(&n)
+	q := `SELECT CAST(COALESCE(sum(inbox_firing), 0) AS BIGINT) FROM integrations`
+	if t.dialect == Postgres {
+		q = `SELECT CAST(COALESCE(sum(inbox_firing), 0) + (SELECT COALESCE(sum(value), 0) FROM counters WHERE name LIKE 'inbox:%') AS BIGINT)
+			FROM integrations`
+	}
+	err := t.q.QueryRowContext(ctx, q).Scan(&n)
 	return n, err
 }
 
@@ -638,6 +651,13 @@ func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts
 // merged incident's alerts moved to its target, so its group finds the
 // target.
 func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
+	if t.pg != nil {
+		return t.pg.openIncidentForGroup(ctx, t, integration, groupKey)
+	}
+	return t.openIncidentForGroup(ctx, integration, groupKey)
+}
+
+func (t *Tx) openIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
 		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'

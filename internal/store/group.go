@@ -8,15 +8,16 @@ import (
 	"github.com/quenchhq/quench/internal/alert"
 )
 
-// Group commit on PostgreSQL. Intake locks its integration's row for the
-// whole transaction, so that concurrent deliveries of one group cannot
-// open two incidents; with a transaction per request, deliveries to one
-// integration then commit one after the other, each waiting for its own
-// WAL flush. WriteGrouped instead queues the work, and a few committer
-// goroutines each run what queued up while they were busy in one
-// transaction, every job in its own savepoint: one lock and one flush
-// serve many requests, and one failing job rolls back alone. With two
-// committers one flushes while the other works.
+// Group commit on PostgreSQL. WriteGrouped queues the work, and a few
+// committer goroutines each run what queued up while they were busy in
+// one transaction (savepoints only once a job failed): one BEGIN, one
+// COMMIT and one WAL flush serve many requests, and one failing job rolls
+// back alone. Intake locks its integration's row only when a delivery
+// changes stored alerts or may open an incident (so that concurrent
+// deliveries of one group cannot open two), and writes the counts it
+// keeps once per group transaction, at its end (group_pg.go): so one
+// committer works while another waits for its flush, on one replica or
+// several.
 
 // pgCommitters is how many group transactions run at once per replica.
 const pgCommitters = 2
@@ -78,7 +79,7 @@ func (s *Store) pgCommitter() {
 func (s *Store) pgCommitBatch(batch []*job) {
 	if len(batch) == 1 {
 		j := batch[0]
-		j.done <- s.writePostgres(j.ctx, j.fn)
+		j.done <- s.pgAlone(j)
 		return
 	}
 	results := make([]error, len(batch))
@@ -118,7 +119,7 @@ func (s *Store) pgCommitBatch(batch []*job) {
 		if results[i] != nil && retryable(results[i]) {
 			// A deadlock or serialization failure of this job alone: it
 			// runs again in a transaction of its own.
-			go func() { j.done <- s.writePostgres(j.ctx, j.fn) }()
+			go func() { j.done <- s.pgAlone(j) }()
 			continue
 		}
 		j.done <- s.classify(results[i])
@@ -134,7 +135,7 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 	if err != nil {
 		return -1, err
 	}
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	t := s.pgGroupTx(tx)
 	for i, j := range batch {
 		if results[i] = j.ctx.Err(); results[i] != nil {
 			continue
@@ -143,6 +144,10 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 			tx.Rollback()
 			return i, nil
 		}
+	}
+	if err := t.pg.flush(ctx, t); err != nil {
+		tx.Rollback()
+		return -1, err
 	}
 	if err := tx.Commit(); err != nil {
 		return -1, err
@@ -164,7 +169,7 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	t := &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers, locked: map[string]*alert.Integration{}}
+	t := s.pgGroupTx(tx)
 	for i, j := range batch {
 		results[i] = nil
 		if err := j.ctx.Err(); err != nil {
@@ -174,11 +179,13 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 		if _, err := t.q.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return err
 		}
+		mark := t.pg.mark()
 		if results[i] = runJob(j.fn, t); results[i] != nil {
 			// Rolling back to the savepoint releases the locks taken
-			// since.
+			// since, and drops what the job deferred.
 			t.rules = nil
 			clear(t.locked)
+			t.pg.rollback(mark)
 			if _, err := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); err != nil {
 				return err
 			}
@@ -187,7 +194,28 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 			return err
 		}
 	}
+	if err := t.pg.flush(ctx, t); err != nil {
+		return err
+	}
 	return tx.Commit()
+}
+
+// pgGroupTx is the Tx of a group transaction.
+func (s *Store) pgGroupTx(tx querier) *Tx {
+	return &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers,
+		locked: map[string]*alert.Integration{}, pg: newPgGroupTx()}
+}
+
+// pgAlone runs one job in a group transaction of its own (its deferred
+// work done before the commit), again after a deadlock or serialization
+// failure, up to three times.
+func (s *Store) pgAlone(j *job) error {
+	for attempt := 1; ; attempt++ {
+		err := s.pgAttemptAs(j.ctx, j.fn, true)
+		if err == nil || attempt == 3 || !retryable(err) {
+			return s.classify(err)
+		}
+	}
 }
 
 // detached runs statements to the end whatever their context says: a

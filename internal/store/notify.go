@@ -126,6 +126,9 @@ func (t *Tx) cachedChannels() bool { return t.chans != nil && !t.chansTouched }
 // touchChannels notes a change of the channels: lists read from here on
 // are read again.
 func (t *Tx) touchChannels() {
+	if t.pg != nil {
+		t.pg.touchChannels()
+	}
 	if t.chans != nil {
 		t.chansTouched = true
 		t.chans.bump()
@@ -144,6 +147,9 @@ func (t *Tx) Channels(ctx context.Context) ([]*notify.Channel, error) {
 	}
 	if t.cachedChannels() {
 		return t.chans.get(read)
+	}
+	if t.pg != nil {
+		return t.pg.channels(read)
 	}
 	return read()
 }

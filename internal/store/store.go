@@ -377,6 +377,13 @@ func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
+	return s.pgAttemptAs(ctx, fn, false)
+}
+
+// pgAttemptAs runs fn in a transaction of its own; grouped gives it the
+// state of a group transaction (group_pg.go), whose deferred work it does
+// before the commit.
+func (s *Store) pgAttemptAs(ctx context.Context, fn func(*Tx) error, grouped bool) (err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -400,8 +407,17 @@ func (s *Store) pgAttempt(ctx context.Context, fn func(*Tx) error) (err error) {
 	if track {
 		before = rowsRead()
 	}
-	if err := runJob(fn, &Tx{q: counting{tx, &s.statements}, dialect: Postgres, matchers: s.matchers}); err != nil {
+	t := &Tx{q: counting{tx, &s.statements}, dialect: Postgres, matchers: s.matchers}
+	if grouped {
+		t = s.pgGroupTx(tx)
+	}
+	if err := runJob(fn, t); err != nil {
 		return err
+	}
+	if t.pg != nil {
+		if err := t.pg.flush(ctx, t); err != nil {
+			return err
+		}
 	}
 	if track {
 		s.reads.Add(rowsRead() - before)
@@ -683,6 +699,10 @@ type Tx struct {
 	// locked holds the integrations locked so far in a PostgreSQL group
 	// transaction (group.go); nil elsewhere.
 	locked map[string]*alert.Integration
+	// pg is the state of a PostgreSQL group transaction (group_pg.go):
+	// integrations read without a lock and work deferred to its commit;
+	// nil elsewhere.
+	pg *pgGroupTx
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
