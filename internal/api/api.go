@@ -99,6 +99,7 @@ func (a *API) Routes() []route.Route {
 		{"DELETE /api/v1/rules/{id}", a.h(a.deleteRule)},
 		{"GET /api/v1/checklist-templates", a.h(a.listTemplates)},
 		{"POST /api/v1/checklist-templates", a.h(a.createTemplate)},
+		{"PATCH /api/v1/checklist-templates/{id}", a.h(a.updateTemplate)},
 		{"DELETE /api/v1/checklist-templates/{id}", a.h(a.deleteTemplate)},
 		{"GET /api/v1/channels", a.h(a.listChannels)},
 		{"POST /api/v1/channels", a.h(a.createChannel)},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/service"
 )
 
 // TemplateJSON is a checklist template on the wire.
@@ -53,6 +54,31 @@ func (a *API) createTemplate(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return 0, nil, err
 	}
 	return http.StatusCreated, templateJSON(t), nil
+}
+
+// updateTemplateRequest is a PATCH: the fields present replace the
+// template's (an empty severity or service means any); items replace all.
+type updateTemplateRequest struct {
+	Name     *string                  `json:"name"`
+	Severity *incident.Severity       `json:"severity"`
+	Service  *string                  `json:"service"`
+	Items    *[]incident.TemplateItem `json:"items"`
+}
+
+func (a *API) updateTemplate(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decode[updateTemplateRequest](w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := a.svc.UpdateTemplate(r.Context(), p, id, service.TemplateChange{Name: req.Name, Severity: req.Severity, Service: req.Service, Items: req.Items})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, templateJSON(t), nil
 }
 
 func (a *API) deleteTemplate(w http.ResponseWriter, r *http.Request, p auth.Principal) (int, any, error) {

@@ -258,3 +258,90 @@ func TestTemplatesOnIncidentsRulesOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestEditChecklistTemplate: PATCH changes the fields it carries, items as
+// a whole; new incidents get the edited items, old ones keep theirs; the
+// edit is audited; every refused edit changes nothing.
+func TestEditChecklistTemplate(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+		ana := app.User(t, "ana", auth.RoleResponder)
+		item := func(phase, text string) map[string]string { return map[string]string{"phase": phase, "text": text} }
+		db := app.Must(t, 201, "POST", "/api/v1/checklist-templates", admin, map[string]any{"name": "database", "service": "db",
+			"items": []any{item("mitigated", "check replication lag")}})
+		app.Must(t, 201, "POST", "/api/v1/checklist-templates", admin, map[string]any{"name": "web", "items": []any{item("active", "y")}})
+		path := fmt.Sprintf("/api/v1/checklist-templates/%d", int64(db.JSON["id"].(float64)))
+		app.Must(t, 201, "POST", "/api/v1/incidents", ana, map[string]any{"title": "before", "services": []string{"db"}})
+
+		r := app.Must(t, 200, "PATCH", path, admin, map[string]any{"name": "replicas", "severity": "critical",
+			"items": []any{item("mitigated", "check replication lag"), item("resolved", "document recovery procedure")}})
+		if r.JSON["name"] != "replicas" || r.JSON["severity"] != "critical" || r.JSON["service"] != "db" || len(r.JSON["items"].([]any)) != 2 ||
+			r.JSON["created_by"] != "root" {
+			t.Fatalf("edited: %s", r.Body)
+		}
+		// Only the fields sent change: an empty service means any.
+		r = app.Must(t, 200, "PATCH", path, admin, map[string]any{"service": ""})
+		if r.JSON["name"] != "replicas" || r.JSON["service"] != "" || len(r.JSON["items"].([]any)) != 2 {
+			t.Fatalf("service cleared: %s", r.Body)
+		}
+
+		before := app.Must(t, 200, "GET", "/api/v1/checklist-templates", ana, nil).Body
+		for _, c := range []struct {
+			who    string
+			path   string
+			body   any
+			status int
+			code   string
+		}{
+			{ana, path, map[string]any{"name": "x"}, 403, ""},
+			{"", path, map[string]any{"name": "x"}, 401, ""},
+			{admin, "/api/v1/checklist-templates/999", map[string]any{"name": "x"}, 404, ""},
+			{admin, "/api/v1/checklist-templates/x", map[string]any{"name": "x"}, 404, ""},
+			{admin, path, map[string]any{"name": "web"}, 409, "template_exists"},
+			{admin, path, map[string]any{}, 422, ""},
+			{admin, path, map[string]any{"name": ""}, 422, ""},
+			{admin, path, map[string]any{"name": "none"}, 422, ""},
+			{admin, path, map[string]any{"items": []any{}}, 422, ""},
+			{admin, path, map[string]any{"items": []any{item("closed", "y")}}, 422, ""},
+			{admin, path, map[string]any{"name": "ok", "items": []any{item("active", strings.Repeat("x", incident.MaxItemBytes+1))}}, 422, ""},
+			{admin, path, map[string]any{"severity": "page"}, 422, ""},
+			{admin, path, map[string]any{"name": "x", "colour": "red"}, 400, ""},
+			{admin, path, "not an object", 400, ""},
+		} {
+			r := app.Request(t, "PATCH", c.path, c.who, c.body)
+			if r.Status != c.status || (c.code != "" && r.Code() != c.code) {
+				t.Errorf("PATCH %s %v: %d %s, want %d %s", c.path, c.body, r.Status, r.Body, c.status, c.code)
+			}
+		}
+		if after := app.Must(t, 200, "GET", "/api/v1/checklist-templates", ana, nil).Body; string(after) != string(before) {
+			t.Fatalf("a refused edit changed the templates:\n%s\n%s", before, after)
+		}
+
+		// New incidents get the edited items; the one opened before keeps its own.
+		app.Must(t, 201, "POST", "/api/v1/incidents", ana, map[string]any{"title": "after", "severity": "critical", "checklist_template": "replicas"})
+		for n, want := range map[int]bool{1: false, 2: true} {
+			r := app.Must(t, 200, "GET", fmt.Sprintf("/api/v1/incidents/%d/checklist", n), ana, nil)
+			if got := strings.Contains(string(r.Body), "document recovery procedure"); got != want {
+				t.Errorf("incident %d has the edited item: %v, want %v: %s", n, got, want, r.Body)
+			}
+		}
+
+		// Audited, once per edit that happened.
+		log, err := app.Svc.Audit(context.Background(), service.System, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edits := 0
+		for _, e := range log {
+			if e.Action == "checklist_template_updated" {
+				edits++
+				if e.Actor != "root" || e.Target != "replicas" {
+					t.Errorf("audit entry %+v", e)
+				}
+			}
+		}
+		if edits != 2 {
+			t.Errorf("%d audited edits, want 2", edits)
+		}
+	})
+}

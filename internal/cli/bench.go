@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/bench"
@@ -28,31 +29,11 @@ const benchUsage = "bench intake [--senders 16] [--batches 10] [--duration 10s] 
 	"       bench notify [--rates 100,1000] [--duration 10s] [--alertmanager URL --alertmanager-receiver ADDR [--alertmanager-pid PID]] [--cpuprofile FILE]\n" +
 	"       bench status [--clients 16] [--duration 10s] [--incidents 1000] [--components 50]"
 
-// benchCmd runs a benchmark against a `quench serve` child process.
-func benchCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	switch {
-	case len(args) > 0 && args[0] == "intake":
-		return benchIntake(ctx, env, args)
-	case len(args) > 0 && args[0] == "signin":
-		return benchSignIn(ctx, env, args)
-	case len(args) > 0 && args[0] == "memory":
-		return benchMemory(ctx, env, args)
-	case len(args) > 0 && args[0] == "notify":
-		return benchNotify(ctx, env, args)
-	case len(args) > 0 && args[0] == "serve":
-		return benchServe(ctx, cfg, env, args)
-	case len(args) > 0 && args[0] == "status":
-		return benchStatus(ctx, env, args)
-	}
-	return usageErr(benchUsage)
-}
-
 // benchIntake measures durable intake: it starts `quench serve` as a child
 // on a fresh SQLite directory (unless --url names a running server), posts
 // Alertmanager webhooks from concurrent senders and reports the rate,
 // latency and the server's memory.
-func benchIntake(ctx context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+func benchIntake(fs *pflag.FlagSet) runner {
 	senders := fs.Int("senders", 16, "concurrent senders")
 	batches := fs.String("batches", "10", "alerts per request, one round of runs each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
@@ -65,120 +46,119 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 	pgPid := fs.Int("postgres-pid", 0, "the PostgreSQL postmaster's process id, to show PostgreSQL's CPU time per 1,000 alerts")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the started Quench server to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile of the started Quench server's allocations to this file")
-	if _, err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	var sizes []int
-	for _, s := range strings.Split(*batches, ",") {
-		var n int
-		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n); err != nil || n <= 0 || n > 1000 {
-			return usageErr("--batches takes positive numbers up to 1000")
-		}
-		sizes = append(sizes, n)
-	}
-	var others []int
-	for _, p := range strings.Split(*serverPids, ",") {
-		var pid int
-		if _, err := fmt.Sscanf(strings.TrimSpace(p), "%d", &pid); err == nil && pid > 0 {
-			others = append(others, pid)
-		}
-	}
-	var srv *childServer
-	if *target == "" {
-		// Create the integration before the server starts; both open the
-		// same SQLite file, which is how operators use `quench
-		// integration add` too.
-		var err error
-		opt := childOptions{sync: *sync}
-		if *cpuprofile != "" || *memprofile != "" {
-			opt.args = []string{"bench", "serve", "--cpuprofile", *cpuprofile, "--memprofile", *memprofile}
-		}
-		srv, err = startChildWith(ctx, env, opt, func(svc *service.Service, base string) error {
-			tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
-			*target, *token = service.IntakeURL(base, in), tok
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		defer srv.stop()
-	}
-	fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert",
-		"PG CPU/1k")
-	// run measures one row; the server's CPU time per alert is shown for
-	// the started server and an Alertmanager whose pid is given, a figure
-	// the other tenants of a shared machine disturb less than the rate.
-	run := func(name string, opt bench.Options, pid int) (*bench.Result, error) {
-		quench := !strings.HasPrefix(name, "alertmanager")
-		serversCPU := func() time.Duration {
-			if pid > 0 || len(others) == 0 || !quench {
-				return processCPU(pid)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		var sizes []int
+		for _, s := range strings.Split(*batches, ",") {
+			var n int
+			if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n); err != nil || n <= 0 || n > 1000 {
+				return usageErr("--batches takes positive numbers up to 1000")
 			}
-			var sum time.Duration
-			for _, p := range others {
-				sum += processCPU(p)
-			}
-			return sum
+			sizes = append(sizes, n)
 		}
-		before, pgBefore := serversCPU(), processTreeCPU(*pgPid)
-		r, err := bench.Run(ctx, opt)
-		if err != nil {
-			return nil, err
-		}
-		cpu, pgCPU := "-", "-"
-		if (pid > 0 || (quench && len(others) > 0)) && r.Alerts > 0 {
-			cpu = (time.Duration(serversCPU()-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
-		}
-		if *pgPid > 0 && r.Alerts > 0 && quench {
-			pgCPU = fmt.Sprintf("%.3fs", (processTreeCPU(*pgPid)-pgBefore).Seconds()*1000/float64(r.Alerts))
-		}
-		fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
-			r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu, pgCPU)
-		if r.Failed > 0 {
-			fmt.Fprintf(env.Stdout, "%-30s statuses: %v\n", "", r.Statuses)
-		}
-		return r, nil
-	}
-	for i, n := range sizes {
-		// Three rows: new warnings into the inbox, a storm of new
-		// critical alerts joining one open incident, and the same
-		// warnings into Alertmanager's memory.
-		urls := strings.Split(*target, ",")
-		opt := bench.Options{URL: urls[0], URLs: urls, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
-			Run: fmt.Sprintf("q%d-%d", i, time.Now().UnixNano())}
-		name := "quench (SQLite " + strings.ToUpper(*sync) + ")"
-		if srv == nil {
-			name = "quench at --url"
-			if len(urls) > 1 {
-				name = fmt.Sprintf("quench, %d replicas", len(urls))
+		var others []int
+		for _, p := range strings.Split(*serverPids, ",") {
+			var pid int
+			if _, err := fmt.Sscanf(strings.TrimSpace(p), "%d", &pid); err == nil && pid > 0 {
+				others = append(others, pid)
 			}
 		}
-		inbox, err := run(name+" inbox", opt, srv.pid())
-		if err != nil {
-			return err
-		}
-		storm := opt
-		storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
-		rs, err := run(name+" storm", storm, srv.pid())
-		if err != nil {
-			return err
-		}
-		ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
-		if *am != "" {
-			opt.URL, opt.URLs, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", nil, "", bench.FormatAlertmanagerAPI
-			r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
+		var srv *childServer
+		if *target == "" {
+			// Create the integration before the server starts; both open the
+			// same SQLite file, which is how operators use `quench
+			// integration add` too.
+			var err error
+			opt := childOptions{sync: *sync}
+			if *cpuprofile != "" || *memprofile != "" {
+				opt.args = []string{"bench", "serve", "--cpuprofile", *cpuprofile, "--memprofile", *memprofile}
+			}
+			srv, err = startChildWith(ctx, env, opt, func(svc *service.Service, base string) error {
+				tok, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
+				*target, *token = service.IntakeURL(base, in), tok
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			ratios = fmt.Sprintf("inbox/alertmanager %.2f×, %s", inbox.AlertsPerSecond()/r.AlertsPerSecond(), ratios)
+			defer srv.stop()
 		}
-		fmt.Fprintf(env.Stdout, "%-30s %s\n", "", ratios)
+		fmt.Fprintf(env.Stdout, "%-30s %6s %8s %10s %12s %9s %9s %9s %12s %12s\n", "target", "batch", "senders", "requests", "alerts/s", "p50", "p99", "failed", "CPU/alert",
+			"PG CPU/1k")
+		// run measures one row; the server's CPU time per alert is shown for
+		// the started server and an Alertmanager whose pid is given, a figure
+		// the other tenants of a shared machine disturb less than the rate.
+		run := func(name string, opt bench.Options, pid int) (*bench.Result, error) {
+			quench := !strings.HasPrefix(name, "alertmanager")
+			serversCPU := func() time.Duration {
+				if pid > 0 || len(others) == 0 || !quench {
+					return processCPU(pid)
+				}
+				var sum time.Duration
+				for _, p := range others {
+					sum += processCPU(p)
+				}
+				return sum
+			}
+			before, pgBefore := serversCPU(), processTreeCPU(*pgPid)
+			r, err := bench.Run(ctx, opt)
+			if err != nil {
+				return nil, err
+			}
+			cpu, pgCPU := "-", "-"
+			if (pid > 0 || (quench && len(others) > 0)) && r.Alerts > 0 {
+				cpu = (time.Duration(serversCPU()-before) / time.Duration(r.Alerts)).Round(100 * time.Nanosecond).String()
+			}
+			if *pgPid > 0 && r.Alerts > 0 && quench {
+				pgCPU = fmt.Sprintf("%.3fs", (processTreeCPU(*pgPid)-pgBefore).Seconds()*1000/float64(r.Alerts))
+			}
+			fmt.Fprintf(env.Stdout, "%-30s %6d %8d %10d %12.0f %9s %9s %9d %12s %12s\n", name, r.Options.Batch, r.Options.Senders, r.Requests,
+				r.AlertsPerSecond(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Failed, cpu, pgCPU)
+			if r.Failed > 0 {
+				fmt.Fprintf(env.Stdout, "%-30s statuses: %v\n", "", r.Statuses)
+			}
+			return r, nil
+		}
+		for i, n := range sizes {
+			// Three rows: new warnings into the inbox, a storm of new
+			// critical alerts joining one open incident, and the same
+			// warnings into Alertmanager's memory.
+			urls := strings.Split(*target, ",")
+			opt := bench.Options{URL: urls[0], URLs: urls, Token: *token, Format: bench.FormatWebhook, Senders: *senders, Batch: n, Duration: *duration,
+				Run: fmt.Sprintf("q%d-%d", i, time.Now().UnixNano())}
+			name := "quench (SQLite " + strings.ToUpper(*sync) + ")"
+			if srv == nil {
+				name = "quench at --url"
+				if len(urls) > 1 {
+					name = fmt.Sprintf("quench, %d replicas", len(urls))
+				}
+			}
+			inbox, err := run(name+" inbox", opt, srv.pid())
+			if err != nil {
+				return err
+			}
+			storm := opt
+			storm.Scenario, storm.Run = bench.ScenarioStorm, opt.Run+"-storm"
+			rs, err := run(name+" storm", storm, srv.pid())
+			if err != nil {
+				return err
+			}
+			ratios := fmt.Sprintf("storm/inbox %.2f×", rs.AlertsPerSecond()/inbox.AlertsPerSecond())
+			if *am != "" {
+				opt.URL, opt.URLs, opt.Token, opt.Format = strings.TrimRight(*am, "/")+"/api/v2/alerts", nil, "", bench.FormatAlertmanagerAPI
+				r, err := run("alertmanager /api/v2/alerts", opt, *amPid)
+				if err != nil {
+					return err
+				}
+				ratios = fmt.Sprintf("inbox/alertmanager %.2f×, %s", inbox.AlertsPerSecond()/r.AlertsPerSecond(), ratios)
+			}
+			fmt.Fprintf(env.Stdout, "%-30s %s\n", "", ratios)
+		}
+		if srv != nil {
+			rss, hwm := srv.memory()
+			fmt.Fprintf(env.Stdout, "\nserver memory: RSS %s now, %s peak (VmHWM); database %s\n", mib(rss), mib(hwm), srv.dbSize())
+		}
+		return nil
 	}
-	if srv != nil {
-		rss, hwm := srv.memory()
-		fmt.Fprintf(env.Stdout, "\nserver memory: RSS %s now, %s peak (VmHWM); database %s\n", mib(rss), mib(hwm), srv.dbSize())
-	}
-	return nil
 }
 
 // benchSignIn measures the memory of a server under a flood of anonymous
@@ -186,66 +166,64 @@ func benchIntake(ctx context.Context, env Env, args []string) error {
 // (a real sign-in), the peak under Clients concurrent attempts for user
 // names that do not exist, and idle again after the flood; and how many
 // attempts were turned away with a 503 by the bound on password hashing.
-func benchSignIn(ctx context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+func benchSignIn(fs *pflag.FlagSet) runner {
 	clients := fs.Int("clients", 200, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "length of the flood")
 	settle := fs.Duration("settle", 3*time.Second, "quiet time before each idle reading")
-	if _, err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	const user, password = "bench-admin", "bench-admin-password"
-	srv, err := startChild(ctx, env, "FULL", func(svc *service.Service, _ string) error {
-		_, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: user, Role: auth.RoleAdmin, Password: password})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	idle := func() int64 {
-		time.Sleep(*settle)
-		rss, _ := srv.memory()
-		return rss
-	}
-	started := idle()
-	status, err := signInOnce(ctx, srv.base, user, password)
-	if err != nil || status != http.StatusSeeOther {
-		return fmt.Errorf("sign in as %s: status %d, %v", user, status, err)
-	}
-	hashed := idle()
-	var peak int64
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for sampleCtx.Err() == nil {
-			if rss, _ := srv.memory(); rss > peak {
-				peak = rss
-			}
-			time.Sleep(20 * time.Millisecond)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		const user, password = "bench-admin", "bench-admin-password"
+		srv, err := startChild(ctx, env, "FULL", func(svc *service.Service, _ string) error {
+			_, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: user, Role: auth.RoleAdmin, Password: password})
+			return err
+		})
+		if err != nil {
+			return err
 		}
-	}()
-	r, err := bench.SignIn(ctx, bench.SignInOptions{URL: srv.base, Clients: *clients, Duration: *duration})
-	stopSampling()
-	<-sampled
-	if err != nil {
-		return err
+		defer srv.stop()
+		idle := func() int64 {
+			time.Sleep(*settle)
+			rss, _ := srv.memory()
+			return rss
+		}
+		started := idle()
+		status, err := signInOnce(ctx, srv.base, user, password)
+		if err != nil || status != http.StatusSeeOther {
+			return fmt.Errorf("sign in as %s: status %d, %v", user, status, err)
+		}
+		hashed := idle()
+		var peak int64
+		sampleCtx, stopSampling := context.WithCancel(ctx)
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for sampleCtx.Err() == nil {
+				if rss, _ := srv.memory(); rss > peak {
+					peak = rss
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		r, err := bench.SignIn(ctx, bench.SignInOptions{URL: srv.base, Clients: *clients, Duration: *duration})
+		stopSampling()
+		<-sampled
+		if err != nil {
+			return err
+		}
+		_, hwm := srv.memory()
+		after := idle()
+		fmt.Fprintf(env.Stdout, "sign-in flood: %d clients for %s, every attempt from its own loopback address, unknown user names\n",
+			*clients, r.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(env.Stdout, "  attempts           %d (%.0f/s), p50 %s, p99 %s, no answer %d\n", r.Requests,
+			float64(r.Requests)/r.Elapsed.Seconds(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors)
+		fmt.Fprintf(env.Stdout, "  answers            401 wrong: %.1f%%, 503 busy: %.1f%%, 429 throttled: %.1f%%, other: %v\n",
+			100*r.Share(http.StatusUnauthorized), 100*r.Share(http.StatusServiceUnavailable), 100*r.Share(http.StatusTooManyRequests), others(r.Statuses))
+		fmt.Fprintf(env.Stdout, "server RSS\n")
+		fmt.Fprintf(env.Stdout, "  idle after start       %s\n", mib(started))
+		fmt.Fprintf(env.Stdout, "  idle after first hash  %s\n", mib(hashed))
+		fmt.Fprintf(env.Stdout, "  peak under load        %s (sampled VmRSS), %s (VmHWM)\n", mib(peak), mib(hwm))
+		fmt.Fprintf(env.Stdout, "  idle after the flood   %s\n", mib(after))
+		return nil
 	}
-	_, hwm := srv.memory()
-	after := idle()
-	fmt.Fprintf(env.Stdout, "sign-in flood: %d clients for %s, every attempt from its own loopback address, unknown user names\n",
-		*clients, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(env.Stdout, "  attempts           %d (%.0f/s), p50 %s, p99 %s, no answer %d\n", r.Requests,
-		float64(r.Requests)/r.Elapsed.Seconds(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Errors)
-	fmt.Fprintf(env.Stdout, "  answers            401 wrong: %.1f%%, 503 busy: %.1f%%, 429 throttled: %.1f%%, other: %v\n",
-		100*r.Share(http.StatusUnauthorized), 100*r.Share(http.StatusServiceUnavailable), 100*r.Share(http.StatusTooManyRequests), others(r.Statuses))
-	fmt.Fprintf(env.Stdout, "server RSS\n")
-	fmt.Fprintf(env.Stdout, "  idle after start       %s\n", mib(started))
-	fmt.Fprintf(env.Stdout, "  idle after first hash  %s\n", mib(hashed))
-	fmt.Fprintf(env.Stdout, "  peak under load        %s (sampled VmRSS), %s (VmHWM)\n", mib(peak), mib(hwm))
-	fmt.Fprintf(env.Stdout, "  idle after the flood   %s\n", mib(after))
-	return nil
 }
 
 // others lists the statuses that are not a sign-in's usual answers.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -19,17 +18,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/quenchhq/quench/internal/api"
 	"github.com/quenchhq/quench/internal/config"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
 )
 
-func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageErr("incident list|show|open|advance|reopen|merge|cancel|assign|update|upload|check|link|timeline|publish|unpublish")
-	}
-	fs := flag.NewFlagSet("incident", flag.ContinueOnError)
+func incidentCmd(fs *pflag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	f := incidentFlags{
 		phase: fs.String("phase", "", "phase filter, or the checklist item's phase"), service: fs.String("service", "", "service (comma-separated when opening)"),
@@ -48,169 +45,168 @@ func incidentCmd(ctx context.Context, cfg config.Config, env Env, args []string)
 		state:    fs.String("state", "", "live, ended, merged or cancelled"),
 		template: fs.String("template", "", "checklist template: a name, or none (default: every template that matches)"),
 	}
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	c := newClient(cfg)
-	out := &printer{w: env.Stdout, json: *asJSON}
-	// assign and upload take a second argument: the user, the file.
-	want := 1
-	if args[0] == "assign" || args[0] == "upload" {
-		want = 2
-	}
-	number := func() (int64, error) {
-		if len(pos) != want {
-			if want == 2 {
-				return 0, usageErr("usage: quench incident %s N %s", args[0], map[string]string{"assign": "USER [--phase P]", "upload": "FILE [--public]"}[args[0]])
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args[1:]
+		c := newClient(cfg)
+		out := &printer{w: env.Stdout, json: *asJSON}
+		// assign and upload take a second argument: the user, the file.
+		want := 1
+		if args[0] == "assign" || args[0] == "upload" {
+			want = 2
+		}
+		number := func() (int64, error) {
+			if len(pos) != want {
+				if want == 2 {
+					return 0, usageErr("usage: quench incident %s N %s", args[0], map[string]string{"assign": "USER [--phase P]", "upload": "FILE [--public]"}[args[0]])
+				}
+				return 0, usageErr("incident %s takes one incident number", args[0])
 			}
-			return 0, usageErr("incident %s takes one incident number", args[0])
-		}
-		n, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
-		if err != nil || n <= 0 {
-			return 0, usageErr("%q is not an incident number", pos[0])
-		}
-		return n, nil
-	}
-	if args[0] == "list" {
-		return listIncidents(ctx, c, out, f)
-	}
-	if args[0] == "open" {
-		return openIncident(ctx, c, out, f)
-	}
-	n, err := number()
-	if err != nil {
-		return err
-	}
-	base := fmt.Sprintf("/api/v1/incidents/%d", n)
-	switch args[0] {
-	case "show":
-		return showIncident(ctx, c, out, base)
-	case "advance":
-		to := *f.to
-		if to == "" {
-			var inc service.IncidentJSON
-			if err := c.do(ctx, "GET", base, nil, &inc); err != nil {
-				return err
+			n, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
+			if err != nil || n <= 0 {
+				return 0, usageErr("%q is not an incident number", pos[0])
 			}
-			next, ok := inc.Phase.Next()
-			if !ok {
-				return fmt.Errorf("incident #%d is closed; use quench incident reopen", n)
-			}
-			to = string(next)
+			return n, nil
 		}
-		return out.incident(c.do(ctx, "POST", base+"/transitions", map[string]any{
-			"to": to, "note": *f.note, "override": *f.override, "detection_improvement": *f.improvement}, out.target()))
-	case "reopen":
-		return out.incident(c.do(ctx, "POST", base+"/transitions", map[string]any{"to": "active", "reason": *f.reason}, out.target()))
-	case "merge":
-		into, err := strconv.ParseInt(strings.TrimPrefix(*f.into, "#"), 10, 64)
-		if err != nil || into <= 0 {
-			return usageErr("incident merge N --into M --reason TEXT: --into is the number of the incident N duplicates")
+		if args[0] == "list" {
+			return listIncidents(ctx, c, out, f)
 		}
-		var res struct {
-			Incident service.IncidentJSON `json:"incident"`
-			Moved    map[string]int64     `json:"moved"`
+		if args[0] == "open" {
+			return openIncident(ctx, c, out, f)
 		}
-		if err := c.do(ctx, "POST", base+"/merge", map[string]any{"into": into, "reason": *f.reason}, out.raw(&res)); err != nil {
-			return err
-		}
-		return out.done(func() {
-			m := res.Moved
-			fmt.Fprintf(out.w, "#%d merged into #%d: moved %d alert(s), %d link(s), %d checklist item(s), %d attachment(s)\n",
-				n, into, m["alerts"], m["links"], m["checklist_items"], m["attachments"])
-		})
-	case "cancel":
-		return out.incident(c.do(ctx, "POST", base+"/cancel", map[string]any{"reason": *f.reason}, out.target()))
-	case "assign":
-		return assign(ctx, c, out, base, n, *f.phase, pos[1])
-	case "upload":
-		return upload(ctx, c, out, base, n, pos[1], *f.public)
-	case "update":
-		if *f.publish != 0 || *f.withdraw != 0 {
-			if *f.publish != 0 && *f.withdraw != 0 || *f.body != "" {
-				return usageErr("incident update N takes one of --body, --publish ID, --withdraw ID")
-			}
-			id, vis := *f.publish, "public"
-			if id == 0 {
-				id, vis = *f.withdraw, "internal"
-			}
-			var u api.UpdateJSON
-			if err := c.do(ctx, "PATCH", fmt.Sprintf("%s/updates/%d", base, id), map[string]any{"visibility": vis}, out.raw(&u)); err != nil {
-				return err
-			}
-			return out.done(func() { fmt.Fprintf(env.Stdout, "update %d on #%d is now %s\n", u.ID, n, u.Visibility) })
-		}
-		body := *f.body
-		if body == "-" {
-			b, err := io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
-			if err != nil {
-				return err
-			}
-			body = string(b)
-		}
-		vis := "internal"
-		if *f.public {
-			vis = "public"
-		}
-		var u api.UpdateJSON
-		if err := c.do(ctx, "POST", base+"/updates", map[string]any{"body": body, "visibility": vis}, out.raw(&u)); err != nil {
-			return err
-		}
-		return out.done(func() { fmt.Fprintf(env.Stdout, "posted %s update %d on #%d\n", u.Visibility, u.ID, n) })
-	case "check":
-		var it api.ChecklistItemJSON
-		if *f.done != 0 || *f.undo != 0 {
-			if *f.done != 0 && *f.undo != 0 {
-				return usageErr("incident check N takes --done or --undo, not both")
-			}
-			position, tick := *f.done, true
-			if position == 0 {
-				position, tick = *f.undo, false
-			}
-			id, err := checklistID(ctx, c, base, n, position)
-			if err != nil {
-				return err
-			}
-			if err := c.do(ctx, "PATCH", fmt.Sprintf("%s/checklist/%d", base, id), map[string]any{"done": tick}, out.raw(&it)); err != nil {
-				return err
-			}
-			return out.done(func() { fmt.Fprintf(env.Stdout, "%s %d (%s): %s\n", checkbox(it.Done), position, it.Phase, it.Text) })
-		}
-		if err := c.do(ctx, "POST", base+"/checklist", map[string]any{"text": *f.text, "phase": *f.phase, "owner": *f.owner}, out.raw(&it)); err != nil {
-			return err
-		}
-		if out.json {
-			return out.done(nil)
-		}
-		position, err := checklistPosition(ctx, c, base, it.ID)
+		n, err := number()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "added %s %d (%s): %s\n", checkbox(it.Done), position, it.Phase, it.Text)
-		return nil
-	case "link":
-		var l api.LinkJSON
-		if err := c.do(ctx, "POST", base+"/links", map[string]any{"url": *f.url, "kind": *f.kind, "title": *f.title}, out.raw(&l)); err != nil {
-			return err
-		}
-		return out.done(func() { fmt.Fprintf(env.Stdout, "linked %s %s to #%d\n", l.Kind, l.URL, n) })
-	case "publish", "unpublish":
-		return publish(ctx, c, out, base, args[0] == "publish", f.title)
-	case "timeline":
-		var tl struct {
-			Events []api.EventJSON `json:"events"`
-		}
-		if err := c.do(ctx, "GET", base+"/timeline", nil, out.raw(&tl)); err != nil {
-			return err
-		}
-		return out.done(func() {
-			for _, e := range tl.Events {
-				fmt.Fprintf(env.Stdout, "%s  %-10s %s\n", e.At.Local().Format("2006-01-02 15:04"), e.Actor, describe(e))
+		base := fmt.Sprintf("/api/v1/incidents/%d", n)
+		switch args[0] {
+		case "show":
+			return showIncident(ctx, c, out, base)
+		case "advance":
+			to := *f.to
+			if to == "" {
+				var inc service.IncidentJSON
+				if err := c.do(ctx, "GET", base, nil, &inc); err != nil {
+					return err
+				}
+				next, ok := inc.Phase.Next()
+				if !ok {
+					return fmt.Errorf("incident #%d is closed; use quench incident reopen", n)
+				}
+				to = string(next)
 			}
-		})
+			return out.incident(c.do(ctx, "POST", base+"/transitions", map[string]any{
+				"to": to, "note": *f.note, "override": *f.override, "detection_improvement": *f.improvement}, out.target()))
+		case "reopen":
+			return out.incident(c.do(ctx, "POST", base+"/transitions", map[string]any{"to": "active", "reason": *f.reason}, out.target()))
+		case "merge":
+			into, err := strconv.ParseInt(strings.TrimPrefix(*f.into, "#"), 10, 64)
+			if err != nil || into <= 0 {
+				return usageErr("incident merge N --into M --reason TEXT: --into is the number of the incident N duplicates")
+			}
+			var res struct {
+				Incident service.IncidentJSON `json:"incident"`
+				Moved    map[string]int64     `json:"moved"`
+			}
+			if err := c.do(ctx, "POST", base+"/merge", map[string]any{"into": into, "reason": *f.reason}, out.raw(&res)); err != nil {
+				return err
+			}
+			return out.done(func() {
+				m := res.Moved
+				fmt.Fprintf(out.w, "#%d merged into #%d: moved %d alert(s), %d link(s), %d checklist item(s), %d attachment(s)\n",
+					n, into, m["alerts"], m["links"], m["checklist_items"], m["attachments"])
+			})
+		case "cancel":
+			return out.incident(c.do(ctx, "POST", base+"/cancel", map[string]any{"reason": *f.reason}, out.target()))
+		case "assign":
+			return assign(ctx, c, out, base, n, *f.phase, pos[1])
+		case "upload":
+			return upload(ctx, c, out, base, n, pos[1], *f.public)
+		case "update":
+			if *f.publish != 0 || *f.withdraw != 0 {
+				if *f.publish != 0 && *f.withdraw != 0 || *f.body != "" {
+					return usageErr("incident update N takes one of --body, --publish ID, --withdraw ID")
+				}
+				id, vis := *f.publish, "public"
+				if id == 0 {
+					id, vis = *f.withdraw, "internal"
+				}
+				var u api.UpdateJSON
+				if err := c.do(ctx, "PATCH", fmt.Sprintf("%s/updates/%d", base, id), map[string]any{"visibility": vis}, out.raw(&u)); err != nil {
+					return err
+				}
+				return out.done(func() { fmt.Fprintf(env.Stdout, "update %d on #%d is now %s\n", u.ID, n, u.Visibility) })
+			}
+			body := *f.body
+			if body == "-" {
+				b, err := io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
+				if err != nil {
+					return err
+				}
+				body = string(b)
+			}
+			vis := "internal"
+			if *f.public {
+				vis = "public"
+			}
+			var u api.UpdateJSON
+			if err := c.do(ctx, "POST", base+"/updates", map[string]any{"body": body, "visibility": vis}, out.raw(&u)); err != nil {
+				return err
+			}
+			return out.done(func() { fmt.Fprintf(env.Stdout, "posted %s update %d on #%d\n", u.Visibility, u.ID, n) })
+		case "check":
+			var it api.ChecklistItemJSON
+			if *f.done != 0 || *f.undo != 0 {
+				if *f.done != 0 && *f.undo != 0 {
+					return usageErr("incident check N takes --done or --undo, not both")
+				}
+				position, tick := *f.done, true
+				if position == 0 {
+					position, tick = *f.undo, false
+				}
+				id, err := checklistID(ctx, c, base, n, position)
+				if err != nil {
+					return err
+				}
+				if err := c.do(ctx, "PATCH", fmt.Sprintf("%s/checklist/%d", base, id), map[string]any{"done": tick}, out.raw(&it)); err != nil {
+					return err
+				}
+				return out.done(func() { fmt.Fprintf(env.Stdout, "%s %d (%s): %s\n", checkbox(it.Done), position, it.Phase, it.Text) })
+			}
+			if err := c.do(ctx, "POST", base+"/checklist", map[string]any{"text": *f.text, "phase": *f.phase, "owner": *f.owner}, out.raw(&it)); err != nil {
+				return err
+			}
+			if out.json {
+				return out.done(nil)
+			}
+			position, err := checklistPosition(ctx, c, base, it.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "added %s %d (%s): %s\n", checkbox(it.Done), position, it.Phase, it.Text)
+			return nil
+		case "link":
+			var l api.LinkJSON
+			if err := c.do(ctx, "POST", base+"/links", map[string]any{"url": *f.url, "kind": *f.kind, "title": *f.title}, out.raw(&l)); err != nil {
+				return err
+			}
+			return out.done(func() { fmt.Fprintf(env.Stdout, "linked %s %s to #%d\n", l.Kind, l.URL, n) })
+		case "publish", "unpublish":
+			return publish(ctx, c, out, base, args[0] == "publish", f.title)
+		case "timeline":
+			var tl struct {
+				Events []api.EventJSON `json:"events"`
+			}
+			if err := c.do(ctx, "GET", base+"/timeline", nil, out.raw(&tl)); err != nil {
+				return err
+			}
+			return out.done(func() {
+				for _, e := range tl.Events {
+					fmt.Fprintf(env.Stdout, "%s  %-10s %s\n", e.At.Local().Format("2006-01-02 15:04"), e.Actor, describe(e))
+				}
+			})
+		}
+		return usageErr("unknown incident command %q", args[0])
 	}
-	return usageErr("unknown incident command %q", args[0])
 }
 
 type incidentFlags struct {

@@ -3,45 +3,43 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/quenchhq/quench/internal/config"
 )
 
 // reviewCmd prints the weekly review's agenda as Markdown (or the
 // server's JSON with --json).
-func reviewCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	fs := flag.NewFlagSet("review", flag.ContinueOnError)
+func reviewCmd(fs *pflag.FlagSet) runner {
 	since := fs.String("since", "", "start: a date (2026-11-17) or RFC 3339 time; default: where the last review ended")
 	until := fs.String("until", "", "end: a date (included) or RFC 3339 time; default: now")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErr("review takes no arguments, only --since, --until and --json")
-	}
-	v := url.Values{"format": {"md"}}
-	if *asJSON {
-		v.Set("format", "json")
-	}
-	for k, x := range map[string]string{"since": *since, "until": *until} {
-		if x != "" {
-			v.Set(k, x)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usageErr("review takes no arguments, only --since, --until and --json")
 		}
+		v := url.Values{"format": {"md"}}
+		if *asJSON {
+			v.Set("format", "json")
+		}
+		for k, x := range map[string]string{"since": *since, "until": *until} {
+			if x != "" {
+				v.Set(k, x)
+			}
+		}
+		return newClient(cfg).stream(ctx, "/api/v1/review?"+v.Encode(), env.Stdout)
 	}
-	return newClient(cfg).stream(ctx, "/api/v1/review?"+v.Encode(), env.Stdout)
 }
 
 // logCmd streams the incident log's export to standard output.
-func logCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	fs := flag.NewFlagSet("log", flag.ContinueOnError)
+func logCmd(fs *pflag.FlagSet) runner {
 	v := url.Values{}
 	flags := map[string]*string{}
 	for _, f := range []struct{ name, usage string }{
@@ -51,22 +49,21 @@ func logCmd(ctx context.Context, cfg config.Config, env Env, args []string) erro
 	} {
 		flags[f.name] = fs.String(f.name, "", f.usage)
 	}
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErr("log takes no arguments, only flags")
-	}
-	for k, p := range flags {
-		if *p != "" {
-			v.Set(k, *p)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args
+		if len(pos) > 0 {
+			return usageErr("log takes no arguments, only flags")
 		}
+		for k, p := range flags {
+			if *p != "" {
+				v.Set(k, *p)
+			}
+		}
+		if v.Get("format") == "" {
+			v.Set("format", "md")
+		}
+		return newClient(cfg).stream(ctx, "/api/v1/log?"+v.Encode(), env.Stdout)
 	}
-	if v.Get("format") == "" {
-		v.Set("format", "md")
-	}
-	return newClient(cfg).stream(ctx, "/api/v1/log?"+v.Encode(), env.Stdout)
 }
 
 // stream copies a GET answer to w as it arrives, for answers too long to

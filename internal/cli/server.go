@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/auth"
 	"github.com/quenchhq/quench/internal/build"
@@ -248,11 +248,7 @@ func readPassword(env Env, fromStdin bool) (pw string, generated bool, err error
 	return strings.TrimRight(line, "\r\n"), false, nil
 }
 
-func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageErr("user add|list|passwd|disable|enable|role")
-	}
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
+func userCmd(fs *pflag.FlagSet) runner {
 	admin := fs.Bool("admin", false, "make the user an admin")
 	role := fs.String("role", "responder", "responder or admin")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
@@ -262,184 +258,178 @@ func userCmd(ctx context.Context, cfg config.Config, env Env, args []string) err
 	subject := fs.String("subject", "", "subject at the identity provider (user link)")
 	keepTokens := fs.Bool("keep-tokens", false, "passwd: leave the user's API tokens alive (default: revoke them)")
 	initDB := fs.Bool("init", false, "add: create the database if the data folder holds none")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	need := func(n int) error {
-		if len(pos) != n {
-			return usageErr("user %s takes %d argument(s)", args[0], n)
-		}
-		return nil
-	}
-	if *initDB && args[0] != "add" {
-		return usageErr("--init is for user add")
-	}
-	return withServiceInit(ctx, cfg, env, *initDB, func(svc *service.Service) error {
-		switch args[0] {
-		case "add":
-			if err := need(1); err != nil {
-				return err
-			}
-			r := auth.Role(*role)
-			if *admin {
-				r = auth.RoleAdmin
-			}
-			pw, generated, err := readPassword(env, *pwStdin)
-			if err != nil {
-				return err
-			}
-			u, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: pos[0], Role: r, Password: pw, DisplayName: *display, Email: *email})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "created %s %s\n", u.Role, u.Username)
-			if generated {
-				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args[1:]
+		need := func(n int) error {
+			if len(pos) != n {
+				return usageErr("user %s takes %d argument(s)", args[0], n)
 			}
 			return nil
-		case "list":
-			users, err := svc.Users(ctx, service.System)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USER\tROLE\tSTATUS\tNAME\tCREATED")
-			for _, u := range users {
-				status := "enabled"
-				if u.Disabled {
-					status = "disabled"
+		}
+		if *initDB && args[0] != "add" {
+			return usageErr("--init is for user add")
+		}
+		return withServiceInit(ctx, cfg, env, *initDB, func(svc *service.Service) error {
+			switch args[0] {
+			case "add":
+				if err := need(1); err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, status, u.DisplayName, u.CreatedAt.Format(time.DateOnly))
+				r := auth.Role(*role)
+				if *admin {
+					r = auth.RoleAdmin
+				}
+				pw, generated, err := readPassword(env, *pwStdin)
+				if err != nil {
+					return err
+				}
+				u, err := svc.CreateUser(ctx, service.System, service.NewUser{Username: pos[0], Role: r, Password: pw, DisplayName: *display, Email: *email})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "created %s %s\n", u.Role, u.Username)
+				if generated {
+					fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+				}
+				return nil
+			case "list":
+				users, err := svc.Users(ctx, service.System)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "USER\tROLE\tSTATUS\tNAME\tCREATED")
+				for _, u := range users {
+					status := "enabled"
+					if u.Disabled {
+						status = "disabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Role, status, u.DisplayName, u.CreatedAt.Format(time.DateOnly))
+				}
+				return tw.Flush()
+			case "passwd":
+				if err := need(1); err != nil {
+					return err
+				}
+				pw, generated, err := readPassword(env, *pwStdin)
+				if err != nil {
+					return err
+				}
+				if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw, KeepTokens: *keepTokens}); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "password of %s changed; sessions ended", pos[0])
+				if !*keepTokens {
+					fmt.Fprint(env.Stdout, ", API tokens revoked")
+				}
+				fmt.Fprintln(env.Stdout)
+				if generated {
+					fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+				}
+				return nil
+			case "disable", "enable":
+				if err := need(1); err != nil {
+					return err
+				}
+				disabled := args[0] == "disable"
+				if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Disabled: &disabled}); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "%s %sd\n", pos[0], args[0])
+				return nil
+			case "link":
+				if err := need(1); err != nil {
+					return err
+				}
+				if *issuer == "" || *subject == "" {
+					return usageErr("user link NAME --issuer URL --subject SUB")
+				}
+				if err := svc.LinkIdentity(ctx, service.System, pos[0], *issuer, *subject); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "%s now signs in as %s at %s\n", pos[0], *subject, *issuer)
+				return nil
+			case "role":
+				if err := need(2); err != nil {
+					return err
+				}
+				r := auth.Role(pos[1])
+				if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Role: &r}); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "%s is now %s\n", pos[0], r)
+				return nil
 			}
-			return tw.Flush()
-		case "passwd":
-			if err := need(1); err != nil {
-				return err
-			}
-			pw, generated, err := readPassword(env, *pwStdin)
-			if err != nil {
-				return err
-			}
-			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Password: &pw, KeepTokens: *keepTokens}); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "password of %s changed; sessions ended", pos[0])
-			if !*keepTokens {
-				fmt.Fprint(env.Stdout, ", API tokens revoked")
-			}
-			fmt.Fprintln(env.Stdout)
-			if generated {
-				fmt.Fprintf(env.Stdout, "password: %s\n", pw)
-			}
-			return nil
-		case "disable", "enable":
-			if err := need(1); err != nil {
-				return err
-			}
-			disabled := args[0] == "disable"
-			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Disabled: &disabled}); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "%s %sd\n", pos[0], args[0])
-			return nil
-		case "link":
-			if err := need(1); err != nil {
-				return err
-			}
-			if *issuer == "" || *subject == "" {
-				return usageErr("user link NAME --issuer URL --subject SUB")
-			}
-			if err := svc.LinkIdentity(ctx, service.System, pos[0], *issuer, *subject); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "%s now signs in as %s at %s\n", pos[0], *subject, *issuer)
-			return nil
-		case "role":
-			if err := need(2); err != nil {
-				return err
-			}
-			r := auth.Role(pos[1])
-			if _, err := svc.UpdateUser(ctx, service.System, pos[0], service.UserPatch{Role: &r}); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "%s is now %s\n", pos[0], r)
-			return nil
-		}
-		return usageErr("unknown user command %q", args[0])
-	})
+			return usageErr("unknown user command %q", args[0])
+		})
+	}
 }
 
-func tokenCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageErr("token create|list|revoke")
-	}
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+func tokenCmd(fs *pflag.FlagSet) runner {
 	user := fs.String("user", "", "owner of the token")
 	scopes := fs.String("scopes", "", "comma-separated: read, write, ingest, admin")
 	name := fs.String("name", "", "label to recognise the token by")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: no expiry)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args[1:]
+		return withService(ctx, cfg, env, func(svc *service.Service) error {
+			switch args[0] {
+			case "create":
+				if *user == "" || *scopes == "" || len(pos) > 0 {
+					return usageErr("token create --user NAME --scopes read,write[,ingest,admin] [--name LABEL] [--expires 720h]")
+				}
+				sc, err := auth.ParseScopes(*scopes)
+				if err != nil {
+					return err
+				}
+				if *name == "" {
+					*name = "cli"
+				}
+				secret, _, err := svc.CreateToken(ctx, service.System, service.NewToken{Username: *user, Name: *name, Scopes: sc, TTL: *expires})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(env.Stdout, secret)
+				return nil
+			case "list":
+				tokens, err := svc.Tokens(ctx, service.System)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tUSER\tNAME\tSCOPES\tCREATED\tLAST USED\tSTATUS")
+				for _, t := range tokens {
+					status := "active"
+					switch {
+					case !t.RevokedAt.IsZero():
+						status = "revoked"
+					case !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt):
+						status = "expired"
+					case !t.ExpiresAt.IsZero():
+						status = "expires " + t.ExpiresAt.Format(time.DateOnly)
+					}
+					used := "never"
+					if !t.LastUsedAt.IsZero() {
+						used = t.LastUsedAt.Format(time.DateTime)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, auth.JoinScopes(t.Scopes), t.CreatedAt.Format(time.DateOnly), used, status)
+				}
+				return tw.Flush()
+			case "revoke":
+				if len(pos) != 1 {
+					return usageErr("token revoke ID")
+				}
+				id, err := strconv.ParseInt(pos[0], 10, 64)
+				if err != nil {
+					return usageErr("token ID must be a number")
+				}
+				if err := svc.RevokeToken(ctx, service.System, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "token %d revoked\n", id)
+				return nil
+			}
+			return usageErr("unknown token command %q", args[0])
+		})
 	}
-	return withService(ctx, cfg, env, func(svc *service.Service) error {
-		switch args[0] {
-		case "create":
-			if *user == "" || *scopes == "" || len(pos) > 0 {
-				return usageErr("token create --user NAME --scopes read,write[,ingest,admin] [--name LABEL] [--expires 720h]")
-			}
-			sc, err := auth.ParseScopes(*scopes)
-			if err != nil {
-				return err
-			}
-			if *name == "" {
-				*name = "cli"
-			}
-			secret, _, err := svc.CreateToken(ctx, service.System, service.NewToken{Username: *user, Name: *name, Scopes: sc, TTL: *expires})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(env.Stdout, secret)
-			return nil
-		case "list":
-			tokens, err := svc.Tokens(ctx, service.System)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSER\tNAME\tSCOPES\tCREATED\tLAST USED\tSTATUS")
-			for _, t := range tokens {
-				status := "active"
-				switch {
-				case !t.RevokedAt.IsZero():
-					status = "revoked"
-				case !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt):
-					status = "expired"
-				case !t.ExpiresAt.IsZero():
-					status = "expires " + t.ExpiresAt.Format(time.DateOnly)
-				}
-				used := "never"
-				if !t.LastUsedAt.IsZero() {
-					used = t.LastUsedAt.Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.Name, auth.JoinScopes(t.Scopes), t.CreatedAt.Format(time.DateOnly), used, status)
-			}
-			return tw.Flush()
-		case "revoke":
-			if len(pos) != 1 {
-				return usageErr("token revoke ID")
-			}
-			id, err := strconv.ParseInt(pos[0], 10, 64)
-			if err != nil {
-				return usageErr("token ID must be a number")
-			}
-			if err := svc.RevokeToken(ctx, service.System, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "token %d revoked\n", id)
-			return nil
-		}
-		return usageErr("unknown token command %q", args[0])
-	})
 }

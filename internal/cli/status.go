@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/quenchhq/quench/internal/api"
 	"github.com/quenchhq/quench/internal/config"
@@ -19,11 +20,7 @@ import (
 // token).
 
 // componentCmd manages the status page's components.
-func componentCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageErr("component add|list|remove")
-	}
-	fs := flag.NewFlagSet("component", flag.ContinueOnError)
+func componentCmd(fs *pflag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	name := fs.String("name", "", "what customers call it, e.g. Checkout")
 	desc := fs.String("description", "", "a line about it")
@@ -31,33 +28,32 @@ func componentCmd(ctx context.Context, cfg config.Config, env Env, args []string
 	position := fs.Int("position", 0, "page order, smaller first")
 	var services list
 	fs.Var(&services, "services", "the services it stands for (repeat or comma-separate)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	c := newClient(cfg)
-	out := &printer{w: env.Stdout, json: *asJSON}
-	switch args[0] {
-	case "add":
-		if *name == "" || len(services) == 0 || len(pos) > 0 {
-			return usageErr("component add --name NAME --services S,… [--description TEXT] [--group G] [--position N]")
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args[1:]
+		c := newClient(cfg)
+		out := &printer{w: env.Stdout, json: *asJSON}
+		switch args[0] {
+		case "add":
+			if *name == "" || len(services) == 0 || len(pos) > 0 {
+				return usageErr("component add --name NAME --services S,… [--description TEXT] [--group G] [--position N]")
+			}
+			var comp api.ComponentJSON
+			body := map[string]any{"name": *name, "services": services, "description": *desc, "group": *group, "position": *position}
+			if err := c.do(ctx, "POST", "/api/v1/components", body, out.raw(&comp)); err != nil {
+				return err
+			}
+			return out.done(func() {
+				fmt.Fprintf(env.Stdout, "component %d %q added (services %s)\n", comp.ID, comp.Name, strings.Join(comp.Services, ", "))
+			})
+		case "list":
+			return table(ctx, c, out, "/api/v1/components", "components", "ID\tPOSITION\tNAME\tGROUP\tSERVICES", func(comp api.ComponentJSON) string {
+				return fmt.Sprintf("%d\t%d\t%s\t%s\t%s", comp.ID, comp.Position, comp.Name, comp.Group, strings.Join(comp.Services, ","))
+			})
+		case "remove":
+			return removeByID(ctx, c, env, pos, "component", "/api/v1/components/", "")
 		}
-		var comp api.ComponentJSON
-		body := map[string]any{"name": *name, "services": services, "description": *desc, "group": *group, "position": *position}
-		if err := c.do(ctx, "POST", "/api/v1/components", body, out.raw(&comp)); err != nil {
-			return err
-		}
-		return out.done(func() {
-			fmt.Fprintf(env.Stdout, "component %d %q added (services %s)\n", comp.ID, comp.Name, strings.Join(comp.Services, ", "))
-		})
-	case "list":
-		return table(ctx, c, out, "/api/v1/components", "components", "ID\tPOSITION\tNAME\tGROUP\tSERVICES", func(comp api.ComponentJSON) string {
-			return fmt.Sprintf("%d\t%d\t%s\t%s\t%s", comp.ID, comp.Position, comp.Name, comp.Group, strings.Join(comp.Services, ","))
-		})
-	case "remove":
-		return removeByID(ctx, c, env, pos, "component", "/api/v1/components/", "")
+		return usageErr("unknown component command %q", args[0])
 	}
-	return usageErr("unknown component command %q", args[0])
 }
 
 // table gets the list under key at path and prints it: the JSON with
@@ -98,11 +94,7 @@ func removeByID(ctx context.Context, c *client, env Env, pos []string, kind, pre
 }
 
 // maintenanceCmd announces and withdraws planned maintenance.
-func maintenanceCmd(ctx context.Context, cfg config.Config, env Env, args []string) error {
-	if len(args) == 0 {
-		return usageErr("maintenance add|list|remove")
-	}
-	fs := flag.NewFlagSet("maintenance", flag.ContinueOnError)
+func maintenanceCmd(fs *pflag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	title := fs.String("title", "", "what customers read")
 	body := fs.String("body", "", "more, in Markdown")
@@ -110,41 +102,40 @@ func maintenanceCmd(ctx context.Context, cfg config.Config, env Env, args []stri
 	end := fs.String("end", "", "when it ends, RFC 3339")
 	var comps list
 	fs.Var(&comps, "component", "component ids it touches (default: all)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	c := newClient(cfg)
-	out := &printer{w: env.Stdout, json: *asJSON}
-	switch args[0] {
-	case "add":
-		from, err1 := time.Parse(time.RFC3339, *start)
-		to, err2 := time.Parse(time.RFC3339, *end)
-		if *title == "" || err1 != nil || err2 != nil || len(pos) > 0 {
-			return usageErr("maintenance add --title T --start 2026-12-01T22:00:00Z --end 2026-12-01T23:00:00Z [--component ID,…] [--body TEXT]")
-		}
-		ids := []int64{}
-		for _, v := range comps {
-			id, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return usageErr("%q is not a component id", v)
+	return func(ctx context.Context, cfg config.Config, env Env, args []string) error {
+		pos := args[1:]
+		c := newClient(cfg)
+		out := &printer{w: env.Stdout, json: *asJSON}
+		switch args[0] {
+		case "add":
+			from, err1 := time.Parse(time.RFC3339, *start)
+			to, err2 := time.Parse(time.RFC3339, *end)
+			if *title == "" || err1 != nil || err2 != nil || len(pos) > 0 {
+				return usageErr("maintenance add --title T --start 2026-12-01T22:00:00Z --end 2026-12-01T23:00:00Z [--component ID,…] [--body TEXT]")
 			}
-			ids = append(ids, id)
+			ids := []int64{}
+			for _, v := range comps {
+				id, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return usageErr("%q is not a component id", v)
+				}
+				ids = append(ids, id)
+			}
+			var m api.MaintenanceJSON
+			req := map[string]any{"title": *title, "body": *body, "starts_at": from, "ends_at": to, "components": ids}
+			if err := c.do(ctx, "POST", "/api/v1/maintenance", req, out.raw(&m)); err != nil {
+				return err
+			}
+			return out.done(func() { fmt.Fprintf(env.Stdout, "maintenance %d %q announced\n", m.ID, m.Title) })
+		case "list":
+			return table(ctx, c, out, "/api/v1/maintenance", "maintenance", "ID\tFROM\tTO\tTITLE", func(m api.MaintenanceJSON) string {
+				return fmt.Sprintf("%d\t%s\t%s\t%s", m.ID, m.StartsAt.Format(time.RFC3339), m.EndsAt.Format(time.RFC3339), m.Title)
+			})
+		case "remove":
+			return removeByID(ctx, c, env, pos, "maintenance", "/api/v1/maintenance/", "")
 		}
-		var m api.MaintenanceJSON
-		req := map[string]any{"title": *title, "body": *body, "starts_at": from, "ends_at": to, "components": ids}
-		if err := c.do(ctx, "POST", "/api/v1/maintenance", req, out.raw(&m)); err != nil {
-			return err
-		}
-		return out.done(func() { fmt.Fprintf(env.Stdout, "maintenance %d %q announced\n", m.ID, m.Title) })
-	case "list":
-		return table(ctx, c, out, "/api/v1/maintenance", "maintenance", "ID\tFROM\tTO\tTITLE", func(m api.MaintenanceJSON) string {
-			return fmt.Sprintf("%d\t%s\t%s\t%s", m.ID, m.StartsAt.Format(time.RFC3339), m.EndsAt.Format(time.RFC3339), m.Title)
-		})
-	case "remove":
-		return removeByID(ctx, c, env, pos, "maintenance", "/api/v1/maintenance/", "")
+		return usageErr("unknown maintenance command %q", args[0])
 	}
-	return usageErr("unknown maintenance command %q", args[0])
 }
 
 // publish puts incident n on the status page (with a customer-facing

@@ -25,6 +25,8 @@ func adminPageRows(f *fixture) map[string]cell {
 		"POST /admin/rules/{id}/remove":        post("/admin/rules/1/remove", "", 303),
 		"GET /admin/templates":                 page("/admin/templates"),
 		"POST /admin/templates":                post("/admin/templates", "name=t3&phase_1=resolved&text_1=add+to+incident+log", 303),
+		"GET /admin/templates/{id}":            page("/admin/templates/1"),
+		"POST /admin/templates/{id}":           post("/admin/templates/1", "name=t4&phase_1=resolved&text_1=book+the+review", 303),
 		"POST /admin/templates/{id}/remove":    post("/admin/templates/1/remove", "", 303),
 		"GET /admin/sessions":                  page("/admin/sessions"),
 		"POST /admin/sessions/{id}/revoke":     post("/admin/sessions/"+f.victimSess+"/revoke", "", 303),

@@ -281,6 +281,8 @@ func baseMatrix(f *fixture) map[string]cell {
 		"GET /api/v1/checklist-templates":    {"GET", "/api/v1/checklist-templates", nil, false, teamRead()},
 		"POST /api/v1/checklist-templates": {"POST", "/api/v1/checklist-templates",
 			map[string]any{"name": "t2", "items": []map[string]string{{"phase": "resolved", "text": "add to incident log"}}}, false, adminOnly(201)},
+		"PATCH /api/v1/checklist-templates/{id}": {"PATCH", "/api/v1/checklist-templates/1",
+			map[string]any{"items": []map[string]string{{"phase": "resolved", "text": "book the review"}}}, false, adminOnly(200)},
 		"DELETE /api/v1/checklist-templates/{id}": {"DELETE", "/api/v1/checklist-templates/1", nil, false, adminOnly(204)},
 		"GET /static/":                       {"GET", f.cssPath, nil, false, all(200)},
 		"GET /login":                         {"GET", "/login", nil, false, with(all(200), session, 303)},

@@ -33,6 +33,19 @@ func (s *Service) Templates(ctx context.Context, p auth.Principal) ([]*incident.
 	return out, err
 }
 
+// Template reads one checklist template.
+func (s *Service) Template(ctx context.Context, p auth.Principal, id int64) (*incident.Template, error) {
+	if err := require(p, auth.ReadAll, "read checklist templates"); err != nil {
+		return nil, err
+	}
+	var t *incident.Template
+	err := s.store.Read(ctx, func(tx *store.Tx) (err error) {
+		t, err = tx.TemplateByID(ctx, id)
+		return missing(err, "checklist template %d not found", id)
+	})
+	return t, err
+}
+
 // CreateTemplate adds a checklist template.
 func (s *Service) CreateTemplate(ctx context.Context, p auth.Principal, t incident.Template) (*incident.Template, error) {
 	if err := require(p, auth.Administer, "manage checklist templates"); err != nil {
@@ -55,6 +68,62 @@ func (s *Service) CreateTemplate(ctx context.Context, p auth.Principal, t incide
 		return nil, err
 	}
 	return &t, nil
+}
+
+// TemplateChange is an edit of a checklist template: the fields that are
+// set replace the template's; Items, when set, replace all its items.
+type TemplateChange struct {
+	Name     *string
+	Severity *incident.Severity
+	Service  *string
+	Items    *[]incident.TemplateItem
+}
+
+// UpdateTemplate edits a checklist template. The edited template is
+// validated as a whole before anything is written, so a refused edit
+// changes nothing; incidents keep the items it added before.
+func (s *Service) UpdateTemplate(ctx context.Context, p auth.Principal, id int64, c TemplateChange) (*incident.Template, error) {
+	if err := require(p, auth.Administer, "manage checklist templates"); err != nil {
+		return nil, err
+	}
+	var t *incident.Template
+	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
+		if t, err = tx.TemplateByID(ctx, id); err != nil {
+			return missing(err, "checklist template %d not found", id)
+		}
+		before := t.Name
+		var changed []string
+		if c.Name != nil {
+			t.Name, changed = *c.Name, append(changed, "name")
+		}
+		if c.Severity != nil {
+			t.Severity, changed = *c.Severity, append(changed, "severity")
+		}
+		if c.Service != nil {
+			t.Service, changed = *c.Service, append(changed, "service")
+		}
+		if c.Items != nil {
+			t.Items, changed = slices.Clone(*c.Items), append(changed, "items")
+		}
+		if len(changed) == 0 {
+			return problem.Unprocessablef("nothing to change: give a name, severity, service or items")
+		}
+		if err := t.Normalize(); err != nil {
+			return err
+		}
+		if t.Name == TemplatesNone {
+			return problem.Unprocessablef("%q means no template on the new-incident form; choose another name", TemplatesNone)
+		}
+		if err := tx.UpdateTemplate(ctx, t); err != nil {
+			return err
+		}
+		return s.auditBy(ctx, tx, p, "checklist_template_updated", t.Name,
+			map[string]any{"template": t.ID, "was": before, "changed": changed, "items": len(t.Items)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // RemoveTemplate deletes a checklist template; incidents keep its items.

@@ -64,6 +64,32 @@ func (t *Tx) InsertTemplate(ctx context.Context, tpl *incident.Template) error {
 	return err
 }
 
+// TemplateByID reads one template.
+func (t *Tx) TemplateByID(ctx context.Context, id int64) (*incident.Template, error) {
+	return scanTemplate(t.q.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM checklist_templates WHERE id = $1`, id))
+}
+
+// UpdateTemplate stores a template's name, severity, service and items;
+// who created it and when stay. A taken name is a conflict.
+func (t *Tx) UpdateTemplate(ctx context.Context, tpl *incident.Template) error {
+	items, err := json.Marshal(tpl.Items)
+	if err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(ctx, `UPDATE checklist_templates SET name = $1, severity = $2, service = $3, items = $4 WHERE id = $5`,
+		tpl.Name, tpl.Severity, tpl.Service, string(items), tpl.ID)
+	if IsUnique(err) {
+		return problem.Wrap(problem.Conflict, "template_exists", err, "a checklist template named %q exists", tpl.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // DeleteTemplate removes a template; incidents keep the items it added.
 func (t *Tx) DeleteTemplate(ctx context.Context, id int64) error {
 	t.touch(tableTemplates)

@@ -225,6 +225,8 @@ func (w *Web) Routes() []route.Route {
 		{"POST /admin/rules/{id}/remove", w.adminPost(w.removeRuleAction)},
 		{"GET /admin/templates", w.adminPage(w.adminTemplates)},
 		{"POST /admin/templates", w.adminPost(w.createTemplateAction)},
+		{"GET /admin/templates/{id}", w.adminPage(w.adminTemplateEdit)},
+		{"POST /admin/templates/{id}", w.adminPost(w.updateTemplateAction)},
 		{"POST /admin/templates/{id}/remove", w.adminPost(w.removeTemplateAction)},
 		{"GET /admin/sessions", w.adminPage(w.adminSessions)},
 		{"POST /admin/sessions/{id}/revoke", w.adminPost(w.revokeSessionAction)},

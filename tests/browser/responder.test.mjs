@@ -196,7 +196,24 @@ export const tests = [
       await login(ap, url, data.root);
       await ap.goto(url('/admin/templates'));
       expect((await axAudit(ap)).problems).toEqual([]);
+      await ap.goto(url('/admin/templates/1'));
+      expect((await axAudit(ap)).problems).toEqual([]);
       await admin.close();
+
+      // Editing a template without JavaScript: the form holds what is
+      // stored, and saving it adds an item in a spare row.
+      const nojs = await newContext(browser, { javaScriptEnabled: false });
+      const np = await newPage(nojs);
+      await login(np, url, data.root);
+      await np.goto(url('/admin/templates'));
+      await np.getByRole('link', { name: 'Edit database' }).click();
+      expect(await np.getByLabel('Text of item 3').inputValue()).toBe('add to incident log');
+      expect(await np.getByLabel('Phase of item 1').inputValue()).toBe('mitigated');
+      await np.getByLabel('Text of item 4').fill('book the review');
+      await np.getByRole('button', { name: 'Save template' }).click();
+      await np.waitForURL(/\/admin\/templates\?notice=/);
+      expect(await np.locator('main').textContent()).toContain('book the review');
+      await nojs.close();
 
       // The viewer's page: one column, no forms, still sound.
       const viewer = await newContext(browser);
