@@ -230,7 +230,9 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 			}
 			fmt.Fprintf(env.Stderr, "quench: unknown command %q\n", args[0])
 			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				// A near miss: the suggestion is all it takes.
 				fmt.Fprintf(env.Stderr, "did you mean: quench %s\n", strings.Join(s, ", "))
+				return errShown
 			}
 			fmt.Fprintf(env.Stderr, "\n%s", overview(cmd))
 			return errShown

@@ -82,7 +82,7 @@ func TestHelpIsShort(t *testing.T) {
 	if _, errs, code := bad("incident", "list"); code != 2 || !strings.Contains(errs, "configuration") {
 		t.Errorf("incident list with a bad QUENCH_SHUTDOWN_TIMEOUT: exit %d %q", code, errs)
 	}
-	if _, errs, code := runCLI("incidnet"); code != 2 || !strings.HasPrefix(errs, "quench: unknown command \"incidnet\"\ndid you mean: quench incident\n") {
+	if _, errs, code := runCLI("incidnet"); code != 2 || errs != "quench: unknown command \"incidnet\"\ndid you mean: quench incident\n" {
 		t.Errorf("a mistyped command: exit %d\n%s", code, errs)
 	}
 }
