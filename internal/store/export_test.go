@@ -91,3 +91,6 @@ func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
 	})
 	return may
 }
+
+// QueuedWrites is how many SQLite writes wait for the writer.
+func QueuedWrites(s *Store) int { return len(s.jobs) }
