@@ -336,13 +336,8 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping checks that the database answers, and on SQLite that no fsync of
-// its WAL has failed (walsync.go): a replica that can no longer write is
-// not ready.
+// Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.failed(); err != nil {
-		return err
-	}
 	return s.classify(s.read.PingContext(ctx))
 }
 
