@@ -91,3 +91,7 @@ func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
 	})
 	return may
 }
+
+// OpenIncidentForGroupPg is the query OpenIncidentForGroup runs on
+// PostgreSQL.
+const OpenIncidentForGroupPg = openIncidentForGroupPg
