@@ -223,6 +223,51 @@ func TestAlertsDefaultLimit(t *testing.T) {
 	})
 }
 
+// An alert names an integration and an incident that exist, on both
+// databases, whether inserted (one or several in a statement) or saved:
+// SQLite checks its foreign keys, PostgreSQL a trigger per statement
+// (schema 15), and both refuse with a foreign-key error that changes
+// nothing.
+func TestAlertParentsMustExist(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		newIntegration(t, s, "a1", "one")
+		inc := newIncident(t, s, nil)
+		refused := func(what string, fn func(ctx context.Context, tx *store.Tx) error) {
+			t.Helper()
+			if err := write(s, fn); !store.IsForeignKey(err) {
+				t.Fatalf("%s: %v, want a foreign-key error", what, err)
+			}
+		}
+		refused("unknown integration", func(ctx context.Context, tx *store.Tx) error {
+			return tx.InsertAlert(ctx, newRecord("ghost", "g1", 0))
+		})
+		refused("unknown incident", func(ctx context.Context, tx *store.Tx) error {
+			r := newRecord("a1", "g2", 0)
+			r.Incident = inc.Number + 1
+			return tx.InsertAlert(ctx, r)
+		})
+		refused("one bad alert of several", func(ctx context.Context, tx *store.Tx) error {
+			good, bad := newRecord("a1", "g3", 0), newRecord("a1", "g4", 0)
+			good.Incident, bad.Incident = inc.Number, inc.Number+7
+			return tx.InsertAlertRows(ctx, []store.AlertRow{{Record: good, Encoded: store.Encode(&good.Alert)}, {Record: bad, Encoded: store.Encode(&bad.Alert)}})
+		})
+		r := insertAlert(t, s, newRecord("a1", "ok", 0))
+		refused("saved to an unknown incident", func(ctx context.Context, tx *store.Tx) error {
+			c := *r
+			c.Incident = inc.Number + 1
+			return tx.SaveAlert(ctx, &c)
+		})
+		r.Incident = inc.Number
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return tx.SaveAlert(ctx, r) }))
+		var n int
+		must(t, s.Read(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, `SELECT count(*) FROM alerts`, &n) }))
+		if n != 1 {
+			t.Fatalf("%d alerts stored, want the one good one", n)
+		}
+	})
+}
+
 // On PostgreSQL, finding a group's open incident reads a few index
 // entries however many alerts the group's incidents hold: in a storm it
 // runs once per group transaction, and it used to read and sort every

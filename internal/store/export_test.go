@@ -95,3 +95,6 @@ func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
 // OpenIncidentForGroupPg is the query OpenIncidentForGroup runs on
 // PostgreSQL.
 const OpenIncidentForGroupPg = openIncidentForGroupPg
+
+// IsForeignKey reports a refused reference to a row that does not exist.
+var IsForeignKey = isForeignKey

@@ -1,0 +1,3 @@
+-- Quench schema 15: on PostgreSQL, alerts check their integration and
+-- incident once per statement instead of by foreign keys (see the
+-- PostgreSQL file). SQLite keeps its foreign keys: nothing changes here.
