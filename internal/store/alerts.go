@@ -591,20 +591,36 @@ type AlertCounts struct {
 
 // AddAlertCounts changes an incident's counts of attached and firing
 // alerts by the given amounts, raises its count of alerts left out to
-// truncated if that is more, and returns the counts after the change.
+// truncated if that is more, and returns the counts after the change
+// (its slots' share included). It holds the incident's row to the commit.
 func (t *Tx) AddAlertCounts(ctx context.Context, number, attached, firing, truncated int64) (AlertCounts, error) {
 	c := AlertCounts{}
 	err := t.q.QueryRowContext(ctx, `UPDATE incidents SET alerts_attached = alerts_attached + $2, alerts_firing = alerts_firing + $3,
 		alerts_truncated = CASE WHEN alerts_truncated < $4 THEN $4 ELSE alerts_truncated END
 		WHERE number = $1 RETURNING alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved`,
 		number, attached, firing, truncated).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
-	return c, noRows(err)
+	if err != nil || t.dialect != Postgres {
+		return c, noRows(err)
+	}
+	// The slots' share, read after the update: it waited for every
+	// transaction holding the row to add to a slot (FOR SHARE) to commit,
+	// and this statement's snapshot sees what they added.
+	var a, f int64
+	err = t.q.QueryRowContext(ctx, `SELECT COALESCE(sum(attached), 0), COALESCE(sum(firing), 0)
+		FROM incident_alert_counts WHERE incident_number = $1`, number).Scan(&a, &f)
+	c.Attached += a
+	c.Firing += f
+	return c, err
 }
 
-// IncidentAlertCounts reads an incident's alert counts.
+// IncidentAlertCounts reads an incident's alert counts: its row's plus
+// its slots' (AddAlertCountsShared).
 func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts, error) {
 	c := AlertCounts{}
-	err := t.q.QueryRowContext(ctx, `SELECT alerts_attached, alerts_firing, alerts_truncated, phase, alerts_resolved
+	err := t.q.QueryRowContext(ctx, `SELECT
+		alerts_attached + (SELECT COALESCE(sum(attached), 0) FROM incident_alert_counts WHERE incident_number = $1),
+		alerts_firing + (SELECT COALESCE(sum(firing), 0) FROM incident_alert_counts WHERE incident_number = $1),
+		alerts_truncated, phase, alerts_resolved
 		FROM incidents WHERE number = $1`, number).Scan(&c.Attached, &c.Firing, &c.Truncated, &c.Phase, &c.AlertsResolved)
 	return c, noRows(err)
 }

@@ -32,3 +32,16 @@ CREATE TRIGGER alerts_parents_on_insert AFTER INSERT ON alerts REFERENCING NEW T
     FOR EACH STATEMENT EXECUTE FUNCTION alerts_parents_exist();
 CREATE TRIGGER alerts_parents_on_update AFTER UPDATE ON alerts REFERENCING NEW TABLE AS written_alerts
     FOR EACH STATEMENT EXECUTE FUNCTION alerts_parents_exist();
+
+-- What intake adds to an incident's alert counts while others add too:
+-- a storm's group transactions each add to a slot row no other holds
+-- (FOR UPDATE SKIP LOCKED) instead of all updating the incident's row one
+-- after the other, each holding it through its commit. An incident's
+-- counts are its row's plus its slots' (store.Tx.IncidentAlertCounts).
+CREATE TABLE incident_alert_counts (
+    incident_number BIGINT  NOT NULL,
+    slot            INTEGER NOT NULL,
+    attached        BIGINT  NOT NULL DEFAULT 0,
+    firing          BIGINT  NOT NULL DEFAULT 0,
+    PRIMARY KEY (incident_number, slot)
+);
