@@ -678,9 +678,10 @@ func (s *Service) syncAlertsHint(ctx context.Context, tx *store.Tx, n int64, c s
 	}
 	// Read without FOR UPDATE: the counts' update (AddAlertCounts) holds
 	// the row already. FOR UPDATE would wait for every transaction whose
-	// alerts or events name the incident (FOR KEY SHARE), while they wait
-	// to update its counts after this one: a deadlock whenever the hint
-	// flipped during a storm.
+	// events name the incident (their foreign key takes FOR KEY SHARE)
+	// while they wait to update its counts after this one: a deadlock
+	// whenever the hint flipped during a storm
+	// (TestStormCountsOnSlotsAcrossReplicas).
 	inc, err := tx.Incident(ctx, n)
 	if err != nil {
 		return err
