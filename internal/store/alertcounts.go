@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"math/rand/v2"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // An incident's alert counts on PostgreSQL: its row's columns plus the
@@ -42,22 +44,36 @@ const incidentSlots = 32
 // change is not an addition of firing alerts, when the incident's "alerts
 // resolved" hint is set (a firing alert clears it) or when truncated
 // would raise the incident's count of alerts left out.
+//
+// It fails with a serialization failure, which the transaction's writer
+// runs again, when the row changed while it waited for it and no longer
+// allows a slot: PostgreSQL then holds the row FOR SHARE for this
+// transaction all the same (a lock taken on the newest version before it
+// is checked again), and two transactions holding it so could not both
+// go on to update it.
 func (t *Tx) AddAlertCountsShared(ctx context.Context, number, attached, firing, truncated int64) (bool, error) {
 	if t.dialect != Postgres || firing <= 0 || attached < 0 {
 		return false, nil
 	}
-	var held, added int
+	// seen says whether the row allowed a slot in the statement's
+	// snapshot, held whether it still did once locked.
+	var seen, held, added int
 	err := t.q.QueryRowContext(ctx, `WITH inc AS (SELECT number FROM incidents
 			WHERE number = $1 AND NOT alerts_resolved AND alerts_truncated >= $4 FOR SHARE),
 		free AS (SELECT s.slot FROM incident_alert_counts s JOIN inc ON s.incident_number = inc.number
 			LIMIT 1 FOR UPDATE OF s SKIP LOCKED),
 		added AS (UPDATE incident_alert_counts c SET attached = c.attached + $2, firing = c.firing + $3
 			FROM free WHERE c.incident_number = $1 AND c.slot = free.slot RETURNING 1)
-		SELECT (SELECT count(*) FROM inc), (SELECT count(*) FROM added)`, number, attached, firing, truncated).Scan(&held, &added)
-	if err != nil || held == 0 {
+		SELECT (SELECT count(*) FROM incidents WHERE number = $1 AND NOT alerts_resolved AND alerts_truncated >= $4),
+			(SELECT count(*) FROM inc), (SELECT count(*) FROM added)`, number, attached, firing, truncated).Scan(&seen, &held, &added)
+	switch {
+	case err != nil:
 		return false, err
-	}
-	if added > 0 {
+	case seen == 0:
+		return false, nil // no lock taken: AddAlertCounts
+	case held == 0:
+		return false, errCountsChanged
+	case added > 0:
 		return true, nil
 	}
 	// Every slot is held, or there is none yet.
@@ -66,3 +82,8 @@ func (t *Tx) AddAlertCountsShared(ctx context.Context, number, attached, firing,
 		firing = incident_alert_counts.firing + excluded.firing`, number, rand.IntN(incidentSlots), attached, firing)
 	return err == nil, err
 }
+
+// errCountsChanged is a serialization failure (SQLSTATE 40001): the
+// writers run the transaction again (retryable).
+var errCountsChanged = &pgconn.PgError{Severity: "ERROR", Code: "40001",
+	Message: "an incident's alert counts changed while waiting for its row"}
