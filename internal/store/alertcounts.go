@@ -13,8 +13,9 @@ import (
 // Why: every group transaction of a storm adds its alerts to the counts
 // of the storm's incident. Updating the incident's row held it from the
 // update through the commit's WAL flush, so the storm's transactions, on
-// one replica or three, committed one after the other there (a third of
-// the time of a three-replica storm went into waiting for that row). A
+// one replica or three, committed one after the other there
+// (pg_stat_statements: 7.7 s spent in that update, mostly waiting, during
+// a 5 s storm on three replicas). A
 // transaction whose alerts only add firing alerts now adds to a slot no
 // other transaction holds (FOR UPDATE SKIP LOCKED), as the inbox count
 // does (noteDeliveryPg).
@@ -30,7 +31,9 @@ import (
 // the slots in a new statement: it sees every alert counted and decides
 // the hint on the true counts. Slot writers share the row among
 // themselves; the alerts' own reference to the incident takes no lock
-// (schema 15).
+// (schema 15). A slot writer never goes on to update the row while
+// holding it FOR SHARE (two doing so would deadlock): when the row no
+// longer allows a slot once locked, its transaction runs again.
 
 // incidentSlots bounds how many slot rows one incident's counts have: a
 // slot writer takes a free one, or adds to one of these at random when
