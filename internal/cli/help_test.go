@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quenchhq/quench/internal/config"
+	"github.com/quenchhq/quench/internal/testenv"
 )
 
 func runCLI(args ...string) (stdout, stderr string, code int) {
@@ -172,8 +173,10 @@ func TestFlagForms(t *testing.T) {
 
 // TestCompletion: the bash script loads in a real bash and registers
 // itself; completing `quench inc` offers incident, `quench incident adv`
-// advance, and a subcommand's flags only its own. zsh and fish are run
-// with -n when installed, else the scripts' shape is checked.
+// advance, and a subcommand's flags only its own. fish completes the same
+// words through its script; zsh loads its script under compinit and
+// registers _quench. (./scripts/test installs both shells; elsewhere a
+// missing one leaves its script's shape checked only.)
 func TestCompletion(t *testing.T) {
 	out, _, code := runCLI("__complete", "inc")
 	if code != 0 || !strings.HasPrefix(out, "incident\t") {
@@ -229,6 +232,9 @@ printf '%s\n' "${COMPREPLY[@]}"`
 			t.Errorf("completion %s: exit %d\n%.300s", c.shell, code, out)
 		}
 		if _, err := exec.LookPath(c.shell); err != nil {
+			if testenv.RequireAll() {
+				t.Fatalf("%s is not installed but QUENCH_TEST_REQUIRE_ALL=1: run ./scripts/test", c.shell)
+			}
 			t.Logf("%s is not installed: checked the script's shape only", c.shell)
 			continue
 		}
@@ -236,6 +242,18 @@ printf '%s\n' "${COMPREPLY[@]}"`
 		os.WriteFile(f, []byte(out), 0o644)
 		if out, err := sh(c.shell, "-n", f); err != nil {
 			t.Errorf("%s -n: %v\n%s", c.shell, err, out)
+		}
+		switch c.shell {
+		case "fish":
+			out, err := sh("fish", "--no-config", "-c", "source "+f+`; complete -C "quench inc"; complete -C "quench incident adv"`)
+			if err != nil || !strings.HasPrefix(out, "incident\t") || !strings.Contains(out, "\nadvance\t") {
+				t.Errorf("fish completes quench inc and quench incident adv to %q (%v)", out, err)
+			}
+		case "zsh":
+			out, err := sh("zsh", "-f", "-c", "autoload -U compinit; compinit -u -D; source "+f+"; print -r -- ${_comps[quench]}")
+			if err != nil || strings.TrimSpace(out) != "_quench" {
+				t.Errorf("zsh registers %q for quench (%v)", out, err)
+			}
 		}
 	}
 }

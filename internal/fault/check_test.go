@@ -196,8 +196,15 @@ func (in *instance) checkIntegrity(t testing.TB, ctx context.Context, db *sql.DB
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count != maxNum || counter != maxNum {
-		t.Errorf("incident numbers: %d incidents, highest #%d, counter %d: want all equal (gapless)", count, maxNum, counter)
+	// PostgreSQL numbers incidents with the counter; the SQLite writer
+	// with the highest number stored, the counter (older versions') only
+	// bounding it from below.
+	counterOK := counter == maxNum
+	if in.db.dialect != "postgres" {
+		counterOK = counter <= maxNum
+	}
+	if count != maxNum || !counterOK {
+		t.Errorf("incident numbers: %d incidents, highest #%d, counter %d: want gapless numbers and the counter at the highest (PostgreSQL) or below it (SQLite)", count, maxNum, counter)
 	}
 	for _, q := range []struct{ what, sql string }{
 		{"incidents past a phase without its timestamp", `SELECT COUNT(*) FROM incidents WHERE

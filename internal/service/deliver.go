@@ -266,8 +266,11 @@ func (s *Service) FinishDeliveries(ctx context.Context, as []Attempt) error {
 	}
 	// Recording must not be cut short by the request or shutdown that
 	// ended the send: a sent message recorded as pending goes out again.
+	// Unsynced: a record lost to a power failure only sends its message
+	// again, with the same webhook-id, as a crash mid-send does; the
+	// commits that open incidents do not wait for these fsyncs.
 	ctx = context.WithoutCancel(ctx)
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
+	err := s.store.WriteUnsynced(ctx, func(tx *store.Tx) error {
 		for i, a := range as {
 			if err := tx.FinishDelivery(ctx, a.Delivery.ID, outcomes[i]); err != nil {
 				return err

@@ -242,7 +242,7 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (auth.
 		return auth.Principal{}, errBadSession
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, now) }); err != nil {
+		if err := s.store.WriteUnsynced(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, now) }); err != nil {
 			s.log.Warn("session last-seen not recorded", "err", err)
 		}
 		sess.LastSeenAt = now

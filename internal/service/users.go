@@ -330,7 +330,9 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, id int64) e
 }
 
 // touchEvery limits last-used bookkeeping to one write per token per minute,
-// so reads stay reads.
+// so reads stay reads. That write is unsynced (Store.WriteUnsynced): the
+// request that makes it waits for no fsync, and a power failure can only
+// make a last use look a little older.
 const touchEvery = time.Minute
 
 var errBadToken = problem.New(problem.Unauthenticated, "invalid_token", "the API token is invalid, expired or revoked")
@@ -359,7 +361,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (auth.Pr
 	}
 	if now.Sub(tk.LastUsedAt) >= touchEvery {
 		// Bookkeeping only: a failure here must not fail the request.
-		if err := s.store.Write(ctx, func(tx *store.Tx) error { return tx.TouchToken(ctx, tk.ID, now) }); err != nil {
+		if err := s.store.WriteUnsynced(ctx, func(tx *store.Tx) error { return tx.TouchToken(ctx, tk.ID, now) }); err != nil {
 			s.log.Warn("token last-used not recorded", "token_id", tk.ID, "err", err)
 		}
 		tk.LastUsedAt = now

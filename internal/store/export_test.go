@@ -98,3 +98,6 @@ const OpenIncidentForGroupPg = openIncidentForGroupPg
 
 // IsForeignKey reports a refused reference to a row that does not exist.
 var IsForeignKey = isForeignKey
+
+// QueuedWrites is how many SQLite writes wait for the writer.
+func QueuedWrites(s *Store) int { return len(s.jobs) }

@@ -83,6 +83,10 @@ type Store struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stmts *stmtCache // SQLite writer only
+	// syncFull: the writer commits with synchronous=FULL; relaxed: its
+	// connection is at NORMAL for a batch of WriteUnsynced jobs. Both
+	// are the writer goroutine's.
+	syncFull, relaxed bool
 	// ckpt is the SQLite checkpointer's own connection; ckptDone closes
 	// when the checkpointer has stopped.
 	ckpt     *sql.DB
@@ -196,6 +200,8 @@ type job struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan error
+	// unsynced: the job may commit without an fsync (WriteUnsynced).
+	unsynced bool
 }
 
 // maxBatch bounds how many queued writes share one commit.
@@ -286,7 +292,7 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases(),
-		chans: &chanCache{}, tables: &tableCaches{}}
+		chans: &chanCache{}, tables: &tableCaches{}, syncFull: sync == "FULL"}
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -362,7 +368,33 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 		defer s.closing.RUnlock()
 		return s.writePostgres(ctx, fn)
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.enqueue(&job{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// WriteUnsynced is Write for records whose loss would only repeat work,
+// such as the outcome of an outbox message (lost, the message goes out
+// again with the same webhook-id, as one in flight at a crash does). On
+// SQLite with synchronous=FULL, a batch made only of such jobs commits
+// without waiting for its fsync: a killed process loses nothing (the
+// pages are in the operating system's hands), a power failure may lose
+// the commits since the next synced one, or the checkpointer's next tick
+// (a second). Elsewhere it is Write.
+func (s *Store) WriteUnsynced(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect == Postgres {
+		return s.Write(ctx, fn)
+	}
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errShuttingDown
+	}
+	return s.enqueue(&job{ctx: ctx, fn: fn, done: make(chan error, 1), unsynced: true})
+}
+
+// enqueue hands j to the SQLite writer, called with the closing read lock
+// held (it releases it), and waits for its verdict.
+func (s *Store) enqueue(j *job) error {
+	ctx := j.ctx
 	select {
 	case s.jobs <- j:
 		s.closing.RUnlock()
@@ -504,6 +536,10 @@ func (s *Store) commit(batch []*job) {
 			j.done <- s.classify(results[i])
 		}
 	}
+	if err := s.syncFor(batch); err != nil {
+		finish(err)
+		return
+	}
 	tx, err := s.write.BeginTx(context.Background(), nil)
 	if err != nil {
 		finish(err)
@@ -560,6 +596,31 @@ func (s *Store) commit(batch []*job) {
 		s.leases.pushFresh(fresh)
 	}
 	finish(err)
+}
+
+// syncFor sets the writer's connection to commit batch with an fsync
+// unless every job of it is unsynced (WriteUnsynced). A synced commit
+// after unsynced ones fsyncs their WAL frames with its own.
+func (s *Store) syncFor(batch []*job) error {
+	if !s.syncFull {
+		return nil
+	}
+	relax := true
+	for _, j := range batch {
+		relax = relax && j.unsynced
+	}
+	if relax == s.relaxed {
+		return nil
+	}
+	mode := "FULL"
+	if relax {
+		mode = "NORMAL"
+	}
+	if _, err := s.write.ExecContext(context.Background(), "PRAGMA synchronous="+mode); err != nil {
+		return err
+	}
+	s.relaxed = relax
+	return nil
 }
 
 // runJob turns a panic in fn into an error so one bad request cannot take

@@ -527,3 +527,75 @@ func TestDeletedIDsNotReused(t *testing.T) {
 		}
 	})
 }
+
+// A batch made only of WriteUnsynced jobs commits at synchronous=NORMAL
+// (no fsync of its own); a batch holding one ordinary Write among them
+// commits at FULL, so the Write's 2xx still follows its fsync; and the
+// connection returns to FULL for the next ordinary Write. (The pragma is
+// read through its table: a prepared PRAGMA statement keeps the value it
+// was prepared with.)
+func TestUnsyncedWritesLeaveOthersSynced(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	ctx := context.Background()
+	mode := func(write func(context.Context, func(*store.Tx) error) error) (int, error) {
+		var m int
+		err := write(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, "SELECT synchronous FROM pragma_synchronous", &m) })
+		return m, err
+	}
+	const normal, full = 1, 2
+	for i, c := range []struct {
+		name  string
+		write func(context.Context, func(*store.Tx) error) error
+		want  int
+	}{
+		{"ordinary", s.Write, full},
+		{"unsynced", s.WriteUnsynced, normal},
+		{"unsynced again", s.WriteUnsynced, normal},
+		{"ordinary after unsynced", s.Write, full},
+	} {
+		got, err := mode(c.write)
+		if err != nil || got != c.want {
+			t.Fatalf("%d %s: synchronous=%d (%v), want %d", i, c.name, got, err, c.want)
+		}
+	}
+
+	// One batch: hold the writer in a first job while an unsynced and an
+	// ordinary job queue behind it, so all three share a commit.
+	release, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	modes := make([]int, 3)
+	errs := make([]error, 3)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs[0] = s.WriteUnsynced(ctx, func(tx *store.Tx) error {
+			close(held)
+			<-release
+			return tx.QueryCount(ctx, "SELECT synchronous FROM pragma_synchronous", &modes[0])
+		})
+	}()
+	<-held
+	for i, w := range []func(context.Context, func(*store.Tx) error) error{s.WriteUnsynced, s.Write} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			modes[i+1], errs[i+1] = mode(w)
+		}()
+	}
+	// The writer takes what is queued when the first job's batch ends;
+	// wait until both are queued (the queue is the writer's channel).
+	for store.QueuedWrites(s) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("errors: %v", errs)
+	}
+	if modes[0] != normal {
+		t.Fatalf("the unsynced job alone: synchronous=%d, want NORMAL", modes[0])
+	}
+	if modes[1] != full || modes[2] != full {
+		t.Fatalf("a batch of an unsynced and an ordinary job: synchronous=%d and %d, want FULL for both", modes[1], modes[2])
+	}
+}
