@@ -752,12 +752,6 @@ func (t *Tx) Rules(ctx context.Context) ([]*alert.Rule, error) {
 	read := func() ([]*alert.Rule, error) {
 		return collect(t.scanRule)(t.q.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY position, id`))
 	}
-	if rules, ok, err := t.cachedRules(read); ok {
-		if err == nil && rules != nil {
-			t.rules = rules
-		}
-		return rules, err
-	}
 	if t.cached(tableRules) {
 		return t.caches.rules.get(read)
 	}
@@ -777,9 +771,6 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 		return err
 	}
 	t.touch(tableRules)
-	if err := t.bumpRouting(ctx); err != nil {
-		return err
-	}
 	err = t.q.QueryRowContext(ctx, `INSERT INTO rules (`+cols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8`+id+`) RETURNING id`, a...).Scan(&r.ID)
 	t.rules = nil
 	if isForeignKey(err) {
@@ -792,9 +783,6 @@ func (t *Tx) InsertRule(ctx context.Context, r *alert.Rule) error {
 func (t *Tx) DeleteRule(ctx context.Context, id int64) error {
 	t.rules = nil
 	t.touch(tableRules)
-	if err := t.bumpRouting(ctx); err != nil {
-		return err
-	}
 	res, err := t.q.ExecContext(ctx, `DELETE FROM rules WHERE id = $1`, id)
 	if err != nil {
 		return err

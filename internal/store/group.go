@@ -35,9 +35,6 @@ const pgCommitters = 1
 type pgGroup struct {
 	once sync.Once
 	jobs chan *job
-	// routing is the replica's copy of the rules and snoozes
-	// (routing_pg.go).
-	routing routingCache
 }
 
 // WriteGrouped runs fn like Write and returns once it committed (nil) or
@@ -215,10 +212,8 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 
 // pgGroupTx is the Tx of a group transaction.
 func (s *Store) pgGroupTx(tx querier) *Tx {
-	g := newPgGroupTx()
-	g.routingCache = &s.group.routing
 	return &Tx{q: counting{detached{tx}, &s.statements}, dialect: Postgres, matchers: s.matchers,
-		locked: map[string]*alert.Integration{}, pg: g}
+		locked: map[string]*alert.Integration{}, pg: newPgGroupTx()}
 }
 
 // pgAlone runs one job in a group transaction of its own (its deferred

@@ -49,12 +49,6 @@ type pgGroupTx struct {
 	// one transaction look each up once.
 	groups map[[2]string]int64
 	chans  []*notify.Channel
-	// routing is the version of the rules and snoozes read with the
-	// first integration (routingKnown), routingCache the replica's copy
-	// of them (routing_pg.go).
-	routing      int64
-	routingKnown bool
-	routingCache *routingCache
 }
 
 type deferredItem struct {
@@ -96,7 +90,7 @@ func (t *Tx) IntakeIntegration(ctx context.Context, id string) (in *alert.Integr
 		c := *in
 		return &c, false, nil
 	}
-	in, err = t.integrationAndRouting(ctx, id)
+	in, err = t.Integration(ctx, id)
 	if err == nil {
 		c := *in
 		t.pg.read[id] = &c

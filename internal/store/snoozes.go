@@ -35,9 +35,6 @@ func (t *Tx) InsertSnooze(ctx context.Context, s *alert.Snooze) error {
 	}
 	t.snoozes = nil
 	t.touch(tableSnoozes)
-	if err := t.bumpRouting(ctx); err != nil {
-		return err
-	}
 	return t.q.QueryRowContext(ctx, `INSERT INTO snoozes (`+cols+`) VALUES ($1, $2, $3, $4, $5`+id+`) RETURNING id`, a...).Scan(&s.ID)
 }
 
@@ -50,9 +47,6 @@ func (t *Tx) Snooze(ctx context.Context, id int64) (*alert.Snooze, error) {
 func (t *Tx) DeleteSnooze(ctx context.Context, id int64) error {
 	t.snoozes = nil
 	t.touch(tableSnoozes)
-	if err := t.bumpRouting(ctx); err != nil {
-		return err
-	}
 	res, err := t.q.ExecContext(ctx, `DELETE FROM snoozes WHERE id = $1`, id)
 	if err != nil {
 		return err
@@ -73,12 +67,6 @@ func (t *Tx) Snoozes(ctx context.Context, now time.Time) ([]*alert.Snooze, error
 	}
 	read := func(now time.Time) ([]*alert.Snooze, error) {
 		return collect(t.scanSnooze)(t.q.QueryContext(ctx, `SELECT `+snoozeColumns+` FROM snoozes WHERE ends_at > $1 ORDER BY ends_at, id`, micros(now)))
-	}
-	if list, ok, err := t.cachedSnoozes(now, read); ok {
-		if err == nil {
-			t.snoozes, t.snoozesAt = &list, now
-		}
-		return list, err
 	}
 	if t.cached(tableSnoozes) {
 		r, err := t.caches.snoozes.get(func() (snoozesRead, error) {
@@ -104,9 +92,6 @@ func (t *Tx) Snoozes(ctx context.Context, now time.Time) ([]*alert.Snooze, error
 func (t *Tx) DeleteSnoozesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	t.snoozes = nil
 	t.touch(tableSnoozes)
-	if err := t.bumpRouting(ctx); err != nil {
-		return 0, err
-	}
 	res, err := t.q.ExecContext(ctx, `DELETE FROM snoozes WHERE ends_at < $1`, micros(cutoff))
 	if err != nil {
 		return 0, err
