@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"time"
 )
 
@@ -101,3 +102,14 @@ var IsForeignKey = isForeignKey
 
 // QueuedWrites is how many SQLite writes wait for the writer.
 func QueuedWrites(s *Store) int { return len(s.jobs) }
+
+// SetWALSync replaces the WAL syncer's fsync; set it before the writes it
+// is for (the write's hand-over orders it before the syncer's use).
+func SetWALSync(s *Store, fn func(*os.File) error) { s.walSync = fn }
+
+// AddFresh notes outbox message id as queued by the transaction.
+func AddFresh(t *Tx, id int64) {
+	if id != 0 {
+		*t.fresh = append(*t.fresh, Fresh{ID: id})
+	}
+}

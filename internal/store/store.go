@@ -83,10 +83,17 @@ type Store struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stmts *stmtCache // SQLite writer only
-	// syncFull: the writer commits with synchronous=FULL; relaxed: its
-	// connection is at NORMAL for a batch of WriteUnsynced jobs. Both
-	// are the writer goroutine's.
-	syncFull, relaxed bool
+	// syncFull: the WAL syncer (walsync.go) fsyncs the WAL before it
+	// answers a batch's writes; the writer's connection commits at
+	// synchronous=NORMAL. synced carries the writer's batches to the
+	// syncer, which closes syncDone when it has answered them all.
+	syncFull bool
+	synced   chan *syncItem
+	syncDone chan struct{}
+	walSync  func(*os.File) error
+	// storageErr is set once an fsync of the WAL failed: from then on no
+	// write is answered with success (walsync.go).
+	storageErr atomic.Pointer[error]
 	// ckpt is the SQLite checkpointer's own connection; ckptDone closes
 	// when the checkpointer has stopped.
 	ckpt     *sql.DB
@@ -255,9 +262,10 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	path := filepath.Join(opt.DataDir, dbFile)
 	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	// wal_autocheckpoint(0): the checkpointer goroutine does it, off the
-	// writer's path.
+	// writer's path. synchronous(NORMAL): with FULL, the WAL syncer
+	// fsyncs after the commit instead of the commit itself (walsync.go).
 	w, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +300,9 @@ func openSQLite(ctx context.Context, opt Options) (*Store, error) {
 	s := &Store{dialect: SQLite, write: w, read: r, path: path, log: opt.Log, ckpt: ck, ckptDone: make(chan struct{}), pageSize: pageSize,
 		jobs: make(chan *job, maxBatch), quit: make(chan struct{}), done: make(chan struct{}), stmts: newStmtCache(), matchers: newMatcherCache(),
 		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, recent: newRecentKeys(), leases: newMemLeases(),
-		chans: &chanCache{}, tables: &tableCaches{}, syncFull: sync == "FULL"}
+		chans: &chanCache{}, tables: &tableCaches{}, syncFull: sync == "FULL",
+		synced: make(chan *syncItem, maxBatch), syncDone: make(chan struct{}), walSync: (*os.File).Sync}
+	go s.walSyncer()
 	go s.writer()
 	go s.checkpointer(ck)
 	return s, nil
@@ -326,8 +336,13 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, and on SQLite that no fsync of
+// its WAL has failed (walsync.go): a replica that can no longer write is
+// not ready.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.failed(); err != nil {
+		return err
+	}
 	return s.classify(s.read.PingContext(ctx))
 }
 
@@ -374,11 +389,11 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 // WriteUnsynced is Write for records whose loss would only repeat work,
 // such as the outcome of an outbox message (lost, the message goes out
 // again with the same webhook-id, as one in flight at a crash does). On
-// SQLite with synchronous=FULL, a batch made only of such jobs commits
-// without waiting for its fsync: a killed process loses nothing (the
-// pages are in the operating system's hands), a power failure may lose
-// the commits since the next synced one, or the checkpointer's next tick
-// (a second). Elsewhere it is Write.
+// SQLite with synchronous=FULL, a batch made only of such jobs is
+// answered without an fsync of the WAL: a killed process loses nothing
+// (the pages are in the operating system's hands), a power failure may
+// lose the commits since the next synced one, or the checkpointer's next
+// tick (a second). Elsewhere it is Write.
 func (s *Store) WriteUnsynced(ctx context.Context, fn func(*Tx) error) error {
 	if s.dialect == Postgres {
 		return s.Write(ctx, fn)
@@ -470,6 +485,12 @@ func (s *Store) pgAttemptAs(ctx context.Context, fn func(*Tx) error, grouped boo
 
 func (s *Store) writer() {
 	defer close(s.done)
+	// Every batch answered before done closes (deferred calls run last
+	// first).
+	defer func() {
+		close(s.synced)
+		<-s.syncDone
+	}()
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
@@ -511,6 +532,7 @@ func (s *Store) drain() {
 
 func (s *Store) commit(batch []*job) {
 	results := make([]error, len(batch))
+	var fresh []Fresh
 	batchMark := s.recent.mark()
 	var t *Tx
 	finish := func(err error) {
@@ -529,14 +551,14 @@ func (s *Store) commit(batch []*job) {
 		if s.trackReads.Load() {
 			s.readPages()
 		}
-		for i, j := range batch {
+		for i := range batch {
 			if results[i] == nil {
 				results[i] = err
 			}
-			j.done <- s.classify(results[i])
 		}
+		s.answer(batch, results, fresh, err == nil)
 	}
-	if err := s.syncFor(batch); err != nil {
+	if err := s.failed(); err != nil {
 		finish(err)
 		return
 	}
@@ -545,7 +567,6 @@ func (s *Store) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	var fresh []Fresh
 	// locked: a batch's deliveries to one integration read it once.
 	t = &Tx{q: counting{cachedTx{tx: tx, cache: s.stmts, bound: map[*sql.Stmt]*sql.Stmt{}}, &s.statements}, dialect: SQLite, matchers: s.matchers, recent: s.recent,
 		fresh: &fresh, chans: s.chans, caches: s.tables, locked: map[string]*alert.Integration{}}
@@ -556,11 +577,7 @@ func (s *Store) commit(batch []*job) {
 			finish(err)
 			return
 		}
-		err := tx.Commit()
-		if err == nil {
-			s.leases.pushFresh(fresh)
-		}
-		finish(err)
+		finish(tx.Commit())
 		return
 	}
 	for i, j := range batch {
@@ -591,36 +608,7 @@ func (s *Store) commit(batch []*job) {
 	}
 	// A job rolled back to its savepoint leaves its messages in fresh:
 	// the worker reads each before it sends it, and finds none.
-	err = tx.Commit()
-	if err == nil {
-		s.leases.pushFresh(fresh)
-	}
-	finish(err)
-}
-
-// syncFor sets the writer's connection to commit batch with an fsync
-// unless every job of it is unsynced (WriteUnsynced). A synced commit
-// after unsynced ones fsyncs their WAL frames with its own.
-func (s *Store) syncFor(batch []*job) error {
-	if !s.syncFull {
-		return nil
-	}
-	relax := true
-	for _, j := range batch {
-		relax = relax && j.unsynced
-	}
-	if relax == s.relaxed {
-		return nil
-	}
-	mode := "FULL"
-	if relax {
-		mode = "NORMAL"
-	}
-	if _, err := s.write.ExecContext(context.Background(), "PRAGMA synchronous="+mode); err != nil {
-		return err
-	}
-	s.relaxed = relax
-	return nil
+	finish(tx.Commit())
 }
 
 // runJob turns a panic in fn into an error so one bad request cannot take

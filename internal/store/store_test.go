@@ -528,42 +528,92 @@ func TestDeletedIDsNotReused(t *testing.T) {
 	})
 }
 
-// A batch made only of WriteUnsynced jobs commits at synchronous=NORMAL
-// (no fsync of its own); a batch holding one ordinary Write among them
-// commits at FULL, so the Write's 2xx still follows its fsync; and the
-// connection returns to FULL for the next ordinary Write. (The pragma is
-// read through its table: a prepared PRAGMA statement keeps the value it
-// was prepared with.)
-func TestUnsyncedWritesLeaveOthersSynced(t *testing.T) {
+// A write is answered only once an fsync of the WAL covers its commit,
+// made by the syncer after the commit, and its outbox messages reach the
+// worker only then; a batch made only of WriteUnsynced jobs asks for no
+// fsync, one holding an ordinary write among them does; once an fsync
+// fails, no write succeeds any more.
+func TestWritesAnsweredOnlyAfterTheWALSync(t *testing.T) {
 	s := testenv.NewStore(t, store.SQLite)
 	ctx := context.Background()
-	mode := func(write func(context.Context, func(*store.Tx) error) error) (int, error) {
-		var m int
-		err := write(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, "SELECT synchronous FROM pragma_synchronous", &m) })
-		return m, err
-	}
-	const normal, full = 1, 2
-	for i, c := range []struct {
-		name  string
-		write func(context.Context, func(*store.Tx) error) error
-		want  int
-	}{
-		{"ordinary", s.Write, full},
-		{"unsynced", s.WriteUnsynced, normal},
-		{"unsynced again", s.WriteUnsynced, normal},
-		{"ordinary after unsynced", s.Write, full},
-	} {
-		got, err := mode(c.write)
-		if err != nil || got != c.want {
-			t.Fatalf("%d %s: synchronous=%d (%v), want %d", i, c.name, got, err, c.want)
+	var mu sync.Mutex
+	var syncs int
+	var sameFile bool
+	var gate chan struct{}
+	var fail error
+	store.SetWALSync(s, func(f *os.File) error {
+		mu.Lock()
+		syncs++
+		g, err := gate, fail
+		if fi, e1 := f.Stat(); e1 == nil {
+			wi, e2 := os.Stat(s.Path() + "-wal")
+			sameFile = e2 == nil && os.SameFile(fi, wi)
 		}
+		mu.Unlock()
+		if g != nil {
+			<-g
+		}
+		return err
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return syncs }
+	insert := func(write func(context.Context, func(*store.Tx) error) error, name string, fresh int64) error {
+		return write(ctx, func(tx *store.Tx) error {
+			store.AddFresh(tx, fresh)
+			return tx.Exec(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1)`, name)
+		})
+	}
+	if err := insert(s.Write, "warm-up", 0); err != nil {
+		t.Fatal(err)
+	}
+	s.TakeFresh()
+
+	// An ordinary write waits for the fsync; so does its message.
+	mu.Lock()
+	gate = make(chan struct{})
+	mu.Unlock()
+	before := count()
+	done := make(chan error, 1)
+	go func() { done <- insert(s.Write, "a", 41) }()
+	for count() == before {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the write was answered (%v) while its fsync had not returned", err)
+	default:
+	}
+	if fs, _ := s.TakeFresh(); len(fs) != 0 {
+		t.Fatalf("its outbox message reached the worker before the fsync: %v", fs)
+	}
+	mu.Lock()
+	close(gate)
+	gate = nil
+	mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := s.TakeFresh(); len(fs) != 1 || fs[0].ID != 41 {
+		t.Fatalf("after the fsync the worker got %v, want message 41", fs)
+	}
+	mu.Lock()
+	if !sameFile {
+		t.Errorf("the syncer fsynced a file other than the database's WAL")
+	}
+	mu.Unlock()
+
+	// Unsynced alone: no fsync.
+	before = count()
+	if err := insert(s.WriteUnsynced, "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	if count() != before {
+		t.Errorf("an unsynced write alone asked for an fsync")
 	}
 
-	// One batch: hold the writer in a first job while an unsynced and an
-	// ordinary job queue behind it, so all three share a commit.
+	// One batch of an unsynced and an ordinary write: hold the writer in
+	// a first job while both queue behind it.
 	release, held := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
-	modes := make([]int, 3)
 	errs := make([]error, 3)
 	wg.Add(1)
 	go func() {
@@ -571,7 +621,7 @@ func TestUnsyncedWritesLeaveOthersSynced(t *testing.T) {
 		errs[0] = s.WriteUnsynced(ctx, func(tx *store.Tx) error {
 			close(held)
 			<-release
-			return tx.QueryCount(ctx, "SELECT synchronous FROM pragma_synchronous", &modes[0])
+			return nil
 		})
 	}()
 	<-held
@@ -579,23 +629,39 @@ func TestUnsyncedWritesLeaveOthersSynced(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			modes[i+1], errs[i+1] = mode(w)
+			errs[i+1] = insert(w, fmt.Sprint("c", i), 0)
 		}()
 	}
-	// The writer takes what is queued when the first job's batch ends;
-	// wait until both are queued (the queue is the writer's channel).
 	for store.QueuedWrites(s) < 2 {
 		time.Sleep(time.Millisecond)
 	}
+	before = count()
 	close(release)
 	wg.Wait()
 	if errs[0] != nil || errs[1] != nil || errs[2] != nil {
 		t.Fatalf("errors: %v", errs)
 	}
-	if modes[0] != normal {
-		t.Fatalf("the unsynced job alone: synchronous=%d, want NORMAL", modes[0])
+	if count() == before {
+		t.Errorf("a batch holding an ordinary write was answered without an fsync")
 	}
-	if modes[1] != full || modes[2] != full {
-		t.Fatalf("a batch of an unsynced and an ordinary job: synchronous=%d and %d, want FULL for both", modes[1], modes[2])
+
+	// A failed fsync fails its write and every later one.
+	mu.Lock()
+	fail = errors.New("EIO")
+	mu.Unlock()
+	err := insert(s.Write, "d", 0)
+	if p, ok := problem.As(err); !ok || p.Kind != problem.Unavailable {
+		t.Fatalf("a write whose fsync failed: %v, want a 503 problem", err)
+	}
+	mu.Lock()
+	fail = nil
+	mu.Unlock()
+	for _, w := range []func(context.Context, func(*store.Tx) error) error{s.Write, s.WriteUnsynced} {
+		if err := insert(w, "e", 0); err == nil {
+			t.Fatalf("a write after a failed fsync succeeded")
+		}
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Fatalf("Ping (and with it /readyz) answers after a failed fsync")
 	}
 }
