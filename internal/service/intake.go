@@ -637,6 +637,15 @@ func (t *countChanges) write(ctx context.Context, tx *store.Tx, s *Service, acto
 		if c.attached == 0 && c.firing == 0 && c.truncated == 0 {
 			continue
 		}
+		// Firing alerts joining (a storm) add to a slot on PostgreSQL,
+		// without waiting for the incident's row; they leave the hint
+		// false, and the call says when it is not (store/alertcounts.go).
+		if shared, err := tx.AddAlertCountsShared(ctx, n, c.attached, c.firing, c.truncated); err != nil || shared {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		after, err := tx.AddAlertCounts(ctx, n, c.attached, c.firing, c.truncated)
 		if err != nil {
 			return err
@@ -667,7 +676,13 @@ func (s *Service) syncAlertsHint(ctx context.Context, tx *store.Tx, n int64, c s
 	if all == c.AlertsResolved {
 		return nil
 	}
-	inc, err := tx.IncidentForUpdate(ctx, n)
+	// Read without FOR UPDATE: the counts' update (AddAlertCounts) holds
+	// the row already. FOR UPDATE would wait for every transaction whose
+	// events name the incident (their foreign key takes FOR KEY SHARE)
+	// while they wait to update its counts after this one: a deadlock
+	// whenever the hint flipped during a storm
+	// (TestStormCountsOnSlotsAcrossReplicas).
+	inc, err := tx.Incident(ctx, n)
 	if err != nil {
 		return err
 	}

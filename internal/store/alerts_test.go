@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,6 +223,114 @@ func TestAlertsDefaultLimit(t *testing.T) {
 	})
 }
 
+// An alert names an integration and an incident that exist, on both
+// databases, whether inserted (one or several in a statement) or saved:
+// SQLite checks its foreign keys, PostgreSQL a trigger per statement
+// (schema 15), and both refuse with a foreign-key error that changes
+// nothing.
+func TestAlertParentsMustExist(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		newIntegration(t, s, "a1", "one")
+		inc := newIncident(t, s, nil)
+		refused := func(what string, fn func(ctx context.Context, tx *store.Tx) error) {
+			t.Helper()
+			if err := write(s, fn); !store.IsForeignKey(err) {
+				t.Fatalf("%s: %v, want a foreign-key error", what, err)
+			}
+		}
+		refused("unknown integration", func(ctx context.Context, tx *store.Tx) error {
+			return tx.InsertAlert(ctx, newRecord("ghost", "g1", 0))
+		})
+		refused("unknown incident", func(ctx context.Context, tx *store.Tx) error {
+			r := newRecord("a1", "g2", 0)
+			r.Incident = inc.Number + 1
+			return tx.InsertAlert(ctx, r)
+		})
+		refused("one bad alert of several", func(ctx context.Context, tx *store.Tx) error {
+			good, bad := newRecord("a1", "g3", 0), newRecord("a1", "g4", 0)
+			good.Incident, bad.Incident = inc.Number, inc.Number+7
+			return tx.InsertAlertRows(ctx, []store.AlertRow{{Record: good, Encoded: store.Encode(&good.Alert)}, {Record: bad, Encoded: store.Encode(&bad.Alert)}})
+		})
+		r := insertAlert(t, s, newRecord("a1", "ok", 0))
+		refused("saved to an unknown incident", func(ctx context.Context, tx *store.Tx) error {
+			c := *r
+			c.Incident = inc.Number + 1
+			return tx.SaveAlert(ctx, &c)
+		})
+		r.Incident = inc.Number
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return tx.SaveAlert(ctx, r) }))
+		var n int
+		must(t, s.Read(ctx, func(tx *store.Tx) error { return tx.QueryCount(ctx, `SELECT count(*) FROM alerts`, &n) }))
+		if n != 1 {
+			t.Fatalf("%d alerts stored, want the one good one", n)
+		}
+	})
+}
+
+// On PostgreSQL, finding a group's open incident reads a few index
+// entries however many alerts the group's incidents hold: in a storm it
+// runs once per group transaction, and it used to read and sort every
+// alert of the storm each time. Counted in the plan's rows, not timed.
+func TestOpenIncidentForGroupReadsFewAlerts(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		if s.Dialect() != store.Postgres {
+			t.Skip("the query is PostgreSQL's")
+		}
+		ctx := context.Background()
+		newIntegration(t, s, "a1", "one")
+		open := newIncident(t, s, nil)
+		closed := newIncident(t, s, func(i *incident.Incident) { i.Phase = incident.Closed })
+		const each = 300
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			for i := range 2 * each {
+				r := newRecord("a1", fmt.Sprintf("f%d", i), 0)
+				r.GroupKey, r.Incident = "storm", open.Number
+				if i >= each {
+					r.Incident = closed.Number
+				}
+				if err := tx.InsertAlert(ctx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		if n, err := readErr(s, func(tx *store.Tx) (int64, error) { return tx.OpenIncidentForGroup(ctx, "a1", "storm") }); err != nil || n != open.Number {
+			t.Fatalf("group: %d %v, want %d", n, err, open.Number)
+		}
+		plans := read(t, s, func(tx *store.Tx) ([]string, error) {
+			return tx.Names(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+store.OpenIncidentForGroupPg, "a1", "storm")
+		})
+		var doc []struct{ Plan planNode }
+		if err := json.Unmarshal([]byte(strings.Join(plans, "")), &doc); err != nil || len(doc) != 1 {
+			t.Fatalf("plan: %v %q", err, plans)
+		}
+		if rows := doc[0].Plan.alertRows(); rows > 10 {
+			t.Fatalf("the look-up read %.0f alert rows of %d, want a few: %s", rows, 2*each, plans)
+		}
+	})
+}
+
+// planNode is a node of PostgreSQL's EXPLAIN (ANALYZE, FORMAT JSON).
+type planNode struct {
+	Relation string     `json:"Relation Name"`
+	Rows     float64    `json:"Actual Rows"`
+	Loops    float64    `json:"Actual Loops"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// alertRows counts the rows the plan's scans of alerts returned.
+func (p planNode) alertRows() float64 {
+	n := 0.0
+	if p.Relation == "alerts" {
+		n = p.Rows * p.Loops
+	}
+	for _, c := range p.Plans {
+		n += c.alertRows()
+	}
+	return n
+}
+
 // A new alert of a group joins the newest incident of the group that is
 // not closed.
 func TestOpenIncidentForGroup(t *testing.T) {
@@ -259,6 +369,19 @@ func TestOpenIncidentForGroup(t *testing.T) {
 		attach("a1", "y1", "only-closed", closed.Number)
 		if _, err := group("a1", "only-closed"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("closed incident joined: %v", err)
+		}
+		// Past several ended incidents, newest first, to an open one.
+		cancelled := newIncident(t, s, nil)
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			return tx.Exec(ctx, `UPDATE incidents SET end_state = 'cancelled' WHERE number = $1`, cancelled.Number)
+		}))
+		closed2 := newIncident(t, s, func(i *incident.Incident) { i.Phase = incident.Closed })
+		attach("a1", "z1", "k", older.Number)
+		attach("a1", "z2", "k", cancelled.Number)
+		attach("a1", "z3", "k", closed2.Number)
+		attach("a1", "z4", "k", closed.Number)
+		if n, err := group("a1", "k"); err != nil || n != older.Number {
+			t.Fatalf("group k: %d %v, want %d", n, err, older.Number)
 		}
 	})
 }

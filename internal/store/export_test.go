@@ -92,5 +92,12 @@ func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
 	return may
 }
 
+// OpenIncidentForGroupPg is the query OpenIncidentForGroup runs on
+// PostgreSQL.
+const OpenIncidentForGroupPg = openIncidentForGroupPg
+
+// IsForeignKey reports a refused reference to a row that does not exist.
+var IsForeignKey = isForeignKey
+
 // QueuedWrites is how many SQLite writes wait for the writer.
 func QueuedWrites(s *Store) int { return len(s.jobs) }

@@ -8,19 +8,29 @@ import (
 	"github.com/quenchhq/quench/internal/alert"
 )
 
-// Group commit on PostgreSQL. WriteGrouped queues the work, and a few
-// committer goroutines each run what queued up while they were busy in
-// one transaction (savepoints only once a job failed): one BEGIN, one
-// COMMIT and one WAL flush serve many requests, and one failing job rolls
-// back alone. Intake locks its integration's row only when a delivery
+// Group commit on PostgreSQL. WriteGrouped queues the work, and a
+// committer goroutine (pgCommitters) runs what queued up while it was
+// busy in one transaction (savepoints only once a job failed): one BEGIN,
+// one COMMIT and one WAL flush serve many requests, and one failing job
+// rolls back alone. Intake locks its integration's row only when a delivery
 // changes stored alerts or may open an incident (so that concurrent
 // deliveries of one group cannot open two), and writes the counts it
 // keeps once per group transaction, at its end (group_pg.go): so one
-// committer works while another waits for its flush, on one replica or
-// several.
+// replica's committer works while another's waits for its flush.
 
 // pgCommitters is how many group transactions run at once per replica.
-const pgCommitters = 2
+// One: what queues up while its transaction runs and waits for its WAL
+// flush makes the next transaction, so a transaction serves more
+// deliveries. Each transaction has a fixed cost in PostgreSQL's CPU
+// (BEGIN, the integration and its rules, the inbox count, COMMIT and its
+// flush, the change notification to every replica); with two
+// committers per replica, three replicas ran 1.6 deliveries per
+// transaction against 3.7 for one replica, and PostgreSQL's CPU per alert
+// rose by a quarter. With one, PostgreSQL still overlaps one replica's
+// flush with another's work, and on one replica the wait for a flush is
+// spent collecting the next batch. Measured in docs/benchmarks.md
+// (2026-12-01, storm figures on PostgreSQL).
+const pgCommitters = 1
 
 type pgGroup struct {
 	once sync.Once

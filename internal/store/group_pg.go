@@ -138,8 +138,10 @@ func (g *pgGroupTx) flush(ctx context.Context, t *Tx) error {
 // lockIntegrationClause is how LockIntegration holds the integration's
 // row on PostgreSQL: FOR NO KEY UPDATE keeps two intake transactions (and
 // triage) from changing its alerts at once, as FOR UPDATE did, but lets
-// others insert alerts meanwhile (their foreign key takes FOR KEY SHARE,
-// which FOR UPDATE blocks and FOR NO KEY UPDATE does not).
+// others reference the row meanwhile (a foreign key takes FOR KEY SHARE,
+// which FOR UPDATE blocks and FOR NO KEY UPDATE does not; since schema 15
+// alerts check their integration with a statement trigger that takes no
+// lock at all).
 func (t *Tx) lockIntegrationClause() string {
 	if t.dialect == Postgres {
 		return " FOR NO KEY UPDATE"

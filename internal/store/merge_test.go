@@ -69,7 +69,7 @@ func mergeWorld(t *testing.T, st *store.Store) *service.Service {
 
 // children counts, per incident, its alerts, links, checklist items,
 // attachments (of its own; of updates), updates and events, and the
-// alert counts kept on the incident row.
+// alert counts kept on the incident (its row's and its slots').
 func children(t *testing.T, st *store.Store, n int64) string {
 	t.Helper()
 	var out []int
@@ -82,8 +82,11 @@ func children(t *testing.T, st *store.Store, n int64) string {
 			`SELECT count(*) FROM attachments WHERE incident_number = $1 AND update_id IS NOT NULL`,
 			`SELECT count(*) FROM updates WHERE incident_number = $1`,
 			`SELECT count(*) FROM events WHERE incident_number = $1`,
-			`SELECT alerts_attached FROM incidents WHERE number = $1`,
-			`SELECT alerts_firing FROM incidents WHERE number = $1`,
+			// The row's counts plus its slots' (AddAlertCountsShared).
+			`SELECT alerts_attached + (SELECT COALESCE(sum(attached), 0) FROM incident_alert_counts WHERE incident_number = $1)
+				FROM incidents WHERE number = $1`,
+			`SELECT alerts_firing + (SELECT COALESCE(sum(firing), 0) FROM incident_alert_counts WHERE incident_number = $1)
+				FROM incidents WHERE number = $1`,
 		} {
 			var c int
 			if err := tx.QueryCount(context.Background(), q, &c, n); err != nil {

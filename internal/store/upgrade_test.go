@@ -177,6 +177,7 @@ func fixture(now time.Time) []fixtureRow {
 			"created_by": "ana", "created_at": us(-time.Hour), "ends_at": us(2 * time.Hour)}},
 		{table: "checklist_templates", cols: map[string]any{"id": 1, "name": "database", "severity": "", "service": "db",
 			"items": `[{"phase":"resolved","text":"document recovery procedure"}]`, "created_by": "ana", "created_at": us(-4 * time.Hour)}},
+		{table: "incident_alert_counts", cols: map[string]any{"incident_number": 1, "slot": 3, "attached": 0, "firing": 0}},
 	}
 }
 
