@@ -75,10 +75,14 @@ func triageAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Reco
 	return list, nil
 }
 
-// AckAlerts acknowledges alerts: p is on them. An alert acknowledged
-// already keeps its first owner and time.
-func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) ([]*alert.Record, error) {
-	if err := require(p, auth.WriteIncidents, "acknowledge alerts"); err != nil {
+// triage runs one triage action on the named alerts, all or none: p must
+// be allowed to triage (what says what for, in the refusal); change
+// applies the action to the alerts, read and locked, and returns the
+// audit entry's details, recorded as action; the inbox's watchers hear of
+// it once committed.
+func (s *Service) triage(ctx context.Context, p auth.Principal, what, action string, ids []int64,
+	change func(tx *store.Tx, list []*alert.Record) (map[string]any, error)) ([]*alert.Record, error) {
+	if err := require(p, auth.WriteIncidents, what); err != nil {
 		return nil, err
 	}
 	var out []*alert.Record
@@ -87,6 +91,39 @@ func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) 
 		if err != nil {
 			return err
 		}
+		detail, err := change(tx, list)
+		if err != nil {
+			return err
+		}
+		out = list
+		return s.auditBy(ctx, tx, p, action, idList(ids), detail)
+	})
+	if err == nil {
+		s.inboxMoved()
+	}
+	return out, err
+}
+
+// saveTriage applies set to each alert of list, stores its triage, and
+// moves the inbox counts the change makes.
+func (s *Service) saveTriage(ctx context.Context, tx *store.Tx, list []*alert.Record, actor string, set func(*alert.Record)) error {
+	now := s.Now()
+	counts := newCountChanges()
+	for _, r := range list {
+		before := *r
+		set(r)
+		if err := tx.SaveTriage(ctx, r.ID, r.Triage); err != nil {
+			return err
+		}
+		counts.move(&before, r)
+	}
+	return counts.write(ctx, tx, s, actor, now)
+}
+
+// AckAlerts acknowledges alerts: p is on them. An alert acknowledged
+// already keeps its first owner and time.
+func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) ([]*alert.Record, error) {
+	return s.triage(ctx, p, "acknowledge alerts", "alerts_acknowledged", ids, func(tx *store.Tx, list []*alert.Record) (map[string]any, error) {
 		now := s.Now()
 		var acked []int64
 		for _, r := range list {
@@ -95,23 +132,19 @@ func (s *Service) AckAlerts(ctx context.Context, p auth.Principal, ids []int64) 
 			}
 			r.AckedBy, r.AckedAt = p.Name(), now
 			if err := tx.SaveTriage(ctx, r.ID, r.Triage); err != nil {
-				return err
+				return nil, err
 			}
 			acked = append(acked, r.ID)
 		}
-		out = list
-		return s.auditBy(ctx, tx, p, "alerts_acknowledged", idList(ids), map[string]any{"alerts": acked})
+		return map[string]any{"alerts": acked}, nil
 	})
-	if err == nil {
-		s.inboxMoved()
-	}
-	return out, err
 }
 
 // DismissAlerts says alerts are not an incident, for reason: they leave
 // the inbox's default view until they resolve and fire again. An alert
 // part of an incident that is not closed cannot be dismissed.
 func (s *Service) DismissAlerts(ctx context.Context, p auth.Principal, ids []int64, reason string) ([]*alert.Record, error) {
+	// Refused before the reason is looked at, as by triage.
 	if err := require(p, auth.WriteIncidents, "dismiss alerts"); err != nil {
 		return nil, err
 	}
@@ -119,41 +152,25 @@ func (s *Service) DismissAlerts(ctx context.Context, p auth.Principal, ids []int
 	if reason == "" {
 		return nil, problem.Unprocessablef("say why the alerts are dismissed (reason)")
 	}
-	var out []*alert.Record
-	err := s.store.Write(ctx, func(tx *store.Tx) error {
-		list, err := triageAlerts(ctx, tx, ids)
-		if err != nil {
-			return err
+	return s.triage(ctx, p, "dismiss alerts", "alerts_dismissed", ids, func(tx *store.Tx, list []*alert.Record) (map[string]any, error) {
+		for _, r := range list {
+			if r.Incident == 0 {
+				continue
+			}
+			inc, err := tx.Incident(ctx, r.Incident)
+			if err != nil {
+				return nil, err
+			}
+			if inc.Phase != incident.Closed {
+				return nil, problem.New(problem.Conflict, "alert_attached", "alert %d belongs to incident #%d; it is an incident already", r.ID, r.Incident).With("incident", r.Incident)
+			}
 		}
 		now := s.Now()
-		counts := newCountChanges()
-		for _, r := range list {
-			if r.Incident != 0 {
-				inc, err := tx.Incident(ctx, r.Incident)
-				if err != nil {
-					return err
-				}
-				if inc.Phase != incident.Closed {
-					return problem.New(problem.Conflict, "alert_attached", "alert %d belongs to incident #%d; it is an incident already", r.ID, r.Incident).With("incident", r.Incident)
-				}
-			}
-			before := *r
+		err := s.saveTriage(ctx, tx, list, p.Name(), func(r *alert.Record) {
 			r.DismissedBy, r.DismissedAt, r.DismissReason = p.Name(), now, reason
-			if err := tx.SaveTriage(ctx, r.ID, r.Triage); err != nil {
-				return err
-			}
-			counts.move(&before, r)
-		}
-		if err := counts.write(ctx, tx, s, p.Name(), now); err != nil {
-			return err
-		}
-		out = list
-		return s.auditBy(ctx, tx, p, "alerts_dismissed", idList(ids), map[string]any{"reason": reason})
+		})
+		return map[string]any{"reason": reason}, err
 	})
-	if err == nil {
-		s.inboxMoved()
-	}
-	return out, err
 }
 
 // idList names alerts in the audit log: "alert 3" or "alerts 3, 4, 9".
