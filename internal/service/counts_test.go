@@ -13,6 +13,28 @@ import (
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
+// recount counts from the alerts themselves what intake keeps counted: the
+// firing alerts in the inbox, and the attached and firing alerts of each
+// incident.
+func recount(list []*alert.Record) (inbox int64, want map[int64]service.AlertSummary) {
+	want = map[int64]service.AlertSummary{}
+	for _, a := range list {
+		firing := int64(0)
+		if a.Status == alert.Firing {
+			firing = 1
+		}
+		if a.Incident == 0 {
+			inbox += firing
+			continue
+		}
+		w := want[a.Incident]
+		w.Attached++
+		w.Firing += firing
+		want[a.Incident] = w
+	}
+	return inbox, want
+}
+
 // The counts intake keeps (attached and firing alerts per incident, firing
 // alerts in the inbox) and the "alerts resolved — mitigated?" hint read
 // from them always equal what the alerts themselves say, through firing,
@@ -51,22 +73,7 @@ func TestAlertCountsFollowTheAlerts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inbox := int64(0)
-			want := map[int64]service.AlertSummary{}
-			for _, a := range all {
-				firing := int64(0)
-				if a.Status == alert.Firing {
-					firing = 1
-				}
-				if a.Incident == 0 {
-					inbox += firing
-					continue
-				}
-				w := want[a.Incident]
-				w.Attached++
-				w.Firing += firing
-				want[a.Incident] = w
-			}
+			inbox, want := recount(all)
 			var got int64
 			if err := st.Read(ctx, func(tx *store.Tx) (err error) { got, err = tx.InboxFiring(ctx); return err }); err != nil {
 				t.Fatal(err)

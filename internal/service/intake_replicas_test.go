@@ -78,22 +78,7 @@ func TestConcurrentIntakeOnReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inbox := int64(0)
-			want := map[int64]service.AlertSummary{}
-			for _, a := range list {
-				firing := int64(0)
-				if a.Status == alert.Firing {
-					firing = 1
-				}
-				if a.Incident == 0 {
-					inbox += firing
-					continue
-				}
-				w := want[a.Incident]
-				w.Attached++
-				w.Firing += firing
-				want[a.Incident] = w
-			}
+			inbox, want := recount(list)
 			for i, svc := range replicas {
 				if got, err := svc.InboxWaiting(ctx, service.System); err != nil || got != inbox {
 					t.Errorf("%s: replica %d counts %d firing alerts in the inbox (%v), the alerts say %d", step, i+1, got, err, inbox)
