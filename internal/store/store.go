@@ -357,18 +357,7 @@ func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
 //
 // After Close, Write returns errShuttingDown without running fn.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	s.closing.RLock()
-	if s.closed {
-		s.closing.RUnlock()
-		return errShuttingDown
-	}
-	if s.dialect == Postgres {
-		// Held to the end, so Close waits for the transaction instead of
-		// closing the pool under it.
-		defer s.closing.RUnlock()
-		return s.writePostgres(ctx, fn)
-	}
-	return s.enqueue(&job{ctx: ctx, fn: fn, done: make(chan error, 1)})
+	return s.submit(ctx, fn, false)
 }
 
 // WriteUnsynced is Write for records whose loss would only repeat work,
@@ -380,21 +369,23 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 // the commits since the next synced one, or the checkpointer's next tick
 // (a second). Elsewhere it is Write.
 func (s *Store) WriteUnsynced(ctx context.Context, fn func(*Tx) error) error {
-	if s.dialect == Postgres {
-		return s.Write(ctx, fn)
-	}
+	return s.submit(ctx, fn, true)
+}
+
+// submit is Write, and WriteUnsynced when unsynced.
+func (s *Store) submit(ctx context.Context, fn func(*Tx) error, unsynced bool) error {
 	s.closing.RLock()
 	if s.closed {
 		s.closing.RUnlock()
 		return errShuttingDown
 	}
-	return s.enqueue(&job{ctx: ctx, fn: fn, done: make(chan error, 1), unsynced: true})
-}
-
-// enqueue hands j to the SQLite writer, called with the closing read lock
-// held (it releases it), and waits for its verdict.
-func (s *Store) enqueue(j *job) error {
-	ctx := j.ctx
+	if s.dialect == Postgres {
+		// Held to the end, so Close waits for the transaction instead of
+		// closing the pool under it.
+		defer s.closing.RUnlock()
+		return s.writePostgres(ctx, fn)
+	}
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1), unsynced: unsynced}
 	select {
 	case s.jobs <- j:
 		s.closing.RUnlock()
