@@ -35,6 +35,22 @@ func recount(list []*alert.Record) (inbox int64, want map[int64]service.AlertSum
 	return inbox, want
 }
 
+// groupAlerts builds alerts of one group (alertname group), one per
+// instance name, all with status at now.
+func groupAlerts(group, severity string, status alert.Status, now time.Time, names ...string) []alert.Alert {
+	var alerts []alert.Alert
+	for _, n := range names {
+		labels := map[string]string{"alertname": group, "instance": n, "severity": severity}
+		a := alert.Alert{Fingerprint: alert.Fingerprint(labels), Status: status, Labels: labels, StartsAt: now, GroupKey: group}
+		if status == alert.Resolved {
+			a.EndsAt = now
+		}
+		alert.Normalize(&a)
+		alerts = append(alerts, a)
+	}
+	return alerts
+}
+
 // The counts intake keeps (attached and firing alerts per incident, firing
 // alerts in the inbox) and the "alerts resolved — mitigated?" hint read
 // from them always equal what the alerts themselves say, through firing,
@@ -50,16 +66,7 @@ func TestAlertCountsFollowTheAlerts(t *testing.T) {
 		}
 		send := func(group string, status alert.Status, severity string, names ...string) *service.IngestResult {
 			t.Helper()
-			var alerts []alert.Alert
-			for _, n := range names {
-				labels := map[string]string{"alertname": group, "instance": n, "severity": severity}
-				a := alert.Alert{Fingerprint: alert.Fingerprint(labels), Status: status, Labels: labels, StartsAt: now, GroupKey: group}
-				if status == alert.Resolved {
-					a.EndsAt = now
-				}
-				alert.Normalize(&a)
-				alerts = append(alerts, a)
-			}
+			alerts := groupAlerts(group, severity, status, now, names...)
 			res, err := svc.Ingest(ctx, in.ID, "", alerts)
 			if err != nil {
 				t.Fatal(err)

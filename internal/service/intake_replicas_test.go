@@ -30,17 +30,7 @@ func TestConcurrentIntakeOnReplicas(t *testing.T) {
 		}
 		now := app.Clock.Now()
 		delivery := func(group, severity string, status alert.Status, names ...string) []alert.Alert {
-			var alerts []alert.Alert
-			for _, n := range names {
-				labels := map[string]string{"alertname": group, "instance": n, "severity": severity}
-				a := alert.Alert{Fingerprint: alert.Fingerprint(labels), Status: status, Labels: labels, StartsAt: now, GroupKey: group}
-				if status == alert.Resolved {
-					a.EndsAt = now
-				}
-				alert.Normalize(&a)
-				alerts = append(alerts, a)
-			}
-			return alerts
+			return groupAlerts(group, severity, status, now, names...)
 		}
 		names := func(prefix string, n int) []string {
 			out := make([]string, n)
