@@ -73,12 +73,17 @@ func (w *Web) createHeartbeatAction(r *http.Request, p auth.Principal) (string, 
 	if err != nil {
 		return "", w.adminHeartbeats, nil, err
 	}
+	return "", nil, w.pingURLShown("Heartbeat created", "Ping URL", key, h,
+		"The URL is its own credential and is shown only now; to change it, rotate it on the heartbeats page."), nil
+}
+
+// pingURLShown shows a heartbeat's new ping URL (what names it), once,
+// with the cron line that uses it.
+func (w *Web) pingURLShown(title, what, key string, h *heartbeat.Heartbeat, hint string) *shown {
 	u := service.HeartbeatURL(w.baseURL, key)
-	return "", nil, &shown{Title: "Heartbeat created", Data: secretData{
-		What:   fmt.Sprintf("Ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
-		Secret: u, Back: "/admin/heartbeats",
-		Hint:    "The URL is its own credential and is shown only now; to change it, rotate it on the heartbeats page.",
-		Snippet: service.HeartbeatSnippet(u)}}, nil
+	return &shown{Title: title, Data: secretData{
+		What:   fmt.Sprintf("%s of heartbeat %s (every %s, %s of grace)", what, h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
+		Secret: u, Back: "/admin/heartbeats", Hint: hint, Snippet: service.HeartbeatSnippet(u)}}
 }
 
 // editHeartbeatAction changes a heartbeat's name, schedule and labels
@@ -108,12 +113,8 @@ func (w *Web) rotateHeartbeatAction(r *http.Request, p auth.Principal) (string, 
 	if err != nil {
 		return "", w.adminHeartbeats, nil, err
 	}
-	u := service.HeartbeatURL(w.baseURL, key)
-	return "", nil, &shown{Title: "Heartbeat ping URL rotated", Data: secretData{
-		What:   fmt.Sprintf("New ping URL of heartbeat %s (every %s, %s of grace)", h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace)),
-		Secret: u, Back: "/admin/heartbeats",
-		Hint:    "The old URL answers 404 from now on: put this one in the job. It is shown only now.",
-		Snippet: service.HeartbeatSnippet(u)}}, nil
+	return "", nil, w.pingURLShown("Heartbeat ping URL rotated", "New ping URL", key, h,
+		"The old URL answers 404 from now on: put this one in the job. It is shown only now."), nil
 }
 
 func (w *Web) removeHeartbeatAction(r *http.Request, p auth.Principal) (string, adminView, *shown, error) {
