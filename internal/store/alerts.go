@@ -83,26 +83,14 @@ func (t *Tx) Integrations(ctx context.Context) ([]*alert.Integration, error) {
 func (t *Tx) DeleteIntegration(ctx context.Context, id string, at time.Time) error {
 	delete(t.locked, id)
 	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL AND type NOT IN ('report', 'heartbeat')`, micros(at), id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // SetIntegrationSecret sets a live integration's signing secret.
 func (t *Tx) SetIntegrationSecret(ctx context.Context, id, secret string) error {
 	delete(t.locked, id)
 	res, err := t.q.ExecContext(ctx, `UPDATE integrations SET secret = $1 WHERE id = $2 AND deleted_at IS NULL`, secret, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // TouchIntegration records when an integration last delivered.
@@ -447,13 +435,7 @@ func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
 func (t *Tx) SaveTriage(ctx context.Context, id int64, tr alert.Triage) error {
 	res, err := t.q.ExecContext(ctx, `UPDATE alerts SET acked_by = $1, acked_at = $2, dismissed_by = $3, dismissed_at = $4, dismiss_reason = $5
 		WHERE id = $6`, tr.AckedBy, nullMicros(tr.AckedAt), tr.DismissedBy, nullMicros(tr.DismissedAt), tr.DismissReason, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // AlertsByID reads stored alerts by id; a missing id is left out.
@@ -784,13 +766,7 @@ func (t *Tx) DeleteRule(ctx context.Context, id int64) error {
 	t.rules = nil
 	t.touch(tableRules)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM rules WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // matcherCache keeps parsed rule matchers by their stored text: rules are

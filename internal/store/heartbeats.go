@@ -114,13 +114,7 @@ func (t *Tx) SaveHeartbeatPing(ctx context.Context, h *heartbeat.Heartbeat) erro
 // DeleteHeartbeat retires a heartbeat: its ping URL stops working.
 func (t *Tx) DeleteHeartbeat(ctx context.Context, id string, at time.Time) error {
 	res, err := t.q.ExecContext(ctx, `UPDATE heartbeats SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL`, micros(at), id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // HeartbeatStates counts live heartbeats by state, for metrics.
@@ -152,24 +146,12 @@ func (t *Tx) UpdateHeartbeat(ctx context.Context, h *heartbeat.Heartbeat) error 
 	if IsUnique(err) {
 		return problem.Wrap(problem.Conflict, "heartbeat_exists", err, "a heartbeat named %q already exists", h.Name)
 	}
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // SetHeartbeatSecret replaces the hash of a heartbeat's ping key: the old
 // URL stops working when the transaction commits.
 func (t *Tx) SetHeartbeatSecret(ctx context.Context, id, secretHash string) error {
 	res, err := t.q.ExecContext(ctx, `UPDATE heartbeats SET secret_hash = $2 WHERE id = $1 AND deleted_at IS NULL`, id, secretHash)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }

@@ -48,13 +48,7 @@ func (t *Tx) DeleteSnooze(ctx context.Context, id int64) error {
 	t.snoozes = nil
 	t.touch(tableSnoozes)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM snoozes WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // Snoozes lists the snoozes that end after now, soonest ending first.

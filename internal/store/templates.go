@@ -81,26 +81,14 @@ func (t *Tx) UpdateTemplate(ctx context.Context, tpl *incident.Template) error {
 	if IsUnique(err) {
 		return problem.Wrap(problem.Conflict, "template_exists", err, "a checklist template named %q exists", tpl.Name)
 	}
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // DeleteTemplate removes a template; incidents keep the items it added.
 func (t *Tx) DeleteTemplate(ctx context.Context, id int64) error {
 	t.touch(tableTemplates)
 	res, err := t.q.ExecContext(ctx, `DELETE FROM checklist_templates WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return affected(res, err)
 }
 
 // Setup holds the facts the first-run checklist is derived from.
