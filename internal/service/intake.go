@@ -242,7 +242,7 @@ func (g *ingestion) apply(alerts []alert.Alert, enc []store.Encoded) error {
 		for j, i := range rest {
 			fps[j] = alerts[i].Fingerprint
 		}
-		existing, err := g.tx.AlertsByFingerprint(g.ctx, g.in.ID, fps)
+		existing, err := g.tx.AlertsToChange(g.ctx, g.in.ID, fps)
 		if err != nil {
 			return err
 		}
@@ -383,14 +383,15 @@ func (g *ingestion) openForGroup(key string) (int64, error) {
 // incident stays there (again); otherwise the first matching rule decides.
 func (g *ingestion) route(rec *alert.Record) (n int64, again bool, err error) {
 	if rec.Incident != 0 {
-		inc, err := g.tx.Incident(g.ctx, rec.Incident)
+		inc, err := g.tx.IncidentToJoin(g.ctx, rec.Incident)
 		if err != nil {
 			return 0, false, err
 		}
 		if inc.EndState == incident.Merged && inc.MergedInto != 0 {
 			// Its alerts moved to the target at the merge; one that
-			// slipped past it follows them.
-			if inc, err = g.tx.Incident(g.ctx, inc.MergedInto); err != nil {
+			// slipped past it (stored before merges held
+			// intake out, 2026-12) follows them.
+			if inc, err = g.tx.IncidentToJoin(g.ctx, inc.MergedInto); err != nil {
 				return 0, false, err
 			}
 		}

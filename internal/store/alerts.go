@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -460,6 +462,70 @@ func (t *Tx) AlertsByID(ctx context.Context, ids []int64) ([]*alert.Record, erro
 // AlertsByFingerprint reads the stored alerts of one integration with the
 // given fingerprints, keyed by fingerprint.
 func (t *Tx) AlertsByFingerprint(ctx context.Context, integration string, fingerprints []string) (map[string]*alert.Record, error) {
+	return t.alertsByFingerprint(ctx, integration, fingerprints, "")
+}
+
+// AlertsToChange is AlertsByFingerprint for a transaction that goes on
+// to change the alerts it reads. On PostgreSQL a merge may move them
+// meanwhile: it holds both incidents FOR UPDATE, then moves their
+// alerts and counts. So this holds the incidents the alerts are on FOR
+// KEY SHARE first, then reads the alerts again holding them FOR NO KEY
+// UPDATE: what it returns is where each alert is now, and stays so until
+// the transaction ends (a merge waits for it, then moves what it wrote).
+// Holding the incidents first keeps a merge from waiting for these
+// alerts while this waits for the merge's incident. An alert moved
+// between the two reads is on an incident not held yet: it is held then,
+// after the alerts; a merge of it in that moment is a deadlock, which
+// PostgreSQL breaks and the writers run again.
+func (t *Tx) AlertsToChange(ctx context.Context, integration string, fingerprints []string) (map[string]*alert.Record, error) {
+	found, err := t.AlertsByFingerprint(ctx, integration, fingerprints)
+	if err != nil || t.dialect != Postgres || len(found) == 0 {
+		return found, err
+	}
+	held := map[int64]bool{}
+	if err := t.holdIncidentsOf(ctx, found, held); err != nil {
+		return nil, err
+	}
+	if found, err = t.alertsByFingerprint(ctx, integration, fingerprints, " ORDER BY id FOR NO KEY UPDATE"); err != nil {
+		return nil, err
+	}
+	return found, t.holdIncidentsOf(ctx, found, held)
+}
+
+// holdIncidentsOf holds FOR KEY SHARE, in number order, the incidents of
+// alerts that are not in held yet, and adds them to held.
+func (t *Tx) holdIncidentsOf(ctx context.Context, alerts map[string]*alert.Record, held map[int64]bool) error {
+	var numbers []int64
+	for _, r := range alerts {
+		if r.Incident != 0 && !held[r.Incident] {
+			held[r.Incident] = true
+			numbers = append(numbers, r.Incident)
+		}
+	}
+	if len(numbers) == 0 {
+		return nil
+	}
+	slices.Sort(numbers)
+	numbers = slices.Compact(numbers)
+	_, err := t.q.ExecContext(ctx, `SELECT number FROM incidents WHERE number = ANY(CAST($1 AS bigint[])) ORDER BY number FOR KEY SHARE`, numbers)
+	return err
+}
+
+// IncidentToJoin reads an incident that intake is about to attach alerts
+// to. On PostgreSQL it holds it FOR KEY SHARE until the transaction ends
+// and reads its newest version: a merge that committed meanwhile shows,
+// and one that comes later waits for this transaction (see
+// AlertsToChange).
+func (t *Tx) IncidentToJoin(ctx context.Context, number int64) (*incident.Incident, error) {
+	if t.dialect != Postgres {
+		return t.Incident(ctx, number)
+	}
+	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1 FOR KEY SHARE`, number))
+}
+
+// alertsByFingerprint is AlertsByFingerprint; on PostgreSQL lock ends its
+// statements (an ORDER BY and a locking clause).
+func (t *Tx) alertsByFingerprint(ctx context.Context, integration string, fingerprints []string, lock string) (map[string]*alert.Record, error) {
 	out := make(map[string]*alert.Record, len(fingerprints))
 	want := uniqueStrings(fingerprints)
 	keep := func(list []*alert.Record, err error) error {
@@ -480,7 +546,7 @@ func (t *Tx) AlertsByFingerprint(ctx context.Context, integration string, finger
 				ph[i] = p.add(fp)
 			}
 			if err := keep(collect(scanAlert)(t.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
-				WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`, p.args...))); err != nil {
+				WHERE integration_id = $1 AND fingerprint IN (`+strings.Join(ph, ", ")+`)`+lock, p.args...))); err != nil {
 				return nil, err
 			}
 			continue
@@ -614,6 +680,13 @@ func (t *Tx) IncidentAlertCounts(ctx context.Context, number int64) (AlertCounts
 // and sort them: in a storm that is every alert of the storm's incident,
 // once per group transaction (10 ms at 27,000 alerts), so the storm's
 // cost per alert grew with its size.
+//
+// In a write transaction, the incident found is held FOR KEY SHARE to the transaction's end, and
+// is open once held: a merge (or any change through IncidentForUpdate)
+// locks it FOR UPDATE first, so either it waits for this transaction and
+// then moves the alerts it attached, or it commits first and this
+// statement sees the incident ended. found without held is that second
+// case: the caller looks again.
 const openIncidentForGroupPg = `WITH RECURSIVE g (n, open) AS (
 		SELECT m.n, EXISTS (SELECT 1 FROM incidents i WHERE i.number = m.n AND i.phase <> 'closed' AND i.end_state IS NULL)
 		FROM (SELECT (SELECT a.incident_number FROM alerts a
@@ -625,8 +698,15 @@ const openIncidentForGroupPg = `WITH RECURSIVE g (n, open) AS (
 				WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number < g.n
 				ORDER BY a.incident_number DESC LIMIT 1) AS n
 			FROM g WHERE NOT g.open) m
-		WHERE m.n IS NOT NULL)
-	SELECT n FROM g WHERE open`
+		WHERE m.n IS NOT NULL)`
+
+// openIncidentForGroupPgHeld ends openIncidentForGroupPg in a write
+// transaction: the incident found, and the same held.
+const openIncidentForGroupPgHeld = `,
+	found AS (SELECT n FROM g WHERE open LIMIT 1),
+	held AS (SELECT i.number FROM incidents i JOIN found ON i.number = found.n
+		WHERE i.phase <> 'closed' AND i.end_state IS NULL FOR KEY SHARE OF i)
+	SELECT (SELECT n FROM found), (SELECT number FROM held)`
 
 // OpenIncidentForGroup finds the newest incident that is not closed, not
 // cancelled nor merged, and holds an alert of the integration's group. A
@@ -641,15 +721,43 @@ func (t *Tx) OpenIncidentForGroup(ctx context.Context, integration, groupKey str
 
 func (t *Tx) openIncidentForGroup(ctx context.Context, integration, groupKey string) (int64, error) {
 	var n int64
-	if t.dialect == Postgres {
-		err := t.q.QueryRowContext(ctx, openIncidentForGroupPg, integration, groupKey).Scan(&n)
+	if t.dialect == Postgres && t.readOnly {
+		err := t.q.QueryRowContext(ctx, openIncidentForGroupPg+` SELECT n FROM g WHERE open`, integration, groupKey).Scan(&n)
 		return n, noRows(err)
+	}
+	if t.dialect == Postgres {
+		// Each look is a new statement, which sees what ended the
+		// incident found by the one before: a merge moved the group's
+		// alerts to its target, which the next look finds.
+		for range groupLooks {
+			var found, held sql.NullInt64
+			if err := t.q.QueryRowContext(ctx, openIncidentForGroupPg+openIncidentForGroupPgHeld, integration, groupKey).Scan(&found, &held); err != nil {
+				return 0, err
+			}
+			switch {
+			case !found.Valid:
+				return 0, ErrNotFound
+			case held.Valid:
+				return held.Int64, nil
+			}
+		}
+		return 0, errGroupChanged
 	}
 	err := t.q.QueryRowContext(ctx, `SELECT a.incident_number FROM alerts a JOIN incidents i ON i.number = a.incident_number
 		WHERE a.integration_id = $1 AND a.group_key = $2 AND a.incident_number IS NOT NULL AND i.phase <> 'closed'
 		AND i.end_state IS NULL ORDER BY a.incident_number DESC LIMIT 1`, integration, groupKey).Scan(&n)
 	return n, noRows(err)
 }
+
+// groupLooks bounds the looks for a group's open incident that find one
+// ended (merged, cancelled, closed) while they waited for it; past them
+// the transaction runs again (errGroupChanged).
+const groupLooks = 4
+
+// errGroupChanged is a serialization failure (SQLSTATE 40001): the
+// writers run the transaction again (retryable).
+var errGroupChanged = &pgconn.PgError{Severity: "ERROR", Code: "40001",
+	Message: "a group's open incident kept ending while intake looked for it"}
 
 // AlertFilter selects alerts for the inbox.
 type AlertFilter struct {

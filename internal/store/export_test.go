@@ -94,7 +94,7 @@ func KeyFilterMayHold(s *Store, integration, fingerprint string) (may bool) {
 
 // OpenIncidentForGroupPg is the query OpenIncidentForGroup runs on
 // PostgreSQL.
-const OpenIncidentForGroupPg = openIncidentForGroupPg
+const OpenIncidentForGroupPg = openIncidentForGroupPg + openIncidentForGroupPgHeld
 
 // IsForeignKey reports a refused reference to a row that does not exist.
 var IsForeignKey = isForeignKey

@@ -339,7 +339,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer tx.Rollback()
 	// No channel cache: a snapshot may be older than the cache's version.
-	if err := fn(&Tx{q: tx, dialect: s.dialect, matchers: s.matchers}); err != nil {
+	if err := fn(&Tx{q: tx, dialect: s.dialect, matchers: s.matchers, readOnly: true}); err != nil {
 		return s.classify(err)
 	}
 	return s.classify(tx.Commit())
@@ -348,7 +348,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 // ReadOne runs fn outside a transaction on the read pool, with prepared
 // statements: for the single-statement lookups of every request.
 func (s *Store) ReadOne(ctx context.Context, fn func(*Tx) error) error {
-	return s.classify(fn(&Tx{q: cachedDB{db: s.read, cache: s.readStmts}, dialect: s.dialect, matchers: s.matchers, chans: s.chans}))
+	return s.classify(fn(&Tx{q: cachedDB{db: s.read, cache: s.readStmts}, dialect: s.dialect, matchers: s.matchers, chans: s.chans, readOnly: true}))
 }
 
 // Write runs fn in a read-write transaction and returns after it committed
@@ -778,6 +778,8 @@ type Tx struct {
 	// integrations read without a lock and work deferred to its commit;
 	// nil elsewhere.
 	pg *pgGroupTx
+	// readOnly is set in Read and ReadOne, which may take no row locks.
+	readOnly bool
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
