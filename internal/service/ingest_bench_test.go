@@ -47,3 +47,53 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIngestResend measures what Alertmanager sends most once alerts
+// fire: the same 10-alert groups again, nothing changed, from parallel
+// senders, with the groups in the inbox (warning) or each on an incident
+// of its own (critical), on every database the tests have. On
+// PostgreSQL such a delivery reads its alerts to change them holding
+// their incidents and then the alerts (store.Tx.AlertsToChange).
+func BenchmarkIngestResend(b *testing.B) {
+	const groups, batch = 64, 10
+	for _, d := range testenv.Dialects(b) {
+		for _, severity := range []string{"warning", "critical"} {
+			b.Run(fmt.Sprintf("%s/%s", d, severity), func(b *testing.B) {
+				st := testenv.NewStore(b, d)
+				svc := service.New(st, service.Options{})
+				ctx := context.Background()
+				_, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				group := func(g int) []alert.Alert {
+					alerts := make([]alert.Alert, batch)
+					for i := range alerts {
+						labels := map[string]string{"alertname": "Bench", "severity": severity, "g": fmt.Sprint(g), "i": fmt.Sprint(i)}
+						alerts[i] = alert.Alert{Fingerprint: alert.Fingerprint(labels), Status: alert.Firing, Labels: labels,
+							Annotations: map[string]string{"summary": "bench"}, StartsAt: time.Unix(1700000000, 0).UTC(), GroupKey: fmt.Sprint(g), Title: "bench"}
+					}
+					return alerts
+				}
+				for g := range groups {
+					if _, err := svc.Ingest(ctx, in.ID, "", group(g)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				before := st.Work().Statements
+				var seq atomic.Int64
+				b.SetParallelism(8)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := svc.Ingest(ctx, in.ID, "", group(int(seq.Add(1)%groups))); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(st.Work().Statements-before)/float64(b.N), "statements/op")
+			})
+		}
+	}
+}
