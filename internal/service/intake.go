@@ -902,12 +902,12 @@ func loadFreeAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Re
 	if len(ids) == 0 {
 		return nil, problem.Unprocessablef("name at least one alert")
 	}
-	out := make([]*alert.Record, 0, len(ids))
-	for _, id := range ids {
-		rec, err := tx.Alert(ctx, id)
-		if err != nil {
-			return nil, missing(err, "alert %d not found", id)
-		}
+	out, err := lockedAlerts(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range out {
+		id := rec.ID
 		if rec.Incident != 0 {
 			inc, err := tx.Incident(ctx, rec.Incident)
 			if err != nil {
@@ -917,7 +917,6 @@ func loadFreeAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Re
 				return nil, problem.New(problem.Conflict, "alert_attached", "alert %d already belongs to incident #%d", id, rec.Incident).With("incident", rec.Incident)
 			}
 		}
-		out = append(out, rec)
 	}
 	return out, nil
 }
@@ -993,20 +992,24 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 	}
 	var inc *incident.Incident
 	err := s.store.Write(ctx, func(tx *store.Tx) (err error) {
-		if inc, err = visibleIncident(ctx, tx, number, false, true); err != nil {
+		// What is wrong with the incident is said first; then the
+		// alerts (and their integrations) are locked before the
+		// incident, in intake's order (lockedAlerts), and the incident
+		// is looked at again, locked.
+		if inc, err = visibleIncident(ctx, tx, number, false, false); err != nil {
 			return err
 		}
-		if inc.Phase == incident.Closed {
-			return problem.New(problem.Conflict, "incident_closed", "incident #%d is closed; reopen it or declare a new one", number)
-		}
-		if err := notMerged(inc, "alerts"); err != nil {
+		if err := canTakeAlerts(inc); err != nil {
 			return err
-		}
-		if inc.EndState == incident.Cancelled {
-			return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it or declare a new one", number)
 		}
 		recs, err := loadFreeAlerts(ctx, tx, ids)
 		if err != nil {
+			return err
+		}
+		if inc, err = visibleIncident(ctx, tx, number, false, true); err != nil {
+			return err
+		}
+		if err := canTakeAlerts(inc); err != nil {
 			return err
 		}
 		if err := attachAll(ctx, tx, s, recs, number, p.Name(), s.Now()); err != nil {
@@ -1023,6 +1026,21 @@ func (s *Service) AttachAlerts(ctx context.Context, p auth.Principal, number int
 	s.publish(Change{Incident: number, Kind: incident.EventAlertAttached})
 	s.inboxMoved()
 	return inc, nil
+}
+
+// canTakeAlerts refuses alerts attached by hand to an incident that is
+// closed, merged or cancelled.
+func canTakeAlerts(inc *incident.Incident) error {
+	if inc.Phase == incident.Closed {
+		return problem.New(problem.Conflict, "incident_closed", "incident #%d is closed; reopen it or declare a new one", inc.Number)
+	}
+	if err := notMerged(inc, "alerts"); err != nil {
+		return err
+	}
+	if inc.EndState == incident.Cancelled {
+		return problem.New(problem.Conflict, "incident_cancelled", "incident #%d was cancelled; reopen it or declare a new one", inc.Number)
+	}
+	return nil
 }
 
 func attachAll(ctx context.Context, tx *store.Tx, s *Service, recs []*alert.Record, number int64, actor string, now time.Time) error {

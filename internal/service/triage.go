@@ -38,6 +38,12 @@ func triageAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Reco
 	if len(ids) > MaxTriageAlerts {
 		return nil, problem.Unprocessablef("name at most %d alerts at once", MaxTriageAlerts)
 	}
+	return lockedAlerts(ctx, tx, ids)
+}
+
+// lockedAlerts reads the named alerts to change them, all or none (a
+// missing one is not_found), in id order.
+func lockedAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Record, error) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -48,6 +54,9 @@ func triageAlerts(ctx context.Context, tx *store.Tx, ids []int64) ([]*alert.Reco
 	// Intake holds its integration's row while it changes alerts (and
 	// writes their triage with them): lock the same rows, in order, then
 	// read the alerts again, so neither undoes the other on PostgreSQL.
+	// Intake goes on to the incidents of its alerts, so a caller that
+	// locks an incident too locks it after these (AttachAlerts): the
+	// other order deadlocked with intake.
 	var ins []string
 	for _, r := range list {
 		ins = append(ins, r.IntegrationID)

@@ -10,6 +10,7 @@ import (
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/service"
+	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
 
@@ -99,6 +100,61 @@ func TestMergeRacingIntake(t *testing.T) {
 					t.Fatalf("round %d: #%d counts %+v", r, n, sum)
 				}
 			}
+		}
+	})
+}
+
+// Alerts attached by hand while intake resolves them end attached and
+// resolved, with the incident's counts to match: neither change undoes
+// the other, on either database.
+func TestAttachRacingIntake(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st *store.Store) {
+		w := newTriageWorld(t, st)
+		const n = 20
+		for i := range n {
+			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
+		}
+		number := openDraft(t, w.svc, incident.Draft{Title: "disks filling up"})
+		errs := make(chan error, 2*n)
+		for i := range n {
+			id := w.idOf(t, fmt.Sprintf("db-%d", i))
+			labels := map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d", i), "severity": "warning"}
+			go func() {
+				_, err := w.svc.AttachAlerts(w.ctx, w.ana, number, []int64{id})
+				errs <- err
+			}()
+			go func() {
+				_, err := w.svc.Ingest(w.ctx, w.in, "", []alert.Alert{{Fingerprint: alert.Fingerprint(labels), Status: alert.Resolved, Labels: labels,
+					Annotations: map[string]string{}, StartsAt: w.clock.Now().Add(-time.Minute), EndsAt: w.clock.Now(), Title: "DiskFull"}})
+				errs <- err
+			}()
+		}
+		for range 2 * n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := w.svc.IncidentAlerts(w.ctx, w.ana, number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != n {
+			t.Fatalf("#%d holds %d alerts, want %d", number, len(list), n)
+		}
+		for _, r := range list {
+			if r.Status != alert.Resolved {
+				t.Fatalf("alert %d: %s, want resolved", r.ID, r.Status)
+			}
+		}
+		sum, err := w.svc.IncidentAlertSummary(w.ctx, w.ana, number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Attached != n || sum.Firing != 0 {
+			t.Fatalf("#%d counts %+v, want %d attached, none firing", number, sum, n)
+		}
+		if got := w.waiting(t); got != 0 {
+			t.Fatalf("%d alerts wait in the inbox, want 0", got)
 		}
 	})
 }
