@@ -401,7 +401,9 @@ func TestAlertNameColumn(t *testing.T) {
 		untitled.Title = "Backup late"
 		empty := newRecord("a1", "fp-empty", 2*time.Second)
 		empty.Labels = map[string]string{"alertname": ""}
-		must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return tx.InsertAlerts(ctx, []*alert.Record{named, untitled}) }))
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			return tx.InsertAlerts(ctx, []*alert.Record{named, untitled})
+		}))
 		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
 			_, err := tx.InsertNewAlerts(ctx, []store.AlertRow{{Record: empty}})
 			return err
