@@ -275,6 +275,12 @@ func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) 
 		}
 		return len(fresh), t.insertAlerts(ctx, fresh, false)
 	}
+	if t.pg != nil && t.pg.park != nil && len(rows) > 0 {
+		// In a group transaction the job waits here while the others
+		// run, and all their new alerts are written by one statement
+		// (pgGroupTx.insertParked).
+		return t.pg.park(rows)
+	}
 	stored := 0
 	for start := 0; start < len(rows); start += insertChunk {
 		chunk := rows[start:min(start+insertChunk, len(rows))]
