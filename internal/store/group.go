@@ -267,7 +267,9 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 // all run again, each in a savepoint.
 type parkedInsertError struct{ err error }
 
-func (e *parkedInsertError) Error() string { return "store: new alerts of a group transaction: " + e.err.Error() }
+func (e *parkedInsertError) Error() string {
+	return "store: new alerts of a group transaction: " + e.err.Error()
+}
 func (e *parkedInsertError) Unwrap() error { return e.err }
 
 // errJobAbandoned answers a parked job whose transaction will roll back
