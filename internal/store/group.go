@@ -17,7 +17,9 @@ import (
 // changes stored alerts or may open an incident (so that concurrent
 // deliveries of one group cannot open two), and writes the counts it
 // keeps once per group transaction, at its end (group_pg.go): so one
-// replica's committer works while another's waits for its flush.
+// replica's committer works while another's waits for its flush. The
+// new alerts of a transaction's deliveries are written by one INSERT
+// (parking, below).
 
 // pgCommitters is how many group transactions run at once per replica.
 // One: what queues up while its transaction runs and waits for its WAL
