@@ -147,9 +147,20 @@ const alertColumns = `id, integration_id, fingerprint, status, title, labels, an
 
 // alertWriteColumns are the columns alertValues fills, in its order.
 const alertWriteColumns = `integration_id, fingerprint, status, title, labels, annotations, links, group_key,
-	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated`
+	starts_at, ends_at, first_seen, last_seen, received, incident_number, truncated, alertname`
 
-const alertWriteCount = 15
+const alertWriteCount = 16
+
+// alertName is the value of an alert's alertname column: its alertname
+// label (even an empty one), else its title. The review's insights group
+// alerts by it. Until schema 16 the database computed it from the stored
+// labels, which cost PostgreSQL a JSON parse of every alert written.
+func alertName(a *alert.Alert) string {
+	if name, ok := a.Labels["alertname"]; ok {
+		return name
+	}
+	return a.Title
+}
 
 func scanAlert(row scanner) (*alert.Record, error) {
 	var (
@@ -219,7 +230,7 @@ func alertValues(r *alert.Record, e Encoded) []any {
 		inc = r.Incident
 	}
 	return []any{r.IntegrationID, r.Fingerprint, r.Status, r.Title, e.labels, e.annotations, e.links, r.GroupKey,
-		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated)}
+		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated), alertName(&r.Alert)}
 }
 
 // errDuplicateAlert is SQLite's unique-key error for alerts, whose key
@@ -257,7 +268,9 @@ func (t *Tx) InsertAlertRows(ctx context.Context, rows []AlertRow) error {
 // row whose fingerprint may be stored already keeps ID 0 and changes
 // nothing. It returns how many rows it stored. Intake tries it first: an
 // alert seen for the first time, most of an alert storm, then costs no
-// lookup of a whole row.
+// lookup of a whole row. In a PostgreSQL group transaction of several
+// deliveries it returns once one statement has written the new alerts of
+// them all (runParking, group.go), with the same result.
 func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) {
 	if t.dialect == SQLite {
 		fresh, err := t.freshRows(ctx, rows)
@@ -265,6 +278,12 @@ func (t *Tx) InsertNewAlerts(ctx context.Context, rows []AlertRow) (int, error) 
 			return 0, err
 		}
 		return len(fresh), t.insertAlerts(ctx, fresh, false)
+	}
+	if t.pg != nil && t.pg.park != nil && len(rows) > 0 {
+		// In a group transaction the job waits here while the others
+		// run, and all their new alerts are written by one statement
+		// (pgGroupTx.insertParked).
+		return t.pg.park(rows)
 	}
 	stored := 0
 	for start := 0; start < len(rows); start += insertChunk {
@@ -427,8 +446,8 @@ func (t *Tx) SaveAlertRow(ctx context.Context, r AlertRow) error {
 	tr := r.Triage
 	_, err := t.q.ExecContext(ctx, `UPDATE alerts SET integration_id = $1, fingerprint = $2, status = $3, title = $4, labels = $5,
 		annotations = $6, links = $7, group_key = $8, starts_at = $9, ends_at = $10, first_seen = $11, last_seen = $12,
-		received = $13, incident_number = $14, truncated = $15,
-		acked_by = $16, acked_at = $17, dismissed_by = $18, dismissed_at = $19, dismiss_reason = $20 WHERE id = $21`,
+		received = $13, incident_number = $14, truncated = $15, alertname = $16,
+		acked_by = $17, acked_at = $18, dismissed_by = $19, dismissed_at = $20, dismiss_reason = $21 WHERE id = $22`,
 		append(alertValues(r.Record, r.Encoded), tr.AckedBy, nullMicros(tr.AckedAt), tr.DismissedBy, nullMicros(tr.DismissedAt), tr.DismissReason, r.ID)...)
 	return err
 }

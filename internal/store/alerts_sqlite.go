@@ -180,5 +180,5 @@ func appendAlertValues(a []any, r *alert.Record, e Encoded) []any {
 		inc = r.Incident
 	}
 	return append(a, r.IntegrationID, r.Fingerprint, r.Status, r.Title, e.labels, e.annotations, e.links, r.GroupKey,
-		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated))
+		micros(r.StartsAt), nullMicros(r.EndsAt), micros(r.FirstSeen), micros(r.LastSeen), r.Received, inc, int64(r.Truncated), alertName(&r.Alert))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/incident"
+	"github.com/quenchhq/quench/internal/review"
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
 )
@@ -385,6 +386,54 @@ func TestOpenIncidentForGroup(t *testing.T) {
 		attach("a1", "z4", "k", closed.Number)
 		if n, err := group("a1", "k"); err != nil || n != older.Number {
 			t.Fatalf("group k: %d %v, want %d", n, err, older.Number)
+		}
+	})
+}
+
+// The alertname column the review's insights group by is the alertname
+// label (an empty one too), else the title, and follows a saved title. It
+// is a plain column Quench writes (schema 16) on both databases: no JSON
+// parse of the labels per alert written.
+func TestAlertNameColumn(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		newIntegration(t, s, "a1", "one")
+		named := newRecord("a1", "fp-named", 0)
+		untitled := newRecord("a1", "fp-untitled", time.Second)
+		untitled.Labels = map[string]string{"instance": "db-1"}
+		untitled.Title = "Backup late"
+		empty := newRecord("a1", "fp-empty", 2*time.Second)
+		empty.Labels = map[string]string{"alertname": ""}
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			return tx.InsertAlerts(ctx, []*alert.Record{named, untitled})
+		}))
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.InsertNewAlerts(ctx, []store.AlertRow{{Record: empty}})
+			return err
+		}))
+		untitled.Title = "Backup very late"
+		must(t, write(s, func(ctx context.Context, tx *store.Tx) error { return tx.SaveAlert(ctx, untitled) }))
+
+		got := read(t, s, func(tx *store.Tx) ([]review.AlertName, error) {
+			return tx.AlertNames(ctx, t0.Add(-time.Hour), t0.Add(time.Hour), false, 10)
+		})
+		want := []review.AlertName{{Name: "", Alerts: 1, Unattached: 1}, {Name: "Backup very late", Alerts: 1, Unattached: 1},
+			{Name: "DiskFull", Alerts: 1, Unattached: 1}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("alert names %+v, want %+v", got, want)
+		}
+
+		q := `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'alerts'
+			AND column_name = 'alertname' AND is_generated = 'NEVER'`
+		if s.Dialect() == store.SQLite {
+			q = `SELECT count(*) FROM pragma_table_xinfo('alerts') WHERE name = 'alertname' AND hidden = 0`
+		}
+		plain := read(t, s, func(tx *store.Tx) (int, error) {
+			var n int
+			return n, tx.QueryCount(ctx, q, &n)
+		})
+		if plain != 1 {
+			t.Errorf("alerts.alertname is not a plain column")
 		}
 	})
 }

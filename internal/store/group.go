@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 
 	"github.com/quenchhq/quench/internal/alert"
@@ -16,7 +17,9 @@ import (
 // changes stored alerts or may open an incident (so that concurrent
 // deliveries of one group cannot open two), and writes the counts it
 // keeps once per group transaction, at its end (group_pg.go): so one
-// replica's committer works while another's waits for its flush.
+// replica's committer works while another's waits for its flush. The
+// new alerts of a transaction's deliveries are written by one INSERT
+// (parking, below).
 
 // pgCommitters is how many group transactions run at once per replica.
 // One: what queues up while its transaction runs and waits for its WAL
@@ -97,7 +100,7 @@ func (s *Store) pgCommitBatch(batch []*job) {
 	failed, err := s.pgOptimistic(batch, results)
 	switch {
 	case err == nil && failed < 0: // committed
-	case err != nil && !retryable(err):
+	case err != nil && !retryable(err) && !errors.As(err, new(*parkedInsertError)):
 		// The transaction failed; if the commit did, whether it took is
 		// unknown, so nothing runs again here.
 		for i := range results {
@@ -105,8 +108,9 @@ func (s *Store) pgCommitBatch(batch []*job) {
 		}
 	default:
 		// A job failed and keeps its error (it never committed), or a
-		// deadlock ended the transaction: the others run again, each in
-		// a savepoint.
+		// deadlock or the statement writing every job's new alerts
+		// ended the transaction (failed is -1): the others run again,
+		// each in a savepoint, writing their alerts themselves.
 		var rest []*job
 		var at []int
 		for i, j := range batch {
@@ -146,14 +150,10 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 		return -1, err
 	}
 	t := s.pgGroupTx(tx)
-	for i, j := range batch {
-		if results[i] = j.ctx.Err(); results[i] != nil {
-			continue
-		}
-		if results[i] = runJob(j.fn, t); results[i] != nil {
-			tx.Rollback()
-			return i, nil
-		}
+	failed, err = t.pg.runParking(t, batch, results)
+	if err != nil || failed >= 0 {
+		tx.Rollback()
+		return failed, err
 	}
 	if err := t.pg.flush(ctx, t); err != nil {
 		tx.Rollback()
@@ -242,4 +242,124 @@ func (d detached) QueryContext(ctx context.Context, query string, args ...any) (
 
 func (d detached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return d.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}
+
+// Parking: the jobs of an optimistic group transaction (no savepoints)
+// each run on a goroutine of their own, one at a time. A job that stores
+// new alerts (InsertNewAlerts) waits there, parked, and the next job runs;
+// once every job has ended or parked, one statement writes the new alerts
+// of all parked jobs (pgGroupTx.insertParked) and the parked jobs go on,
+// one after the other, each with what its own INSERT would have told it.
+//
+// Why: PostgreSQL's cost of an inbox alert was mostly the INSERT, and a
+// good part of it is per statement (the statement itself, its RETURNING,
+// the statement trigger of schema 15 with its transition table), paid
+// once per delivery of ten alerts; a group transaction holds several
+// deliveries. Measured in docs/benchmarks.md ("PostgreSQL inbox rows").
+//
+// Jobs never run at once: only one goroutine uses the transaction at a
+// time, so a job's statements run in its order, as before; what changes is
+// that a later job's statements may run before an earlier one's alerts
+// are written. Jobs of one transaction see each other's writes either
+// way, and a parked job learns which of its alerts were stored already
+// (an earlier or later job's) exactly as from its own INSERT.
+
+// parkedInsertError is the failure of the statement that wrote several
+// parked jobs' alerts: which job's rows made it fail is unknown, so they
+// all run again, each in a savepoint.
+type parkedInsertError struct{ err error }
+
+func (e *parkedInsertError) Error() string {
+	return "store: new alerts of a group transaction: " + e.err.Error()
+}
+func (e *parkedInsertError) Unwrap() error { return e.err }
+
+// errJobAbandoned answers a parked job whose transaction will roll back
+// (another job failed): its work is undone and it runs again.
+var errJobAbandoned = errors.New("store: the group transaction failed in another job")
+
+// parkEvent is what a job's goroutine tells the committer: it ended
+// (done, with its error), or it parked with rows and waits on reply.
+type parkEvent struct {
+	done  bool
+	err   error
+	rows  []AlertRow
+	reply chan parkReply
+}
+
+type parkReply struct {
+	stored int
+	err    error
+}
+
+type parkedJob struct {
+	i     int
+	rows  []AlertRow
+	reply chan parkReply
+}
+
+// runParking runs batch's jobs in t as described above and sets their
+// results. failed is the index of the first job that failed (-1: none);
+// err is the failure of the statement writing the parked jobs' alerts.
+// Either way the transaction is to be rolled back.
+func (g *pgGroupTx) runParking(t *Tx, batch []*job, results []error) (failed int, err error) {
+	events := make(chan parkEvent)
+	g.park = func(rows []AlertRow) (int, error) {
+		reply := make(chan parkReply)
+		events <- parkEvent{rows: rows, reply: reply}
+		r := <-reply
+		return r.stored, r.err
+	}
+	defer func() { g.park = nil }()
+	failed = -1
+	var parked []parkedJob
+	// step lets job i run (go starts or resumes it) until it ends or
+	// parks again.
+	step := func(i int, goOn func()) {
+		goOn()
+		ev := <-events
+		if !ev.done {
+			parked = append(parked, parkedJob{i, ev.rows, ev.reply})
+			return
+		}
+		results[i] = ev.err
+		if ev.err != nil && failed < 0 && err == nil {
+			failed = i
+		}
+	}
+	for i, j := range batch {
+		if failed >= 0 {
+			break // the others run again in savepoints
+		}
+		if results[i] = j.ctx.Err(); results[i] != nil {
+			continue
+		}
+		step(i, func() { go func() { events <- parkEvent{done: true, err: runJob(j.fn, t)} }() })
+	}
+	for len(parked) > 0 {
+		round := parked
+		parked = nil
+		var stored []int
+		var ierr error
+		switch {
+		case failed >= 0 || err != nil:
+			ierr = errJobAbandoned
+		default:
+			stored, ierr = t.insertParked(round)
+			if ierr != nil {
+				err = &parkedInsertError{ierr}
+			}
+		}
+		for k, p := range round {
+			r := parkReply{err: ierr}
+			switch {
+			case failed >= 0:
+				r.err = errJobAbandoned
+			case ierr == nil:
+				r.stored = stored[k]
+			}
+			step(p.i, func() { p.reply <- r })
+		}
+	}
+	return failed, err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -49,6 +50,8 @@ type pgGroupTx struct {
 	// one transaction look each up once.
 	groups map[[2]string]int64
 	chans  []*notify.Channel
+	// park, while set, parks the job storing new alerts (runParking).
+	park func(rows []AlertRow) (int, error)
 }
 
 type deferredItem struct {
@@ -224,3 +227,92 @@ func (g *pgGroupTx) channels(read func() ([]*notify.Channel, error)) ([]*notify.
 }
 
 func (g *pgGroupTx) touchChannels() { g.chans = nil }
+
+// insertParkedQuery writes the new alerts of every parked job of a group
+// transaction: one statement, its text the same whatever the number of
+// rows (arrays, one per column), so PostgreSQL prepares it once.
+const insertParkedQuery = `INSERT INTO alerts (` + alertWriteColumns + `)
+	SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS text[]),
+		CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[]), CAST($9 AS bigint[]), CAST($10 AS bigint[]), CAST($11 AS bigint[]),
+		CAST($12 AS bigint[]), CAST($13 AS bigint[]), CAST($14 AS bigint[]), CAST($15 AS bigint[]), CAST($16 AS text[]))
+	ON CONFLICT (integration_id, fingerprint) DO NOTHING RETURNING id, integration_id, fingerprint`
+
+// insertParked stores the rows of the parked jobs whose fingerprint their
+// integration has not stored yet, sets their IDs and returns how many of
+// each job's rows it stored. A key that more than one parked row has goes
+// to the first of them, in the jobs' order, and the others keep ID 0: as
+// if each job had run its own INSERT in turn.
+func (t *Tx) insertParked(jobs []parkedJob) ([]int, error) {
+	n := 0
+	for _, p := range jobs {
+		n += len(p.rows)
+	}
+	var (
+		texts   [8][]string
+		names   = make([]string, 0, n)
+		starts  = make([]int64, 0, n)
+		ends    = make([]*int64, 0, n)
+		first   = make([]int64, 0, n)
+		last    = make([]int64, 0, n)
+		recv    = make([]int64, 0, n)
+		inc     = make([]*int64, 0, n)
+		trunc   = make([]int64, 0, n)
+		owner   = make([]int, 0, n)
+		byKey   = make(map[string]int, n)
+		records = make([]*alert.Record, 0, n)
+	)
+	for i := range texts {
+		texts[i] = make([]string, 0, n)
+	}
+	for k, p := range jobs {
+		for _, r := range p.rows {
+			key := recentName(r.IntegrationID, r.Fingerprint)
+			if _, ok := byKey[key]; ok {
+				continue
+			}
+			byKey[key] = len(records)
+			records, owner = append(records, r.Record), append(owner, k)
+			e := r.Encoded
+			if e.labels == "" {
+				e = Encode(&r.Alert)
+			}
+			for c, v := range []string{r.IntegrationID, r.Fingerprint, string(r.Status), r.Title, e.labels, e.annotations, e.links, r.GroupKey} {
+				texts[c] = append(texts[c], v)
+			}
+			var end, number *int64
+			if !r.EndsAt.IsZero() {
+				v := micros(r.EndsAt)
+				end = &v
+			}
+			if r.Incident != 0 {
+				v := r.Incident
+				number = &v
+			}
+			starts, ends, first, last = append(starts, micros(r.StartsAt)), append(ends, end), append(first, micros(r.FirstSeen)), append(last, micros(r.LastSeen))
+			recv, inc, trunc = append(recv, r.Received), append(inc, number), append(trunc, int64(r.Truncated))
+			names = append(names, alertName(&r.Alert))
+		}
+	}
+	res, err := t.q.QueryContext(context.Background(), insertParkedQuery, texts[0], texts[1], texts[2], texts[3], texts[4], texts[5], texts[6], texts[7],
+		starts, ends, first, last, recv, inc, trunc, names)
+	if err != nil {
+		return nil, err
+	}
+	stored := make([]int, len(jobs))
+	for res.Next() {
+		var id int64
+		var in, fp string
+		if err := res.Scan(&id, &in, &fp); err != nil {
+			res.Close()
+			return nil, err
+		}
+		if i, ok := byKey[recentName(in, fp)]; ok {
+			records[i].ID = id
+			stored[owner[i]]++
+		}
+	}
+	if err := errors.Join(res.Err(), res.Close()); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}

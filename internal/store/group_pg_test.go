@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/quenchhq/quench/internal/store"
 	"github.com/quenchhq/quench/internal/testenv"
@@ -84,4 +87,128 @@ func TestWriteGroupedDeferredFailsAlone(t *testing.T) {
 		}
 		t.Logf("%d jobs committed, %d flushes (those of rolled-back transactions included)", committed, flushes.Load())
 	})
+}
+
+// Deliveries of new alerts sharing a group transaction learn exactly what
+// their own INSERT would have told them: each new fingerprint is stored
+// once, for the first job that sent it, a fingerprint stored already is
+// not stored again (ID 0), a job that fails leaves nothing, and a job
+// whose alert names an integration that does not exist fails alone
+// (SQLSTATE 23503 on PostgreSQL), whoever shared its transaction. On
+// PostgreSQL the jobs' new alerts are written by one statement per
+// transaction, not one per job.
+func TestWriteGroupedNewAlerts(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		newIntegration(t, s, "a1", "one")
+		old := insertAlert(t, s, newRecord("a1", "fp-old", 0))
+		// Deliveries that all succeed: on PostgreSQL a group transaction
+		// writes their new alerts with one statement.
+		const clean = 100
+		before := s.Work().Statements
+		var wg sync.WaitGroup
+		for i := range clean {
+			wg.Go(func() {
+				must(t, s.WriteGrouped(ctx, func(tx *store.Tx) error {
+					_, err := tx.InsertNewAlerts(ctx, []store.AlertRow{{Record: newRecord("a1", fmt.Sprintf("fp-clean-%d", i), 0)}})
+					return err
+				}))
+			})
+		}
+		wg.Wait()
+		statements := s.Work().Statements - before
+		if s.Dialect() == store.Postgres && statements >= clean/2 {
+			t.Errorf("%d statements for %d deliveries: their new alerts were not written together", statements, clean)
+		}
+		t.Logf("%d statements for %d deliveries", statements, clean)
+
+		errBad := errors.New("bad request")
+		const jobs = 120
+		rows := make([][]store.AlertRow, jobs)
+		stored := make([]int, jobs)
+		results := make([]error, jobs)
+		for i := range jobs {
+			in := "a1"
+			if i%29 == 5 {
+				in = "no-such-integration"
+			}
+			for _, fp := range []string{fmt.Sprintf("fp-%d", i), fmt.Sprintf("fp-shared-%d", i%10), "fp-old"} {
+				rows[i] = append(rows[i], store.AlertRow{Record: newRecord(in, fp, time.Second)})
+			}
+			wg.Go(func() {
+				results[i] = s.WriteGrouped(ctx, func(tx *store.Tx) (err error) {
+					stored[i], err = tx.InsertNewAlerts(ctx, rows[i])
+					if err == nil && i%7 == 3 {
+						err = errBad
+					}
+					return err
+				})
+			})
+		}
+		wg.Wait()
+
+		got := map[string]int64{}
+		if err := s.Read(ctx, func(tx *store.Tx) error {
+			list, err := tx.Alerts(ctx, store.AlertFilter{Limit: 2000})
+			for _, r := range list {
+				got[r.Fingerprint] = r.ID
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sharedBy := map[string]int{}
+		for i, err := range results {
+			switch {
+			case i%29 == 5:
+				if err == nil || s.Dialect() == store.Postgres && !isPgCode(err, "23503") {
+					t.Errorf("job %d with an unknown integration: %v", i, err)
+				}
+			case i%7 == 3:
+				if !errors.Is(err, errBad) {
+					t.Errorf("job %d: %v", i, err)
+				}
+			case err != nil:
+				t.Errorf("job %d: %v", i, err)
+			}
+			own := rows[i][0]
+			if err != nil {
+				if got[own.Fingerprint] != 0 {
+					t.Errorf("job %d failed, its alert %s is stored", i, own.Fingerprint)
+				}
+				continue
+			}
+			if own.ID == 0 || got[own.Fingerprint] != own.ID {
+				t.Errorf("job %d: its new alert has id %d, stored %d", i, own.ID, got[own.Fingerprint])
+			}
+			if rows[i][2].ID != 0 {
+				t.Errorf("job %d: the alert stored already got id %d", i, rows[i][2].ID)
+			}
+			n := 1
+			if shared := rows[i][1]; shared.ID != 0 {
+				n++
+				sharedBy[shared.Fingerprint]++
+				if got[shared.Fingerprint] != shared.ID {
+					t.Errorf("job %d: %s has id %d, stored %d", i, shared.Fingerprint, shared.ID, got[shared.Fingerprint])
+				}
+			}
+			if stored[i] != n {
+				t.Errorf("job %d: stored %d, want %d", i, stored[i], n)
+			}
+		}
+		for k := range 10 {
+			fp := fmt.Sprintf("fp-shared-%d", k)
+			if sharedBy[fp] != 1 || got[fp] == 0 {
+				t.Errorf("%s: stored for %d jobs (id %d), want one", fp, sharedBy[fp], got[fp])
+			}
+		}
+		if got["fp-old"] != old.ID {
+			t.Errorf("fp-old is now %d, was %d", got["fp-old"], old.ID)
+		}
+	})
+}
+
+func isPgCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
 }
