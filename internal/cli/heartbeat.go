@@ -79,7 +79,7 @@ func heartbeatCmd(fs *pflag.FlagSet) runner {
 				if err != nil {
 					return err
 				}
-				u := service.HeartbeatURL(cfg.BaseURL, key)
+				u := service.HeartbeatURL(cfg.Links, key)
 				fmt.Fprintf(env.Stdout, "heartbeat %s created: a ping every %s, %s of grace\nping URL: %s   (shown once)\n\n%s",
 					h.Name, heartbeat.Format(h.Period), heartbeat.Format(h.Grace), u, service.HeartbeatSnippet(u))
 				return nil

@@ -29,7 +29,7 @@ func heartbeatRotate(ctx context.Context, svc *service.Service, cfg config.Confi
 	if err != nil {
 		return err
 	}
-	u := service.HeartbeatURL(cfg.BaseURL, key)
+	u := service.HeartbeatURL(cfg.Links, key)
 	fmt.Fprintf(env.Stdout, "heartbeat %s has a new ping URL; the old one answers 404 from now on\nping URL: %s   (shown once)\n", h.Name, u)
 	return nil
 }

@@ -38,11 +38,11 @@ func integrationCmd(fs *pflag.FlagSet) runner {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "integration %s (%s) created\nURL:   %s\n", in.Name, in.Type, service.IntakeURL(cfg.BaseURL, in))
+				fmt.Fprintf(env.Stdout, "integration %s (%s) created\nURL:   %s\n", in.Name, in.Type, service.IntakeURL(cfg.Links, in))
 				if token != "" {
 					fmt.Fprintf(env.Stdout, "token: %s   (shown once)\n", token)
 				}
-				fmt.Fprintf(env.Stdout, "\n%s", service.Snippet(cfg.BaseURL, in, token))
+				fmt.Fprintf(env.Stdout, "\n%s", service.Snippet(cfg.Links, in, token))
 				return nil
 			case "list":
 				list, err := svc.Integrations(ctx, service.System)
@@ -56,7 +56,7 @@ func integrationCmd(fs *pflag.FlagSet) runner {
 					if !in.LastAlertAt.IsZero() {
 						last = in.LastAlertAt.Local().Format(time.DateTime)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.ID, in.Type, in.Name, last, service.IntakeURL(cfg.BaseURL, in))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.ID, in.Type, in.Name, last, service.IntakeURL(cfg.Links, in))
 				}
 				return tw.Flush()
 			case "update":

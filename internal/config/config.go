@@ -53,6 +53,10 @@ type Config struct {
 	// URL and Token are what the CLI's client commands talk to.
 	URL   string // QUENCH_URL
 	Token string // QUENCH_TOKEN (secret)
+	// Links is where the URLs the CLI prints (intake, ping) point:
+	// QUENCH_BASE_URL when set, else QUENCH_URL when set (the server the
+	// user reaches), else what the server would say (BaseURL).
+	Links string
 }
 
 // SMTP says how to send e-mail.
@@ -187,6 +191,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			c.URL = "http://" + net.JoinHostPort(host, port)
 		}
+	}
+	c.Links = c.BaseURL
+	if getenv("QUENCH_BASE_URL") == "" && getenv("QUENCH_URL") != "" {
+		c.Links = strings.TrimRight(c.URL, "/")
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)

@@ -140,3 +140,22 @@ func TestClientURLFallback(t *testing.T) {
 		}
 	}
 }
+
+// The URLs the CLI prints follow QUENCH_BASE_URL, else the server the CLI
+// was pointed at with QUENCH_URL, else the listen address.
+func TestLinksFallback(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "http://127.0.0.1:8080"},
+		{map[string]string{"QUENCH_URL": "http://127.0.0.1:28411/"}, "http://127.0.0.1:28411"},
+		{map[string]string{"QUENCH_URL": "http://127.0.0.1:28411", "QUENCH_BASE_URL": "https://quench.example.com"}, "https://quench.example.com"},
+		{map[string]string{"QUENCH_ADDR": "127.0.0.1:9090"}, "http://127.0.0.1:9090"},
+	} {
+		cfg, err := FromEnv(func(k string) string { return c.env[k] })
+		if err != nil || cfg.Links != c.want {
+			t.Errorf("%v: Links %q (%v), want %q", c.env, cfg.Links, err, c.want)
+		}
+	}
+}
