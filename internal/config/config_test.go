@@ -123,39 +123,24 @@ func TestNotificationSettings(t *testing.T) {
 
 // The CLI's client commands find the server by QUENCH_URL, else
 // QUENCH_BASE_URL, else QUENCH_ADDR.
+// The CLI's client commands reach the server at QUENCH_URL, else
+// QUENCH_BASE_URL, else the listen address; the URLs it prints follow
+// QUENCH_BASE_URL, else QUENCH_URL, else the listen address.
 func TestClientURLFallback(t *testing.T) {
 	for _, c := range []struct {
-		env  map[string]string
-		want string
+		env             map[string]string
+		want, wantLinks string
 	}{
-		{map[string]string{}, "http://127.0.0.1:8080"},
-		{map[string]string{"QUENCH_ADDR": "127.0.0.1:9090"}, "http://127.0.0.1:9090"},
-		{map[string]string{"QUENCH_ADDR": "0.0.0.0:9090"}, "http://127.0.0.1:9090"},
-		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com/"}, "https://quench.example.com"},
-		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com", "QUENCH_URL": "http://10.0.0.7:8080"}, "http://10.0.0.7:8080"},
+		{map[string]string{}, "http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{map[string]string{"QUENCH_ADDR": "127.0.0.1:9090"}, "http://127.0.0.1:9090", "http://127.0.0.1:9090"},
+		{map[string]string{"QUENCH_ADDR": "0.0.0.0:9090"}, "http://127.0.0.1:9090", "http://0.0.0.0:9090"},
+		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com/"}, "https://quench.example.com", "https://quench.example.com"},
+		{map[string]string{"QUENCH_ADDR": ":9090", "QUENCH_BASE_URL": "https://quench.example.com", "QUENCH_URL": "http://10.0.0.7:8080"}, "http://10.0.0.7:8080", "https://quench.example.com"},
+		{map[string]string{"QUENCH_URL": "http://127.0.0.1:28411/"}, "http://127.0.0.1:28411/", "http://127.0.0.1:28411"},
 	} {
 		cfg, err := FromEnv(func(k string) string { return c.env[k] })
-		if err != nil || cfg.URL != c.want {
-			t.Errorf("%v: URL %q (%v), want %q", c.env, cfg.URL, err, c.want)
-		}
-	}
-}
-
-// The URLs the CLI prints follow QUENCH_BASE_URL, else the server the CLI
-// was pointed at with QUENCH_URL, else the listen address.
-func TestLinksFallback(t *testing.T) {
-	for _, c := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{}, "http://127.0.0.1:8080"},
-		{map[string]string{"QUENCH_URL": "http://127.0.0.1:28411/"}, "http://127.0.0.1:28411"},
-		{map[string]string{"QUENCH_URL": "http://127.0.0.1:28411", "QUENCH_BASE_URL": "https://quench.example.com"}, "https://quench.example.com"},
-		{map[string]string{"QUENCH_ADDR": "127.0.0.1:9090"}, "http://127.0.0.1:9090"},
-	} {
-		cfg, err := FromEnv(func(k string) string { return c.env[k] })
-		if err != nil || cfg.Links != c.want {
-			t.Errorf("%v: Links %q (%v), want %q", c.env, cfg.Links, err, c.want)
+		if err != nil || cfg.URL != c.want || cfg.Links != c.wantLinks {
+			t.Errorf("%v: URL %q, Links %q (%v), want %q, %q", c.env, cfg.URL, cfg.Links, err, c.want, c.wantLinks)
 		}
 	}
 }

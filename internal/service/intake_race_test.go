@@ -115,25 +115,10 @@ func TestAttachRacingIntake(t *testing.T) {
 			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
 		}
 		number := openDraft(t, w.svc, incident.Draft{Title: "disks filling up"})
-		errs := make(chan error, 2*n)
-		for i := range n {
-			id := w.idOf(t, fmt.Sprintf("db-%d", i))
-			labels := map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d", i), "severity": "warning"}
-			go func() {
-				_, err := w.svc.AttachAlerts(w.ctx, w.ana, number, []int64{id})
-				errs <- err
-			}()
-			go func() {
-				_, err := w.svc.Ingest(w.ctx, w.in, "", []alert.Alert{{Fingerprint: alert.Fingerprint(labels), Status: alert.Resolved, Labels: labels,
-					Annotations: map[string]string{}, StartsAt: w.clock.Now().Add(-time.Minute), EndsAt: w.clock.Now(), Title: "DiskFull"}})
-				errs <- err
-			}()
-		}
-		for range 2 * n {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
+		w.raceResolving(t, n, func(id int64) error {
+			_, err := w.svc.AttachAlerts(w.ctx, w.ana, number, []int64{id})
+			return err
+		})
 		list, err := w.svc.IncidentAlerts(w.ctx, w.ana, number)
 		if err != nil {
 			t.Fatal(err)

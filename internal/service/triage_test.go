@@ -59,6 +59,29 @@ func (w *triageWorld) send(t *testing.T, name, instance, severity string, st ale
 	return res
 }
 
+// raceResolving runs change on each of the alerts DiskFull on db-0 …
+// db-(n-1), each at the same time as intake resolves that alert, and
+// waits for all of them; any error fails the test.
+func (w *triageWorld) raceResolving(t *testing.T, n int, change func(id int64) error) {
+	t.Helper()
+	errs := make(chan error, 2*n)
+	for i := range n {
+		id := w.idOf(t, fmt.Sprintf("db-%d", i))
+		labels := map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d", i), "severity": "warning"}
+		go func() { errs <- change(id) }()
+		go func() {
+			_, err := w.svc.Ingest(w.ctx, w.in, "", []alert.Alert{{Fingerprint: alert.Fingerprint(labels), Status: alert.Resolved, Labels: labels,
+				Annotations: map[string]string{}, StartsAt: w.clock.Now().Add(-time.Minute), EndsAt: w.clock.Now(), Title: "DiskFull"}})
+			errs <- err
+		}()
+	}
+	for range 2 * n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func (w *triageWorld) inbox(t *testing.T, d service.Dismissed) []string {
 	t.Helper()
 	list, err := w.svc.Alerts(w.ctx, w.ana, service.AlertQuery{Dismissed: d})
@@ -361,25 +384,10 @@ func TestDismissRacingIntake(t *testing.T) {
 		for i := range n {
 			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
 		}
-		errs := make(chan error, 2*n)
-		for i := range n {
-			id := w.idOf(t, fmt.Sprintf("db-%d", i))
-			labels := map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d", i), "severity": "warning"}
-			go func() {
-				_, err := w.svc.DismissAlerts(w.ctx, w.ana, []int64{id}, "noise")
-				errs <- err
-			}()
-			go func() {
-				_, err := w.svc.Ingest(w.ctx, w.in, "", []alert.Alert{{Fingerprint: alert.Fingerprint(labels), Status: alert.Resolved, Labels: labels,
-					Annotations: map[string]string{}, StartsAt: w.clock.Now().Add(-time.Minute), EndsAt: w.clock.Now(), Title: "DiskFull"}})
-				errs <- err
-			}()
-		}
-		for range 2 * n {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
+		w.raceResolving(t, n, func(id int64) error {
+			_, err := w.svc.DismissAlerts(w.ctx, w.ana, []int64{id}, "noise")
+			return err
+		})
 		list, err := w.svc.Alerts(w.ctx, w.ana, service.AlertQuery{Dismissed: service.OnlyDismissed})
 		if err != nil {
 			t.Fatal(err)

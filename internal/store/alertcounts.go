@@ -88,5 +88,10 @@ func (t *Tx) AddAlertCountsShared(ctx context.Context, number, attached, firing,
 
 // errCountsChanged is a serialization failure (SQLSTATE 40001): the
 // writers run the transaction again (retryable).
-var errCountsChanged = &pgconn.PgError{Severity: "ERROR", Code: "40001",
-	Message: "an incident's alert counts changed while waiting for its row"}
+var errCountsChanged = serializationFailure("an incident's alert counts changed while waiting for its row")
+
+// serializationFailure is an error of SQLSTATE 40001 with message: the
+// writers run a transaction that fails with it again (retryable).
+func serializationFailure(message string) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: "40001", Message: message}
+}

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/quenchhq/quench/internal/alert"
 	"github.com/quenchhq/quench/internal/incident"
 	"github.com/quenchhq/quench/internal/problem"
@@ -366,13 +364,7 @@ func (t *Tx) insertReturning(ctx context.Context, rows []AlertRow, conflict stri
 		return 0, err
 	}
 	stored := 0
-	for res.Next() {
-		var id int64
-		var in, fp string
-		if err := res.Scan(&id, &in, &fp); err != nil {
-			res.Close()
-			return stored, err
-		}
+	err = eachStored(res, func(id int64, in, fp string) {
 		if r := at[recentName(in, fp)]; r != nil {
 			r.ID = id
 			stored++
@@ -380,8 +372,23 @@ func (t *Tx) insertReturning(ctx context.Context, rows []AlertRow, conflict stri
 				t.recent.add(in, fp, id)
 			}
 		}
+	})
+	return stored, err
+}
+
+// eachStored calls fn with every row of an alerts INSERT's RETURNING id,
+// integration_id, fingerprint, and closes res.
+func eachStored(res *sql.Rows, fn func(id int64, integration, fingerprint string)) error {
+	for res.Next() {
+		var id int64
+		var in, fp string
+		if err := res.Scan(&id, &in, &fp); err != nil {
+			res.Close()
+			return err
+		}
+		fn(id, in, fp)
 	}
-	return stored, errors.Join(res.Err(), res.Close())
+	return errors.Join(res.Err(), res.Close())
 }
 
 // recentKeys makes sure the SQLite writer's recent keys are loaded.
@@ -524,8 +531,7 @@ func (t *Tx) holdIncidentsOf(ctx context.Context, alerts map[string]*alert.Recor
 	if len(numbers) == 0 {
 		return nil
 	}
-	slices.Sort(numbers)
-	numbers = slices.Compact(numbers)
+	slices.Sort(numbers) // held kept them unique
 	_, err := t.q.ExecContext(ctx, `SELECT number FROM incidents WHERE number = ANY(CAST($1 AS bigint[])) ORDER BY number FOR KEY SHARE`, numbers)
 	return err
 }
@@ -775,8 +781,7 @@ const groupLooks = 4
 
 // errGroupChanged is a serialization failure (SQLSTATE 40001): the
 // writers run the transaction again (retryable).
-var errGroupChanged = &pgconn.PgError{Severity: "ERROR", Code: "40001",
-	Message: "a group's open incident kept ending while intake looked for it"}
+var errGroupChanged = serializationFailure("a group's open incident kept ending while intake looked for it")
 
 // AlertFilter selects alerts for the inbox.
 type AlertFilter struct {

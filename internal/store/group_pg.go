@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -299,19 +298,13 @@ func (t *Tx) insertParked(jobs []parkedJob) ([]int, error) {
 		return nil, err
 	}
 	stored := make([]int, len(jobs))
-	for res.Next() {
-		var id int64
-		var in, fp string
-		if err := res.Scan(&id, &in, &fp); err != nil {
-			res.Close()
-			return nil, err
-		}
+	err = eachStored(res, func(id int64, in, fp string) {
 		if i, ok := byKey[recentName(in, fp)]; ok {
 			records[i].ID = id
 			stored[owner[i]]++
 		}
-	}
-	if err := errors.Join(res.Err(), res.Close()); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	return stored, nil
