@@ -218,7 +218,7 @@ func (o *Outbox) leftBehind() bool {
 func (o *Outbox) Drain(ctx context.Context) int {
 	sent := 0
 	for {
-		n := o.pass(ctx, true)
+		n := o.passFresh(ctx) + o.pass(ctx, true)
 		o.wg.Wait()
 		if n == 0 {
 			return sent

@@ -57,27 +57,31 @@ func (s *Service) LeaseFresh(ctx context.Context, r LeaseRequest) (out []*notify
 		s.wakeOutbox()
 	}
 	taken := map[int64]int{}
-	var ids []int64
+	var claim []store.Fresh
 	var later []store.Fresh
 	for _, f := range fresh {
 		room, ok := r.Room[f.ChannelID]
 		if !ok {
 			room = r.PerChannel
 		}
-		if len(ids) >= r.Limit || taken[f.ChannelID] >= room {
+		if len(claim) >= r.Limit || taken[f.ChannelID] >= room {
 			later = append(later, f)
 			continue
 		}
 		taken[f.ChannelID]++
-		ids = append(ids, f.ID)
+		claim = append(claim, f)
 	}
 	s.store.ReturnFresh(later)
-	if len(ids) == 0 {
+	if len(claim) == 0 {
 		return nil, left, nil
 	}
 	now := s.Now()
-	out, left, err = s.store.ClaimInMemory(ctx, ids, now, now.Add(r.Lease), r.By)
+	out, left, err = s.store.ClaimFresh(ctx, claim, now, now.Add(r.Lease), r.By)
 	if err != nil {
+		ids := make([]int64, len(claim))
+		for i, f := range claim {
+			ids[i] = f.ID
+		}
 		return nil, ids, err // a look through the outbox finds them
 	}
 	return out, left, nil

@@ -107,7 +107,7 @@ func (s *Service) fanOut(ctx context.Context, tx *store.Tx, inc *incident.Incide
 				m.body = inc.Summary
 			}
 			d := s.delivery(inc, ev, m)
-			d.ChannelID = c.ID
+			d.ChannelID, d.Channel = c.ID, c.Name
 			if _, err := tx.EnqueueDelivery(ctx, d, m.updateID); err != nil {
 				return err
 			}

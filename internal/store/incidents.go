@@ -149,6 +149,12 @@ func (t *Tx) InsertIncidentWithAlerts(ctx context.Context, inc *incident.Inciden
 	if _, err := t.q.ExecContext(ctx, insertIncident, v...); err != nil {
 		return ownerError(err)
 	}
+	if t.fresh != nil {
+		if t.opened == nil {
+			t.opened = map[int64]bool{}
+		}
+		t.opened[inc.Number] = true
+	}
 	return t.addServices(ctx, inc.Number, inc.Services)
 }
 

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -41,7 +43,33 @@ type memLeases struct {
 // Fresh is a message a committed transaction queued, due at once.
 type Fresh struct {
 	ID, ChannelID int64
+	// whole is a channel's message as it was queued: the worker claims
+	// it without reading it back (ClaimFresh). Nil for other messages.
+	whole *handOver
 }
+
+// handOver is a message handed to the worker whole. Right after its
+// commit the writer holds it under a memory lease of its own (freshOwner),
+// so no look through the outbox takes it meanwhile, and nothing else
+// finishes a message due now that nobody leased: the claim needs no read
+// to know that it is still unfinished and due. Whether it is the first
+// of its lane was read in its transaction, after its insert: a message
+// queued later has a larger id, and one that was older stays unfinished
+// until a worker finishes it under its lease.
+type handOver struct {
+	d     notify.Delivery // without its Message
+	msg   []byte          // the Message as stored
+	first bool
+}
+
+// freshOwner holds the memory leases of messages handed over and not yet
+// claimed; freshHold is how long at most (on the machine's clock), after
+// which a look through the outbox may take them (and their claim by
+// hand-over fails).
+const (
+	freshOwner = "\x00handed-over"
+	freshHold  = 10 * time.Minute
+)
 
 // maxFresh bounds the messages waiting to be taken; beyond it they are
 // left to the outbox's read.
@@ -50,6 +78,15 @@ const maxFresh = 8192
 type memLease struct {
 	until time.Time
 	by    string
+}
+
+// live reports whether the lease holds at now, the service's clock; a
+// hand-over's lease runs on the machine's clock (the writer takes it).
+func (ls memLease) live(now time.Time) bool {
+	if ls.by == freshOwner {
+		return time.Now().Before(ls.until)
+	}
+	return ls.until.After(now)
 }
 
 func newMemLeases() *memLeases {
@@ -62,7 +99,23 @@ func (l *memLeases) pushFresh(fs []Fresh) {
 	}
 	l.fmu.Lock()
 	n := min(len(fs), maxFresh-len(l.fresh))
-	l.fresh = append(l.fresh, fs[:n]...)
+	kept := fs[:n]
+	l.mu.Lock()
+	until := time.Now().Add(freshHold)
+	for i := range kept {
+		if kept[i].whole == nil {
+			continue
+		}
+		if _, held := l.m[kept[i].ID]; held {
+			// A look through the outbox took it first: it is that
+			// worker's, and the hand-over claims it the old way.
+			kept[i].whole = nil
+			continue
+		}
+		l.m[kept[i].ID] = memLease{until: until, by: freshOwner}
+	}
+	l.mu.Unlock()
+	l.fresh = append(l.fresh, kept...)
 	l.overflow = l.overflow || n < len(fs)
 	l.fmu.Unlock()
 	select {
@@ -98,6 +151,14 @@ func (s *Store) ReturnFresh(fs []Fresh) {
 	n := min(len(fs), maxFresh-len(l.fresh))
 	l.fresh = append(fs[:n:n], l.fresh...)
 	l.overflow = l.overflow || n < len(fs)
+	// Those dropped are the outbox's to find: their hand-over ends.
+	l.mu.Lock()
+	for _, f := range fs[n:] {
+		if ls, ok := l.m[f.ID]; ok && f.whole != nil && ls.by == freshOwner {
+			delete(l.m, f.ID)
+		}
+	}
+	l.mu.Unlock()
 }
 
 // FreshWake delivers a signal when a commit queued messages; nil (never)
@@ -125,13 +186,75 @@ func (s *Store) HeldLeases(now time.Time) map[int64]bool {
 	defer l.mu.Unlock()
 	out := make(map[int64]bool, len(l.m))
 	for id, ls := range l.m {
-		if !ls.until.After(now) {
+		if !ls.live(now) {
 			delete(l.m, id)
 			continue
 		}
 		out[id] = true
 	}
 	return out
+}
+
+// ClaimFresh claims handed-over messages (TakeFresh) for worker `by`
+// until `until`, as ClaimInMemory does, and returns them and those left
+// for a look through the outbox (waiting: behind another of their lane,
+// or no longer held for the hand-over). A message handed over whole is
+// claimed from its hand-over lease without a read; if that lease ended (a
+// look through the outbox may have taken it since), it is left to the
+// outbox. The others are claimed by ClaimInMemory.
+func (s *Store) ClaimFresh(ctx context.Context, fs []Fresh, now, until time.Time, by string) (out []*notify.Delivery, waiting []int64, err error) {
+	l := s.leases
+	var ids []int64
+	var whole []*handOver
+	l.mu.Lock()
+	for _, f := range fs {
+		if f.whole == nil {
+			ids = append(ids, f.ID)
+			continue
+		}
+		ls, ok := l.m[f.ID]
+		if !ok || ls.by != freshOwner || !ls.live(now) {
+			// Its hand-over ended (ran out, or the worker freed every
+			// lease when it started): the outbox is to look for it.
+			waiting = append(waiting, f.ID)
+			continue
+		}
+		if !f.whole.first {
+			delete(l.m, f.ID)
+			waiting = append(waiting, f.ID)
+			continue
+		}
+		l.m[f.ID] = memLease{until: until, by: by}
+		whole = append(whole, f.whole)
+	}
+	l.mu.Unlock()
+	for i, h := range whole {
+		d := h.d
+		if err := json.Unmarshal(h.msg, &d.Message); err != nil {
+			var lost []int64
+			for _, h := range whole[i:] {
+				lost = append(lost, h.d.ID)
+			}
+			s.ReleaseInMemory(by, lost...)
+			return nil, nil, fmt.Errorf("outbox %d message: %w", d.ID, err)
+		}
+		// As read back: times to the microsecond.
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicros(micros(d.NextAttemptAt)), fromMicros(micros(d.CreatedAt)), fromMicros(micros(d.UpdatedAt))
+		out = append(out, &d)
+	}
+	if len(ids) > 0 {
+		more, wait, err := s.ClaimInMemory(ctx, ids, now, until, by)
+		if err != nil {
+			var lost []int64
+			for _, d := range out {
+				lost = append(lost, d.ID)
+			}
+			s.ReleaseInMemory(by, lost...)
+			return nil, nil, err
+		}
+		out, waiting = append(out, more...), append(waiting, wait...)
+	}
+	return out, waiting, nil
 }
 
 // ClaimInMemory leases the messages ids to worker `by` until `until` in
@@ -146,7 +269,7 @@ func (s *Store) ClaimInMemory(ctx context.Context, ids []int64, now, until time.
 	taken := make([]int64, 0, len(ids))
 	l.mu.Lock()
 	for _, id := range ids {
-		if ls, ok := l.m[id]; ok && ls.until.After(now) {
+		if ls, ok := l.m[id]; ok && ls.live(now) {
 			continue // another worker of this process holds it
 		}
 		l.m[id] = memLease{until: until, by: by}

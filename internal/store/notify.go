@@ -298,8 +298,45 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
-	if err == nil && t.fresh != nil && !d.NextAttemptAt.After(d.CreatedAt) {
-		*t.fresh = append(*t.fresh, Fresh{ID: d.ID, ChannelID: d.ChannelID})
+	if err != nil || t.fresh == nil {
+		return err == nil, err
+	}
+	if !d.NextAttemptAt.After(d.CreatedAt) {
+		f := Fresh{ID: d.ID, ChannelID: d.ChannelID}
+		if d.ChannelID != 0 && d.UserID == 0 && d.SubscriberID == 0 && d.ReportID == 0 {
+			// A channel's message goes to the worker whole (handOver),
+			// with whether it is the first of its lane: the worker
+			// sends it without reading it back.
+			var behind bool
+			if behind, err = t.laneBusy(ctx, lane, d); err != nil {
+				return false, err
+			}
+			c := *d
+			c.Message = notify.Message{}
+			f.whole = &handOver{d: c, msg: msg, first: !behind}
+		}
+		*t.fresh = append(*t.fresh, f)
+	}
+	if t.lanes == nil {
+		t.lanes = map[string]bool{}
+	}
+	t.lanes[lane] = true
+	return true, nil
+}
+
+// laneBusy reports whether an unfinished message older than d waits in
+// lane, d's: none can about an incident this write opened, unless this
+// write queued it.
+func (t *Tx) laneBusy(ctx context.Context, lane string, d *notify.Delivery) (bool, error) {
+	if t.opened[d.Incident] && !t.lanes[lane] {
+		return false, nil
+	}
+	id := d.ID
+	var one int
+	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE lane = $1 AND id < $2 AND state IN ('pending', 'failing') LIMIT 1`,
+		lane, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
 	return err == nil, err
 }

@@ -564,9 +564,13 @@ func (s *Store) commit(batch []*job) {
 			finish(err)
 			return
 		}
-		jobMark := s.recent.mark()
+		jobMark, freshMark := s.recent.mark(), len(fresh)
 		if results[i] = runJob(j.fn, t); results[i] != nil {
 			s.recent.undo(jobMark)
+			// The job's messages are gone (their ids may even be
+			// taken again): none is handed over.
+			clear(fresh[freshMark:])
+			fresh = fresh[:freshMark]
 			clear(t.locked)
 			if _, err := t.q.ExecContext(context.Background(), "ROLLBACK TO job"); err != nil {
 				tx.Rollback()
@@ -580,8 +584,6 @@ func (s *Store) commit(batch []*job) {
 			return
 		}
 	}
-	// A job rolled back to its savepoint leaves its messages in fresh:
-	// the worker reads each before it sends it, and finds none.
 	err = tx.Commit()
 	if err == nil {
 		s.leases.pushFresh(fresh)
@@ -760,6 +762,11 @@ type Tx struct {
 	// fresh collects the messages the SQLite writer's batch queued, for
 	// the outbox worker once the batch has committed (leases.go).
 	fresh *[]Fresh
+	// opened are the incidents this SQLite write inserted, lanes the
+	// outbox lanes it queued messages in: a message about an incident it
+	// opened, first in its lane here, is first in its lane (Fresh).
+	opened map[int64]bool
+	lanes  map[string]bool
 	// chans is the SQLite store's channel cache (chancache.go);
 	// chansTouched: this write changed a channel, so it reads them from
 	// the database.
