@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -355,5 +356,132 @@ func BenchmarkClaimFresh(b *testing.B) {
 			}
 			b.ReportMetric(float64(spent)/float64(b.N), "claim-cpu-ns/op")
 		})
+	}
+}
+
+// The hand-over and looks through the outbox race for the same messages:
+// one worker claims what commits hand over, another what it finds in the
+// outbox, while messages are queued, some behind another of their lane.
+// Each message is claimed once, and every one in the end, the ones behind
+// only after the one before them was finished.
+func TestHandOverRacingLooks(t *testing.T) {
+	s := testenv.NewStore(t, store.SQLite)
+	ctx := context.Background()
+	a := newChannel(t, s, "a")
+	s.TakeFresh()
+	const n = 300
+	now := t0.Add(time.Hour)
+	var mu sync.Mutex
+	claims := map[int64]int{}
+	finished, finishing := map[int64]bool{}, map[int64]bool{}
+	var order []int64 // per lane, checked below
+	laneOf := map[int64]int64{}
+	var errs []error
+	finish := func(by string, ds []*notify.Delivery) {
+		// Claimed together, they would be sent at once: none may be
+		// claimed before the outcome of every older one of its lane was
+		// being written (its commit may be seen before finish returns).
+		mu.Lock()
+		for _, d := range ds {
+			for id, lane := range laneOf {
+				if lane == laneOf[d.ID] && id < d.ID && !finishing[id] {
+					errs = append(errs, fmt.Errorf("message %d claimed while %d of its lane was unfinished", d.ID, id))
+				}
+			}
+		}
+		mu.Unlock()
+		for _, d := range ds {
+			mu.Lock()
+			claims[d.ID]++
+			order = append(order, d.ID)
+			finishing[d.ID] = true
+			mu.Unlock()
+			if err := s.WriteUnsynced(ctx, func(tx *store.Tx) error {
+				return tx.FinishDelivery(ctx, d.ID, store.Outcome{State: notify.Sent, At: now, Attempted: true})
+			}); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			mu.Lock()
+			finished[d.ID] = true
+			mu.Unlock()
+			s.ReleaseInMemory(by, d.ID)
+		}
+	}
+	all := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(finished) == n
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { // the writer's side: every third message behind the one before
+		defer wg.Done()
+		number := int64(0)
+		for i := range n {
+			if i%3 != 2 {
+				number++
+			}
+			d := enqueue(t, s, a, number, notify.Event(fmt.Sprintf("e%d", i)), t0)
+			mu.Lock()
+			laneOf[d.ID] = number
+			mu.Unlock()
+		}
+	}()
+	go func() { // the hand-over
+		defer wg.Done()
+		for !all() {
+			fs, _ := s.TakeFresh()
+			ds, _, err := s.ClaimFresh(ctx, fs, now, now.Add(time.Minute), "fresh")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			finish("fresh", ds)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	go func() { // looks through the outbox
+		defer wg.Done()
+		for deadline := time.Now().Add(time.Minute); !all(); {
+			if time.Now().After(deadline) {
+				t.Error("not every message was claimed within a minute")
+				return
+			}
+			req := store.LeaseRequest{Now: now, Until: now.Add(time.Minute), By: "look", Limit: 16, PerChannel: 16, Exclude: s.HeldLeases(now)}
+			var ids []int64
+			if err := s.ReadOne(ctx, func(tx *store.Tx) (err error) { ids, _, err = tx.LeaseCandidates(ctx, req); return err }); err != nil {
+				t.Error(err)
+				return
+			}
+			ds, _, err := s.ClaimInMemory(ctx, ids, now, req.Until, "look")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			finish("look", ds)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	for id, c := range claims {
+		if c != 1 {
+			t.Errorf("message %d claimed %d times", id, c)
+		}
+	}
+	if len(claims) != n {
+		t.Errorf("%d messages claimed, want %d", len(claims), n)
+	}
+	// Within a lane, messages were claimed in the order they were queued.
+	last := map[int64]int64{}
+	for _, id := range order {
+		if prev := last[laneOf[id]]; prev > id {
+			t.Errorf("lane %d: message %d claimed after %d", laneOf[id], id, prev)
+		}
+		last[laneOf[id]] = id
 	}
 }
