@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +28,6 @@ import (
 func benchNotify(fs *pflag.FlagSet) runner {
 	rates := fs.String("rates", "100,1000", "alerts per second, one run each")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
-	repeat := fs.Int("repeat", 1, "runs of each rate, Quench's and Alertmanager's alternating; with more than one, the median of the runs' p99 ratios is printed")
 	settle := fs.Duration("settle", 10*time.Second, "after the last alert, wait this long without a new arrival before giving up on the rest")
 	am := fs.String("alertmanager", "", "also measure the Alertmanager at this base URL")
 	amReceiver := fs.String("alertmanager-receiver", "", "address to receive that Alertmanager's webhooks on, e.g. 127.0.0.1:19095")
@@ -44,9 +42,6 @@ func benchNotify(fs *pflag.FlagSet) runner {
 				return usageErr("--rates takes positive numbers")
 			}
 			rs = append(rs, n)
-		}
-		if *repeat < 1 || *repeat > 100 {
-			return usageErr("--repeat takes 1 to 100")
 		}
 		if (*am == "") != (*amReceiver == "") {
 			return usageErr("--alertmanager and --alertmanager-receiver go together")
@@ -144,45 +139,36 @@ func benchNotify(fs *pflag.FlagSet) runner {
 			}
 		}
 		for _, rate := range rs {
-			var ratios []float64 // Quench's p99 over Alertmanager's, per run
-			for range *repeat {
-				// pid is the process whose CPU time the run is charged with (0
-				// for none): the server's, from the first alert to the last
-				// notification.
-				run := func(r *bench.Receiver, send func(context.Context, string) error, name string, pid int) (*bench.LatencyResult, error) {
-					before := processCPU(pid)
-					res, err := bench.Latency(ctx, r, bench.LatencyOptions{Rate: rate, Duration: *duration, Send: send,
-						Run: fmt.Sprintf("%s%d-%d", name, rate, time.Now().UnixNano()), Settle: *settle})
-					var cpu time.Duration
-					if pid != 0 {
-						cpu = processCPU(pid) - before
-					}
-					if err == nil {
-						row(rate, map[string]string{"q": "quench (SQLite " + strings.ToUpper(*sync) + ")", "am": "alertmanager"}[name], res, cpu)
-					}
-					return res, err
+			// pid is the process whose CPU time the run is charged with (0
+			// for none): the server's, from the first alert to the last
+			// notification.
+			run := func(r *bench.Receiver, send func(context.Context, string) error, name string, pid int) (*bench.LatencyResult, error) {
+				before := processCPU(pid)
+				res, err := bench.Latency(ctx, r, bench.LatencyOptions{Rate: rate, Duration: *duration, Send: send,
+					Run: fmt.Sprintf("%s%d-%d", name, rate, time.Now().UnixNano()), Settle: *settle})
+				var cpu time.Duration
+				if pid != 0 {
+					cpu = processCPU(pid) - before
 				}
-				q, err := run(qr, quench, "q", srv.pid())
-				if err != nil {
-					return err
+				if err == nil {
+					row(rate, map[string]string{"q": "quench (SQLite " + strings.ToUpper(*sync) + ")", "am": "alertmanager"}[name], res, cpu)
 				}
-				if alertmanager == nil {
-					continue
-				}
-				a, err := run(amr, alertmanager, "am", *amPID)
-				if err != nil {
-					return err
-				}
-				if a.P99 > 0 && a.P50 > 0 {
-					fmt.Fprintf(out, "%-8s %-24s p50 %.2fx, p99 %.2fx Alertmanager's\n", "", "quench / alertmanager",
-						float64(q.P50)/float64(a.P50), float64(q.P99)/float64(a.P99))
-					ratios = append(ratios, float64(q.P99)/float64(a.P99))
-				}
+				return res, err
 			}
-			if len(ratios) > 1 {
-				each := ratioList(ratios)
-				fmt.Fprintf(out, "%-8s %-24s median p99 ratio %.2fx over %d runs (%s)\n", fmt.Sprintf("%d/s", rate), "quench / alertmanager",
-					median(ratios), len(ratios), each)
+			q, err := run(qr, quench, "q", srv.pid())
+			if err != nil {
+				return err
+			}
+			if alertmanager == nil {
+				continue
+			}
+			a, err := run(amr, alertmanager, "am", *amPID)
+			if err != nil {
+				return err
+			}
+			if a.P99 > 0 && a.P50 > 0 {
+				fmt.Fprintf(out, "%-8s %-24s p50 %.2fx, p99 %.2fx Alertmanager's\n", "", "quench / alertmanager",
+					float64(q.P50)/float64(a.P50), float64(q.P99)/float64(a.P99))
 			}
 		}
 		rss, hwm := srv.memory()
@@ -219,24 +205,4 @@ func benchServe(fs *pflag.FlagSet) runner {
 		}
 		return serve(ctx, cfg, env)
 	}
-}
-
-// median is the middle of xs (the mean of the two middle ones for an even
-// count); xs is sorted in place.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
-
-// ratioList prints ratios in the order the runs gave them.
-func ratioList(xs []float64) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = fmt.Sprintf("%.2fx", x)
-	}
-	return strings.Join(parts, ", ")
 }
