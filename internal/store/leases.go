@@ -228,12 +228,12 @@ func (s *Store) ClaimFresh(ctx context.Context, fs []Fresh, now, until time.Time
 		whole = append(whole, f.whole)
 	}
 	l.mu.Unlock()
-	for i, h := range whole {
+	for _, h := range whole {
 		d := h.d
 		if err := json.Unmarshal(h.msg, &d.Message); err != nil {
-			var lost []int64
-			for _, h := range whole[i:] {
-				lost = append(lost, h.d.ID)
+			lost := make([]int64, len(whole))
+			for i, h := range whole {
+				lost[i] = h.d.ID
 			}
 			s.ReleaseInMemory(by, lost...)
 			return nil, nil, fmt.Errorf("outbox %d message: %w", d.ID, err)
