@@ -28,12 +28,7 @@ func TestMergeRacingIntake(t *testing.T) {
 		_, in, err := svc.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "prod"})
 		mustDo(t, err)
 		send := func(fp, group string, st alert.Status) (*service.IngestResult, error) {
-			a := alert.Alert{Fingerprint: fp, Status: st, Title: "backend down " + fp, GroupKey: group,
-				Labels: map[string]string{"alertname": "BackendDown", "severity": "critical", "fp": fp}, StartsAt: app.Clock.Now()}
-			if st == alert.Resolved {
-				a.EndsAt = app.Clock.Now()
-			}
-			return svc.Ingest(ctx, in.ID, "", []alert.Alert{a})
+			return svc.Ingest(ctx, in.ID, "", []alert.Alert{backendDown(app.Clock.Now(), fp, group, st)})
 		}
 		const rounds, senders, each = 8, 6, 12
 		for r := range rounds {
@@ -111,9 +106,7 @@ func TestAttachRacingIntake(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, st *store.Store) {
 		w := newTriageWorld(t, st)
 		const n = 20
-		for i := range n {
-			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
-		}
+		w.fillInbox(t, n)
 		number := openDraft(t, w.svc, incident.Draft{Title: "disks filling up"})
 		w.raceResolving(t, n, func(id int64) error {
 			_, err := w.svc.AttachAlerts(w.ctx, w.ana, number, []int64{id})

@@ -134,12 +134,7 @@ func TestLaterAlertsJoinMergeTarget(t *testing.T) {
 		mustDo(t, err)
 		fire := func(fp, group string, st alert.Status) *service.IngestResult {
 			t.Helper()
-			a := alert.Alert{Fingerprint: fp, Status: st, Title: "backend down " + fp, GroupKey: group,
-				Labels: map[string]string{"alertname": "BackendDown", "severity": "critical"}, StartsAt: app.Clock.Now()}
-			if st == alert.Resolved {
-				a.EndsAt = app.Clock.Now()
-			}
-			res, err := svc.Ingest(ctx, in.ID, "", []alert.Alert{a})
+			res, err := svc.Ingest(ctx, in.ID, "", []alert.Alert{backendDown(app.Clock.Now(), fp, group, st)})
 			mustDo(t, err)
 			app.Clock.Advance(time.Minute)
 			return res
@@ -340,4 +335,15 @@ func TestMergeAndCancelNotify(t *testing.T) {
 			}
 		}
 	})
+}
+
+// backendDown is a critical alert of fingerprint fp in group, with status
+// st at now: the default rules open an incident for its group.
+func backendDown(now time.Time, fp, group string, st alert.Status) alert.Alert {
+	a := alert.Alert{Fingerprint: fp, Status: st, Title: "backend down " + fp, GroupKey: group,
+		Labels: map[string]string{"alertname": "BackendDown", "severity": "critical", "fp": fp}, StartsAt: now}
+	if st == alert.Resolved {
+		a.EndsAt = now
+	}
+	return a
 }

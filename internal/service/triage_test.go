@@ -42,6 +42,15 @@ func newTriageWorld(t *testing.T, st *store.Store) *triageWorld {
 	return w
 }
 
+// fillInbox sends n firing warnings (DiskFull on db-0 … db-n-1), which
+// the default rules keep in the inbox, in that order.
+func (w *triageWorld) fillInbox(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
+	}
+}
+
 // send delivers one alert; the default rules open an incident for a
 // critical one and keep a warning in the inbox.
 func (w *triageWorld) send(t *testing.T, name, instance, severity string, st alert.Status, extra ...alert.Link) *service.IngestResult {
@@ -381,9 +390,7 @@ func TestDismissRacingIntake(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, st *store.Store) {
 		w := newTriageWorld(t, st)
 		const n = 20
-		for i := range n {
-			w.send(t, "DiskFull", fmt.Sprintf("db-%d", i), "warning", alert.Firing)
-		}
+		w.fillInbox(t, n)
 		w.raceResolving(t, n, func(id int64) error {
 			_, err := w.svc.DismissAlerts(w.ctx, w.ana, []int64{id}, "noise")
 			return err

@@ -165,13 +165,21 @@ func processCPU() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+// handOverStore is a fresh SQLite store with a channel "a" and nothing
+// handed over yet.
+func handOverStore(t *testing.T) (*store.Store, *notify.Channel) {
+	t.Helper()
+	s := testenv.NewStore(t, store.SQLite)
+	a := newChannel(t, s, "a")
+	s.TakeFresh()
+	return s, a
+}
+
 // The writer hands over what a committed transaction queued, and nothing
 // of one that rolled back.
 func TestOutboxFreshMessages(t *testing.T) {
-	s := testenv.NewStore(t, store.SQLite)
+	s, a := handOverStore(t)
 	ctx := context.Background()
-	a := newChannel(t, s, "a")
-	s.TakeFresh()
 	d := enqueue(t, s, a, 1, notify.Opened, t0)
 	select {
 	case <-s.FreshWake():
@@ -202,10 +210,8 @@ func TestOutboxFreshMessages(t *testing.T) {
 // through the outbox passes it by; and a message behind another of its
 // lane waits for the outbox to find it once it is due.
 func TestHandOverWithoutReadingBack(t *testing.T) {
-	s := testenv.NewStore(t, store.SQLite)
+	s, a := handOverStore(t)
 	ctx := context.Background()
-	a := newChannel(t, s, "a")
-	s.TakeFresh()
 	d := enqueue(t, s, a, 1, notify.Opened, t0)
 	now := t0.Add(time.Second)
 	if held := s.HeldLeases(now); !held[d.ID] {
@@ -365,10 +371,8 @@ func BenchmarkClaimFresh(b *testing.B) {
 // Each message is claimed once, and every one in the end, the ones behind
 // only after the one before them was finished.
 func TestHandOverRacingLooks(t *testing.T) {
-	s := testenv.NewStore(t, store.SQLite)
+	s, a := handOverStore(t)
 	ctx := context.Background()
-	a := newChannel(t, s, "a")
-	s.TakeFresh()
 	const n = 300
 	now := t0.Add(time.Hour)
 	var mu sync.Mutex

@@ -335,10 +335,9 @@ func (t *Tx) laneBusy(ctx context.Context, lane string, d *notify.Delivery) (boo
 	if t.opened[d.Incident] && !t.lanes[lane] {
 		return false, nil
 	}
-	id := d.ID
 	var one int
 	err := t.q.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE lane = $1 AND id < $2 AND state IN ('pending', 'failing') LIMIT 1`,
-		lane, id).Scan(&one)
+		lane, d.ID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
