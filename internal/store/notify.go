@@ -298,12 +298,8 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	t.queued = true
-	if t.fresh == nil {
-		return true, nil
+	if err != nil || t.fresh == nil {
+		return err == nil, err
 	}
 	if !d.NextAttemptAt.After(d.CreatedAt) {
 		f := Fresh{ID: d.ID, ChannelID: d.ChannelID}
