@@ -50,6 +50,24 @@ func (t *Tx) Names(ctx context.Context, query string, args ...any) ([]string, er
 	return out, rows.Err()
 }
 
+// EachRow runs query, whose rows are one integer each, and calls fn with
+// each row's number (from 0) after reading the row and before scanning it.
+func (t *Tx) EachRow(ctx context.Context, query string, fn func(i int)) error {
+	rows, err := t.q.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for i := 0; rows.Next(); i++ {
+		fn(i)
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // SetMergeAt lowers how many recent alert keys make the SQLite writer
 // merge a slice into alert_keys; call it before writing.
 func SetMergeAt(s *Store, n int) { s.recent.mergeAt = n }

@@ -218,10 +218,19 @@ func (s *Store) pgGroupTx(tx querier) *Tx {
 
 // pgAlone runs one job in a group transaction of its own (its deferred
 // work done before the commit), again after a deadlock or serialization
-// failure, up to three times.
+// failure, up to three times. Once begun, the job runs to its end even if
+// its context ends, as it would in a shared transaction: its statements
+// ignore the context (detached), and a transaction begun with it would be
+// rolled back by database/sql under a statement whose rows were being
+// read, which then failed as "sql: Rows are closed", a 500, where the
+// client had only left.
 func (s *Store) pgAlone(j *job) error {
+	if err := j.ctx.Err(); err != nil {
+		return err
+	}
+	ctx := context.WithoutCancel(j.ctx)
 	for attempt := 1; ; attempt++ {
-		err := s.pgAttemptAs(j.ctx, j.fn, true)
+		err := s.pgAttemptAs(ctx, j.fn, true)
 		if err == nil || attempt == 3 || !retryable(err) {
 			return s.classify(err)
 		}
