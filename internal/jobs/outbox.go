@@ -180,6 +180,8 @@ func (o *Outbox) Run(ctx context.Context) {
 			continue
 		case <-o.svc.OutboxWake():
 			look = true
+		case <-o.svc.QueuedWake(): // nil on SQLite: never
+			look = true
 		case <-fresh:
 			o.passFresh(ctx)
 			look = false

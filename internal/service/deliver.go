@@ -22,14 +22,20 @@ func (s *Service) wakeOutbox() {
 	}
 }
 
-// OutboxWake delivers a signal after changes that may have queued
-// messages or made some due (on SQLite, queued ones signal FreshWake
-// instead); the worker also polls, so a missed signal only delays.
+// OutboxWake delivers a signal after changes that may have made
+// messages due (queued ones signal FreshWake on SQLite, QueuedWake on
+// PostgreSQL); the worker also polls, so a missed signal only delays.
 func (s *Service) OutboxWake() <-chan struct{} { return s.wake }
 
 // FreshWake delivers a signal when a commit queued messages that
 // LeaseFresh can claim; nil (never) on PostgreSQL.
 func (s *Service) FreshWake() <-chan struct{} { return s.store.FreshWake() }
+
+// QueuedWake delivers a signal when one of this replica's transactions
+// queued messages, on PostgreSQL; nil (never) on SQLite, where FreshWake
+// does. A change that queued none (most of an alert storm's) needs no
+// look through the outbox.
+func (s *Service) QueuedWake() <-chan struct{} { return s.store.QueuedWake() }
 
 // LeaseRequest says what LeaseDeliveries may claim for worker By: at most
 // Limit messages, per channel at most Room[channel] (PerChannel when

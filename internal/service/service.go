@@ -154,11 +154,6 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *Service) publish(c Change) {
-	if !s.store.LeasesInMemory() && c.Kind != ChangeInbox {
-		// On SQLite the writer hands the worker what a commit queued
-		// (FreshWake); a change that queued nothing needs no look.
-		s.wakeOutbox()
-	}
 	if c.Kind != ChangeInbox {
 		s.status.changed(c.Incident)
 	}

@@ -159,7 +159,7 @@ func (s *Store) pgOptimistic(batch []*job, results []error) (failed int, err err
 		tx.Rollback()
 		return -1, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.committed(t, tx.Commit()); err != nil {
 		return -1, err
 	}
 	return -1, nil
@@ -207,7 +207,7 @@ func (s *Store) pgGroupAttempt(batch []*job, results []error) (err error) {
 	if err := t.pg.flush(ctx, t); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return s.committed(t, tx.Commit())
 }
 
 // pgGroupTx is the Tx of a group transaction.

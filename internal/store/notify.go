@@ -298,8 +298,12 @@ func (t *Tx) EnqueueDelivery(ctx context.Context, d *notify.Delivery, updateID i
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
-	if err != nil || t.fresh == nil {
-		return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	t.queued = true
+	if t.fresh == nil {
+		return true, nil
 	}
 	if !d.NextAttemptAt.After(d.CreatedAt) {
 		f := Fresh{ID: d.ID, ChannelID: d.ChannelID}

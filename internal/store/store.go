@@ -112,6 +112,8 @@ type Store struct {
 
 	// group is PostgreSQL's group commit (group.go).
 	group pgGroup
+	// queuedWake: see QueuedWake.
+	queuedWake chan struct{}
 
 	// lockWait overrides migrationLockWait in tests.
 	lockWait time.Duration
@@ -234,7 +236,7 @@ func openPostgres(ctx context.Context, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to postgres %s: %w", redactURL(opt.URL), err)
 	}
 	return &Store{dialect: Postgres, write: db, read: db, log: opt.Log, url: opt.URL, matchers: newMatcherCache(),
-		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}}, nil
+		readStmts: &readStmts{stmts: map[string]*sql.Stmt{}}, queuedWake: make(chan struct{}, 1)}, nil
 }
 
 func openSQLite(ctx context.Context, opt Options) (*Store, error) {
@@ -456,8 +458,26 @@ func (s *Store) pgAttemptAs(ctx context.Context, fn func(*Tx) error, grouped boo
 	if track {
 		s.reads.Add(rowsRead() - before)
 	}
-	return tx.Commit()
+	return s.committed(t, tx.Commit())
 }
+
+// committed passes on the result of a PostgreSQL transaction's commit,
+// and signals QueuedWake when it committed messages to the outbox.
+func (s *Store) committed(t *Tx, err error) error {
+	if err == nil && t.queued {
+		select {
+		case s.queuedWake <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// QueuedWake delivers a signal when a transaction that queued outbox
+// messages has committed, on PostgreSQL (nil, never, on SQLite, whose
+// writer hands such messages over: FreshWake). Only this replica's
+// transactions signal; the outbox's poll finds the others'.
+func (s *Store) QueuedWake() <-chan struct{} { return s.queuedWake }
 
 func (s *Store) writer() {
 	defer close(s.done)
@@ -787,6 +807,8 @@ type Tx struct {
 	pg *pgGroupTx
 	// readOnly is set in Read and ReadOne, which may take no row locks.
 	readOnly bool
+	// queued: this transaction queued an outbox message (EnqueueDelivery).
+	queued bool
 }
 
 // forUpdate locks a row read for a read-modify-write on PostgreSQL; SQLite's
