@@ -139,14 +139,7 @@ func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		st := svc.Store()
-		err := st.Ping(ctx)
-		if err == nil {
-			err = st.CheckSchema(ctx)
-		}
-		if err == nil {
-			err = st.CheckSpace()
-		}
+		err := svc.Store().Ready(ctx)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err != nil {
 			log.Warn("not ready", "err", err)

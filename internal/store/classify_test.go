@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -40,5 +41,24 @@ func TestClassifyTransient(t *testing.T) {
 	}
 	if err := s.classify(&pgconn.PgError{Code: "23505"}); problem.Is(err, "unavailable") || !errors.As(err, new(*pgconn.PgError)) {
 		t.Errorf("a unique violation is no outage: %v", err)
+	}
+}
+
+// Readiness names a full disk even when the database can no longer be
+// reached for the same reason: on a full disk PostgreSQL refuses new
+// sessions ("could not write init file"), and the fault suite's readiness
+// then said "database unavailable" instead of "storage full".
+func TestReadyNamesFullStorageFirst(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Ready(context.Background()); err == nil || problem.Is(err, "storage_full") {
+		t.Fatalf("readiness of a closed store: %v, want an error other than storage_full", err)
+	}
+	s.noteFull()
+	if err := s.Ready(context.Background()); !problem.Is(err, "storage_full") {
+		t.Errorf("readiness of a closed store just after a write was refused for lack of space: %v, want storage_full", err)
 	}
 }

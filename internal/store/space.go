@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -42,6 +43,21 @@ func (s *Store) noteFull() {
 		}
 	}
 	s.space.lastFull.Store(time.Now().UnixNano())
+}
+
+// Ready reports whether the store can take work, for readiness: space
+// (CheckSpace), then the database reached (Ping) and its schema current.
+// Space comes first: a full disk also keeps PostgreSQL from starting a
+// session ("could not write init file"), and the failed ping would hide
+// the cause the operator has to act on.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.CheckSpace(); err != nil {
+		return err
+	}
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	return s.CheckSchema(ctx)
 }
 
 // CheckSpace reports a storage_full problem while the SQLite data
