@@ -166,10 +166,20 @@ func mountTmpfs(t *testing.T, size string) string {
 		t.Skip(msg)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-			exec.Command("umount", "-l", dir).Run()
+		// What used the mount may still be closing its files for a
+		// moment (a killed server's PostgreSQL sessions end on their
+		// own); what holds it for 10 s is a leak, named in the failure.
+		var out []byte
+		var err error
+		for range 50 {
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
+		holders, _ := exec.Command("fuser", "-vm", dir).CombinedOutput()
+		t.Errorf("umount %s: %v: %s; processes using it (fuser -vm): %s", dir, err, out, holders)
+		exec.Command("umount", "-l", dir).Run()
 	})
 	return dir
 }
