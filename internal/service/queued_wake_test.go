@@ -34,10 +34,7 @@ func TestOutboxWokenOnlyByQueuedMessages(t *testing.T) {
 		fire := func(group string) {
 			t.Helper()
 			n++
-			labels := map[string]string{"alertname": "Storm", "severity": "critical", "n": fmt.Sprint(n)}
-			a := alert.Alert{Fingerprint: alert.Fingerprint(labels), Status: alert.Firing, Labels: labels,
-				StartsAt: time.Now().UTC(), GroupKey: group, Title: "storm"}
-			if _, err := svc.Ingest(ctx, in.ID, "", []alert.Alert{a}); err != nil {
+			if _, err := svc.Ingest(ctx, in.ID, "", groupAlerts(group, "critical", alert.Firing, time.Now().UTC(), fmt.Sprint(n))); err != nil {
 				t.Fatal(err)
 			}
 		}

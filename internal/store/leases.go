@@ -204,7 +204,7 @@ func (s *Store) HeldLeases(now time.Time) map[int64]bool {
 // outbox. The others are claimed by ClaimInMemory.
 func (s *Store) ClaimFresh(ctx context.Context, fs []Fresh, now, until time.Time, by string) (out []*notify.Delivery, waiting []int64, err error) {
 	l := s.leases
-	var ids []int64
+	var ids, held []int64
 	var whole []*handOver
 	l.mu.Lock()
 	for _, f := range fs {
@@ -225,17 +225,13 @@ func (s *Store) ClaimFresh(ctx context.Context, fs []Fresh, now, until time.Time
 			continue
 		}
 		l.m[f.ID] = memLease{until: until, by: by}
-		whole = append(whole, f.whole)
+		whole, held = append(whole, f.whole), append(held, f.ID)
 	}
 	l.mu.Unlock()
 	for _, h := range whole {
 		d := h.d
 		if err := json.Unmarshal(h.msg, &d.Message); err != nil {
-			lost := make([]int64, len(whole))
-			for i, h := range whole {
-				lost[i] = h.d.ID
-			}
-			s.ReleaseInMemory(by, lost...)
+			s.ReleaseInMemory(by, held...)
 			return nil, nil, fmt.Errorf("outbox %d message: %w", d.ID, err)
 		}
 		// As read back: times to the microsecond.
@@ -245,11 +241,7 @@ func (s *Store) ClaimFresh(ctx context.Context, fs []Fresh, now, until time.Time
 	if len(ids) > 0 {
 		more, wait, err := s.ClaimInMemory(ctx, ids, now, until, by)
 		if err != nil {
-			var lost []int64
-			for _, d := range out {
-				lost = append(lost, d.ID)
-			}
-			s.ReleaseInMemory(by, lost...)
+			s.ReleaseInMemory(by, held...)
 			return nil, nil, err
 		}
 		out, waiting = append(out, more...), append(waiting, wait...)
