@@ -29,7 +29,8 @@ const ChangeResync incident.EventKind = "resync"
 // answered, so a replica that dies right after answering has announced
 // everything it acknowledged. Announcements go out in batches: one
 // notification statement covers what committed while the previous one
-// was being sent, as a group commit does.
+// was being sent, as a group commit does. Intake's group transactions
+// announce their changes themselves, with their commit (txAnnouncement).
 type feed struct {
 	node string
 	on   bool // RunChangeFeed is running; set before it starts
@@ -266,6 +267,67 @@ func (s *Service) announce(ctx context.Context) {
 		default:
 		}
 	}
+}
+
+// announceKey names a group transaction's announcement (store.Tx.Defer).
+const announceKey = "service.changefeed.announce"
+
+// txAnnounceBelow is how full PostgreSQL's notification queue may be for
+// changes to be announced in their own transaction (store.Tx.NotifyBelow).
+var txAnnounceBelow = 0.5
+
+// txAnnouncement announces the changes of a group transaction's jobs in
+// that transaction, just before it commits: PostgreSQL delivers them with
+// the commit, so they need no transaction of their own (with its commit
+// and WAL flush on every replica's announcer), and the requests that made
+// them need not wait for one. A storm's deliveries on three replicas made
+// as many announcements as group transactions, each a transaction of its
+// own (docs/benchmarks.md, "A storm's announcements in its transactions").
+// The jobs' announcements merge into the first job's, which holds whether
+// they went out.
+type txAnnouncement struct {
+	f       *feed
+	changes []Change
+	into    *txAnnouncement // the first job's, once merged into it
+	sent    bool
+}
+
+func (a *txAnnouncement) Merge(later store.Deferred) {
+	l := later.(*txAnnouncement)
+	a.changes = append(a.changes, l.changes...)
+	l.into = a
+}
+
+func (a *txAnnouncement) Flush(ctx context.Context, tx *store.Tx) (err error) {
+	a.sent, err = tx.NotifyBelow(ctx, a.f.payloads(a.changes), txAnnounceBelow)
+	return err
+}
+
+// wasSent reports whether the transaction announced a's changes; false
+// for nil.
+func (a *txAnnouncement) wasSent() bool {
+	for a != nil && a.into != nil {
+		a = a.into
+	}
+	return a != nil && a.sent
+}
+
+// announceInTx has tx, a PostgreSQL group transaction, announce cs when it
+// commits; once it did, publishAnnounced tells this replica's viewers. It
+// returns nil when tx is not one or no feed runs: cs are then published
+// as any change is.
+func (s *Service) announceInTx(tx *store.Tx, cs []Change) *txAnnouncement {
+	s.mu.Lock()
+	on := s.feed.on
+	s.mu.Unlock()
+	if !on || len(cs) == 0 {
+		return nil
+	}
+	a := &txAnnouncement{f: s.feed, changes: cs}
+	if !tx.Defer(announceKey, a) {
+		return nil
+	}
+	return a
 }
 
 // statusChanged drops this replica's status page after a change to its

@@ -16,3 +16,13 @@ func (s *Service) HoldHashing() (release func()) {
 
 // DummyHash is the hash unknown user names are checked against.
 func (s *Service) DummyHash() string { return s.dummy() }
+
+// SetTxAnnounceBelow sets how full PostgreSQL's notification queue may be
+// for intake to announce its changes in its own transaction, until
+// restore is called: 0 makes every such announcement go out after the
+// commit instead, as when a stuck listener let the queue fill.
+func SetTxAnnounceBelow(usage float64) (restore func()) {
+	old := txAnnounceBelow
+	txAnnounceBelow = usage
+	return func() { txAnnounceBelow = old }
+}

@@ -134,7 +134,7 @@ func (s *Service) DeleteHeartbeat(ctx context.Context, p auth.Principal, idOrNam
 	if err != nil {
 		return missing(err, "heartbeat %s not found", idOrName)
 	}
-	s.publishAlerts(changed)
+	s.publishAlerts(changed, nil)
 	return nil
 }
 
@@ -178,7 +178,7 @@ func (s *Service) PingHeartbeat(ctx context.Context, key string, k heartbeat.Kin
 	if err != nil {
 		return nil, err
 	}
-	s.publishAlerts(changed)
+	s.publishAlerts(changed, nil)
 	return h, nil
 }
 
@@ -234,7 +234,7 @@ func (s *Service) CheckHeartbeats(ctx context.Context) (int, error) {
 		if h != nil {
 			fired++
 			s.log.Info("heartbeat missed", "heartbeat", h.ID, "name", h.Name, "deadline", h.Deadline)
-			s.publishAlerts(changed)
+			s.publishAlerts(changed, nil)
 		}
 	}
 	return fired, nil

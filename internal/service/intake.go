@@ -65,15 +65,20 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 	}
 	var res IngestResult
 	var changed map[int64]bool
-	// Grouped: on PostgreSQL concurrent deliveries share a commit.
+	var announced *txAnnouncement
+	// Grouped: on PostgreSQL concurrent deliveries share a commit, and
+	// the announcement of what they changed.
 	err := s.store.WriteGrouped(ctx, func(tx *store.Tx) (err error) {
 		res, changed, err = s.ingestTx(ctx, tx, integrationID, d, alerts, enc)
+		if err == nil {
+			announced = s.announceInTx(tx, alertChanges(changed))
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.publishAlerts(changed)
+	s.publishAlerts(changed, announced)
 	return &res, nil
 }
 
@@ -122,14 +127,27 @@ func encodeAll(alerts []alert.Alert) []store.Encoded {
 	return enc
 }
 
-// publishAlerts tells live viewers about incidents an ingest changed.
-func (s *Service) publishAlerts(changed map[int64]bool) {
+// alertChanges are the changes to incidents an ingest made; the inbox's
+// (paced, inboxMoved) are not among them.
+func alertChanges(changed map[int64]bool) []Change {
+	var cs []Change
 	for n := range changed {
-		if n == 0 { // the inbox's count moved (countChanges.add)
-			s.inboxMoved()
-			continue
+		if n != 0 {
+			cs = append(cs, Change{Incident: n, Kind: incident.EventAlertAttached})
 		}
-		s.publish(Change{Incident: n, Kind: incident.EventAlertAttached})
+	}
+	return cs
+}
+
+// publishAlerts tells live viewers about incidents an ingest changed;
+// announced is what its transaction announced already (announceInTx), or
+// nil.
+func (s *Service) publishAlerts(changed map[int64]bool, announced *txAnnouncement) {
+	if changed[0] { // the inbox's count moved (countChanges.add)
+		s.inboxMoved()
+	}
+	for _, c := range alertChanges(changed) {
+		s.publishAnnounced(c, announced)
 	}
 }
 

@@ -190,7 +190,7 @@ func (s *Service) TestIntegration(ctx context.Context, p auth.Principal, id, sev
 	if err != nil {
 		return nil, nil, missing(err, "integration %s not found", id)
 	}
-	s.publishAlerts(changed)
+	s.publishAlerts(changed, nil)
 	s.log.Info("test alert sent", "integration", id, "by", p.Name(), "opened", res.Opened)
 	return &res, &a, nil
 }

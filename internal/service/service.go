@@ -153,7 +153,12 @@ func (s *Service) Subscribe(fn func(Change)) (cancel func()) {
 	}
 }
 
-func (s *Service) publish(c Change) {
+func (s *Service) publish(c Change) { s.publishAnnounced(c, nil) }
+
+// publishAnnounced is publish for a change whose transaction a may have
+// announced to the other replicas already (announceInTx); if it did not,
+// the change is announced now, as publish does.
+func (s *Service) publishAnnounced(c Change, a *txAnnouncement) {
 	if c.Kind != ChangeInbox {
 		s.status.changed(c.Incident)
 	}
@@ -161,7 +166,7 @@ func (s *Service) publish(c Change) {
 	on := s.feed.on
 	s.mu.Unlock()
 	var announced <-chan struct{}
-	if on {
+	if on && !a.wasSent() {
 		announced = s.feed.queue(c)
 	}
 	s.dispatch(c)

@@ -27,6 +27,30 @@ func (s *Store) Notify(ctx context.Context, payloads []string) error {
 	return s.classify(err)
 }
 
+// NotifyBelow is Notify in t's transaction: PostgreSQL delivers the
+// payloads when the transaction commits, and never if it rolls back. It
+// sends them only while PostgreSQL's notification queue is less than
+// usage full (0 to 1) and reports whether it did: a queue that a stuck
+// listener let fill would otherwise make the transaction fail once it is
+// full, and the caller then announces after the commit instead, where a
+// full queue cannot cost it the write. On SQLite it sends nothing and
+// reports false.
+func (t *Tx) NotifyBelow(ctx context.Context, payloads []string, usage float64) (sent bool, err error) {
+	if t.dialect != Postgres {
+		return false, nil
+	}
+	if len(payloads) == 0 {
+		return true, nil
+	}
+	res, err := t.q.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest(CAST($2 AS text[])) WITH ORDINALITY AS t(p, i)
+		WHERE pg_notification_queue_usage() < $3 ORDER BY i`, changeChannel, payloads, usage)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return err == nil && n == int64(len(payloads)), err
+}
+
 // listenPing is how long a listening connection waits for a notification
 // before it checks that the connection still works: a connection that a
 // network fault cut without a reset would otherwise wait forever.
