@@ -479,6 +479,122 @@ func seedIncidents(t *testing.T, app *testenv.App, n int) {
 
 // An export holds every matching incident: 1,200 of them, where lists
 // stop at a page of 500; a viewer's holds the public ones only.
+// The wall clock set back between transitions (NTP stepping a fast
+// clock, catalogue F9) never stamps a phase before the one it follows:
+// phase times stay in order, on the incident, in its timeline and in the
+// log, and no time to mitigate, resolve or close is negative. A jump
+// forward is TestNudges's (internal/e2e): one nudge per phase entry.
+func TestPhaseTimesSurviveClockSetBack(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		n := open(t, app, tok, map[string]any{"title": "clock stepped back", "detection_source": "alert"})
+		move := func(to incident.Phase) {
+			t.Helper()
+			app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": to, "note": "did " + string(to), "reason": "regressed"})
+		}
+		stamp := func(v any) time.Time {
+			t.Helper()
+			at, err := time.Parse(time.RFC3339Nano, v.(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+		// inOrder checks that inc entered its phases in order, none before
+		// it was opened, and returns the last entry.
+		inOrder := func(where string, inc map[string]any) time.Time {
+			t.Helper()
+			last := stamp(inc["created_at"])
+			entered := inc["phase_entered_at"].(map[string]any)
+			for _, p := range incident.Phases {
+				if v, ok := entered[string(p)]; ok {
+					if at := stamp(v); at.Before(last) {
+						t.Errorf("%s: %s entered %v, before %v", where, p, at, last)
+					} else {
+						last = at
+					}
+				}
+			}
+			return last
+		}
+		// The timeline's events are in time order, and a move's event is
+		// stamped with its phase's entry.
+		timeline := func(inc map[string]any) {
+			t.Helper()
+			var last time.Time
+			for _, e := range app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any) {
+				e := e.(map[string]any)
+				at := stamp(e["at"])
+				if at.Before(last) {
+					t.Errorf("timeline: %s event at %v, before %v", e["kind"], at, last)
+				}
+				last = at
+			}
+			to := incident.Phase(inc["phase"].(string))
+			if entered := stamp(inc["phase_entered_at"].(map[string]any)[string(to)]); !last.Equal(entered) {
+				t.Errorf("timeline: last event at %v, %s entered %v", last, to, entered)
+			}
+		}
+
+		app.Clock.Advance(30 * time.Minute)
+		move(incident.Mitigated)
+		app.Clock.SetBack(time.Hour)
+		move(incident.Resolved)
+		app.Clock.SetBack(time.Hour)
+		move(incident.Closed)
+		inc := app.Must(t, 200, "GET", path(n, ""), tok, nil).JSON
+		closed := inOrder("incident", inc)
+		timeline(inc)
+
+		in := app.Must(t, 200, "GET", "/api/v1/insights?since=2026-11-01&until=2026-11-30", tok, nil)
+		if in.JSON["incidents"] != 1.0 {
+			t.Fatalf("insights count %v incidents", in.JSON["incidents"])
+		}
+		for _, group := range []string{"by_month", "by_severity"} {
+			for _, g := range in.JSON[group].([]any) {
+				g := g.(map[string]any)
+				if g["incidents"] == 0.0 {
+					continue
+				}
+				for _, k := range []string{"to_mitigate", "to_resolve", "to_close"} {
+					sum := g[k].(map[string]any)
+					if sum["count"] != 1.0 || sum["median_seconds"].(float64) < 0 || sum["p90_seconds"].(float64) < 0 {
+						t.Errorf("insights %s %s: %v", group, k, sum)
+					}
+				}
+			}
+		}
+		logged := app.Must(t, 200, "GET", "/api/v1/log?format=json", tok, nil).JSON["incidents"].([]any)
+		inOrder("JSON log", logged[0].(map[string]any))
+		rows, err := csv.NewReader(bytes.NewReader(app.Must(t, 200, "GET", "/api/v1/log?format=csv", tok, nil).Body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// opened_at, mitigated_at, resolved_at, closed_at: RFC 3339 in UTC
+		// to the second, in order as text.
+		if times := rows[1][7:11]; !sort.StringsAreSorted(times) {
+			t.Errorf("CSV log: %v", times)
+		}
+		if md := string(app.Must(t, 200, "GET", "/api/v1/log?format=md", tok, nil).Body); strings.Contains(md, "after -") {
+			t.Errorf("Markdown log has a negative time:\n%s", md)
+		}
+
+		// A reopen and the moves after it are no earlier either.
+		app.Clock.SetBack(time.Hour)
+		move(incident.Active)
+		inc = app.Must(t, 200, "GET", path(n, ""), tok, nil).JSON
+		if active := inOrder("reopened", inc); active.Before(closed) {
+			t.Errorf("reopened at %v, before it was closed at %v", active, closed)
+		}
+		timeline(inc)
+		app.Clock.SetBack(time.Hour)
+		move(incident.Mitigated)
+		inc = app.Must(t, 200, "GET", path(n, ""), tok, nil).JSON
+		inOrder("mitigated again", inc)
+		timeline(inc)
+	})
+}
+
 func TestLogExportHasEveryIncident(t *testing.T) {
 	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
 		tok := app.User(t, "ana", auth.RoleResponder)

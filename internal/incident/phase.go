@@ -191,6 +191,14 @@ func skip(inc *Incident, to Phase) error {
 // and note. A reopen clears what the later phases had claimed, since the
 // regression shows it no longer holds; the timeline keeps the history.
 func Apply(inc *Incident, move Move, req TransitionRequest, at time.Time) {
+	// A phase is never entered before the incident was opened, entered a
+	// phase or ended: the wall clock can be set back (NTP stepping it, a
+	// resumed VM, a replica whose clock lags), and a later phase stamped
+	// earlier would make the times to mitigate, resolve and close negative
+	// and the timeline out of order. Such a move counts as made at the
+	// instant of the one before it; the caller stamps its event with
+	// inc.UpdatedAt, so the timeline agrees.
+	at = notBefore(inc, at)
 	inc.Phase = req.To
 	if inc.EnteredAt == nil {
 		inc.EnteredAt = map[Phase]time.Time{}
@@ -214,6 +222,22 @@ func Apply(inc *Incident, move Move, req TransitionRequest, at time.Time) {
 		}
 		inc.AlertsResolved = false
 	}
+}
+
+// notBefore returns at, or the latest time inc was opened, entered a phase
+// or ended, when that is later.
+func notBefore(inc *Incident, at time.Time) time.Time {
+	for _, t := range inc.EnteredAt {
+		if t.After(at) {
+			at = t
+		}
+	}
+	for _, t := range []time.Time{inc.CreatedAt, inc.EndedAt} {
+		if t.After(at) {
+			at = t
+		}
+	}
+	return at
 }
 
 func joinPhases(ps []Phase) string {

@@ -66,6 +66,19 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 }
 
+// SetBack moves the wall clock back by d, as NTP stepping a fast clock
+// would. No ticker fires, and each keeps its period from its last tick:
+// tickers run on elapsed time, which a step of the wall clock does not
+// turn back.
+func (c *Clock) SetBack(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(-d)
+	for t := range c.tickers {
+		t.next = t.next.Add(-d)
+	}
+}
+
 // NewTicker is time.NewTicker on the fake clock: it ticks when Advance
 // passes each period, never on its own.
 func (c *Clock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
