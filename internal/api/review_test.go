@@ -590,8 +590,21 @@ func TestPhaseTimesSurviveClockSetBack(t *testing.T) {
 		app.Clock.SetBack(time.Hour)
 		move(incident.Mitigated)
 		inc = app.Must(t, 200, "GET", path(n, ""), tok, nil).JSON
-		inOrder("mitigated again", inc)
+		mitigated := inOrder("mitigated again", inc)
 		timeline(inc)
+
+		// A cancel after the clock is set back again ends it no earlier.
+		app.Clock.SetBack(time.Hour)
+		app.Must(t, 200, "POST", path(n, "/cancel"), tok, map[string]any{"reason": "false alarm after all"})
+		events := app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)
+		last := events[len(events)-1].(map[string]any)
+		if at := stamp(last["at"]); last["kind"] != "cancelled" || at.Before(mitigated) {
+			t.Errorf("timeline ends with %s at %v, want cancelled no earlier than the mitigation at %v", last["kind"], at, mitigated)
+		}
+		logged = app.Must(t, 200, "GET", "/api/v1/log?format=json", tok, nil).JSON["incidents"].([]any)
+		if v, _ := logged[0].(map[string]any)["ended_at"].(string); v == "" || stamp(v).Before(mitigated) {
+			t.Errorf("JSON log: ended_at %q, want no earlier than the mitigation at %v", v, mitigated)
+		}
 	})
 }
 

@@ -316,8 +316,11 @@ func DecideMerge(src, dst *Incident, reason string) error {
 	return nil
 }
 
-// End records an allowed cancel or merge on inc.
+// End records an allowed cancel or merge on inc, no earlier than the
+// incident was opened or entered its phase (as Apply): the caller stamps
+// its event with inc.EndedAt.
 func End(inc *Incident, state EndState, into int64, reason string, at time.Time) {
+	at = notBefore(inc, at)
 	inc.EndState, inc.EndedAt, inc.EndReason, inc.UpdatedAt = state, at, reason, at
 	inc.MergedInto = into
 	inc.AlertsResolved = false

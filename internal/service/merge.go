@@ -84,7 +84,7 @@ func (s *Service) MergeIncident(ctx context.Context, p auth.Principal, number, i
 		// Viewers of a public duplicate merged into a confidential
 		// incident read "merged" on its page and nothing of the target:
 		// the event naming it is the team's.
-		if err := s.record(ctx, tx, src, &incident.Event{Incident: number, At: now, Actor: p.Name(), Kind: incident.EventMerged,
+		if err := s.record(ctx, tx, src, &incident.Event{Incident: number, At: src.EndedAt, Actor: p.Name(), Kind: incident.EventMerged,
 			Internal: dst.Confidential(), Data: map[string]any{"into": into, "from": from, "reason": reason}}); err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (s *Service) CancelIncident(ctx context.Context, p auth.Principal, number i
 		if err := tx.SaveIncidentEnded(ctx, inc, inc.Phase, "", false); err != nil {
 			return endConflict(err, number)
 		}
-		return s.record(ctx, tx, inc, &incident.Event{Incident: number, At: now, Actor: p.Name(), Kind: incident.EventCancelled,
+		return s.record(ctx, tx, inc, &incident.Event{Incident: number, At: inc.EndedAt, Actor: p.Name(), Kind: incident.EventCancelled,
 			Data: map[string]any{"from": inc.Phase, "reason": reason}})
 	})
 	if err != nil {
