@@ -128,6 +128,50 @@ func TestTransitionRules(t *testing.T) {
 	})
 }
 
+// Rule 5 cannot be bypassed with PATCH: neither by closing with another
+// source and setting it back, nor by clearing the improvement after the
+// close. A refused patch changes nothing and records nothing.
+func TestPatchKeepsDetectionImprovement(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		refused := func(n int64, body map[string]any) {
+			t.Helper()
+			before := app.Must(t, 200, "GET", path(n, ""), tok, nil)
+			events := len(app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any))
+			r := app.Request(t, "PATCH", path(n, ""), tok, body)
+			if r.Status != 422 || r.Code() != "detection_improvement_required" {
+				t.Fatalf("PATCH %v: %d %s, want 422 detection_improvement_required", body, r.Status, r.Body)
+			}
+			after := app.Must(t, 200, "GET", path(n, ""), tok, nil)
+			if string(after.Body) != string(before.Body) || len(app.Must(t, 200, "GET", path(n, "/timeline"), tok, nil).JSON["events"].([]any)) != events {
+				t.Fatalf("refused PATCH %v changed the incident: %s", body, after.Body)
+			}
+		}
+
+		// Closed as found by an alert, then set back to customer.
+		n := open(t, app, tok, map[string]any{"title": "umb messages missing", "detection_source": "customer"})
+		app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "mitigated", "note": "fixed config"})
+		app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "resolved", "note": "documented recovery"})
+		app.Must(t, 200, "PATCH", path(n, ""), tok, map[string]any{"detection_source": "alert"})
+		app.Must(t, 200, "POST", path(n, "/transitions"), tok, map[string]any{"to": "closed", "note": "rca"})
+		refused(n, map[string]any{"detection_source": "customer"})
+		refused(n, map[string]any{"detection_source": "team", "detection_improvement": " "})
+		r := app.Must(t, 200, "PATCH", path(n, ""), tok, map[string]any{"detection_source": "customer", "detection_improvement": "alert when messages stop"})
+		if r.JSON["detection_source"] != "customer" || r.JSON["detection_improvement"] != "alert when messages stop" {
+			t.Fatalf("source and improvement together: %s", r.Body)
+		}
+
+		// Closed with an improvement, then cleared.
+		m := open(t, app, tok, map[string]any{"title": "certs broken", "detection_source": "team"})
+		moveTo(t, app, tok, m, incident.Closed)
+		refused(m, map[string]any{"detection_improvement": ""})
+		r = app.Must(t, 200, "PATCH", path(m, ""), tok, map[string]any{"detection_improvement": "alert on certificate expiry"})
+		if r.JSON["detection_improvement"] != "alert on certificate expiry" {
+			t.Fatalf("improvement rewritten: %s", r.Body)
+		}
+	})
+}
+
 func TestConcurrentTransitionsOneWins(t *testing.T) {
 	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
 		tok := app.User(t, "ana", auth.RoleResponder)

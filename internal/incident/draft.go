@@ -125,6 +125,23 @@ func ApplyPatch(inc *Incident, p Patch) (map[string]Change, error) {
 		return nil, problem.New(problem.Unprocessable, "confidential_unpublishable",
 			"a confidential incident cannot be published to the status page; make it public first")
 	}
+	// Rule 5 outlives the close: otherwise setting the source to alert,
+	// closing and setting it back, or clearing the improvement afterwards,
+	// would leave a closed incident that monitoring missed without one.
+	// Only a patch that changes the source or the improvement is held to
+	// it, so an incident closed without one before keeps its other fields
+	// editable (and can still be taken off the status page).
+	source, improvement := inc.DetectionSource, inc.DetectionImprovement
+	if p.DetectionSource != nil {
+		source = *p.DetectionSource
+	}
+	if p.DetectionImprovement != nil {
+		improvement = *p.DetectionImprovement
+	}
+	if inc.Phase == Closed && source.NeedsDetectionImprovement() && strings.TrimSpace(improvement) == "" &&
+		(source != inc.DetectionSource || improvement != inc.DetectionImprovement) {
+		return nil, improvementRequired(inc, source, "as it is closed, it needs")
+	}
 	changes := map[string]Change{}
 	set(changes, "title", &inc.Title, p.Title)
 	set(changes, "summary", &inc.Summary, p.Summary)

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/quenchhq/quench/internal/problem"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -165,6 +167,61 @@ func TestApplyPatchLeavesThePatchAlone(t *testing.T) {
 	}
 	if title != "  new\ttitle " || !reflect.DeepEqual(services, []string{"b", "a", "a"}) {
 		t.Errorf("patch changed: %q %v", title, services)
+	}
+}
+
+// Rule 5 holds after the close: a patch cannot leave a closed incident
+// that monitoring missed without a detection improvement, whether it
+// changes the source or the improvement.
+func TestApplyPatchDetectionImprovement(t *testing.T) {
+	tests := []struct {
+		name        string
+		phase       Phase
+		source      Source
+		improvement string
+		patch       Patch
+		want        map[string]Change // nil: refused with detection_improvement_required
+	}{
+		{"source set back to customer after closing as alert", Closed, SourceAlert, "", Patch{DetectionSource: ptr(SourceCustomer)}, nil},
+		{"source set to team with another field", Closed, SourceOther, "", Patch{Title: ptr("new"), DetectionSource: ptr(SourceTeam)}, nil},
+		{"improvement cleared", Closed, SourceCustomer, "probe cards", Patch{DetectionImprovement: ptr("")}, nil},
+		{"improvement blanked", Closed, SourceTeam, "probe cards", Patch{DetectionImprovement: ptr(" \n\t ")}, nil},
+		{"source to customer with an improvement", Closed, SourceAlert, "", Patch{DetectionSource: ptr(SourceCustomer), DetectionImprovement: ptr("probe cards")},
+			map[string]Change{"detection_source": {SourceAlert, SourceCustomer}, "detection_improvement": {"", "probe cards"}}},
+		{"improvement rewritten", Closed, SourceCustomer, "probe cards", Patch{DetectionImprovement: ptr("alert on declined cards")},
+			map[string]Change{"detection_improvement": {"probe cards", "alert on declined cards"}}},
+		{"source to alert", Closed, SourceCustomer, "", Patch{DetectionSource: ptr(SourceAlert)},
+			map[string]Change{"detection_source": {SourceCustomer, SourceAlert}}},
+		{"cleared where an alert found it", Closed, SourceAlert, "probe cards", Patch{DetectionImprovement: ptr("")},
+			map[string]Change{"detection_improvement": {"probe cards", ""}}},
+		{"cleared before the close", Resolved, SourceCustomer, "probe cards", Patch{DetectionImprovement: ptr("")},
+			map[string]Change{"detection_improvement": {"probe cards", ""}}},
+		// An incident closed without one before the rule held keeps its
+		// other fields editable, the web form's unchanged ones included.
+		{"other fields of one closed without", Closed, SourceCustomer, "", Patch{Title: ptr("new"), DetectionSource: ptr(SourceCustomer), DetectionImprovement: ptr("")},
+			map[string]Change{"title": {"Checkout down", "new"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := func() *Incident {
+				return &Incident{Number: 16, Title: "Checkout down", Severity: Major, Visibility: Public,
+					Phase: tt.phase, DetectionSource: tt.source, DetectionImprovement: tt.improvement}
+			}
+			inc := base()
+			changes, err := ApplyPatch(inc, tt.patch)
+			if tt.want == nil {
+				if code(err) != "detection_improvement_required" || problem.HTTPStatus(err.(*problem.Error).Kind) != 422 {
+					t.Fatalf("err = %v (%s), want 422 detection_improvement_required", err, code(err))
+				}
+				if changes != nil || !reflect.DeepEqual(inc, base()) {
+					t.Fatalf("refused patch changed %v: %+v", changes, inc)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(changes, tt.want) {
+				t.Fatalf("changes %v, err %v; want %v", changes, err, tt.want)
+			}
+		})
 	}
 }
 

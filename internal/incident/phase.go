@@ -154,11 +154,18 @@ func Decide(inc *Incident, open []ChecklistItem, req TransitionRequest) (Move, e
 	}
 	if req.To == Closed && inc.DetectionSource.NeedsDetectionImprovement() &&
 		strings.TrimSpace(req.DetectionImprovement) == "" && strings.TrimSpace(inc.DetectionImprovement) == "" {
-		return 0, problem.New(problem.Unprocessable, "detection_improvement_required",
-			"incident #%d was detected by %s, not by monitoring: closing it needs a detection_improvement saying how monitoring will catch it next time",
-			inc.Number, inc.DetectionSource).With("phase", from)
+		return 0, improvementRequired(inc, inc.DetectionSource, "closing it needs")
 	}
 	return Advance, nil
+}
+
+// improvementRequired is rule 5's refusal, shared by the close and by a
+// patch to a closed incident, so every client sees one code for one rule.
+// needs leads up to the improvement, as in "closing it needs".
+func improvementRequired(inc *Incident, source Source, needs string) error {
+	return problem.New(problem.Unprocessable, "detection_improvement_required",
+		"incident #%d was detected by %s, not by monitoring: %s a detection_improvement saying how monitoring will catch it next time",
+		inc.Number, source, needs).With("phase", inc.Phase)
 }
 
 // itemsOf returns the items of phase p that are not done.

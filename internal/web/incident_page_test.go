@@ -54,6 +54,8 @@ func TestIncidentPageForms(t *testing.T) {
 		ok("/incidents/1/transition", url.Values{"to": {"resolved"}, "note": {"re-requested from the public CA"}}, "phases")
 		refused("/incidents/1/transition", url.Values{"to": {"closed"}, "note": {"automated renewal"}}, 422, "detection_improvement")
 		ok("/incidents/1/transition", url.Values{"to": {"closed"}, "note": {"automated renewal"}, "detection_improvement": {"alert on the CA of served certificates"}}, "phases")
+		refused("/incidents/1/edit", url.Values{"form": {"edit"}, "title": {"Certificates broken on somesite"}, "severity": {"critical"},
+			"detection_source": {"customer"}, "visibility": {"public"}, "detection_improvement": {" "}}, 422, "detection_improvement")
 		refused("/incidents/1/transition", url.Values{"to": {"active"}}, 422, "needs a reason")
 		ok("/incidents/1/transition", url.Values{"to": {"active"}, "reason": {"old CA came back"}}, "phases")
 		ok("/incidents/1/updates/2/visibility", url.Values{"visibility": {"public"}}, "update-2")
