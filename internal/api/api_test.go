@@ -391,6 +391,96 @@ func TestAnonymousNeverSeesInternal(t *testing.T) {
 	})
 }
 
+// Viewers' updated_at is the time of the last change they may see: an
+// internal update, link or checklist item neither moves it nor brings the
+// incident up a list sorted by it (the board, the log export), so viewers
+// do not learn when the team works behind a public incident. The team
+// keeps the time of any change.
+func TestViewersUpdatedAtIgnoresInternalChanges(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		ctx := context.Background()
+		tok := app.User(t, "ana", auth.RoleResponder)
+		a := open(t, app, tok, map[string]any{"title": "Public outage"})
+		b := open(t, app, tok, map[string]any{"title": "Another public outage"})
+		at := func() string { return app.Clock.Now().UTC().Format(time.RFC3339Nano) }
+
+		app.Clock.Advance(time.Minute)
+		t1 := at()
+		app.Must(t, 201, "POST", path(a, "/updates"), tok, map[string]any{"body": "we are on it", "visibility": "public"})
+		app.Clock.Advance(time.Minute)
+		app.Must(t, 201, "POST", path(b, "/updates"), tok, map[string]any{"body": "looking", "visibility": "public"})
+		app.Clock.Advance(time.Minute)
+		t2 := at()
+		app.Must(t, 201, "POST", path(a, "/updates"), tok, map[string]any{"body": "the primary is down"})
+		app.Must(t, 201, "POST", path(a, "/links"), tok, map[string]any{"kind": "dashboard", "url": "https://grafana.example/d/1"})
+		app.Must(t, 201, "POST", path(a, "/checklist"), tok, map[string]any{"text": "fail over"})
+
+		// first is the first incident of a list, and a's updated_at in it.
+		first := func(r *testenv.Response, key string) (int64, string) {
+			t.Helper()
+			list, _ := r.JSON[key].([]any)
+			if len(list) != 2 {
+				t.Fatalf("list of %d incidents, want 2: %s", len(list), r.Body)
+			}
+			var updated string
+			for _, v := range list {
+				if inc := v.(map[string]any); int64(inc["number"].(float64)) == a {
+					updated, _ = inc["updated_at"].(string)
+				}
+			}
+			return int64(list[0].(map[string]any)["number"].(float64)), updated
+		}
+		// check says what a viewer (token "") and the team see of a.
+		check := func(when, token string, wantUpdated string, wantFirst int64) {
+			t.Helper()
+			who := "anonymous"
+			if token != "" {
+				who = "responder"
+			}
+			if r := app.Must(t, 200, "GET", path(a, ""), token, nil); r.JSON["updated_at"] != wantUpdated {
+				t.Errorf("%s, %s: updated_at %v, want %s", when, who, r.JSON["updated_at"], wantUpdated)
+			}
+			for _, q := range []string{"/api/v1/incidents?sort=-updated", "/api/v1/log?format=json&sort=-updated"} {
+				n, updated := first(app.Must(t, 200, "GET", q, token, nil), "incidents")
+				if n != wantFirst || updated != wantUpdated {
+					t.Errorf("%s, %s: %s starts with #%d, a's updated_at %s; want #%d, %s", when, who, q, n, updated, wantFirst, wantUpdated)
+				}
+			}
+			if n, _ := first(app.Must(t, 200, "GET", "/api/v1/incidents?sort=updated", token, nil), "incidents"); n == wantFirst {
+				t.Errorf("%s, %s: sort=updated starts with #%d too", when, who, n)
+			}
+			p := auth.Anonymous
+			if token != "" {
+				p = auth.Principal{User: &auth.User{Username: "ana", Role: auth.RoleResponder}}
+			}
+			board, err := app.Svc.Board(ctx, p, service.IncidentQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cards := board.Columns[incident.Active]
+			if len(cards) != 2 {
+				t.Fatalf("%s, %s: %d cards on the board, want 2", when, who, len(cards))
+			}
+			if cards[0].Number != wantFirst {
+				t.Errorf("%s, %s: board starts with #%d, want #%d", when, who, cards[0].Number, wantFirst)
+			}
+			for _, c := range cards {
+				if got := c.UpdatedAt.UTC().Format(time.RFC3339Nano); c.Number == a && got != wantUpdated {
+					t.Errorf("%s, %s: board updated_at %s, want %s", when, who, got, wantUpdated)
+				}
+			}
+		}
+		check("after internal changes", "", t1, b)
+		check("after internal changes", tok, t2, a)
+
+		app.Clock.Advance(time.Minute)
+		t3 := at()
+		app.Must(t, 201, "POST", path(a, "/updates"), tok, map[string]any{"body": "failed over", "visibility": "public"})
+		check("after a public update", "", t3, a)
+		check("after a public update", tok, t3, a)
+	})
+}
+
 func TestPrivateInstance(t *testing.T) {
 	app := testenv.StartApp(t, "sqlite", func(o *service.Options) { o.PrivateInstance = true })
 	tok := app.User(t, "ana", auth.RoleResponder)

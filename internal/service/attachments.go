@@ -116,7 +116,7 @@ func (s *Service) Attachment(ctx context.Context, p auth.Principal, id string) (
 		if a, err = tx.Attachment(ctx, id); err != nil {
 			return err
 		}
-		if _, err := visibleIncident(ctx, tx, a.Incident, publicOnly, false); err != nil {
+		if err := mayRead(ctx, tx, a.Incident, publicOnly); err != nil {
 			return err
 		}
 		if publicOnly && a.Visibility != incident.Public {

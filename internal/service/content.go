@@ -253,7 +253,7 @@ func readChild[T any](s *Service, ctx context.Context, p auth.Principal, number 
 	}
 	var out []*T
 	err = s.store.Read(ctx, func(tx *store.Tx) error {
-		if _, err := visibleIncident(ctx, tx, number, publicOnly, false); err != nil {
+		if err := mayRead(ctx, tx, number, publicOnly); err != nil {
 			return err
 		}
 		out, err = list(tx, publicOnly)

@@ -242,20 +242,41 @@ func missing(err error, format string, args ...any) error {
 }
 
 // visibleIncident reads an incident p may see, for reads (forUpdate false)
-// or read-modify-write (true).
+// or read-modify-write (true). Viewers (publicOnly) read it as they may
+// know it: updated_at is their last change (store.Tx.IncidentForViewers).
 func visibleIncident(ctx context.Context, tx *store.Tx, number int64, publicOnly, forUpdate bool) (*incident.Incident, error) {
 	read := tx.Incident
-	if forUpdate {
+	switch {
+	case forUpdate:
 		read = tx.IncidentForUpdate
+	case publicOnly:
+		read = tx.IncidentForViewers
 	}
 	inc, err := read(ctx, number)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && publicOnly && inc.Confidential()) {
-		return nil, notFound(number)
+	if err := seen(number, publicOnly, inc, err); err != nil {
+		return nil, err
 	}
-	if err == nil && publicOnly {
+	if publicOnly {
 		inc.ForViewers()
 	}
-	return inc, err
+	return inc, nil
+}
+
+// mayRead is visibleIncident for reads that need only know that p may see
+// the incident (its updates, links, files): viewers' updated_at is not
+// worked out for nothing.
+func mayRead(ctx context.Context, tx *store.Tx, number int64, publicOnly bool) error {
+	inc, err := tx.Incident(ctx, number)
+	return seen(number, publicOnly, inc, err)
+}
+
+// seen is the error of reading incident number (inc, err) for p: "not
+// found" also when p is a viewer (publicOnly) and it is confidential.
+func seen(number int64, publicOnly bool, inc *incident.Incident, err error) error {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && publicOnly && inc.Confidential()) {
+		return notFound(number)
+	}
+	return err
 }
 
 // ClaimLease makes holder the one replica that runs the background job

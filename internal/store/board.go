@@ -12,7 +12,8 @@ import (
 
 // BoardIncidents lists what the board shows: every incident that is not
 // closed, and those closed since closedSince, newest change first. f's
-// filters apply; its paging does not.
+// filters apply; its paging does not. Viewers (f.PublicOnly) get
+// viewerUpdatedAt, and the newest change they may see first.
 //
 // It reads only those rows, however long the history: the open ones by
 // the (phase, updated_at) index, the closed ones by the same index from
@@ -36,7 +37,7 @@ func (t *Tx) BoardIncidents(ctx context.Context, f IncidentFilter, closedSince t
 		g := f
 		g.Phases = open
 		var a args
-		part, err := t.incidentRows(ctx, g.where(&a), a, SortOrders["-updated"], 0)
+		part, err := t.incidentRows(ctx, f.PublicOnly, g.where(&a), a, SortOrders["-updated"], 0)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func (t *Tx) BoardIncidents(ctx context.Context, f IncidentFilter, closedSince t
 		cond := g.where(&a)
 		since := a.add(micros(closedSince))
 		cond += " AND updated_at >= " + since + " AND closed_at >= " + since
-		part, err := t.incidentRows(ctx, cond, a, SortOrders["-updated"], 0)
+		part, err := t.incidentRows(ctx, f.PublicOnly, cond, a, SortOrders["-updated"], 0)
 		if err != nil {
 			return nil, err
 		}

@@ -33,6 +33,45 @@ func selectIncident(alias string) string {
 	return cols + `, COALESCE((SELECT t.visibility FROM incidents t WHERE t.number = ` + table + `.merged_into), '')`
 }
 
+// viewerUpdatedAt is an incident's updated_at as viewers may know it:
+// when the last event of their timeline happened, or when the incident
+// was opened if none. The stored updated_at moves with every change,
+// internal ones too, and would tell viewers when the team works behind
+// public incidents (an internal update, link or checklist item).
+//
+// Their timeline is Timeline's with publicOnly: events not marked
+// internal, and not about an update that is not public now. That is
+// viewersSee (service) read back from the table, with two differences.
+// The internal column does not cover an internal update's event (its
+// data carries the update's visibility instead), so the update's
+// visibility now decides, as for the timeline. And an update, link or
+// item made internal, news for viewers' live pages, does not count: its
+// event is internal or about an internal update; this is the time of the
+// last entry viewers can read, never of something they cannot.
+//
+// Events are appended as they happen, so the last visible one by id is
+// the latest: the (incident_number, id) index read backwards stops at it
+// instead of reading every alert event of the incident, and no index is
+// added to what intake and transitions write. It is computed at read
+// time for viewers only; the team reads the stored updated_at.
+const viewerUpdatedAt = `COALESCE((SELECT e.at FROM events e LEFT JOIN updates u ON u.id = e.update_id
+	WHERE e.incident_number = incidents.number AND NOT e.internal AND (e.update_id IS NULL OR u.visibility = 'public')
+	ORDER BY e.id DESC LIMIT 1), incidents.created_at)`
+
+// selectViewerIncident is selectIncident("") with viewerUpdatedAt for
+// updated_at, under that name: "updated_at" in an ORDER BY (SortOrders)
+// names the output column, so viewers' lists sort by their time too.
+var selectViewerIncident = strings.Replace(selectIncident(""), " updated_at,", " "+viewerUpdatedAt+" AS updated_at,", 1)
+
+// selectIncidentFor is selectIncident("") for the team, or
+// selectViewerIncident when publicOnly.
+func selectIncidentFor(publicOnly bool) string {
+	if publicOnly {
+		return selectViewerIncident
+	}
+	return selectIncident("")
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(row scanner) (*incident.Incident, error) {
@@ -171,6 +210,18 @@ var insertIncident = func() string {
 // Incident reads one incident.
 func (t *Tx) Incident(ctx context.Context, number int64) (*incident.Incident, error) {
 	return scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectIncident("")+` FROM incidents WHERE number = $1`, number))
+}
+
+// IncidentForViewers reads one incident as viewers see it: its
+// updated_at is viewerUpdatedAt, and what they may not know of a merge
+// is hidden (ForViewers). Whether they may see it at all is the
+// caller's to decide.
+func (t *Tx) IncidentForViewers(ctx context.Context, number int64) (*incident.Incident, error) {
+	inc, err := scanIncident(t.q.QueryRowContext(ctx, `SELECT `+selectViewerIncident+` FROM incidents WHERE number = $1`, number))
+	if err == nil {
+		inc.ForViewers()
+	}
+	return inc, err
 }
 
 // IncidentForUpdate reads one incident and, on PostgreSQL, locks it until
@@ -382,7 +433,7 @@ func (t *Tx) Incidents(ctx context.Context, f IncidentFilter) ([]*incident.Incid
 	if limit <= 0 {
 		limit = 50
 	}
-	out, err := t.incidentRows(ctx, cond, a, order, limit, max(f.Offset, 0))
+	out, err := t.incidentRows(ctx, f.PublicOnly, cond, a, order, limit, max(f.Offset, 0))
 	if f.PublicOnly {
 		for _, inc := range out {
 			inc.ForViewers()
@@ -414,9 +465,10 @@ func (t *Tx) countIncidents(ctx context.Context, f IncidentFilter) (int, error) 
 }
 
 // incidentRows runs the incidents query with the WHERE clause cond (its
-// arguments in a) in order; a limit of 0 means all.
-func (t *Tx) incidentRows(ctx context.Context, cond string, a args, order string, limit int, offset ...int) ([]*incident.Incident, error) {
-	query := `SELECT ` + selectIncident("") + ` FROM incidents` + cond + ` ORDER BY ` + order
+// arguments in a) in order, as viewers see them if publicOnly; a limit of
+// 0 means all.
+func (t *Tx) incidentRows(ctx context.Context, publicOnly bool, cond string, a args, order string, limit int, offset ...int) ([]*incident.Incident, error) {
+	query := `SELECT ` + selectIncidentFor(publicOnly) + ` FROM incidents` + cond + ` ORDER BY ` + order
 	if limit > 0 {
 		query += ` LIMIT ` + a.add(limit)
 		if len(offset) > 0 {
@@ -449,7 +501,7 @@ func (t *Tx) EachIncident(ctx context.Context, f IncidentFilter, fn func(*incide
 		return problem.Invalidf("unknown sort %q", f.Sort)
 	}
 	var a args
-	rows, err := t.q.QueryContext(ctx, `SELECT `+selectIncident("")+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+selectIncidentFor(f.PublicOnly)+` FROM incidents`+f.where(&a)+` ORDER BY `+order, a...)
 	if err != nil {
 		return err
 	}
