@@ -493,10 +493,30 @@ func TestPrivateInstance(t *testing.T) {
 	app.Must(t, 200, "GET", "/api/v1/incidents/1", tok, nil)
 }
 
-// A person's token may mint a narrower token for the same person, never a
-// wider one, nor one for someone else.
-// People mint their own tokens with their browser session; tokens need the
-// admin scope to mint.
+// Viewers are anonymous visitors: no account is created with, or given,
+// role viewer, and the refusal says why.
+func TestViewerIsNoAccountRole(t *testing.T) {
+	app := testenv.StartApp(t, store.SQLite)
+	admin := app.User(t, "root", auth.RoleAdmin, auth.Scopes...)
+	app.User(t, "ana", auth.RoleResponder)
+	for _, c := range []struct {
+		method, path string
+		body         map[string]any
+	}{
+		{"POST", "/api/v1/users", map[string]any{"username": "bo", "role": "viewer", "password": "password-bo-long"}},
+		{"PATCH", "/api/v1/users/ana", map[string]any{"role": "viewer"}},
+	} {
+		r := app.Request(t, c.method, c.path, admin, c.body)
+		if r.Status != 422 || r.Code() != "validation_failed" || !strings.Contains(string(r.Body), "need no account") {
+			t.Errorf("%s %s with role viewer: %d %s", c.method, c.path, r.Status, r.Body)
+		}
+	}
+	users := app.Must(t, 200, "GET", "/api/v1/users", admin, nil)
+	if b := string(users.Body); strings.Contains(b, `"bo"`) || strings.Contains(b, "viewer") {
+		t.Fatalf("users after the refusals: %s", b)
+	}
+}
+
 func TestTokenSelfService(t *testing.T) {
 	app := testenv.StartApp(t, "sqlite")
 	rw := app.User(t, "ana", auth.RoleResponder, auth.ScopeRead, auth.ScopeWrite)

@@ -19,11 +19,14 @@ const (
 	RoleAdmin     Role = "admin"
 )
 
-// ParseRole checks a role name.
+// ParseRole checks a role name. Viewer is a role people have, but not an
+// account's: whoever is not signed in is one, so it is refused with why.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
 	case RoleResponder, RoleAdmin:
 		return r, nil
+	case "viewer":
+		return "", problem.Unprocessablef("no account has role viewer: viewers are anonymous visitors and need no account; want responder or admin")
 	}
 	return "", problem.Unprocessablef("unknown role %q: want responder or admin", s)
 }

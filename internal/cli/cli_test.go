@@ -85,6 +85,42 @@ func TestUserAndTokenCommands(t *testing.T) {
 	}
 }
 
+// user add --role and user role take the same roles, and say the same
+// about viewers: they are anonymous visitors and have no account, so
+// neither command offers or accepts viewer.
+func TestUserRoles(t *testing.T) {
+	r := run{t: t, env: map[string]string{"QUENCH_DATA_DIR": t.TempDir(), "QUENCH_LOG_LEVEL": "error"}}
+	r.ok("migrate")
+	if out := r.ok("user", "add", "--role", "admin", "ana"); !strings.Contains(out, "created admin ana") {
+		t.Fatalf("user add --role admin: %q", out)
+	}
+	if out := r.ok("user", "add", "--role", "responder", "bo"); !strings.Contains(out, "created responder bo") {
+		t.Fatalf("user add --role responder: %q", out)
+	}
+	if out := r.ok("user", "role", "bo", "admin"); !strings.Contains(out, "bo is now admin") {
+		t.Fatalf("user role bo admin: %q", out)
+	}
+	for _, args := range [][]string{{"user", "add", "--role", "viewer", "cy"}, {"user", "role", "bo", "viewer"}} {
+		_, errs, code := r.do("", args...)
+		if code != 1 || !strings.Contains(errs, "viewers are anonymous visitors and need no account") || !strings.Contains(errs, "want responder or admin") {
+			t.Errorf("quench %s: exit %d %q", strings.Join(args, " "), code, errs)
+		}
+	}
+	for _, args := range [][]string{{"user", "add", "--role", "owner", "cy"}, {"user", "role", "bo", "owner"}} {
+		if _, errs, code := r.do("", args...); code != 1 || !strings.Contains(errs, `unknown role "owner": want responder or admin`) {
+			t.Errorf("quench %s: exit %d %q", strings.Join(args, " "), code, errs)
+		}
+	}
+	if out := r.ok("user", "list"); strings.Contains(out, "cy") || !strings.Contains(out, "admin") {
+		t.Fatalf("user list after refusals: %q", out)
+	}
+	for _, args := range [][]string{{"user", "--help"}, {"user", "role", "--help"}, {"user", "add", "--help"}} {
+		if out := r.ok(args...); strings.Contains(out, "viewer") {
+			t.Errorf("quench %s offers a viewer role:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
 // The client commands drive a real server through the API.
 func TestIncidentCommands(t *testing.T) {
 	app := testenv.StartApp(t, store.SQLite)

@@ -151,7 +151,7 @@ func databaseGroups() []group {
 				{use: "passwd NAME", short: "set a new password; revokes the user's API tokens unless --keep-tokens", flags: "password-stdin keep-tokens"},
 				{use: "disable NAME", short: "disable a user"},
 				{use: "enable NAME", short: "enable a user"},
-				{use: "role NAME ROLE", short: "make a user viewer, responder or admin"},
+				{use: "role NAME ROLE", short: "make a user responder or admin"},
 				{use: "link NAME --issuer URL --subject SUB", short: "link a single sign-on identity", flags: "issuer subject"},
 			}},
 		{name: "token", short: "API tokens: create, list, revoke", define: tokenCmd,

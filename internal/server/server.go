@@ -158,7 +158,8 @@ func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 // authenticate resolves the request's principal once: an API token, else a
 // session cookie, else an anonymous viewer. A bad token or cookie is a 401
 // at once (the cookie is cleared): falling back to anonymous would hide a
-// misconfigured client.
+// misconfigured client. The one exception is an ended session on a
+// sign-in request (web.SignsIn), which is what the 401 asks for.
 func authenticate(svc *service.Service, log *slog.Logger, pages *web.Web, secure bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.Anonymous
@@ -181,11 +182,20 @@ func authenticate(svc *service.Service, log *slog.Logger, pages *web.Web, secure
 			}
 		} else if c, cerr := r.Cookie(web.SessionCookie); cerr == nil && c.Value != "" && !intake {
 			if p, err = svc.AuthenticateSession(r.Context(), c.Value); err != nil {
-				if problem.Is(err, "invalid_session") {
+				ended := problem.Is(err, "invalid_session")
+				if ended {
 					web.ClearSession(w, secure)
 				}
-				fail(w, r, log, pages, err)
-				return
+				// Signing in is the way past an ended session, so a
+				// sign-in goes on as anonymous: its credentials are
+				// checked and its new cookie replaces the cleared one.
+				// Anonymous, it needs no form token; cross-origin
+				// protection, outside this, refuses foreign sign-ins.
+				if !ended || !web.SignsIn(r) {
+					fail(w, r, log, pages, err)
+					return
+				}
+				p = auth.Anonymous
 			}
 		}
 		// An ingest-only token is for senders: it reaches the intake and

@@ -291,3 +291,59 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 		}
 	}
 }
+
+// Signing in works on the first try whatever ended session the browser
+// still sends: the stale cookie is replaced by the new session's, not
+// answered with "your session has ended". The sign-in form stays
+// protected against cross-site posts all the same.
+func TestLoginOverEndedSession(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		admin := app.User(t, "root", auth.RoleAdmin, auth.ScopeRead, auth.ScopeAdmin)
+		app.User(t, "ana", auth.RoleResponder)
+		me := func(b *browser) int { resp, _ := b.do("GET", "/api/v1/me", nil); return resp.StatusCode }
+		signIn := func(b *browser, why string) {
+			t.Helper()
+			resp := b.login("ana", "password-ana")
+			if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account" {
+				t.Fatalf("sign-in over a %s session: %d %s", why, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if c := resp.Header.Values("Set-Cookie"); len(c) != 1 || !strings.HasPrefix(c[0], "quench_session=qs_") {
+				t.Fatalf("sign-in over a %s session sets cookies %q, want only the new session", why, c)
+			}
+			if me(b) != 200 {
+				t.Fatalf("the session opened over a %s one does not work", why)
+			}
+		}
+
+		revoked := newBrowser(t, app)
+		revoked.login("ana", "password-ana")
+		sessions := app.Must(t, 200, "GET", "/api/v1/sessions", admin, nil).JSON["sessions"].([]any)
+		if len(sessions) != 1 {
+			t.Fatalf("sessions: %v", sessions)
+		}
+		app.Must(t, 204, "DELETE", "/api/v1/sessions/"+sessions[0].(map[string]any)["id"].(string), admin, nil)
+
+		// A cross-site post of the right credentials is refused before
+		// the stale cookie is looked at, and opens no session.
+		form := url.Values{"username": {"ana"}, "password": {"password-ana"}, "next": {"/account"}}
+		for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+			resp, _ := revoked.do("POST", "/login", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded", h[0], h[1])
+			if resp.StatusCode != 403 || strings.Contains(resp.Header.Get("Set-Cookie"), "qs_") {
+				t.Fatalf("cross-site sign-in (%s) over a revoked session: %d %q", h[0], resp.StatusCode, resp.Header.Get("Set-Cookie"))
+			}
+		}
+		signIn(revoked, "revoked")
+
+		// Sessions left idle past their limit: a wrong password is told as
+		// such, the right one signs in.
+		idle, mistyped := newBrowser(t, app), newBrowser(t, app)
+		idle.login("ana", "password-ana")
+		mistyped.login("ana", "password-ana")
+		app.Clock.Advance(8 * 24 * time.Hour)
+		resp, body := mistyped.post("/login", url.Values{"username": {"ana"}, "password": {"wrong-password"}})
+		if resp.StatusCode != 401 || !strings.Contains(body, "wrong user name or password") {
+			t.Fatalf("wrong password over an expired session: %d %s", resp.StatusCode, body)
+		}
+		signIn(idle, "expired")
+	})
+}

@@ -46,9 +46,11 @@ func newSSORig(t *testing.T) *ssoRig {
 
 // signIn walks the browser through the provider and back; it returns the
 // final status and the principal the session belongs to ("" if none).
-func (r *ssoRig) signIn(t *testing.T, u oidctest.User) (int, string, string) {
+// The browser starts with the cookies given, if any.
+func (r *ssoRig) signIn(t *testing.T, u oidctest.User, cookies ...*http.Cookie) (int, string, string) {
 	r.idp.SetUser(u)
 	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(mustURL(r.url), cookies)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	next := r.url + "/login/oidc"
 	var resp *http.Response
@@ -131,5 +133,31 @@ func TestSingleSignOn(t *testing.T) {
 	r.idp.Tamper(oidctest.WrongAudience)
 	if status, _, _ := r.signIn(t, oidctest.User{Subject: "s-3", Email: "ana@corp.example", EmailVerified: true}); status != 403 {
 		t.Fatalf("tampered token: %d", status)
+	}
+}
+
+// Single sign-on works on the first try over an ended session's cookie.
+func TestSingleSignOnOverEndedSession(t *testing.T) {
+	r := newSSORig(t)
+	r.app.User(t, "ana", auth.RoleResponder)
+	ctx := context.Background()
+	if err := r.app.Svc.LinkIdentity(ctx, service.System, "ana", r.idp.Issuer(), "s-1"); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := r.app.Svc.Login(ctx, "ana", "password-ana", service.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.app.Svc.AuthenticateSession(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.Svc.Logout(ctx, p, service.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	ended := &http.Cookie{Name: "quench_session", Value: secret}
+	status, me, body := r.signIn(t, oidctest.User{Subject: "s-1", Email: "ana@example.com", EmailVerified: true}, ended)
+	if status != 303 || !strings.Contains(me, `"username":"ana"`) {
+		t.Fatalf("sign-in over an ended session: %d %s %.300s", status, me, body)
 	}
 }

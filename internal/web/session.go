@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -95,7 +96,23 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	http.Redirect(rw, r, next, http.StatusSeeOther)
 }
 
+// SignsIn reports whether r opens a session: the password form or the
+// single sign-on flow. The server lets these past an ended session's
+// cookie, which they replace; any other request with one is a 401.
+func SignsIn(r *http.Request) bool {
+	switch r.Method + " " + r.URL.Path {
+	case "POST /login", "GET /login/oidc", "GET /login/oidc/callback":
+		return true
+	}
+	return false
+}
+
+// setSession sets the session cookie, in place of any clearing of an ended
+// one earlier in this answer, so the answer says one thing about it.
 func (w *Web) setSession(rw http.ResponseWriter, secret string) {
+	if h := rw.Header(); len(h["Set-Cookie"]) > 0 {
+		h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(c string) bool { return strings.HasPrefix(c, SessionCookie+"=") })
+	}
 	http.SetCookie(rw, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: w.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(service.SessionLifetime.Seconds())})
 }
