@@ -50,10 +50,11 @@ func selectIncident(alias string) string {
 // last entry viewers can read, never of something they cannot.
 //
 // Events are appended as they happen, so the last visible one by id is
-// the latest: the (incident_number, id) index read backwards stops at it
-// instead of reading every alert event of the incident, and no index is
-// added to what intake and transitions write. It is computed at read
-// time for viewers only; the team reads the stored updated_at.
+// the latest: the partial index events_viewers (schema 17: incident_number,
+// id where not internal) read backwards stops at it without passing a
+// storm's internal alert events, and intake, whose alert events are
+// internal, writes nothing to that index. It is computed at read time
+// for viewers only; the team reads the stored updated_at.
 const viewerUpdatedAt = `COALESCE((SELECT e.at FROM events e LEFT JOIN updates u ON u.id = e.update_id
 	WHERE e.incident_number = incidents.number AND NOT e.internal AND (e.update_id IS NULL OR u.visibility = 'public')
 	ORDER BY e.id DESC LIMIT 1), incidents.created_at)`
