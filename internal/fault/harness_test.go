@@ -171,13 +171,32 @@ type instance struct {
 // CLI: migrate, add an Alertmanager integration, an admin and a token.
 func setup(t *testing.T, db database, env ...string) *instance {
 	t.Helper()
+	in := newInstance(t, db, env...)
+	in.cli(t, nil, "migrate")
+	in.addIntegration(t)
+	in.cli(t, strings.NewReader("fault-suite-password\n"), "user", "add", "--admin", "--password-stdin", "fault")
+	in.apiToken = strings.TrimSpace(in.cli(t, nil, "token", "create", "--user", "fault", "--scopes", "read,write", "--name", "fault"))
+	if in.apiToken == "" {
+		t.Fatal("quench token create printed no token")
+	}
+	return in
+}
+
+// newInstance is an installation whose database nobody has touched yet.
+func newInstance(t *testing.T, db database, env ...string) *instance {
+	t.Helper()
 	in := &instance{db: db, dir: t.TempDir()}
 	in.env = append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + in.dir, "TZ=UTC",
 		"QUENCH_LOG_FORMAT=json", "QUENCH_LOG_LEVEL=info",
 	}, db.env()...)
 	in.env = append(in.env, env...)
-	in.cli(t, nil, "migrate")
+	return in
+}
+
+// addIntegration adds the Alertmanager integration the deliveries go to.
+func (in *instance) addIntegration(t testing.TB) {
+	t.Helper()
 	out := in.cli(t, nil, "integration", "add", "--type", "alertmanager", "--name", "fault")
 	if m := regexp.MustCompile(`/api/v1/intake/alertmanager/(\S+)`).FindStringSubmatch(out); m != nil {
 		in.integration = m[1]
@@ -188,12 +207,6 @@ func setup(t *testing.T, db database, env ...string) *instance {
 	if in.integration == "" || in.intakeToken == "" {
 		t.Fatalf("quench integration add: no URL or token in:\n%s", out)
 	}
-	in.cli(t, strings.NewReader("fault-suite-password\n"), "user", "add", "--admin", "--password-stdin", "fault")
-	in.apiToken = strings.TrimSpace(in.cli(t, nil, "token", "create", "--user", "fault", "--scopes", "read,write", "--name", "fault"))
-	if in.apiToken == "" {
-		t.Fatal("quench token create printed no token")
-	}
-	return in
 }
 
 // cli runs one quench command against the installation's database.
