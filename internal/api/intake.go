@@ -73,6 +73,19 @@ func (a *API) deliver(w http.ResponseWriter, r *http.Request, out *IntakeOutcome
 	if err != nil {
 		return nil, err
 	}
+	// A token is checked before the body is read, so a sender without one
+	// cannot make the server read and hold up to MaxIntakeBody, nor take
+	// the turn of a big body. Only a signature needs the body first.
+	signed := bodySigned(in)
+	if !signed {
+		if err := a.authenticateToken(r, in); err != nil {
+			// Closing the connection spares the body too: to keep the
+			// connection, net/http would first read up to 256 KiB of it,
+			// waiting as long as the sender takes, and answer only then.
+			w.Header().Set("Connection", "close")
+			return nil, err
+		}
+	}
 	if r.ContentLength < 0 || r.ContentLength > bigIntake {
 		release, err := a.intakeHooks.admitBig(r.Context())
 		if err != nil {
@@ -99,8 +112,10 @@ func (a *API) deliver(w http.ResponseWriter, r *http.Request, out *IntakeOutcome
 		return nil, err
 	}
 	buf = body
-	if err := a.authenticateIntake(r, in, body); err != nil {
-		return nil, err
+	if signed {
+		if err := a.verifySignature(r, in, body); err != nil {
+			return nil, err
+		}
 	}
 	var alerts []alert.Alert
 	var d service.Delivery
@@ -240,30 +255,39 @@ func parseProblem(err error) error {
 	return err
 }
 
-// authenticateIntake accepts, per integration type: Sentry's body
-// signature; Grafana's HMAC signature when a secret is set; otherwise the
-// integration's token as bearer token or basic-auth password (both offered
-// by Alertmanager's http_config), or a user token with the ingest scope.
-func (a *API) authenticateIntake(r *http.Request, in *alert.Integration, body []byte) error {
-	switch {
-	case in.Type == alert.TypeSentry:
-		if in.Secret == "" {
-			return problem.New(problem.Conflict, "secret_missing", "this Sentry integration has no client secret yet: "+
-				"give it the one Sentry shows (quench integration update %s --secret-file FILE, or PATCH /api/v1/integrations/%s)", in.ID, in.ID)
-		}
-		if err := sentry.Verify(body, in.Secret, r.Header.Get(sentry.SignatureHeader)); err != nil {
-			return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Sentry-Hook-Signature does not match the body")
-		}
-		if err := sentry.CheckTimestamp(r.Header.Get(sentry.TimestampHeader), a.svc.Now()); err != nil {
-			return problem.Wrap(problem.Unauthenticated, "stale_delivery", err, "%s", err.Error())
-		}
-		return nil
-	case in.Type == alert.TypeGrafana && in.Secret != "":
+// bodySigned reports whether deliveries to in are authenticated by a
+// signature over their body: always Sentry's, Grafana's when a secret is
+// set. Every other delivery carries a token.
+func bodySigned(in *alert.Integration) bool {
+	return in.Type == alert.TypeSentry || (in.Type == alert.TypeGrafana && in.Secret != "")
+}
+
+// verifySignature checks the signature of a delivery to an integration
+// that bodySigned says is signed.
+func (a *API) verifySignature(r *http.Request, in *alert.Integration, body []byte) error {
+	if in.Type == alert.TypeGrafana {
 		if err := grafana.VerifySignature(body, in.Secret, r.Header, time.Now()); err != nil {
 			return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Grafana HMAC signature does not match the body")
 		}
 		return nil
 	}
+	if in.Secret == "" {
+		return problem.New(problem.Conflict, "secret_missing", "this Sentry integration has no client secret yet: "+
+			"give it the one Sentry shows (quench integration update %s --secret-file FILE, or PATCH /api/v1/integrations/%s)", in.ID, in.ID)
+	}
+	if err := sentry.Verify(body, in.Secret, r.Header.Get(sentry.SignatureHeader)); err != nil {
+		return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Sentry-Hook-Signature does not match the body")
+	}
+	if err := sentry.CheckTimestamp(r.Header.Get(sentry.TimestampHeader), a.svc.Now()); err != nil {
+		return problem.Wrap(problem.Unauthenticated, "stale_delivery", err, "%s", err.Error())
+	}
+	return nil
+}
+
+// authenticateToken accepts the integration's token as bearer token or
+// basic-auth password (both offered by Alertmanager's http_config), or a
+// user token with the ingest scope.
+func (a *API) authenticateToken(r *http.Request, in *alert.Integration) error {
 	secret := ""
 	if user, pass, ok := r.BasicAuth(); ok {
 		secret = pass

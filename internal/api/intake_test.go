@@ -1,15 +1,20 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quenchhq/quench/internal/api"
 	"github.com/quenchhq/quench/internal/auth"
@@ -184,6 +189,81 @@ func TestIntakeBadInput(t *testing.T) {
 			t.Fatalf("stored labels: %v", got)
 		}
 	})
+}
+
+// A delivery without a valid token is refused before its body is read:
+// the answer arrives while the sender has sent only the headers of a body
+// near the limit (or of a chunked one), so an unauthenticated sender
+// cannot make the server read and hold up to MaxIntakeBody.
+func TestIntakeRefusedBeforeBody(t *testing.T) {
+	testenv.EachApp(t, func(t *testing.T, app *testenv.App) {
+		tok := app.User(t, "ana", auth.RoleResponder)
+		url, itok := integration(t, app, "alertmanager", "")
+		generic, _ := integration(t, app, "generic", "")
+		grafana, _ := integration(t, app, "grafana", "")
+		length := fmt.Sprintf("Content-Length: %d\r\n", api.MaxIntakeBody-1<<20)
+		tests := []struct {
+			name, path, headers string
+			status              int
+			code                string
+		}{
+			{"no token", url, length, 401, "unauthenticated"},
+			{"wrong token", url, length + "Authorization: Bearer qnch_int_wrong\r\n", 401, "unauthenticated"},
+			{"user token garbage", url, length + "Authorization: Bearer nonsense\r\n", 401, "unauthenticated"},
+			{"chunked", url, "Transfer-Encoding: chunked\r\n", 401, "unauthenticated"},
+			{"generic", generic, length, 401, "unauthenticated"},
+			{"grafana without secret", grafana, length, 401, "unauthenticated"},
+			{"unknown integration", "/api/v1/intake/alertmanager/nope", length + "Authorization: Bearer " + itok + "\r\n", 404, "not_found"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				conn := dialApp(t, app)
+				fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: quench\r\nContent-Type: application/json\r\n%s\r\n", tt.path, tt.headers)
+				// The deadline only stops a server that waits for the
+				// body from hanging the test.
+				conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("no answer before the body was sent: %v", err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tt.status || !strings.Contains(string(b), `"code":"`+tt.code+`"`) {
+					t.Fatalf("got %d %s, want %d %s", resp.StatusCode, b, tt.status, tt.code)
+				}
+			})
+		}
+		// With the token, the server waits for the body and stores it.
+		conn := dialApp(t, app)
+		body := fixture(t, amFixtures+"firing-single.json")
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: quench\r\nContent-Type: application/json\r\nContent-Length: %d\r\nAuthorization: Bearer %s\r\n\r\n",
+			url, len(body), itok)
+		io.WriteString(conn, body)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("with the token: %d", resp.StatusCode)
+		}
+		if n := len(alerts(t, app, tok, "")); n != 1 {
+			t.Fatalf("%d alerts stored, want 1", n)
+		}
+	})
+}
+
+// dialApp opens a raw connection to the app, for requests that stop
+// partway.
+func dialApp(t *testing.T, app *testenv.App) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(app.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func sign(secret, body string) string {
