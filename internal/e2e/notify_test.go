@@ -447,7 +447,7 @@ func TestChannelSettings(t *testing.T) {
 		for _, u := range []string{"http://169.254.169.254/latest", "http://10.0.0.1/x", "http://[fd00::1]/x", "http://2130706433/",
 			"file:///etc/passwd", "http://user:pw@example.com/"} {
 			r := w.app.Request(t, "POST", "/api/v1/channels", w.admin, map[string]any{"type": "webhook", "name": "x", "url": u, "audience": "team"})
-			if r.Status != 422 || r.Code() != "url_not_allowed" {
+			if r.Status != 400 || r.Code() != "url_not_allowed" {
 				t.Errorf("%s: %d %s", u, r.Status, r.Body)
 			}
 		}
@@ -480,7 +480,7 @@ func TestChannelSettings(t *testing.T) {
 		if s, _ := moved.JSON["secret"].(string); s == "" || s == secret {
 			t.Errorf("a new URL kept the old secret (%q)", s)
 		}
-		if r := w.app.Request(t, "PATCH", path, w.admin, map[string]any{"url": "http://169.254.169.254/"}); r.Status != 422 {
+		if r := w.app.Request(t, "PATCH", path, w.admin, map[string]any{"url": "http://169.254.169.254/"}); r.Status != 400 {
 			t.Errorf("private URL on change: %d", r.Status)
 		}
 		w.app.Must(t, 204, "DELETE", path, w.admin, nil)

@@ -166,7 +166,7 @@ func (s *Service) applyChannel(ctx context.Context, c *notify.Channel, in Channe
 				return "", problem.Unprocessablef("url is too long")
 			}
 			if err := s.guard.CheckURL(ctx, u); err != nil {
-				return "", problem.Wrap(problem.Unprocessable, "url_not_allowed", err, "this URL may not receive notifications: %v", err)
+				return "", problem.Wrap(problem.Invalid, "url_not_allowed", err, "this URL may not receive notifications: %v", err)
 			}
 			urlChanged = u != c.URL
 			c.URL = u

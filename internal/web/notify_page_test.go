@@ -66,7 +66,7 @@ func TestChannelPages(t *testing.T) {
 		typed := []string{"type", "webhook", "name", `ops <b>hook</b>`, "audience", "team", "events", "some", "event", "incident.opened",
 			"event", "incident.update.internal", "severity", "critical", "services", "api, db", "labels", `team="db"`}
 		// A private address is refused, with everything typed kept.
-		refused("/admin/channels", channelForm(append(typed, "url", "http://10.0.0.1/x")...), 422, "may not receive notifications",
+		refused("/admin/channels", channelForm(append(typed, "url", "http://10.0.0.1/x")...), 400, "may not receive notifications",
 			`value="http://10.0.0.1/x"`, `value="ops &lt;b&gt;hook&lt;/b&gt;"`, `value="team" required checked`,
 			`value="some" checked`, `value="incident.opened" checked`, `value="incident.update.internal" checked`,
 			`value="critical" aria-describedby="ch-severity-help" checked`, `value="api, db"`, `>team=&#34;db&#34;</textarea>`)
@@ -125,7 +125,7 @@ func TestChannelPages(t *testing.T) {
 			!slices.Equal(c.Filter.Severities, []string{"major"}) || c.URL != receiver.URL+"/hooks/T0KEN-IN-PATH" {
 			t.Fatalf("after save: %+v", c)
 		}
-		refused(path, edit("url", "http://169.254.169.254/"), 422, "may not receive notifications", `value="http://169.254.169.254/"`, `value="ops hook"`)
+		refused(path, edit("url", "http://169.254.169.254/"), 400, "may not receive notifications", `value="http://169.254.169.254/"`, `value="ops hook"`)
 		// A new URL for a webhook: a new secret, shown once.
 		resp, body = s.post(path, edit("url", receiver.URL+"/v2"))
 		again := shownSecret(body)
