@@ -77,14 +77,16 @@ func (a *API) deliver(w http.ResponseWriter, r *http.Request, out *IntakeOutcome
 	// cannot make the server read and hold up to MaxIntakeBody, nor take
 	// the turn of a big body. Only a signature needs the body first.
 	signed := bodySigned(in)
+	early := secretMissing(in)
 	if !signed {
-		if err := a.authenticateToken(r, in); err != nil {
-			// Closing the connection spares the body too: to keep the
-			// connection, net/http would first read up to 256 KiB of it,
-			// waiting as long as the sender takes, and answer only then.
-			w.Header().Set("Connection", "close")
-			return nil, err
-		}
+		early = a.authenticateToken(r, in)
+	}
+	if early != nil {
+		// Closing the connection spares the body too: to keep the
+		// connection, net/http would first read up to 256 KiB of it,
+		// waiting as long as the sender takes, and answer only then.
+		w.Header().Set("Connection", "close")
+		return nil, early
 	}
 	if r.ContentLength < 0 || r.ContentLength > bigIntake {
 		release, err := a.intakeHooks.admitBig(r.Context())
@@ -262,6 +264,17 @@ func bodySigned(in *alert.Integration) bool {
 	return in.Type == alert.TypeSentry || (in.Type == alert.TypeGrafana && in.Secret != "")
 }
 
+// secretMissing refuses a delivery to a Sentry integration that has no
+// client secret yet, before its body is read: no signature could be
+// checked.
+func secretMissing(in *alert.Integration) error {
+	if in.Type != alert.TypeSentry || in.Secret != "" {
+		return nil
+	}
+	return problem.New(problem.Conflict, "secret_missing", "this Sentry integration has no client secret yet: "+
+		"give it the one Sentry shows (quench integration update %s --secret-file FILE, or PATCH /api/v1/integrations/%s)", in.ID, in.ID)
+}
+
 // verifySignature checks the signature of a delivery to an integration
 // that bodySigned says is signed.
 func (a *API) verifySignature(r *http.Request, in *alert.Integration, body []byte) error {
@@ -270,10 +283,6 @@ func (a *API) verifySignature(r *http.Request, in *alert.Integration, body []byt
 			return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Grafana HMAC signature does not match the body")
 		}
 		return nil
-	}
-	if in.Secret == "" {
-		return problem.New(problem.Conflict, "secret_missing", "this Sentry integration has no client secret yet: "+
-			"give it the one Sentry shows (quench integration update %s --secret-file FILE, or PATCH /api/v1/integrations/%s)", in.ID, in.ID)
 	}
 	if err := sentry.Verify(body, in.Secret, r.Header.Get(sentry.SignatureHeader)); err != nil {
 		return problem.Wrap(problem.Unauthenticated, "bad_signature", err, "the Sentry-Hook-Signature does not match the body")

@@ -201,6 +201,7 @@ func TestIntakeRefusedBeforeBody(t *testing.T) {
 		url, itok := integration(t, app, "alertmanager", "")
 		generic, _ := integration(t, app, "generic", "")
 		grafana, _ := integration(t, app, "grafana", "")
+		sentryNoSecret, _ := integration(t, app, "sentry", "")
 		length := fmt.Sprintf("Content-Length: %d\r\n", api.MaxIntakeBody-1<<20)
 		tests := []struct {
 			name, path, headers string
@@ -213,6 +214,8 @@ func TestIntakeRefusedBeforeBody(t *testing.T) {
 			{"chunked", url, "Transfer-Encoding: chunked\r\n", 401, "unauthenticated"},
 			{"generic", generic, length, 401, "unauthenticated"},
 			{"grafana without secret", grafana, length, 401, "unauthenticated"},
+			// No signature can be checked without the client secret.
+			{"sentry without secret", sentryNoSecret, length, 409, "secret_missing"},
 			{"unknown integration", "/api/v1/intake/alertmanager/nope", length + "Authorization: Bearer " + itok + "\r\n", 404, "not_found"},
 		}
 		for _, tt := range tests {
