@@ -49,8 +49,8 @@ const (
 )
 
 var groups = []struct{ id, title string }{
-	{groupRespond, "Responding and the status page (QUENCH_URL, QUENCH_TOKEN; --json for scripts):"},
-	{groupSetup, "Setting up (database: QUENCH_DATA_DIR or QUENCH_DATABASE_URL):"},
+	{groupRespond, "Client commands, through the server (QUENCH_URL, QUENCH_TOKEN; --json for scripts):"},
+	{groupSetup, "Setting up, on the database (QUENCH_DATA_DIR or QUENCH_DATABASE_URL):"},
 	{groupServer, "Running the server, and tools:"},
 }
 
@@ -276,11 +276,9 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 	}
 
 	for _, g := range clientGroups() {
-		id := groupRespond
-		if g.name == "template" {
-			id = groupSetup // written by admins, like rules
-		}
-		c := g.command(id, run)
+		// Every client command, templates and onboarding included, needs
+		// QUENCH_TOKEN, not the database.
+		c := g.command(groupRespond, run)
 		if g.name == "incident" {
 			for _, sub := range c.Commands() {
 				if strings.Contains(sub.Use, " N") {
@@ -297,7 +295,7 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 		withFlags(meCmd, groupRespond, "me", "your e-mail, name and whether incidents e-mail you", "quench me --email ana@example.com --notify-email=true", "me"),
 		withFlags(reviewCmd, groupRespond, "review", "the weekly review's agenda as Markdown", "quench review --since 2026-11-23"),
 		withFlags(logCmd, groupRespond, "log", "the incident log: Markdown, CSV or JSON", "quench log --format csv --from 2026-01-01 > incidents.csv"),
-		withFlags(onboardCmd, groupSetup, "onboard SERVICE", "Alertmanager receiver and Prometheus rules for a service (an admin token)",
+		withFlags(onboardCmd, groupRespond, "onboard SERVICE", "Alertmanager receiver and Prometheus rules for a service (an admin token)",
 			"quench onboard checkout --namespace shop --write ./monitoring"),
 		withFlags(auditCmd, groupSetup, "audit", "the audit log, newest first", ""),
 		single(groupServer, "serve", "run the server", func(ctx context.Context, cfg config.Config, env Env, _ []string) error { return serve(ctx, cfg, env) }, ""),

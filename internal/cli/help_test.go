@@ -88,6 +88,40 @@ func TestHelpIsShort(t *testing.T) {
 	}
 }
 
+// TestHelpGroupsSayWhatCommandsNeed: `quench help` lists a command under
+// "Setting up, on the database" only when it opens the database, and every
+// command that needs QUENCH_TOKEN under "Client commands" (template and
+// onboard were listed with the database commands and failed with 401).
+// Each is run in a folder without a database, with no server to reach.
+func TestHelpGroupsSayWhatCommandsNeed(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"QUENCH_DATA_DIR": filepath.Join(dir, "quench-data"), "QUENCH_URL": "http://127.0.0.1:1", "QUENCH_TOKEN": "qt_none"}
+	root := newRoot(context.Background(), config.Config{}, nil, Env{})
+	n := 0
+	for _, c := range root.Commands() {
+		if c.GroupID != groupSetup && c.GroupID != groupRespond {
+			continue
+		}
+		args := []string{c.Name()}
+		if list, _, err := c.Find([]string{"list"}); err == nil && list != c {
+			args = append(args, "list")
+		} else if c.Name() == "onboard" {
+			args = append(args, "billing")
+		}
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return env[k] }})
+		opened := strings.Contains(errb.String(), "no Quench database at")
+		if code != 1 || opened != (c.GroupID == groupSetup) {
+			t.Errorf("quench %s (group %s): exit %d, looked for the database: %v\n%s", strings.Join(args, " "), c.GroupID, code, opened, errb.String())
+		}
+		n++
+	}
+	if n < 15 {
+		t.Errorf("only %d commands checked", n)
+	}
+}
+
 // TestEveryCommandHasHelp: every command and subcommand answers --help
 // with its one-line description and its usage, exit 0, and runs nothing.
 // A subcommand's help shows the flags it uses.
