@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -330,9 +331,22 @@ func newRoot(ctx context.Context, cfg config.Config, cfgErr error, env Env) *cob
 	return root
 }
 
-// incidentNumbers completes an incident's number with the newest live
-// incidents the token may read, each with its title; without a server or
-// a token it offers nothing rather than file names.
+// actionable names, per incident subcommand, the incidents it can act on,
+// as queries of GET /api/v1/incidents (a phase filter keeps live
+// incidents only); the others offer the live ones (neither merged nor
+// cancelled). A closed incident can only be reopened, a merged one not
+// even that, and only an active or mitigated one can be cancelled.
+var actionable = map[string][]string{
+	"advance": {"phase=active,mitigated,resolved"},
+	"merge":   {"phase=active,mitigated,resolved"},
+	"cancel":  {"phase=active,mitigated"},
+	"reopen":  {"phase=mitigated,resolved,closed", "state=cancelled"},
+}
+
+// incidentNumbers completes an incident's number with the newest
+// incidents the command can act on that the token may read, each with its
+// phase and title; without a server or a token it offers nothing rather
+// than file names.
 func incidentNumbers(ctx context.Context, cfg config.Config) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
@@ -343,16 +357,29 @@ func incidentNumbers(ctx context.Context, cfg config.Config) cobra.CompletionFun
 		}
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		var page struct {
-			Incidents []service.IncidentJSON `json:"incidents"`
+		queries, ok := actionable[cmd.Name()]
+		if !ok {
+			queries = []string{"state=live"}
 		}
-		if err := newClient(cfg).do(ctx, "GET", "/api/v1/incidents?state=live&limit=50", nil, &page); err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
+		var found []service.IncidentJSON
+		for _, q := range queries {
+			var page struct {
+				Incidents []service.IncidentJSON `json:"incidents"`
+			}
+			if err := newClient(cfg).do(ctx, "GET", "/api/v1/incidents?"+q+"&limit=50", nil, &page); err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			found = append(found, page.Incidents...)
 		}
+		slices.SortFunc(found, func(a, b service.IncidentJSON) int { return cmp.Compare(b.Number, a.Number) })
 		var out []cobra.Completion
-		for _, inc := range page.Incidents {
+		for _, inc := range found {
+			state := string(inc.Phase)
+			if inc.EndState != nil {
+				state = string(*inc.EndState)
+			}
 			if n := strconv.FormatInt(inc.Number, 10); strings.HasPrefix(n, strings.TrimPrefix(toComplete, "#")) {
-				out = append(out, cobra.CompletionWithDesc(n, string(inc.Phase)+": "+inc.Title))
+				out = append(out, cobra.CompletionWithDesc(n, state+": "+inc.Title))
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
