@@ -4,6 +4,8 @@
 package auth
 
 import (
+	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -87,6 +89,19 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// CheckUsername returns name trimmed and in lower case, or why no account
+// can have it. One rule for the API, the CLI and QUENCH_ADMIN_USER, so
+// `quench config check` refuses the names account creation would.
+func CheckUsername(name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if !usernameRE.MatchString(name) {
+		return name, errors.New("user name must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+	}
+	return name, nil
 }
 
 // Name is what the UI shows for the user.

@@ -424,8 +424,16 @@ func TestMergeAndCancelCommands(t *testing.T) {
 	if !strings.Contains(list, "merged") || !strings.Contains(list, "cancelled") || strings.Contains(list, "Checkout down\n") {
 		t.Errorf("list --state ended:\n%s", list)
 	}
-	if show := r.ok("incident", "show", "2"); !strings.Contains(show, "merged into #1: same outage") {
-		t.Errorf("show of a merged incident:\n%s", show)
+	// show says how an incident ended, as list does, and marks no phase
+	// as the current one.
+	for n, want := range map[string]string{"2": "merged into #1 (was active) · major", "3": "cancelled (was active) · major"} {
+		show := r.ok("incident", "show", n)
+		if !strings.Contains(show, "\n"+want) || strings.Contains(show, "\nactive ·") || strings.Contains(show, "▶") {
+			t.Errorf("show of #%s lacks %q or shows it active:\n%s", n, want, show)
+		}
+	}
+	if show := r.ok("incident", "show", "2"); !strings.Contains(show, "\nreason: same outage\n") {
+		t.Errorf("show of a merged incident lacks its reason:\n%s", show)
 	}
 	if out := r.ok("incident", "reopen", "3", "--reason", "customers did see errors"); !strings.Contains(out, "#3 is active") {
 		t.Errorf("reopen a cancelled incident: %q", out)

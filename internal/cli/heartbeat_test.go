@@ -26,6 +26,23 @@ func TestHeartbeatAndTestAlertCommands(t *testing.T) {
 	if m == nil || !strings.Contains(out, "a ping every 1d, 1h of grace") || !strings.Contains(out, "/fail") {
 		t.Fatalf("heartbeat add: %q", out)
 	}
+	// The crontab snippet pastes as printed: crontab has no line
+	// continuation, so each entry is one line (and % would end it).
+	var entries []string
+	for _, line := range strings.Split(out[strings.Index(out, "# crontab"):], "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			entries = append(entries, line)
+		}
+	}
+	cron := regexp.MustCompile(`^(\S+ ){5}\S`)
+	for _, e := range entries {
+		if !cron.MatchString(e) || strings.HasSuffix(e, "\\") || strings.Contains(e, "%") {
+			t.Errorf("not a crontab entry: %q", e)
+		}
+	}
+	if len(entries) != 2 || !strings.Contains(entries[1], m[1]+"/start;") || !strings.Contains(entries[1], m[1]+"/fail") {
+		t.Errorf("crontab snippet: %q", entries)
+	}
 	path := strings.TrimPrefix(m[1], app.URL)
 	if resp := app.Request(t, "GET", path, "", nil); resp.Status != 200 || resp.JSON["state"] != "up" {
 		t.Fatalf("ping: %d %s", resp.Status, resp.Body)

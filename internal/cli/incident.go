@@ -366,13 +366,19 @@ func showIncident(ctx context.Context, c *client, out *printer, base string) err
 	}
 	w := out.w
 	fmt.Fprintf(w, "#%d %s\n", inc.Number, inc.Title)
-	fmt.Fprintf(w, "%s · %s · detected by %s · %s\n", inc.Phase, inc.Severity, inc.DetectionSource, inc.Visibility)
+	// A merged or cancelled incident keeps the phase it ended in, but is
+	// in none any more: it shows its end, as incident list does.
+	state := string(inc.Phase)
 	if inc.EndState != nil {
-		what := string(*inc.EndState)
+		state = string(*inc.EndState)
 		if inc.MergedInto != 0 {
-			what += fmt.Sprintf(" into #%d", inc.MergedInto)
+			state += fmt.Sprintf(" into #%d", inc.MergedInto)
 		}
-		fmt.Fprintf(w, "%s: %s\n", what, inc.EndReason)
+		state += fmt.Sprintf(" (was %s)", inc.Phase)
+	}
+	fmt.Fprintf(w, "%s · %s · detected by %s · %s\n", state, inc.Severity, inc.DetectionSource, inc.Visibility)
+	if inc.EndState != nil && inc.EndReason != "" {
+		fmt.Fprintf(w, "reason: %s\n", inc.EndReason)
 	}
 	if inc.OnStatusPage {
 		fmt.Fprintln(w, publishedLine(inc))
@@ -392,7 +398,7 @@ func showIncident(ctx context.Context, c *client, out *printer, base string) err
 	for _, ph := range incident.Phases {
 		at, reached := inc.PhaseEnteredAt[string(ph)]
 		mark := "  "
-		if ph == inc.Phase {
+		if ph == inc.Phase && inc.EndState == nil {
 			mark = "▶ "
 		}
 		line := fmt.Sprintf("%s%-10s", mark, ph)

@@ -62,6 +62,28 @@ func TestConfigCheck(t *testing.T) {
 			t.Errorf("%v: exit %d, want 1 with %q\n%s%s", tc.env, code, tc.want, out, errs)
 		}
 	}
+	// An admin account serve could not create is refused by config check,
+	// and by serve before it creates or migrates a database.
+	for _, tc := range []struct {
+		user, password, want string
+	}{
+		{"ana", "short", "bad setting: QUENCH_ADMIN_PASSWORD: password must have at least 10 characters"},
+		{"bad name", "admin-s3cret", `bad setting: QUENCH_ADMIN_USER "bad name": user name must be`},
+	} {
+		data := t.TempDir()
+		env := map[string]string{"QUENCH_DATA_DIR": data, "QUENCH_ADDR": "127.0.0.1:0", "QUENCH_LOG_LEVEL": "error",
+			"QUENCH_ADMIN_USER": tc.user, "QUENCH_ADMIN_PASSWORD": tc.password}
+		out, errs, code := run{t: t, env: env}.do("", "config", "check")
+		if code != 1 || !strings.Contains(errs, tc.want) || strings.Contains(out, "configuration ok") {
+			t.Errorf("config check with admin %q/%q: exit %d, want 1 with %q\n%s%s", tc.user, tc.password, code, tc.want, out, errs)
+		}
+		if _, errs, code := (run{t: t, env: env}).do("", "serve"); code != 1 || !strings.Contains(errs, strings.TrimPrefix(tc.want, "bad setting: ")) {
+			t.Errorf("serve with admin %q/%q: exit %d, %q", tc.user, tc.password, code, errs)
+		}
+		if _, err := os.Stat(filepath.Join(data, "quench.db")); err == nil {
+			t.Errorf("serve with admin %q/%q created a database before refusing", tc.user, tc.password)
+		}
+	}
 	// Both problems of the second case are reported, not just the first.
 	_, errs, _ = run{t: t, env: map[string]string{"QUENCH_SHUTDOWN_TIMEOUT": "soon", "QUENCH_ADDR": "nowhere"}}.do("", "config", "check")
 	if !strings.Contains(errs, "QUENCH_ADDR") {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quenchhq/quench/internal/auth"
 )
 
 // Config is every setting of a Quench process.
@@ -282,6 +284,15 @@ func (c Config) Validate() error {
 	}
 	if (c.AdminUser == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("set both QUENCH_ADMIN_USER and QUENCH_ADMIN_PASSWORD, or neither"))
+	} else if c.AdminUser != "" {
+		// The account rules themselves, so serve refuses these before
+		// it creates or migrates a database, and config check with it.
+		if _, err := auth.CheckUsername(c.AdminUser); err != nil {
+			errs = append(errs, fmt.Errorf("QUENCH_ADMIN_USER %q: %v", c.AdminUser, err))
+		}
+		if err := auth.CheckPassword(c.AdminPassword); err != nil {
+			errs = append(errs, fmt.Errorf("QUENCH_ADMIN_PASSWORD: %v", err))
+		}
 	}
 	if c.SentryDSN != "" {
 		if u, err := url.Parse(c.SentryDSN); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User == nil {

@@ -64,8 +64,8 @@ func TestHealthAndMetrics(t *testing.T) {
 func TestReadyzFailsWhenDatabaseGone(t *testing.T) {
 	app := testenv.StartApp(t, store.SQLite)
 	app.Store.Close()
-	if r := app.Request(t, "GET", "/readyz", "", nil); r.Status != 503 {
-		t.Fatalf("readyz with closed DB: %d", r.Status)
+	if r := app.Request(t, "GET", "/readyz", "", nil); r.Status != 503 || r.Header.Get("Retry-After") != "5" {
+		t.Fatalf("readyz with closed DB: %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
 	}
 }
 

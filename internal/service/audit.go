@@ -23,7 +23,7 @@ const (
 	maxAuditRemote = 64
 	// maxAuditValue caps each string in an entry's detail.
 	maxAuditValue = 200
-	// maxUsername is the longest user name there can be (usernameRE).
+	// maxUsername is the longest user name there can be (auth.CheckUsername).
 	maxUsername = 64
 )
 

@@ -31,16 +31,15 @@ type NewHeartbeat struct {
 // after it report a run's start and its failure.
 func HeartbeatURL(baseURL, key string) string { return baseURL + "/api/v1/ping/" + key }
 
-// HeartbeatSnippet is a crontab line using a heartbeat's ping URL.
+// HeartbeatSnippet is crontab lines using a heartbeat's ping URL. Each
+// entry is one line however long: crontab has no line continuation, so a
+// "\" split would break the entry when pasted.
 func HeartbeatSnippet(url string) string {
 	return fmt.Sprintf(`# crontab: ping when the job succeeds
 0 3 * * * /usr/local/bin/backup && curl -fsS -m 10 --retry 5 -o /dev/null %s
 
 # or report the start, the end and a failure with the end of its log
-0 3 * * * curl -fsS -m 10 -o /dev/null %s/start; \
-  /usr/local/bin/backup > /tmp/backup.log 2>&1 \
-  && curl -fsS -m 10 --retry 5 -o /dev/null %s \
-  || tail -c 8192 /tmp/backup.log | curl -fsS -m 10 --retry 5 -o /dev/null --data-binary @- %s/fail
+0 3 * * * curl -fsS -m 10 -o /dev/null %s/start; /usr/local/bin/backup > /tmp/backup.log 2>&1 && curl -fsS -m 10 --retry 5 -o /dev/null %s || tail -c 8192 /tmp/backup.log | curl -fsS -m 10 --retry 5 -o /dev/null --data-binary @- %s/fail
 `, url, url, url, url)
 }
 

@@ -22,7 +22,8 @@ type IngestResult struct {
 	Replayed bool `json:"replayed,omitempty"`
 	// Snoozed counts newly firing alerts a snooze kept in the inbox.
 	Snoozed int `json:"snoozed,omitempty"`
-	// Opened and Attached list incident numbers.
+	// Opened and Attached list incident numbers; empty, never nil, so
+	// the answer has [] and not null when there are none.
 	Opened   []int64 `json:"opened"`
 	Attached []int64 `json:"attached"`
 }
@@ -86,7 +87,7 @@ func (s *Service) IngestDelivery(ctx context.Context, integrationID string, d De
 // heartbeats and test alerts all come through it. The caller publishes
 // the changed incidents once the transaction commits.
 func (s *Service) ingestTx(ctx context.Context, tx *store.Tx, integrationID string, d Delivery, alerts []alert.Alert, enc []store.Encoded) (IngestResult, map[int64]bool, error) {
-	var res IngestResult
+	res := IngestResult{Opened: []int64{}, Attached: []int64{}}
 	// On PostgreSQL the integration's row is locked only once the
 	// delivery changes stored alerts or may open an incident (lock).
 	in, locked, err := tx.IntakeIntegration(ctx, integrationID)

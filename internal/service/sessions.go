@@ -104,10 +104,10 @@ const unknownRowsPerAddress = 5
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (string, *auth.Session, error) {
 	now := s.Now()
 	s.FlushAudit(ctx, false)
-	username = strings.ToLower(strings.TrimSpace(username))
 	// A name no account can have is not looked up, has no account to
 	// throttle, and is kept in the audit log only as long as a real one.
-	valid := usernameRE.MatchString(username)
+	username, badName := auth.CheckUsername(username)
+	valid := badName == nil
 	name := text.Line(username, maxUsername)
 	accountKey, addressKey := "user:"+username, "addr:"+c.Host()
 	keys := []struct {

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,8 +15,6 @@ import (
 // System acts for the operator at the command line (`quench user add`),
 // which talks to the database directly.
 var System = auth.Principal{User: &auth.User{Username: "quench", Role: auth.RoleAdmin}}
-
-var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // NewUser is what an admin supplies for an account.
 type NewUser struct {
@@ -33,10 +30,11 @@ func (s *Service) CreateUser(ctx context.Context, p auth.Principal, n NewUser) (
 	if err := require(p, auth.Administer, "manage users"); err != nil {
 		return nil, err
 	}
-	n.Username = strings.ToLower(strings.TrimSpace(n.Username))
-	if !usernameRE.MatchString(n.Username) {
-		return nil, problem.Unprocessablef("user name must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+	name, err := auth.CheckUsername(n.Username)
+	if err != nil {
+		return nil, problem.Unprocessablef("%v", err)
 	}
+	n.Username = name
 	if n.Role == "" {
 		n.Role = auth.RoleResponder
 	}
