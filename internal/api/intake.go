@@ -27,7 +27,7 @@ import (
 const IntakePrefix = "/api/v1/intake/"
 
 var (
-	errIntakeAuth    = problem.New(problem.Unauthenticated, "unauthenticated", "missing or wrong integration token")
+	errIntakeAuth    = problem.New(problem.Unauthenticated, "unauthenticated", "missing or wrong token: send the integration's token, or a user token with the ingest scope")
 	errNoIntegration = problem.New(problem.NotFound, "not_found", "no such integration")
 )
 
