@@ -32,7 +32,11 @@ func backup(ctx context.Context, cfg config.Config, env Env, args []string) erro
 		fmt.Fprintf(env.Stdout, "backup written: %s\n", info)
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "quench-backup-")
+	// The copy is made in the data folder, whose volume holds the
+	// database already, not in the temporary folder: a container's /tmp
+	// is often small (256 MiB in deploy/kubernetes) and would cap the
+	// database one can back up.
+	dir, err := os.MkdirTemp(cfg.DataDir, ".backup-")
 	if err != nil {
 		return err
 	}
