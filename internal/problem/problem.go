@@ -137,7 +137,11 @@ func RetryAfter(p *Error) string {
 		return strconv.Itoa(s)
 	}
 	if p.Kind == Unavailable {
-		return "5"
+		return RetryUnavailable
 	}
 	return ""
 }
+
+// RetryUnavailable is the Retry-After, in seconds, of an answer refused
+// for an unavailable database: what a write says, and /readyz too.
+const RetryUnavailable = "5"

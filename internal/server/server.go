@@ -143,9 +143,9 @@ func readyz(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err != nil {
 			log.Warn("not ready", "err", err)
-			// The pace writes refused on an unavailable database ask for
-			// (problem.RetryAfter), so probes and load balancers back off alike.
-			w.Header().Set("Retry-After", "5")
+			// The pace writes refused on an unavailable database ask for,
+			// so probes and load balancers back off alike.
+			w.Header().Set("Retry-After", problem.RetryUnavailable)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			if problem.Is(err, "storage_full") {
 				w.Write([]byte("not ready: storage full\n"))

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"sync"
 	"testing"
@@ -40,7 +39,7 @@ func TestIntakeAnnouncedWithItsCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
 	wg.Go(func() { b.RunChangeFeed(feedCtx) })
-	waitListening(t, app.StoreOptions.URL, 1)
+	testenv.WaitListening(t, app.StoreOptions.URL, 1)
 
 	_, in, err := a.CreateIntegration(ctx, service.System, service.NewIntegration{Type: "alertmanager", Name: "prod"})
 	if err != nil {
@@ -89,28 +88,5 @@ func TestIntakeAnnouncedWithItsCommit(t *testing.T) {
 	wg.Go(func() { a.RunChangeFeed(feedCtx) })
 	if !hear(attached, 10*time.Second) {
 		t.Fatal("B did not hear the change that A's announcer should have sent after the commit")
-	}
-}
-
-// waitListening waits until n sessions of the database at url listen.
-func waitListening(t *testing.T, url string, n int) {
-	t.Helper()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var got int
-		if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d sessions listen after 30 s", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -40,25 +40,32 @@ func (a *App) Replica(t testing.TB) *App {
 		go func() { defer wg.Done(); s.RunChangeFeed(fctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	// Both listen once PostgreSQL shows two sessions of this database
-	// whose last statement is the LISTEN.
-	db, err := sql.Open("pgx", a.StoreOptions.URL)
+	WaitListening(t, a.StoreOptions.URL, 2)
+	return b
+}
+
+// WaitListening waits until n sessions of the PostgreSQL database at url
+// listen: until then, an announcement may reach fewer replicas.
+func WaitListening(t testing.TB, url string, n int) {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var n int
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&n)
+		// A listening session's last statement is its LISTEN.
+		var got int
+		err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&got)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n >= 2 {
-			return b
+		if got >= n {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the replicas do not listen after 30s (%d listening)", n)
+			t.Fatalf("%d of %d sessions listen after 30 s", got, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
